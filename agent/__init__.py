@@ -1,0 +1,1 @@
+"""What edgeagent deploys: the edge Worker (agent/edge) and the container runtime (agent/runtime)."""

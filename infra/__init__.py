@@ -1,0 +1,1 @@
+"""edgeagent: the Pulumi program that declares the Cloudflare stack."""

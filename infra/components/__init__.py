@@ -1,0 +1,1 @@
+"""Cloudflare resources, one ComponentResource per concern."""
