@@ -1,0 +1,1 @@
+"""Benchmarks: each subpackage runs with `uv run python -m bench.<name>`."""
