@@ -1,0 +1,192 @@
+/**
+ * The Worker's router. Every request is authenticated (Access JWT, or a webhook signature) before a
+ * sandbox is touched; then it is proxied to the sandbox chosen by tenant and, per-user, identity.
+ * All effects come in through Deps so tests drive it with their own clock, keys and sandboxes.
+ */
+import { Hono, type Context } from "hono";
+import { accessToken, loginUrl, verifyAccessToken, type KeyResolverFactory } from "./access";
+import { loadingPage, notReadyResponse, STATUS_PATH, waitUntilReady, type Clock } from "./coldstart";
+import type { DirectoryClient } from "./directory";
+import { loadConfig, sandboxName, type EdgeConfig, type Env } from "./env";
+import { ConfigError, jsonError } from "./errors";
+import type { GatewayFactory, SandboxGateway } from "./gateway";
+import { isBrowserNavigation, upstreamRequest, type AgentHeaders } from "./headers";
+import {
+  CHANNELS,
+  isDiscordPing,
+  verifyDiscord,
+  verifySlack,
+  verifyTelegram,
+  type Channel,
+  type Verdict,
+} from "./webhooks";
+
+export interface Deps extends Clock {
+  keys: KeyResolverFactory;
+  gateway: GatewayFactory;
+  directory(config: EdgeConfig, env: Env): DirectoryClient;
+  requestId(): string;
+}
+
+type AppEnv = { Bindings: Env; Variables: { config: EdgeConfig; identity: string } };
+
+export type DeliveryMode = "browser" | "api";
+
+/**
+ * Forward `build()` to the sandbox. When it is cold: wake it, then either show the loading page
+ * (browser) or wait up to the configured bound (API). `build` is called again for the retry, so a
+ * request body is never sent twice from one stream.
+ */
+export async function deliver(
+  gateway: SandboxGateway,
+  build: () => Request,
+  mode: DeliveryMode,
+  sandbox: string,
+  config: EdgeConfig,
+  env: Env,
+  deps: Deps,
+): Promise<Response> {
+  const first = await gateway.forward(build());
+  if (first.kind === "response") return first.response;
+  // Per-user sandboxes are recorded when they first wake, so cron can find them later.
+  const registered = config.isolation === "per-user" ? deps.directory(config, env).register(sandbox, deps.now()) : undefined;
+  await Promise.all([gateway.wake(), registered]);
+  if (mode === "browser") return loadingPage(first.state);
+  const state = await waitUntilReady(gateway, config.coldStartTimeoutMs, deps);
+  if (state !== "ready") return notReadyResponse(state, config.coldStartTimeoutMs);
+  const second = await gateway.forward(build());
+  return second.kind === "response" ? second.response : notReadyResponse(second.state, config.coldStartTimeoutMs);
+}
+
+/**
+ * The upstream request, buildable twice: the first build streams the body; the second (only after a
+ * cold start, when the first was never delivered) reads a tee'd copy. `release` drops the copy.
+ */
+export interface Replayable {
+  build(): Request;
+  release(): void;
+}
+
+export function replayable(request: Request, agent: AgentHeaders): Replayable {
+  if (request.body === null) {
+    return { build: () => upstreamRequest(request, agent, null), release: () => undefined };
+  }
+  const [first, spare] = request.body.tee();
+  let built = 0;
+  return {
+    build: () => upstreamRequest(request, agent, built++ === 0 ? first : spare),
+    release: () => {
+      if (built < 2) void spare.cancel();
+    },
+  };
+}
+
+function unauthenticated(c: Context<AppEnv>, config: EdgeConfig, reason: string): Response {
+  if (config.access !== null && isBrowserNavigation(c.req.raw)) {
+    return c.redirect(loginUrl(config.access, new URL(c.req.url)), 302);
+  }
+  return jsonError(401, `unauthenticated: ${reason}`, "sign in through Cloudflare Access, or send an Access service token (CF-Access-Client-Id / CF-Access-Client-Secret)");
+}
+
+const webhookSecrets: Record<Channel, keyof Env> = {
+  telegram: "TELEGRAM_WEBHOOK_SECRET",
+  slack: "SLACK_SIGNING_SECRET",
+  discord: "DISCORD_PUBLIC_KEY",
+};
+
+async function verifyWebhook(channel: Channel, body: string, headers: Headers, secret: string, nowMs: number): Promise<Verdict> {
+  switch (channel) {
+    case "telegram":
+      return verifyTelegram(body, headers, secret);
+    case "slack":
+      return verifySlack(body, headers, secret, nowMs);
+    case "discord":
+      return verifyDiscord(body, headers, secret, nowMs);
+  }
+}
+
+function isChannel(value: string): value is Channel {
+  return (CHANNELS as readonly string[]).includes(value);
+}
+
+export function createApp(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.onError((err) => {
+    if (err instanceof ConfigError) return err.toResponse();
+    console.error(`edge error: ${err instanceof Error ? err.message : String(err)}`);
+    return jsonError(502, "sandbox unreachable", "retry shortly; if it persists, check the container logs");
+  });
+
+  app.use("*", async (c, next) => {
+    c.set("config", loadConfig(c.env));
+    await next();
+  });
+
+  // Webhooks bypass Access (the Access app exempts these paths) and are verified here instead.
+  app.all("/webhooks/:channel", async (c) => {
+    const channel = c.req.param("channel");
+    if (!isChannel(channel)) return jsonError(404, `unknown webhook channel ${JSON.stringify(channel)}`, `use one of ${CHANNELS.join(", ")}`);
+    if (c.req.method !== "POST") return jsonError(405, "webhooks accept POST only", `POST /webhooks/${channel}`);
+    const config = c.get("config");
+    const secretKey = webhookSecrets[channel];
+    const secret = c.env[secretKey];
+    if (typeof secret !== "string" || secret === "") {
+      return jsonError(404, `webhook channel ${channel} is not configured`, `set ${secretKey} in the stack configuration`);
+    }
+    const body = await c.req.text();
+    const nowMs = deps.now();
+    const verdict = await verifyWebhook(channel, body, c.req.raw.headers, secret, nowMs);
+    if (!verdict.ok) return jsonError(401, `invalid ${channel} webhook: ${verdict.reason}`, "check the signing secret configured for this channel");
+    if (!(await deps.directory(config, c.env).claimNonce(verdict.nonce, nowMs, verdict.ttlMs))) {
+      return jsonError(401, `invalid ${channel} webhook: replayed delivery`, "each delivery is accepted once");
+    }
+    if (channel === "discord" && isDiscordPing(body)) return c.json({ type: 1 });
+    // Chat channels belong to the tenant, so they go to the tenant-level sandbox in both isolations.
+    const agent: AgentHeaders = { user: `channel:${channel}`, tenant: config.tenant, requestId: deps.requestId(), edgeToken: config.edgeToken, channel };
+    const gateway = deps.gateway(config, c.env, config.tenant);
+    return deliver(gateway, () => upstreamRequest(c.req.raw, agent, body), "api", config.tenant, config, c.env, deps);
+  });
+
+  // Only the Worker's own scheduled handler reaches /internal/* (it calls the sandbox directly).
+  app.all("/internal/*", () => jsonError(404, "not found", "internal paths are not reachable from outside"));
+
+  app.use("*", async (c, next) => {
+    const config = c.get("config");
+    if (config.access === null) {
+      c.set("identity", config.local?.devIdentity ?? "");
+      return next();
+    }
+    const token = accessToken(c);
+    if (token === undefined) return unauthenticated(c, config, "no Access token");
+    const result = await verifyAccessToken(token, config.access, deps.keys(config.access), new Date(deps.now()));
+    if (!result.ok) return unauthenticated(c, config, result.reason);
+    c.set("identity", result.identity);
+    return next();
+  });
+
+  app.get(STATUS_PATH, async (c) => {
+    const config = c.get("config");
+    const sandbox = sandboxName(config, c.get("identity"));
+    const gateway = deps.gateway(config, c.env, sandbox);
+    const state = await gateway.state();
+    if (state === "sleeping") await gateway.wake();
+    return c.json({ state }, 200, { "cache-control": "no-store" });
+  });
+
+  app.all("*", async (c) => {
+    const config = c.get("config");
+    const identity = c.get("identity");
+    const sandbox = sandboxName(config, identity);
+    const agent: AgentHeaders = { user: identity, tenant: config.tenant, requestId: deps.requestId(), edgeToken: config.edgeToken };
+    const mode: DeliveryMode = isBrowserNavigation(c.req.raw) ? "browser" : "api";
+    const upstream = replayable(c.req.raw, agent);
+    try {
+      return await deliver(deps.gateway(config, c.env, sandbox), upstream.build, mode, sandbox, config, c.env, deps);
+    } finally {
+      upstream.release();
+    }
+  });
+
+  return app;
+}

@@ -1,0 +1,90 @@
+/**
+ * The seam between routing and whatever runs the agent: a container-enabled Durable Object in a
+ * deployment, or a plain HTTP origin in local mode. Routing code only sees SandboxGateway.
+ */
+import type { EdgeConfig, Env } from "./env";
+
+export type SandboxState = "sleeping" | "starting" | "ready";
+
+export type Forwarded =
+  | { kind: "response"; response: Response }
+  | { kind: "cold"; state: SandboxState };
+
+export interface SandboxGateway {
+  /** Forward if the sandbox is ready; otherwise report its state without waking it. */
+  forward(request: Request): Promise<Forwarded>;
+  state(): Promise<SandboxState>;
+  /** Begin starting the sandbox; returns without waiting for it to be ready. */
+  wake(): Promise<void>;
+}
+
+export type GatewayFactory = (config: EdgeConfig, env: Env, sandbox: string) => SandboxGateway;
+
+/** Set by the Sandbox DO on its own "not ready" answers (the container never sees requests then). */
+export const COLD_HEADER = "x-edge-sandbox-state";
+/** Carries the sandbox name from the Worker to the DO, so the DO knows whose sandbox it is. */
+export const SANDBOX_HEADER = "x-agent-sandbox";
+
+export function isSandboxState(value: string | null): value is SandboxState {
+  return value === "sleeping" || value === "starting" || value === "ready";
+}
+
+/** Deployed: the sandbox is the Durable Object named `sandbox` with its container attached. */
+export const containerGateway: GatewayFactory = (_config, env, sandbox) => {
+  const namespace = env.SANDBOX;
+  if (namespace === undefined) throw new Error("SANDBOX binding missing (checked by loadConfig)");
+  const stub = namespace.get(namespace.idFromName(sandbox));
+  return {
+    async forward(request) {
+      const tagged = new Request(request);
+      tagged.headers.set(SANDBOX_HEADER, sandbox);
+      const response = await stub.fetch(tagged);
+      const cold = response.headers.get(COLD_HEADER);
+      if (response.status === 503 && isSandboxState(cold)) {
+        await response.body?.cancel();
+        return { kind: "cold", state: cold };
+      }
+      return { kind: "response", response };
+    },
+    state: async () => stub.sandboxState(),
+    wake: async () => stub.wake(sandbox),
+  };
+};
+
+/**
+ * Local mode: the runtime runs as a process at `origin`. It cannot be started from here, so wake is
+ * a no-op and "sleeping" means nothing answers yet. Same routing, auth and cold-start code otherwise.
+ */
+export const originGateway: GatewayFactory = (config) => {
+  const local = config.local;
+  if (local === null) throw new Error("originGateway needs AGENT_ORIGIN (checked by loadConfig)");
+  const target = (url: string): URL => {
+    const incoming = new URL(url);
+    return new URL(incoming.pathname + incoming.search, local.origin);
+  };
+  return {
+    async forward(request) {
+      try {
+        return { kind: "response", response: await fetch(new Request(target(request.url), request)) };
+      } catch {
+        // Connection refused: nothing was delivered, so the caller may wait and resend.
+        return { kind: "cold", state: "sleeping" };
+      }
+    },
+    async state() {
+      try {
+        const res = await fetch(new URL("/readyz", local.origin), {
+          headers: { "x-agent-edge-token": config.edgeToken },
+        });
+        await res.body?.cancel();
+        return res.ok ? "ready" : "starting";
+      } catch {
+        return "sleeping";
+      }
+    },
+    wake: async () => undefined,
+  };
+};
+
+export const defaultGateway: GatewayFactory = (config, env, sandbox) =>
+  config.local === null ? containerGateway(config, env, sandbox) : originGateway(config, env, sandbox);
