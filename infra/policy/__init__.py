@@ -1,0 +1,1 @@
+"""The CrossGuard policy pack: edgeagent's promises as validators over a stack's resources."""

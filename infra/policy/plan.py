@@ -1,0 +1,42 @@
+"""The plan JSON of `infra.plan` (and CrossGuard's resources) as one small typed shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# `infra.plan` prints every secret value as this; CrossGuard hands validators the plaintext.
+SECRET = "[secret]"  # noqa: S105 - a placeholder, not a credential
+# What the pack turns a value unknown during preview into.
+UNKNOWN = "[unknown]"
+
+
+@dataclass(frozen=True)
+class PlanResource:
+    """One resource: Pulumi type token, logical name, parent's logical name, camelCase inputs."""
+
+    type: str
+    name: str
+    parent: str | None = None
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+def type_name(token: str) -> str:
+    """The class part of a type token: `cloudflare:index/r2Bucket:R2Bucket` -> `R2Bucket`."""
+    return token.rsplit(":", 1)[-1]
+
+
+def resources_of(plan: Mapping[str, Any]) -> list[PlanResource]:
+    """The resources of a plan document `{"stack", "resources": [...], "outputs"}`."""
+    out = []
+    for item in plan.get("resources", []):
+        out.append(
+            PlanResource(
+                type=str(item["type"]),
+                name=str(item["name"]),
+                parent=item.get("parent"),
+                inputs=item.get("inputs") or {},
+            )
+        )
+    return out

@@ -1,0 +1,1 @@
+"""One edgeagent stack per tenant and environment, driven from `tenants.yaml`."""

@@ -1,0 +1,95 @@
+"""`Workspace` backed by the Pulumi Automation API: one local-program stack per tenant environment.
+
+Needs the `pulumi` CLI on PATH and a logged-in backend (Pulumi Cloud, or `PULUMI_BACKEND_URL`).
+The program is this repository's `infra/` (from `Pulumi.yaml`); each stack's config is written
+into `Pulumi.<tenant>-<env>.yaml` from the manifest before every operation, so the manifest stays
+the source of truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pulumi import automation as auto
+
+from infra.tenants.engine import ChangeSummary, OnOutput
+from infra.tenants.manifest import PROJECT
+from infra.tenants.stacks import ConfigEntry
+
+
+def _counts(changes: Mapping[auto.OpType, int] | None) -> dict[str, int]:
+    return {str(op.value): count for op, count in (changes or {}).items()}
+
+
+class AutomationStack:
+    """A selected Automation API stack."""
+
+    def __init__(self, stack: auto.Stack, name: str) -> None:
+        self._stack = stack
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def set_config(self, config: Mapping[str, ConfigEntry]) -> None:
+        stale = sorted(set(self._stack.get_all_config()) - set(config))
+        if stale:
+            self._stack.remove_all_config(stale)
+        self._stack.set_all_config(
+            {
+                key: auto.ConfigValue(entry.value.get_secret_value(), secret=entry.secret)
+                for key, entry in config.items()
+            }
+        )
+
+    def preview(self, on_output: OnOutput) -> ChangeSummary:
+        result = self._stack.preview(diff=True, on_output=on_output, color="never")
+        return _counts(result.change_summary)
+
+    def up(self, on_output: OnOutput) -> ChangeSummary:
+        # show_secrets=False keeps decrypted config out of the returned summary.
+        result = self._stack.up(diff=True, on_output=on_output, color="never", show_secrets=False)
+        return _counts(result.summary.resource_changes)
+
+    def destroy(self, on_output: OnOutput) -> ChangeSummary:
+        result = self._stack.destroy(on_output=on_output, color="never", show_secrets=False)
+        return _counts(result.summary.resource_changes)
+
+    def refresh(self, on_output: OnOutput) -> ChangeSummary:
+        result = self._stack.refresh(on_output=on_output, color="never", show_secrets=False)
+        return _counts(result.summary.resource_changes)
+
+
+class AutomationWorkspace:
+    """Stacks of the Pulumi project in `work_dir`, optionally under a Pulumi Cloud organization."""
+
+    def __init__(
+        self,
+        work_dir: Path,
+        *,
+        organization: str | None = None,
+        secrets_provider: str | None = None,
+        env_vars: Mapping[str, str] | None = None,
+    ) -> None:
+        self._work_dir = work_dir
+        self._organization = organization
+        self._options = auto.LocalWorkspaceOptions(
+            work_dir=str(work_dir), secrets_provider=secrets_provider, env_vars=env_vars
+        )
+
+    def _qualified(self, name: str) -> str:
+        if self._organization:
+            return f"{self._organization}/{PROJECT}/{name}"
+        return name
+
+    def stack(self, name: str, *, create: bool) -> AutomationStack:
+        qualified = self._qualified(name)
+        if create:
+            stack = auto.create_or_select_stack(
+                qualified, work_dir=str(self._work_dir), opts=self._options
+            )
+        else:
+            stack = auto.select_stack(qualified, work_dir=str(self._work_dir), opts=self._options)
+        return AutomationStack(stack, name)
