@@ -109,7 +109,7 @@ def _normalize_config(raw: Mapping[str, Any]) -> dict[str, ConfigValue]:
                     f"config key {full!r}: secretEnv {env_var!r} is not an environment variable "
                     "name; example: {secretEnv: ACME_TELEGRAM_BOT_TOKEN}"
                 )
-            out[full] = SecretFromEnv(secretEnv=env_var)
+            out[full] = SecretFromEnv(secret_env=env_var)
         elif value is None:
             raise ValueError(
                 f"config key {full!r} has no value; give one (example: {full}: 10m) or remove it"

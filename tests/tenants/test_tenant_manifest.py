@@ -40,7 +40,7 @@ def test_list_shorthand_and_overrides_are_normalized() -> None:
     }
     globex = parsed.tenants["globex"]
     assert globex.environments["prod"].config == {"edgeagent:hostname": "agent.globex.example"}
-    assert globex.config["edgeagent:telegramBotToken"] == SecretFromEnv(secretEnv="GLOBEX_TELEGRAM")
+    assert globex.config["edgeagent:telegramBotToken"] == SecretFromEnv(secret_env="GLOBEX_TELEGRAM")
 
 
 TENANT_ID_RULE = (
@@ -72,10 +72,14 @@ def test_good_tenant_ids_pass(tenant_id: str) -> None:
             "tenants.acme.environments: 'staging' is not declared under environments; "
             "declared: dev, prod",
         ),
-        ({"environments": []}, "tenants.acme.environments: needs at least one environment; "
-         "example: [dev, prod]"),
-        ({"environments": ["dev", "dev"]}, "tenants.acme.environments: lists an environment "
-         "twice: ['dev', 'dev']"),
+        (
+            {"environments": []},
+            "tenants.acme.environments: needs at least one environment; example: [dev, prod]",
+        ),
+        (
+            {"environments": ["dev", "dev"]},
+            "tenants.acme.environments: lists an environment twice: ['dev', 'dev']",
+        ),
         ({}, "tenants.acme.environments: Field required"),
         (
             {"environments": ["dev"], "colour": "blue"},
@@ -142,13 +146,19 @@ def test_every_problem_is_listed_at_once() -> None:
     [
         ([], "(top level): must be a mapping with environments and tenants"),
         ({"tenants": {}}, "environments: Field required"),
-        ({"environments": {"Prod": {"base": "x"}}, "tenants": {}},
-         "environments.Prod: environment names are 2-12 lowercase letters or digits; "
-         "example: prod"),
-        ({"environments": {}, "tenants": {42: {}}}, "tenants.42: must be a string name; "
-         "example: acme"),
-        ({"version": 2, "environments": {}, "tenants": {}},
-         "version: Input should be less than or equal to 1"),
+        (
+            {"environments": {"Prod": {"base": "x"}}, "tenants": {}},
+            "environments.Prod: environment names are 2-12 lowercase letters or digits; "
+            "example: prod",
+        ),
+        (
+            {"environments": {}, "tenants": {42: {}}},
+            "tenants.42: must be a string name; example: acme",
+        ),
+        (
+            {"version": 2, "environments": {}, "tenants": {}},
+            "version: Input should be less than or equal to 1",
+        ),
     ],
 )
 def test_document_level_errors(document: object, problem: str) -> None:
