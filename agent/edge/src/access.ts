@@ -19,13 +19,12 @@ export type AccessResult =
 
 export type KeyResolverFactory = (access: AccessConfig) => JWTVerifyGetKey;
 
-const resolvers = new Map<string, JWTVerifyGetKey>();
-
 /**
  * The production resolver: one remote JWK set per team, cached by jose (keys re-fetched at most every
  * 10 minutes, or sooner when a token names an unknown `kid`, no more than once per 30 s).
  */
 export function remoteKeys(fetcher: typeof fetch = fetch): KeyResolverFactory {
+  const resolvers = new Map<string, JWTVerifyGetKey>();
   return (access) => {
     const cacheKey = access.teamDomain;
     let resolver = resolvers.get(cacheKey);
