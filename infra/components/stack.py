@@ -1,0 +1,173 @@
+"""The whole stack: one component composing storage, AI gateway, browser, Access and the Worker.
+
+Owns the wiring between concerns (which output feeds which Worker binding, per
+docs/contract.md), the generated edge->container shared secret, and the one lookup of token
+permission groups. It reads no configuration itself: it is handed a validated StackConfig.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_random as random
+
+from infra import permissions
+from infra.components.access import Access, AccessArgs
+from infra.components.ai_gateway import AiGateway, AiGatewayArgs
+from infra.components.base import EdgeAgentComponent
+from infra.components.browser import Browser, BrowserArgs
+from infra.components.storage import Storage, StorageArgs
+from infra.components.worker import EdgeWorker, WorkerArgs
+from infra.config import StackConfig
+from infra.edge_bundle import EdgeBundle
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackArgs:
+    config: StackConfig
+    bundle: EdgeBundle
+
+
+def public_hostname(config: StackConfig) -> str:
+    """The agent's hostname: the custom domain, else `<worker>.<subdomain>.workers.dev`."""
+    if config.hostname is not None:
+        return config.hostname
+    return f"{config.names.worker}.{config.workers_dev_subdomain}.workers.dev"
+
+
+def has_channels(config: StackConfig) -> bool:
+    """Whether any chat channel (and so a signature-checked webhook) is configured."""
+    return any(
+        value is not None
+        for value in (config.telegram_bot_token, config.slack_bot_token, config.discord_bot_token)
+    )
+
+
+class EdgeAgentStack(EdgeAgentComponent):
+    """Everything one tenant needs in one environment."""
+
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: StackArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("EdgeAgentStack", name, opts)
+        cfg = args.config
+        names = cfg.names
+        child = pulumi.ResourceOptions(parent=self)
+        hostname = public_hostname(cfg)
+        permission_ids = permissions.lookup(cfg.account_id, pulumi.InvokeOutputOptions(parent=self))
+
+        self.storage = Storage(
+            f"{name}-storage",
+            StorageArgs(
+                account_id=cfg.account_id,
+                bucket_name=names.bucket,
+                jurisdiction=cfg.storage_jurisdiction,
+                location=cfg.storage_location,
+                backup_retention_days=cfg.backup_retention_days,
+                token_name=names.token("state"),
+                permission_ids=permission_ids,
+            ),
+            child,
+        )
+        self.gateway = AiGateway(
+            f"{name}-ai",
+            AiGatewayArgs(
+                account_id=cfg.account_id,
+                gateway_id=names.gateway,
+                rate_limit=cfg.gateway_rate_limit,
+                rate_limit_interval=cfg.gateway_rate_limit_interval,
+                rate_limit_technique=cfg.gateway_rate_limit_technique,
+                cache_ttl=cfg.gateway_cache_ttl,
+                collect_logs=cfg.gateway_collect_logs,
+                token_name=names.token("ai-gateway"),
+                permission_ids=permission_ids,
+            ),
+            child,
+        )
+        self.browser = Browser(
+            f"{name}-browser",
+            BrowserArgs(
+                account_id=cfg.account_id,
+                token_name=names.token("browser"),
+                permission_ids=permission_ids,
+            ),
+            child,
+        )
+        self.access = Access(
+            f"{name}-access",
+            AccessArgs(
+                account_id=cfg.account_id,
+                hostname=hostname,
+                team_domain=cfg.access_team_domain,
+                app_name=names.access("agent"),
+                webhooks_app_name=names.access("webhooks"),
+                allow_policy_name=names.access("allow users"),
+                service_policy_name=names.access("automation"),
+                bypass_policy_name=names.access("webhooks bypass"),
+                service_token_name=names.access("automation"),
+                allowed_emails=cfg.allowed_emails,
+                allowed_email_domains=cfg.allowed_email_domains,
+                access_group_ids=cfg.access_group_ids,
+                allowed_idp_ids=cfg.allowed_idp_ids,
+                session_duration=cfg.session_duration,
+                service_token_duration=cfg.service_token_duration,
+                webhooks=has_channels(cfg),
+            ),
+            child,
+        )
+        self.edge_token = random.RandomPassword(
+            f"{name}-edge-token", length=48, special=False, opts=child
+        )
+
+        plain: dict[str, pulumi.Input[str]] = {
+            "TENANT": cfg.tenant,
+            "ISOLATION": cfg.isolation,
+            "ACCESS_TEAM_DOMAIN": cfg.access_team_domain,
+            "ACCESS_AUD": self.access.aud,
+            "SLEEP_AFTER": cfg.sleep_after,
+            "COLD_START_TIMEOUT_MS": str(cfg.cold_start_timeout_ms),
+            "AGENT_ENGINE": cfg.agent_engine,
+            "AGENT_MODEL": cfg.agent_model,
+            "AI_GATEWAY_BASE_URL": self.gateway.base_url,
+            "STATE_BUCKET": self.storage.bucket_name,
+            "STATE_ENDPOINT": self.storage.endpoint,
+            "BROWSER_CDP_URL": self.browser.cdp_url,
+        }
+        if cfg.discord_public_key is not None and cfg.discord_application_id is not None:
+            plain["DISCORD_PUBLIC_KEY"] = cfg.discord_public_key
+            plain["DISCORD_APPLICATION_ID"] = cfg.discord_application_id
+        secrets: dict[str, pulumi.Input[str]] = {
+            "AGENT_EDGE_TOKEN": self.edge_token.result,
+            "AI_GATEWAY_TOKEN": self.gateway.token,
+            "STATE_ACCESS_KEY_ID": self.storage.access_key_id,
+            "STATE_SECRET_ACCESS_KEY": self.storage.secret_access_key,
+            "BROWSER_API_TOKEN": self.browser.token,
+        }
+        channel_secrets = {
+            "TELEGRAM_BOT_TOKEN": cfg.telegram_bot_token,
+            "TELEGRAM_WEBHOOK_SECRET": cfg.telegram_webhook_secret,
+            "SLACK_BOT_TOKEN": cfg.slack_bot_token,
+            "SLACK_SIGNING_SECRET": cfg.slack_signing_secret,
+            "DISCORD_BOT_TOKEN": cfg.discord_bot_token,
+        }
+        for binding, secret in channel_secrets.items():
+            if secret is not None:
+                secrets[binding] = pulumi.Output.secret(secret.get_secret_value())
+
+        self.worker = EdgeWorker(
+            f"{name}-edge",
+            WorkerArgs(
+                account_id=cfg.account_id,
+                script_name=names.worker,
+                bundle=args.bundle,
+                plain_vars=plain,
+                secrets=secrets,
+                cron=cfg.cron,
+                hostname=cfg.hostname,
+                zone_id=cfg.zone_id,
+            ),
+            child,
+        )
+        self.url = self.worker.script_name.apply(lambda _: f"https://{hostname}")
+        self.register_outputs({"url": self.url})

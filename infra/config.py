@@ -1,0 +1,413 @@
+"""The stack configuration: one pydantic model, loaded once from the `edgeagent:` config keys.
+
+Every key is camelCase under the `edgeagent` namespace (`edgeagent:accountId`). Values arrive
+as Pulumi gives them to a program: strings, with lists as JSON. Secrets must be set with
+`pulumi config set --secret` and become `SecretStr`. Bad config fails before any resource is
+declared, with one `ConfigError` naming every bad key, why, and a valid example.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Collection, Mapping
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from croniter import croniter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
+
+from infra.errors import ConfigError, ConfigIssue
+from infra.naming import Names, split_stack_name
+
+NAMESPACE = "edgeagent"
+
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$|^[a-z]$")
+_ENV = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_HOSTNAME = re.compile(rf"^(?:{_LABEL}\.)+[a-z]{{2,63}}$")
+_EMAIL = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@(?:{_LABEL}\.)+[a-z]{{2,63}}$")
+_TEAM = re.compile(r"^(?:https://)?([a-z0-9-]+)\.cloudflareaccess\.com/?$")
+_DURATION = re.compile(r"^[1-9][0-9]*(?:s|m|h)$")
+_SLEEP = re.compile(r"^(?:never|[1-9][0-9]*(?:s|m|h))$")
+_MODEL = re.compile(r"^(?:offline|[a-z][a-z0-9-]*:\S+)$")
+_IDP = re.compile(r"^[0-9a-fA-F-]{8,64}$")
+
+
+def _pattern(regex: re.Pattern[str], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not regex.fullmatch(value):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _team_domain(value: str) -> str:
+    match = _TEAM.fullmatch(value)
+    if match is None:
+        raise ValueError("must be your Zero Trust team domain, `<team>.cloudflareaccess.com`")
+    return f"https://{match.group(1)}.cloudflareaccess.com"
+
+
+def _cron(value: str) -> str:
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError("must be a 5-field cron expression (minute hour day month weekday)")
+    return value
+
+
+def _nonempty_secret(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value():
+        raise ValueError("must not be empty")
+    return value
+
+
+AccountId = Annotated[str, _pattern(_HEX32, "a 32-character lowercase hex Cloudflare id")]
+Hostname = Annotated[str, _pattern(_HOSTNAME, "a lowercase fully qualified hostname")]
+Email = Annotated[str, _pattern(_EMAIL, "an email address")]
+Domain = Annotated[str, _pattern(_HOSTNAME, "a lowercase domain name")]
+Duration = Annotated[str, _pattern(_DURATION, "a duration such as `30m` or `24h`")]
+Secret = Annotated[SecretStr, AfterValidator(_nonempty_secret)]
+InstanceType = Literal["lite", "basic", "standard-1", "standard-2", "standard-3", "standard-4"]
+
+
+class StackConfig(BaseModel):
+    """Validated configuration of one stack (one tenant in one environment)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+    # Where it runs.
+    account_id: AccountId = Field(
+        description="Cloudflare account id", examples=["0123456789abcdef0123456789abcdef"]
+    )
+    tenant: Annotated[str, _pattern(_NAME, "lowercase letters, digits and hyphens")] = Field(
+        description="tenant id; default: stack name before its last hyphen, else `default`",
+        examples=["acme"],
+    )
+    environment: Annotated[str, _pattern(_ENV, "lowercase letters and digits (<= 12)")] = Field(
+        description="environment; default: stack name after its last hyphen, else the stack",
+        examples=["prod"],
+    )
+    hostname: Hostname | None = Field(
+        default=None,
+        description="custom domain for the agent (needs zoneId); unset = workers.dev",
+        examples=["agent.example.com"],
+    )
+    zone_id: AccountId | None = Field(
+        default=None,
+        description="zone id of the hostname's zone",
+        examples=["fedcba9876543210fedcba9876543210"],
+    )
+    workers_dev_subdomain: (
+        Annotated[
+            str, _pattern(re.compile(r"^[a-z0-9-]{1,63}$"), "the account's workers.dev subdomain")
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="account's `<sub>.workers.dev` subdomain, required without hostname",
+        examples=["acme-team"],
+    )
+    # State.
+    storage_location: Literal["apac", "eeur", "enam", "weur", "wnam", "oc"] | None = Field(
+        default=None, description="R2 location hint", examples=["weur"]
+    )
+    storage_jurisdiction: Literal["default", "eu", "fedramp"] = Field(
+        default="default", description="R2 jurisdiction", examples=["eu"]
+    )
+    backup_retention_days: int = Field(
+        default=30, ge=1, le=3650, description="days before `backups/` expire", examples=[30]
+    )
+    # Access.
+    access_team_domain: Annotated[str, AfterValidator(_team_domain)] = Field(
+        description="Zero Trust team domain (issuer of Access JWTs)",
+        examples=["acme.cloudflareaccess.com"],
+    )
+    allowed_emails: list[Email] = Field(
+        default_factory=list, description="emails allowed in", examples=[["me@example.com"]]
+    )
+    allowed_email_domains: list[Domain] = Field(
+        default_factory=list, description="email domains allowed in", examples=[["example.com"]]
+    )
+    access_group_ids: list[Annotated[str, _pattern(_IDP, "an Access group id (uuid)")]] = Field(
+        default_factory=list,
+        description="Access groups (e.g. IdP groups) allowed in",
+        examples=[["2f4f6a2e-7d3c-4c4e-9d4e-0a1b2c3d4e5f"]],
+    )
+    allowed_idp_ids: list[Annotated[str, _pattern(_IDP, "an identity provider id (uuid)")]] = Field(
+        default_factory=list,
+        description="identity providers offered at login (empty = all)",
+        examples=[["7c9e6679-7425-40de-944b-e07fc1f90ae7"]],
+    )
+    session_duration: Duration = Field(
+        default="24h", description="Access session length", examples=["24h"]
+    )
+    service_token_duration: Duration = Field(
+        default="8760h", description="automation service token lifetime", examples=["8760h"]
+    )
+    # Agent.
+    agent_engine: Literal["native", "openclaw"] = Field(
+        default="native", description="agent engine in the container", examples=["openclaw"]
+    )
+    agent_model: Annotated[str, _pattern(_MODEL, "`offline` or `<provider>:<model>`")] = Field(
+        default="offline", description="model the agent uses", examples=["openai:gpt-5-mini"]
+    )
+    instance_type: InstanceType = Field(
+        default="basic", description="container instance type", examples=["standard-1"]
+    )
+    max_instances: int = Field(
+        default=5, ge=1, le=1000, description="most container instances at once", examples=[5]
+    )
+    sleep_after: Annotated[str, _pattern(_SLEEP, "a duration such as `10m`, or `never`")] = Field(
+        default="10m", description="idle time before the container sleeps", examples=["10m"]
+    )
+    cold_start_timeout_ms: int = Field(
+        default=60000,
+        ge=1000,
+        le=600000,
+        description="how long an API call waits for a cold sandbox",
+        examples=[60000],
+    )
+    isolation: Literal["shared", "per-user"] = Field(
+        default="shared", description="one sandbox, or one per user", examples=["per-user"]
+    )
+    cron: Annotated[str, AfterValidator(_cron)] = Field(
+        default="*/30 * * * *",
+        description="schedule of the Worker's cron ticks",
+        examples=["0 * * * *"],
+    )
+    # AI Gateway.
+    gateway_rate_limit: int = Field(
+        default=120, ge=1, le=1_000_000, description="requests per interval", examples=[120]
+    )
+    gateway_rate_limit_interval: int = Field(
+        default=60, ge=1, le=86400, description="rate-limit window in seconds", examples=[60]
+    )
+    gateway_rate_limit_technique: Literal["fixed", "sliding"] = Field(
+        default="sliding", description="rate-limit technique", examples=["fixed"]
+    )
+    gateway_cache_ttl: int = Field(
+        default=0,
+        ge=0,
+        le=2_592_000,
+        description="response cache seconds (0 = off)",
+        examples=[300],
+    )
+    gateway_collect_logs: bool = Field(
+        default=True, description="keep AI Gateway request logs", examples=[True]
+    )
+    # Channels.
+    telegram_bot_token: Secret | None = Field(
+        default=None, description="Telegram bot token", examples=["123456:ABC-your-bot-token"]
+    )
+    telegram_webhook_secret: Secret | None = Field(
+        default=None, description="Telegram webhook secret token", examples=["a-long-random-string"]
+    )
+    slack_bot_token: Secret | None = Field(
+        default=None, description="Slack bot token", examples=["xoxb-your-token"]
+    )
+    slack_signing_secret: Secret | None = Field(
+        default=None, description="Slack signing secret", examples=["your-signing-secret"]
+    )
+    discord_bot_token: Secret | None = Field(
+        default=None, description="Discord bot token", examples=["your-bot-token"]
+    )
+    discord_public_key: Annotated[str, _pattern(re.compile(r"^[0-9a-f]{64}$"), "64 hex chars")] | (
+        None
+    ) = Field(
+        default=None,
+        description="Discord application public key",
+        examples=["a" * 64],
+    )
+    discord_application_id: Annotated[str, _pattern(re.compile(r"^[0-9]{5,25}$"), "digits")] | (
+        None
+    ) = Field(default=None, description="Discord application id", examples=["123456789012345678"])
+
+    @property
+    def names(self) -> Names:
+        """Cloudflare-side names of this stack."""
+        return Names(self.tenant, self.environment)
+
+
+def key_of(field_name: str) -> str:
+    """The full config key of a model field, e.g. `account_id` -> `edgeagent:accountId`."""
+    return f"{NAMESPACE}:{to_camel(field_name)}"
+
+
+def _is_secret_field(annotation: Any) -> bool:
+    if annotation is SecretStr:
+        return True
+    return any(_is_secret_field(arg) for arg in get_args(annotation))
+
+
+def _is_list_field(annotation: Any) -> bool:
+    if get_origin(annotation) is list:
+        return True
+    return any(_is_list_field(arg) for arg in get_args(annotation))
+
+
+SECRET_FIELDS: frozenset[str] = frozenset(
+    name for name, field in StackConfig.model_fields.items() if _is_secret_field(field.annotation)
+)
+LIST_FIELDS: frozenset[str] = frozenset(
+    name for name, field in StackConfig.model_fields.items() if _is_list_field(field.annotation)
+)
+_BY_ALIAS = {to_camel(name): name for name in StackConfig.model_fields}
+
+
+def example_of(field_name: str) -> str:
+    """A valid `key: value` line for a field, as it would appear in a stack file."""
+    examples = StackConfig.model_fields[field_name].examples or []
+    value = examples[0] if examples else ""
+    rendered = json.dumps(value) if not isinstance(value, str) else value
+    return f"{key_of(field_name)}: {rendered}"
+
+
+# Channel credentials that only make sense together.
+_TOGETHER: tuple[tuple[str, ...], ...] = (
+    ("telegram_bot_token", "telegram_webhook_secret"),
+    ("slack_bot_token", "slack_signing_secret"),
+    ("discord_bot_token", "discord_public_key", "discord_application_id"),
+)
+
+
+def _cross_field_issues(present: set[str]) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    if "hostname" in present and "zone_id" not in present:
+        issues.append(
+            ConfigIssue(
+                key_of("zone_id"), "is required when hostname is set", example_of("zone_id")
+            )
+        )
+    if "zone_id" in present and "hostname" not in present:
+        issues.append(
+            ConfigIssue(
+                key_of("hostname"), "is required when zoneId is set", example_of("hostname")
+            )
+        )
+    if "hostname" not in present and "workers_dev_subdomain" not in present:
+        issues.append(
+            ConfigIssue(
+                key_of("workers_dev_subdomain"),
+                "is required when no hostname is set (the agent is then served on workers.dev)",
+                example_of("workers_dev_subdomain"),
+            )
+        )
+    if not present & {"allowed_emails", "allowed_email_domains", "access_group_ids"}:
+        issues.append(
+            ConfigIssue(
+                key_of("allowed_emails"),
+                "nobody could sign in: set allowedEmails, allowedEmailDomains or accessGroupIds",
+                example_of("allowed_emails"),
+            )
+        )
+    for group in _TOGETHER:
+        given = [name for name in group if name in present]
+        if given and len(given) != len(group):
+            for name in group:
+                if name not in present:
+                    others = ", ".join(to_camel(other) for other in given)
+                    issues.append(
+                        ConfigIssue(key_of(name), f"is required with {others}", example_of(name))
+                    )
+    return issues
+
+
+def _decode(field_name: str, raw: object) -> object:
+    if field_name in LIST_FIELDS and isinstance(raw, str):
+        text = raw.strip()
+        if not text.startswith("["):
+            raise ValueError("must be a list (in YAML: a sequence; on the CLI: --path key[0])")
+        return json.loads(text)
+    return raw
+
+
+def load_config(
+    stack: str, values: Mapping[str, object], secret_keys: Collection[str] = ()
+) -> StackConfig:
+    """Validate raw `edgeagent:*` config values (strings or decoded values) into a StackConfig."""
+    issues: list[ConfigIssue] = []
+    data: dict[str, object] = {}
+    for key, raw in values.items():
+        namespace, _, alias = key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        field_name = _BY_ALIAS.get(alias)
+        if field_name is None:
+            close = difflib.get_close_matches(alias, list(_BY_ALIAS), n=1)
+            hint = f"; did you mean {NAMESPACE}:{close[0]}?" if close else ""
+            issues.append(ConfigIssue(key, f"is not a known key{hint}"))
+            continue
+        if raw is None or raw == "" or raw == []:
+            continue
+        if field_name in SECRET_FIELDS and key not in secret_keys:
+            issues.append(
+                ConfigIssue(
+                    key,
+                    "is a secret and must not be stored in clear; "
+                    f"set it with `pulumi config set --secret {key} <value>`",
+                )
+            )
+            continue
+        try:
+            data[field_name] = _decode(field_name, raw)
+        except (ValueError, json.JSONDecodeError) as exc:
+            issues.append(ConfigIssue(key, str(exc).split("\n")[0], example_of(field_name)))
+
+    explicit = set(data)
+    default_tenant, default_env = split_stack_name(stack)
+    data.setdefault("tenant", default_tenant)
+    data.setdefault("environment", default_env)
+    issues.extend(_cross_field_issues(set(data)))
+
+    try:
+        config = StackConfig.model_validate(data)
+    except ValidationError as exc:
+        issues.extend(_issues_from(exc, explicit, stack))
+        raise ConfigError(stack, issues) from None
+    if issues:
+        raise ConfigError(stack, issues)
+    return config
+
+
+def _issues_from(exc: ValidationError, explicit: set[str], stack: str) -> list[ConfigIssue]:
+    issues = []
+    for error in exc.errors():
+        field_name = _BY_ALIAS.get(str(error["loc"][0]), str(error["loc"][0]))
+        key = key_of(field_name)
+        reason = error["msg"].removeprefix("Value error, ")
+        if len(error["loc"]) > 1:
+            reason = f"item {error['loc'][1]} {reason}"
+        if error["type"] == "missing":
+            reason = "is required"
+        elif field_name in {"tenant", "environment"} and field_name not in explicit:
+            reason = f"derived from stack name {stack!r} {reason}; set {key} explicitly"
+        issues.append(ConfigIssue(key, reason, example_of(field_name)))
+    return issues
+
+
+def load_from_pulumi() -> StackConfig:
+    """Read every `edgeagent:*` key from the running Pulumi program; the only config reader."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    values: dict[str, object] = dict(runtime_config.get_config_env())
+    values.update(runtime_config.CONFIG.get())
+    secret_keys = {key for key in values if runtime_config.is_config_secret(key)}
+    secret_keys.update(runtime_config.get_config_secret_keys_env())
+    return load_config(pulumi.get_stack(), values, secret_keys)

@@ -1,0 +1,255 @@
+"""Offline plan: run the real program under recording mocks and print the desired state.
+
+`python -m infra.plan --stack dev [--config-file PATH] [--format text|json] [--diff OLD.json]`
+needs no Pulumi CLI, no credentials and no passphrase: `secure:` values are never decrypted,
+they count as present and print as "[secret]", as does every value the program marks secret.
+`plan_stack()` is the same engine as a pure function, safe to call many times in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import json
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.config import load_config
+from infra.edge_bundle import REPO_ROOT, resolve_bundle
+from infra.errors import BuildError, ConfigError
+from infra.mocks import SECRET, RecordingMocks, RecordingMonitor
+
+PROJECT = "edgeagent"
+
+
+def _config_strings(config: Mapping[str, object]) -> tuple[dict[str, str], set[str]]:
+    """Stack-file config as a program receives it: strings (JSON for structures), secret keys."""
+    values: dict[str, str] = {}
+    secret_keys: set[str] = set()
+    for key, raw in config.items():
+        if isinstance(raw, Mapping) and set(raw) == {"secure"}:
+            values[key] = SECRET
+            secret_keys.add(key)
+        elif isinstance(raw, str):
+            values[key] = raw
+        else:
+            values[key] = json.dumps(raw)
+    return values, secret_keys
+
+
+def _redact(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _redact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact(item) for item in value]
+    if isinstance(value, str) and value.startswith(f"{REPO_ROOT}/"):
+        # Paths inside the repository print relative to it, so plans compare across checkouts.
+        return value[len(str(REPO_ROOT)) + 1 :]
+    return value
+
+
+async def _resolve_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    resolved: dict[str, Any] = {}
+    for name, value in outputs.items():
+        output = pulumi.Output.from_input(value)
+        secret = await output.is_secret()
+        resolved[name] = SECRET if secret else _redact(await output.future())
+    return resolved
+
+
+def _run(
+    stack: str, values: dict[str, str], secret_keys: set[str], program: Callable[[], None]
+) -> dict[str, Any]:
+    mocks = RecordingMocks()
+    pulumi.runtime.set_all_config(values, sorted(secret_keys))
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks)
+    )
+    root = pulumi.runtime.settings.get_root_resource()
+    assert isinstance(root, pulumi.runtime.stack.Stack)
+    _sync_await(run_pulumi_func(program))
+    outputs = _sync_await(_resolve_outputs(root.outputs))
+    resources = sorted(
+        (
+            {
+                "type": reg.type,
+                "name": reg.name,
+                "parent": reg.parent,
+                "inputs": _redact(reg.inputs),
+            }
+            for reg in mocks.registrations
+        ),
+        key=lambda r: (r["type"], r["name"]),
+    )
+    return {"stack": stack, "resources": resources, "outputs": dict(sorted(outputs.items()))}
+
+
+def plan_stack(
+    stack: str, config: Mapping[str, object], *, edge_dist: Path | None = None
+) -> dict[str, Any]:
+    """The desired state of `stack` with this stack-file `config:` mapping, as the JSON plan."""
+    values, secret_keys = _config_strings(config)
+    load_config(stack, values, secret_keys)  # fail with every bad key before declaring anything
+    bundle = resolve_bundle(edge_dist)
+
+    def program() -> None:
+        from infra.program import main
+
+        main(bundle.dist_dir)
+
+    loop = asyncio.new_event_loop()
+    previous = _current_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        # A fresh context per run: Pulumi keeps its settings, config and root stack in contextvars.
+        return contextvars.Context().run(_run, stack, values, secret_keys, program)
+    finally:
+        loop.close()
+        asyncio.set_event_loop(previous)
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return None
+
+
+def _paths(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Input paths whose values differ, e.g. `bindings[3].text`."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        paths: list[str] = []
+        for key in sorted(set(old) | set(new)):
+            sub = f"{prefix}.{key}" if prefix else key
+            paths += _paths(old.get(key), new.get(key), sub) if key in old and key in new else [sub]
+        return paths
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        paths = []
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            paths += _paths(a, b, f"{prefix}[{index}]")
+        return paths
+    return [] if old == new else [prefix or "."]
+
+
+def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """Resources added, removed and changed (with the changed input paths) from old to new."""
+
+    def index(plan: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(r["type"], r["name"]): r for r in plan["resources"]}
+
+    before, after = index(old), index(new)
+    changed = []
+    for key in sorted(before.keys() & after.keys()):
+        paths = _paths(before[key]["inputs"], after[key]["inputs"])
+        if before[key]["parent"] != after[key]["parent"]:
+            paths.insert(0, "(parent)")
+        if paths:
+            changed.append({"type": key[0], "name": key[1], "paths": paths})
+    return {
+        "added": [{"type": t, "name": n} for t, n in sorted(after.keys() - before.keys())],
+        "removed": [{"type": t, "name": n} for t, n in sorted(before.keys() - after.keys())],
+        "changed": changed,
+    }
+
+
+def render_text(plan: Mapping[str, Any]) -> str:
+    """Human-readable plan: one block per resource, then the outputs."""
+    lines = [f"stack {plan['stack']}: {len(plan['resources'])} resources"]
+    for resource in plan["resources"]:
+        parent = resource["parent"] or "(stack)"
+        lines.append(f"+ {resource['type']}  {resource['name']}  parent={parent}")
+        for key, value in sorted(resource["inputs"].items()):
+            lines.append(f"    {key} = {json.dumps(value, sort_keys=True)}")
+    lines.append("outputs:")
+    lines += [f"    {k} = {json.dumps(v, sort_keys=True)}" for k, v in plan["outputs"].items()]
+    return "\n".join(lines)
+
+
+def render_diff_text(diff: Mapping[str, Any]) -> str:
+    """Human-readable diff."""
+    lines = [f"+ {r['type']}  {r['name']}" for r in diff["added"]]
+    lines += [f"- {r['type']}  {r['name']}" for r in diff["removed"]]
+    for r in diff["changed"]:
+        lines.append(f"~ {r['type']}  {r['name']}")
+        lines += [f"    {path}" for path in r["paths"]]
+    total = len(diff["added"]) + len(diff["removed"]) + len(diff["changed"])
+    lines.append(
+        f"{len(diff['added'])} to add, {len(diff['removed'])} to remove, "
+        f"{len(diff['changed'])} to change"
+        if total
+        else "no changes"
+    )
+    return "\n".join(lines)
+
+
+def read_stack_config(path: Path) -> dict[str, object]:
+    """The `config:` mapping of a Pulumi stack file."""
+    document = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        raise ValueError(f"{path} is not a Pulumi stack file (expected a top-level `config:` map)")
+    config: dict[str, object] = document.get("config") or {}
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the process exit code (2 for bad config)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.plan", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--stack", required=True, help="stack name, e.g. dev or acme-prod")
+    parser.add_argument(
+        "--config-file", type=Path, help="stack config file (default Pulumi.<stack>.yaml)"
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--diff", type=Path, metavar="OLD.json", help="compare with an earlier json plan"
+    )
+    parser.add_argument("--edge-dist", type=Path, help="use this built edge dist directory as is")
+    args = parser.parse_args(argv)
+
+    config_file = args.config_file or REPO_ROOT / f"Pulumi.{args.stack}.yaml"
+    try:
+        config = read_stack_config(config_file)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"error: cannot read stack config: {exc}", file=sys.stderr)
+        return 2
+    try:
+        plan = plan_stack(args.stack, config, edge_dist=args.edge_dist)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    if args.diff is not None:
+        old = json.loads(args.diff.read_text())
+        diff = diff_plans(old, plan)
+        out = (
+            json.dumps(diff, indent=2, sort_keys=True)
+            if args.format == "json"
+            else render_diff_text(diff)
+        )
+    elif args.format == "json":
+        out = json.dumps(plan, indent=2, sort_keys=True)
+    else:
+        out = render_text(plan)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

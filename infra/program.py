@@ -1,0 +1,29 @@
+"""The Pulumi program: validated config in, the whole stack declared, its outputs exported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from infra.components.stack import EdgeAgentStack, StackArgs
+from infra.config import load_from_pulumi
+from infra.edge_bundle import resolve_bundle
+
+
+def main(edge_dist: Path | None = None) -> EdgeAgentStack:
+    """Declare every resource of this stack and export its outputs."""
+    config = load_from_pulumi()
+    bundle = resolve_bundle(edge_dist)
+    stack = EdgeAgentStack("edgeagent", StackArgs(config=config, bundle=bundle))
+    pulumi.export("url", stack.url)
+    pulumi.export("workerName", stack.worker.script_name)
+    pulumi.export("bucket", stack.storage.bucket_name)
+    pulumi.export("stateEndpoint", stack.storage.endpoint)
+    pulumi.export("aiGatewayId", stack.gateway.gateway_id)
+    pulumi.export("aiGatewayBaseUrl", stack.gateway.base_url)
+    pulumi.export("accessAud", stack.access.aud)
+    pulumi.export("accessTeamDomain", stack.access.team_domain)
+    pulumi.export("serviceTokenClientId", stack.access.service_token_client_id)
+    pulumi.export("serviceTokenClientSecret", stack.access.service_token_client_secret)
+    return stack
