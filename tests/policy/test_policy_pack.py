@@ -1,0 +1,157 @@
+"""The CrossGuard adapter: the same validators, called the way the policy analyzer calls them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from policy_plans import REPO, add, edited, in_place
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
+
+from infra.policy.pack import build_policies, plain
+from infra.policy.plan import UNKNOWN
+from infra.policy.validators import POLICIES, Scope
+
+
+def options() -> PolicyResourceOptions:
+    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+
+
+def urn(name: str, kind: str) -> str:
+    return f"urn:pulumi:dev::edgeagent::{kind}::{name}"
+
+
+def stack_resources(plan: dict[str, Any]) -> list[PolicyResource]:
+    return [
+        PolicyResource(
+            r["type"],
+            unknown_checking_proxy(r["inputs"]),
+            urn(r["name"], r["type"]),
+            r["name"],
+            options(),
+            None,
+            None,
+            [],
+            {},
+        )
+        for r in plan["resources"]
+    ]
+
+
+Reports = list[tuple[str, str | None]]
+
+
+def run_stack_policies(plan: dict[str, Any]) -> dict[str, Reports]:
+    reports: dict[str, Reports] = {}
+    for policy in build_policies():
+        found: Reports = reports.setdefault(policy.name, [])
+        if isinstance(policy, StackValidationPolicy):
+            args = StackValidationArgs(stack_resources(plan))
+            policy.validate(args, lambda message, u, found=found: found.append((message, u)))
+        else:
+            assert isinstance(policy, ResourceValidationPolicy)
+            for r in plan["resources"]:
+                args = ResourceValidationArgs(
+                    r["type"],
+                    unknown_checking_proxy(r["inputs"]),
+                    urn(r["name"], r["type"]),
+                    r["name"],
+                    options(),
+                    None,
+                )
+                policy.validate(args, lambda message, u, found=found: found.append((message, u)))
+    return reports
+
+
+def test_one_policy_per_validator_with_its_scope() -> None:
+    policies = build_policies()
+    assert [p.name for p in policies] == [spec.name for spec in POLICIES]
+    for policy, spec in zip(policies, POLICIES, strict=True):
+        expected = (
+            ResourceValidationPolicy if spec.scope is Scope.RESOURCE else StackValidationPolicy
+        )
+        assert isinstance(policy, expected)
+
+
+@pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])
+def test_pack_passes_the_shipped_stacks(stack: str, request: pytest.FixtureRequest) -> None:
+    reports = run_stack_policies(request.getfixturevalue(stack))
+    assert all(found == [] for found in reports.values()), reports
+
+
+def test_pack_reports_each_violation_against_its_resource(dev_plan: dict[str, Any]) -> None:
+    def break_everything(p: dict[str, Any]) -> None:
+        add(p, "R2ManagedDomain", "public-url", {"bucketName": "b", "enabled": True})
+        version = in_place(p, "WorkerVersion")
+        for binding in version["inputs"]["bindings"]:
+            if binding["name"] == "AI_GATEWAY_TOKEN":
+                binding["type"] = "plain_text"
+        version["inputs"]["bindings"].append(
+            {"type": "plain_text", "name": "DEV_IDENTITY", "text": "me@example.com"}
+        )
+        token = in_place(p, "AccountToken", "storage-token")
+        token["inputs"]["policies"][0]["resources"] = json.dumps({"com.cloudflare.*": "*"})
+        p["resources"] = [r for r in p["resources"] if not r["name"].endswith("access-app")]
+
+    broken = edited(dev_plan, break_everything)
+    reports = run_stack_policies(broken)
+    version = in_place(broken, "WorkerVersion")
+    token = in_place(broken, "AccountToken", "storage-token")
+    worker = in_place(broken, "Worker")
+    assert {name: [u for _, u in found] for name, found in reports.items()} == {
+        "no-public-r2": [urn("public-url", "cloudflare:index/x:R2ManagedDomain")],
+        "hostnames-behind-access": [urn(worker["name"], worker["type"])],
+        "no-secret-in-plain-binding": [urn(version["name"], version["type"])],
+        "tokens-scoped": [urn(token["name"], token["type"])],
+        "no-local-dev-origin": [urn(version["name"], version["type"])],
+    }
+    [(message, _)] = reports["no-secret-in-plain-binding"]
+    assert message.startswith(f"{version['name']}: binding 'AI_GATEWAY_TOKEN' is a secret by name")
+
+
+def test_unknown_values_become_markers_and_fail_closed(dev_plan: dict[str, Any]) -> None:
+    proxied = unknown_checking_proxy(
+        {"policies": [{"resources": UNKNOWN_STRING_VALUE, "effect": "allow"}], "name": "t"}
+    )
+    assert plain(proxied) == {"policies": [{"resources": UNKNOWN, "effect": "allow"}], "name": "t"}
+
+    def unknown_scope(p: dict[str, Any]) -> None:
+        token = in_place(p, "AccountToken", "storage-token")
+        token["inputs"]["policies"][0]["resources"] = UNKNOWN_STRING_VALUE
+
+    reports = run_stack_policies(edited(dev_plan, unknown_scope))
+    [(message, _)] = reports["tokens-scoped"]
+    assert "grants '[unknown]', which names no single resource" in message
+
+
+def test_pack_entry_point_starts_its_analyzer_on_loopback() -> None:
+    # What `pulumi preview --policy-pack infra/policy` runs: the pack prints its gRPC port.
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "infra" / "policy")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+    )
+    try:
+        assert process.stdout is not None
+        port = process.stdout.readline().decode().strip()
+        assert port.isdigit(), process.stderr.read().decode() if process.stderr else port
+        assert 0 < int(port) < 65536
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
