@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextvars
 import json
 import sys
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,53 @@ async def _resolve_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+def run_with_mocks(
+    stack: str,
+    program: Callable[[], None],
+    values: Mapping[str, str] | None = None,
+    secret_keys: Collection[str] = (),
+) -> dict[str, Any]:
+    """Run `program` under recording mocks in a fresh Pulumi runtime; return the plan document.
+
+    Each run gets its own thread, hence its own event loop and an empty contextvars context:
+    Pulumi keeps its settings, config and root stack there, so runs never see each other and
+    the caller's event loop is never touched.
+    """
+    result: dict[str, Any] = {}
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        # The mock monitor runs in executor threads and makes an event loop in each of them;
+        # give every worker its loop up front so all of them are closed when the run ends.
+        worker_loops: list[asyncio.AbstractEventLoop] = []
+
+        def init_worker() -> None:
+            worker_loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(worker_loop)
+            worker_loops.append(worker_loop)
+
+        loop = asyncio.new_event_loop()
+        executor = ThreadPoolExecutor(max_workers=4, initializer=init_worker)
+        loop.set_default_executor(executor)
+        asyncio.set_event_loop(loop)
+        try:
+            result.update(_run(stack, dict(values or {}), set(secret_keys), program))
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            executor.shutdown(wait=True)
+            for worker_loop in worker_loops:
+                worker_loop.close()
+            loop.close()
+
+    thread = threading.Thread(target=target, name=f"plan-{stack}")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result
+
+
 def _run(
     stack: str, values: dict[str, str], secret_keys: set[str], program: Callable[[], None]
 ) -> dict[str, Any]:
@@ -110,22 +158,7 @@ def plan_stack(
 
         main(bundle.dist_dir)
 
-    loop = asyncio.new_event_loop()
-    previous = _current_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        # A fresh context per run: Pulumi keeps its settings, config and root stack in contextvars.
-        return contextvars.Context().run(_run, stack, values, secret_keys, program)
-    finally:
-        loop.close()
-        asyncio.set_event_loop(previous)
-
-
-def _current_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_event_loop_policy().get_event_loop()
-    except RuntimeError:
-        return None
+    return run_with_mocks(stack, program, values, secret_keys)
 
 
 def _paths(old: Any, new: Any, prefix: str = "") -> list[str]:

@@ -2,16 +2,17 @@
 
 Owns the `Worker` (observability on; workers.dev on only when there is no custom domain, so the
 hostname behind Access is the only way in), a `WorkerVersion` carrying the bundled modules from
-`agent/edge/dist` (as its manifest lists them), the bindings of docs/contract.md (the sandbox
-Durable Object namespace with its sqlite migration, `plain_text` vars, `secret_text` for every
-secret), a `WorkersDeployment` routing all traffic to that version, the cron trigger and the
-custom domain. `WorkerVersion` is the one provider resource that can mark the sandbox class
-container-enabled: callers pass class names in `containers` (the container application itself
-is another component's job).
+`agent/edge/dist` (as its manifest lists them) and the bindings of docs/contract.md (a namespace
+for every Durable Object class the manifest lists, all created by one sqlite migration;
+`plain_text` vars; `secret_text` for every secret), a `WorkersDeployment` routing all traffic to
+that version, the cron trigger and the custom domain. `WorkerVersion` is the one provider
+resource that can mark the sandbox class container-enabled: callers pass class names in
+`containers` (the container application itself is another component's job).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -36,15 +37,19 @@ class WorkerArgs:
     cron: str
     hostname: str | None = None
     zone_id: str | None = None
-    sandbox_binding: str = "SANDBOX"
     sandbox_class: str = "Sandbox"
     migration_tag: str = "v1"
     # Durable Object classes to make container-enabled (set by the container component).
     containers: Sequence[str] = ()
 
 
+def binding_name(class_name: str) -> str:
+    """Binding of a Durable Object class: its UPPER_SNAKE name (`Sandbox` -> `SANDBOX`)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", class_name).upper()
+
+
 def bindings(args: WorkerArgs) -> list[cloudflare.WorkerVersionBindingArgsDict]:
-    """Worker bindings: the sandbox namespace, plain vars, then secrets (each group by name)."""
+    """Bindings: a namespace per Durable Object class, plain vars, secrets (each by name)."""
     forbidden = LOCAL_ONLY_BINDINGS & (set(args.plain_vars) | set(args.secrets))
     if forbidden:
         raise ValueError(
@@ -55,11 +60,8 @@ def bindings(args: WorkerArgs) -> list[cloudflare.WorkerVersionBindingArgsDict]:
     if overlap:
         raise ValueError(f"bindings {sorted(overlap)} are declared both plain and secret")
     result: list[cloudflare.WorkerVersionBindingArgsDict] = [
-        {
-            "name": args.sandbox_binding,
-            "type": "durable_object_namespace",
-            "class_name": args.sandbox_class,
-        }
+        {"name": binding_name(cls), "type": "durable_object_namespace", "class_name": cls}
+        for cls in args.bundle.manifest.durable_object_classes
     ]
     result += [
         {"name": name, "type": "plain_text", "text": args.plain_vars[name]}
@@ -119,7 +121,10 @@ class EdgeWorker(EdgeAgentComponent):
                 for module in args.bundle.modules
             ],
             bindings=declared,
-            migrations={"new_tag": args.migration_tag, "new_sqlite_classes": [args.sandbox_class]},
+            migrations={
+                "new_tag": args.migration_tag,
+                "new_sqlite_classes": list(manifest.durable_object_classes),
+            },
             containers=[{"class_name": c} for c in args.containers] or None,
             opts=version_opts,
         )
