@@ -1,0 +1,181 @@
+import { describe, expect, it } from "vitest";
+import { baseEnv, echoOrigin, FakeSandbox, harness, json, NOW_MS } from "./support";
+
+const encoder = new TextEncoder();
+const hex = (bytes: ArrayBuffer): string => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+function post(channel: string, body: string, headers: Record<string, string>): Request {
+  return new Request(`https://agent.example.com/webhooks/${channel}`, { method: "POST", body, headers });
+}
+
+/** A unique tenant per test keeps replay ledgers apart. */
+let tenantSeq = 0;
+const freshEnv = (extra: Parameters<typeof baseEnv>[0] = {}) => baseEnv({ TENANT: `hooks-${++tenantSeq}`, ...extra });
+
+describe("Telegram webhook", () => {
+  const secret = "tg-secret-0123456789";
+  const update = JSON.stringify({ update_id: 1001, message: { text: "hi" } });
+
+  it("forwards a valid delivery with X-Agent-Channel, waking the tenant sandbox", async () => {
+    const h = harness();
+    const env = freshEnv({ TELEGRAM_WEBHOOK_SECRET: secret });
+    const res = await h.fetch(post("telegram", update, { "x-telegram-bot-api-secret-token": secret }), env);
+    expect(res.status).toBe(200);
+    const seen = await json<{ url: string; body: string; headers: Record<string, string> }>(res);
+    expect(new URL(seen.url).pathname).toBe("/webhooks/telegram");
+    expect(seen.body).toBe(update);
+    expect(seen.headers["x-agent-channel"]).toBe("telegram");
+    expect(seen.headers["x-agent-edge-token"]).toBe("edge-secret-for-tests");
+    expect(seen.headers["x-agent-tenant"]).toBe(env.TENANT);
+  });
+
+  it.each([
+    ["a wrong secret", { "x-telegram-bot-api-secret-token": "tg-secret-0123456788" }, /mismatch/],
+    ["no secret header", {}, /missing/],
+  ])("rejects %s with 401 and leaves the sandbox asleep", async (_name, headers, reason) => {
+    const h = harness({ sandbox: () => new FakeSandbox("sleeping", echoOrigin) });
+    const res = await h.fetch(post("telegram", update, headers), freshEnv({ TELEGRAM_WEBHOOK_SECRET: secret }));
+    expect(res.status).toBe(401);
+    expect((await json<{ error: string }>(res)).error).toMatch(reason);
+    expect(h.sandboxes.size).toBe(0);
+  });
+
+  it("rejects a replayed update_id", async () => {
+    const h = harness();
+    const env = freshEnv({ TELEGRAM_WEBHOOK_SECRET: secret });
+    const first = await h.fetch(post("telegram", update, { "x-telegram-bot-api-secret-token": secret }), env);
+    expect(first.status).toBe(200);
+    const again = await h.fetch(post("telegram", update, { "x-telegram-bot-api-secret-token": secret }), env);
+    expect(again.status).toBe(401);
+    expect((await json<{ error: string }>(again)).error).toContain("replayed");
+    expect(h.sandboxes.get(env.TENANT ?? "")?.received).toHaveLength(1);
+  });
+
+  it("is 404 when the channel is not configured, and ignores Access entirely", async () => {
+    const h = harness();
+    const res = await h.fetch(post("telegram", update, { "x-telegram-bot-api-secret-token": secret }), freshEnv());
+    expect(res.status).toBe(404);
+    expect((await json<{ hint: string }>(res)).hint).toContain("TELEGRAM_WEBHOOK_SECRET");
+  });
+});
+
+describe("Slack webhook", () => {
+  const signingSecret = "8f742231b10e8888abcd99yyyzzz85a5";
+  const body = "token=xyz&team_id=T1&event=message";
+
+  async function slackHeaders(timestampS: number, payload = body, secret = signingSecret): Promise<Record<string, string>> {
+    const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`v0:${timestampS}:${payload}`));
+    return { "x-slack-request-timestamp": String(timestampS), "x-slack-signature": `v0=${hex(mac)}` };
+  }
+  const nowS = Math.floor(NOW_MS / 1000);
+
+  it("forwards a correctly signed request", async () => {
+    const h = harness();
+    const res = await h.fetch(post("slack", body, await slackHeaders(nowS - 30)), freshEnv({ SLACK_SIGNING_SECRET: signingSecret }));
+    expect(res.status).toBe(200);
+    const seen = await json<{ body: string; headers: Record<string, string> }>(res);
+    expect(seen.body).toBe(body);
+    expect(seen.headers["x-agent-channel"]).toBe("slack");
+  });
+
+  it.each([
+    ["signed with another secret", async () => slackHeaders(nowS, body, "another-secret"), /signature mismatch/],
+    ["a modified body", async () => slackHeaders(nowS, `${body}&admin=1`), /signature mismatch/],
+    ["a timestamp 6 minutes old", async () => slackHeaders(nowS - 360), /5-minute window/],
+    ["a timestamp 6 minutes ahead", async () => slackHeaders(nowS + 360), /5-minute window/],
+    ["a malformed signature", async () => ({ "x-slack-request-timestamp": String(nowS), "x-slack-signature": "v1=abc" }), /malformed/],
+  ])("rejects %s", async (_name, headers, reason) => {
+    const h = harness({ sandbox: () => new FakeSandbox("sleeping", echoOrigin) });
+    const res = await h.fetch(post("slack", body, await headers()), freshEnv({ SLACK_SIGNING_SECRET: signingSecret }));
+    expect(res.status).toBe(401);
+    expect((await json<{ error: string }>(res)).error).toMatch(reason);
+    expect(h.sandboxes.size).toBe(0);
+  });
+
+  it("rejects a replay of a valid request inside the window", async () => {
+    const h = harness();
+    const env = freshEnv({ SLACK_SIGNING_SECRET: signingSecret });
+    const headers = await slackHeaders(nowS - 10);
+    expect((await h.fetch(post("slack", body, headers), env)).status).toBe(200);
+    const replay = await h.fetch(post("slack", body, headers), env);
+    expect(replay.status).toBe(401);
+    expect((await json<{ error: string }>(replay)).error).toContain("replayed");
+  });
+});
+
+describe("Discord webhook", () => {
+  async function ed25519(): Promise<{ sign: (ts: string, body: string) => Promise<string>; publicHex: string }> {
+    const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+    const raw = (await crypto.subtle.exportKey("raw", pair.publicKey)) as ArrayBuffer;
+    return {
+      publicHex: hex(raw),
+      sign: async (ts, body) => hex(await crypto.subtle.sign({ name: "Ed25519" }, pair.privateKey, encoder.encode(ts + body))),
+    };
+  }
+  const ts = String(Math.floor(NOW_MS / 1000));
+
+  it("answers PING at the edge without touching the sandbox", async () => {
+    const key = await ed25519();
+    const h = harness();
+    const body = JSON.stringify({ type: 1, id: "1", application_id: "42" });
+    const res = await h.fetch(
+      post("discord", body, { "x-signature-ed25519": await key.sign(ts, body), "x-signature-timestamp": ts }),
+      freshEnv({ DISCORD_PUBLIC_KEY: key.publicHex }),
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ type: 1 });
+    expect(h.sandboxes.size).toBe(0);
+  });
+
+  it("forwards a signed interaction", async () => {
+    const key = await ed25519();
+    const h = harness();
+    const body = JSON.stringify({ type: 2, id: "2", data: { name: "ask" } });
+    const res = await h.fetch(
+      post("discord", body, { "x-signature-ed25519": await key.sign(ts, body), "x-signature-timestamp": ts }),
+      freshEnv({ DISCORD_PUBLIC_KEY: key.publicHex }),
+    );
+    expect(res.status).toBe(200);
+    expect((await json<{ headers: Record<string, string> }>(res)).headers["x-agent-channel"]).toBe("discord");
+  });
+
+  it("rejects a signature from another key, a stale timestamp, and a replay", async () => {
+    const key = await ed25519();
+    const other = await ed25519();
+    const env = freshEnv({ DISCORD_PUBLIC_KEY: key.publicHex });
+    const body = JSON.stringify({ type: 2, id: "3" });
+    const h = harness({ sandbox: () => new FakeSandbox("ready", echoOrigin) });
+
+    const forged = await h.fetch(post("discord", body, { "x-signature-ed25519": await other.sign(ts, body), "x-signature-timestamp": ts }), env);
+    expect(forged.status).toBe(401);
+    expect((await json<{ error: string }>(forged)).error).toContain("signature mismatch");
+
+    const oldTs = String(Number(ts) - 600);
+    const stale = await h.fetch(post("discord", body, { "x-signature-ed25519": await key.sign(oldTs, body), "x-signature-timestamp": oldTs }), env);
+    expect(stale.status).toBe(401);
+    expect(h.sandboxes.size).toBe(0);
+
+    const headers = { "x-signature-ed25519": await key.sign(ts, body), "x-signature-timestamp": ts };
+    expect((await h.fetch(post("discord", body, headers), env)).status).toBe(200);
+    const replay = await h.fetch(post("discord", body, headers), env);
+    expect(replay.status).toBe(401);
+    expect((await json<{ error: string }>(replay)).error).toContain("replayed");
+  });
+});
+
+describe("webhook routing", () => {
+  it("404s an unknown channel and 405s a GET, without waking anything", async () => {
+    const h = harness();
+    expect((await h.fetch(post("whatsapp", "{}", {}), freshEnv())).status).toBe(404);
+    expect((await h.fetch(new Request("https://agent.example.com/webhooks/slack"), freshEnv({ SLACK_SIGNING_SECRET: "s" }))).status).toBe(405);
+    expect(h.sandboxes.size).toBe(0);
+  });
+
+  it("never lets a client reach /internal/*", async () => {
+    const h = harness();
+    const res = await h.fetch(new Request("https://agent.example.com/internal/cron", { method: "POST" }), freshEnv());
+    expect(res.status).toBe(404);
+    expect(h.sandboxes.size).toBe(0);
+  });
+});
