@@ -1,0 +1,1 @@
+"""The agent runtime host: the Python service that runs inside the sandbox container."""

@@ -1,0 +1,126 @@
+"""The runtime's ASGI app: `create_app(settings, deps)` wires the store, engine and routes.
+
+The lifespan opens clients and closes them; readiness (`/readyz`) turns true once the engine has
+started and the state store answered one authenticated call. No session is read at startup:
+sessions restore lazily on first use, so readiness does not grow with stored state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from agent.runtime.edge_auth import EdgeTokenMiddleware
+from agent.runtime.engine import Engine, create_engine
+from agent.runtime.errors import RuntimeHostError, StoreError
+from agent.runtime.http import problem_response
+from agent.runtime.routes import chat, health, inbound, ws
+from agent.runtime.service import ChatService
+from agent.runtime.sessions import SessionStore
+from agent.runtime.settings import RuntimeSettings
+from agent.runtime.store import StateStore, open_store
+
+if TYPE_CHECKING:
+    from agent.runtime.engine.agent import AgentToolset
+
+log = logging.getLogger("agent.runtime")
+
+
+@dataclass
+class AppDeps:
+    """Collaborators to inject instead of building them from settings (tests, later issues)."""
+
+    store: StateStore | None = None
+    engine: Engine | None = None
+    toolsets: Sequence[AgentToolset] = ()
+    http: httpx.AsyncClient | None = None
+
+
+@dataclass
+class Runtime:
+    """What route handlers reach through `request.app.state.runtime`."""
+
+    settings: RuntimeSettings
+    store: StateStore
+    service: ChatService
+    ready: bool = False
+    draining: bool = False
+    not_ready_reason: str = "starting"
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starlette:
+    """The runtime service for these settings."""
+    deps = deps or AppDeps()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = deps.store or open_store(settings)
+        http = deps.http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+        engine = deps.engine or create_engine(settings, deps.toolsets)
+        service = ChatService(settings, store, SessionStore(store), engine, http)
+        runtime = Runtime(settings=settings, store=store, service=service)
+        app.state.runtime = runtime
+        warmup = asyncio.create_task(_become_ready(runtime, engine, store))
+        try:
+            yield
+        finally:
+            runtime.draining = True
+            runtime.ready = False
+            warmup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warmup
+            await engine.close()
+            try:
+                await store.flush()
+            finally:
+                await store.close()
+                if deps.http is None:
+                    await http.aclose()
+            log.info("runtime stopped; state flushed")
+
+    async def on_error(_request: Request, error: Exception) -> Response:
+        return problem_response(error)
+
+    return Starlette(
+        routes=[*health.routes, *chat.routes, *ws.routes, *inbound.routes],
+        middleware=[
+            Middleware(
+                EdgeTokenMiddleware,
+                token=settings.agent_edge_token.get_secret_value(),
+                sandbox_user=settings.agent_user,
+            )
+        ],
+        exception_handlers={RuntimeHostError: on_error},
+        lifespan=lifespan,
+    )
+
+
+async def _become_ready(runtime: Runtime, engine: Engine, store: StateStore) -> None:
+    await engine.start()
+    delay = 0.05
+    while True:
+        try:
+            await store.check()
+        except StoreError as error:
+            runtime.not_ready_reason = f"state store not reachable: {error}"
+            log.warning("%s; retrying in %.1f s", runtime.not_ready_reason, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            continue
+        runtime.ready = True
+        runtime.not_ready_reason = ""
+        log.info(
+            "runtime ready (engine %s, model %s)", runtime.settings.agent_engine, engine.model_label
+        )
+        return

@@ -1,0 +1,39 @@
+"""Engines behind the runtime's HTTP service, chosen by AGENT_ENGINE in `create_engine`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, assert_never
+
+from agent.runtime.engine.base import Engine, EngineEvent, TextDelta, TurnOutcome
+from agent.runtime.engine.deps import AgentDeps
+from agent.runtime.errors import ConfigError
+from agent.runtime.settings import RuntimeSettings
+
+if TYPE_CHECKING:
+    from agent.runtime.engine.agent import AgentToolset
+
+__all__ = ["AgentDeps", "Engine", "EngineEvent", "TextDelta", "TurnOutcome", "create_engine"]
+
+
+def create_engine(settings: RuntimeSettings, toolsets: Sequence[AgentToolset] = ()) -> Engine:
+    """The configured engine with the given toolsets."""
+    match settings.agent_engine:
+        case "native":
+            from agent.runtime.engine.models import build_model
+            from agent.runtime.engine.native import NativeEngine
+
+            return NativeEngine(
+                build_model(settings),
+                label=settings.agent_model,
+                offline=settings.is_offline,
+                instructions=settings.agent_instructions,
+                toolsets=toolsets,
+            )
+        case "openclaw":
+            raise ConfigError(
+                "AGENT_ENGINE: 'openclaw' is not available in this build of the runtime "
+                "(example: AGENT_ENGINE=native)"
+            )
+        case _:
+            assert_never(settings.agent_engine)

@@ -1,0 +1,60 @@
+"""The engine seam: whatever produces replies (pydantic-ai natively, later OpenClaw) sits here.
+
+An engine turns (history, prompt) into a stream of text deltas ending with one `TurnOutcome`. It
+never writes state: the chat service stores the outcome durably before anyone is told the reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from agent.runtime.engine.deps import AgentDeps
+from agent.runtime.sessions import Turn
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the reply as it is generated."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    """The finished reply and the engine's serialized messages for this turn."""
+
+    reply: str
+    messages: list[Any]
+
+
+EngineEvent = TextDelta | TurnOutcome
+
+
+class Engine(Protocol):
+    """A reply generator behind the runtime's HTTP service."""
+
+    @property
+    def model_label(self) -> str:
+        """What answers, e.g. `offline` or `openai:gpt-5-mini`, shown with every reply."""
+        ...
+
+    @property
+    def offline(self) -> bool:
+        """True when replies come from the built-in deterministic model."""
+        ...
+
+    async def start(self) -> None:
+        """Get ready to answer (readiness waits for this)."""
+        ...
+
+    def turn(
+        self, history: Sequence[Turn], prompt: str, deps: AgentDeps
+    ) -> AsyncIterator[EngineEvent]:
+        """Stream one turn: TextDelta events, then exactly one TurnOutcome."""
+        ...
+
+    async def close(self) -> None:
+        """Release clients and subprocesses."""
+        ...

@@ -1,0 +1,23 @@
+"""What every tool receives through pydantic-ai's `RunContext.deps`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from agent.runtime.settings import RuntimeSettings
+from agent.runtime.store.base import StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDeps:
+    """Per-turn dependencies: shared clients plus who is talking, where, in which session."""
+
+    settings: RuntimeSettings
+    store: StateStore
+    http: httpx.AsyncClient
+    session_id: str
+    user: str
+    channel: str
+    request_id: str

@@ -1,0 +1,83 @@
+"""The native engine: a pydantic-ai agent in this process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from pydantic_ai import AgentRunResultEvent
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelMessagesTypeAdapter,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+)
+from pydantic_ai.models import Model
+
+from agent.runtime.engine.agent import AgentToolset, build_agent
+from agent.runtime.engine.base import EngineEvent, TextDelta, TurnOutcome
+from agent.runtime.engine.deps import AgentDeps
+from agent.runtime.errors import EngineError
+from agent.runtime.sessions import Turn
+
+
+class NativeEngine:
+    """Runs turns with pydantic-ai; history is each turn's stored messages, in order."""
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        label: str,
+        offline: bool,
+        instructions: str,
+        toolsets: Sequence[AgentToolset] = (),
+    ) -> None:
+        self._agent = build_agent(model, instructions, toolsets)
+        self._label = label
+        self._offline = offline
+
+    @property
+    def model_label(self) -> str:
+        """The AGENT_MODEL value answering."""
+        return self._label
+
+    @property
+    def offline(self) -> bool:
+        """Whether the built-in offline model answers."""
+        return self._offline
+
+    async def start(self) -> None:
+        """Nothing to warm: the model client connects on first use."""
+
+    async def close(self) -> None:
+        """Nothing held between turns."""
+
+    async def turn(
+        self, history: Sequence[Turn], prompt: str, deps: AgentDeps
+    ) -> AsyncIterator[EngineEvent]:
+        """Stream text deltas, then the outcome with this turn's new messages."""
+        past = _history(history)
+        async with self._agent.run_stream_events(prompt, message_history=past, deps=deps) as events:
+            async for event in events:
+                if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                    if event.part.content:
+                        yield TextDelta(event.part.content)
+                elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                    if event.delta.content_delta:
+                        yield TextDelta(event.delta.content_delta)
+                elif isinstance(event, AgentRunResultEvent):
+                    result = event.result
+                    messages: list[Any] = ModelMessagesTypeAdapter.dump_python(
+                        result.new_messages(), mode="json"
+                    )
+                    yield TurnOutcome(reply=str(result.output), messages=messages)
+                    return
+        raise EngineError("the agent run ended without a result")
+
+
+def _history(turns: Sequence[Turn]) -> list[ModelMessage]:
+    flat = [message for turn in turns for message in turn.messages]
+    return ModelMessagesTypeAdapter.validate_python(flat)

@@ -1,0 +1,53 @@
+"""The built-in offline model: deterministic replies with no key and no network.
+
+It lets the whole loop (edge, runtime, state, UI) work on a fresh machine. Every reply starts with
+`[offline model]` so nobody mistakes it for a language model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+OFFLINE_LABEL = "[offline model]"
+
+
+def _last_prompt(messages: list[ModelMessage]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, UserPromptPart):
+                    return part.content if isinstance(part.content, str) else "(non-text input)"
+    return ""
+
+
+def offline_reply(messages: list[ModelMessage]) -> str:
+    """The deterministic reply: what was said, and how long the conversation is."""
+    user_turns = sum(
+        1
+        for message in messages
+        if isinstance(message, ModelRequest)
+        and any(isinstance(part, UserPromptPart) for part in message.parts)
+    )
+    return (
+        f"{OFFLINE_LABEL} You said: {_last_prompt(messages)!r}. "
+        f"This is message {user_turns} of this session. No language model is configured: "
+        "set AGENT_MODEL (and AI_GATEWAY_BASE_URL, AI_GATEWAY_TOKEN) for real answers."
+    )
+
+
+def _respond(messages: list[ModelMessage], _info: AgentInfo) -> ModelResponse:
+    return ModelResponse(parts=[TextPart(offline_reply(messages))])
+
+
+async def _stream(messages: list[ModelMessage], _info: AgentInfo) -> AsyncIterator[str]:
+    words = offline_reply(messages).split(" ")
+    for index, word in enumerate(words):
+        yield word if index == len(words) - 1 else word + " "
+
+
+def offline_model() -> FunctionModel:
+    """A FunctionModel answering deterministically, streamed word by word."""
+    return FunctionModel(_respond, stream_function=_stream, model_name="offline")

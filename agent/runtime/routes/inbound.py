@@ -1,0 +1,84 @@
+"""Entry points for channel webhooks and cron ticks: validated and recorded durably.
+
+Each event is stored under `inbox/` with a conditional create keyed by its request id, so a
+redelivered event is recognised instead of recorded twice. The handlers that act on these
+records (channels, scheduled jobs) build on this.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from agent.runtime.errors import PreconditionFailed, RequestError
+from agent.runtime.http import MAX_BODY_BYTES, parse_body, parse_json_object, request_id
+from agent.runtime.payloads import CronTick, WebhookEnvelope
+from agent.runtime.sessions import now
+
+if TYPE_CHECKING:
+    from agent.runtime.app import Runtime
+
+CHANNEL = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+CRON_EXAMPLE = '{"cron": "*/5 * * * *", "scheduled_time": "2026-11-26T21:00:00Z"}'
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    if runtime.draining or not runtime.ready:
+        raise RequestError(503, "not ready", "the edge retries webhooks and cron ticks")
+    return runtime
+
+
+async def _record(runtime: Runtime, key: str, body: bytes) -> bool:
+    try:
+        await runtime.store.put(key, body, if_none_match=True)
+    except PreconditionFailed:
+        return False
+    return True
+
+
+async def webhook(request: Request) -> JSONResponse:
+    """Record a webhook the edge has already verified."""
+    channel = request.path_params["channel"]
+    if not CHANNEL.match(channel):
+        raise RequestError(404, f"unknown channel {channel!r}", "e.g. /webhooks/telegram")
+    if request.headers.get("x-agent-channel") != channel:
+        raise RequestError(
+            400,
+            "X-Agent-Channel does not match the path",
+            f"the edge sets X-Agent-Channel: {channel}",
+        )
+    rid = request_id(request)
+    if not REQUEST_ID.match(rid):
+        raise RequestError(422, "invalid X-Request-Id", "use letters, digits and -_.: only")
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise RequestError(413, "request body larger than 1 MiB", "platform events are smaller")
+    envelope = WebhookEnvelope(
+        channel=channel, request_id=rid, received_at=now(), payload=parse_json_object(raw)
+    )
+    runtime = _runtime(request)
+    key = f"inbox/{channel}/{rid}.json"
+    created = await _record(runtime, key, envelope.model_dump_json().encode())
+    return JSONResponse({"recorded": key, "duplicate": not created}, status_code=202)
+
+
+async def cron_tick(request: Request) -> JSONResponse:
+    """Record a scheduled tick from the Worker's cron trigger."""
+    tick = await parse_body(request, CronTick, CRON_EXAMPLE)
+    runtime = _runtime(request)
+    stamp = tick.scheduled_time.strftime("%Y%m%dT%H%M%SZ")
+    key = f"inbox/cron/{stamp}.json"
+    created = await _record(runtime, key, tick.model_dump_json().encode())
+    return JSONResponse({"recorded": key, "duplicate": not created}, status_code=202)
+
+
+routes = [
+    Route("/webhooks/{channel}", webhook, methods=["POST"]),
+    Route("/internal/cron", cron_tick, methods=["POST"]),
+]

@@ -1,0 +1,111 @@
+"""The chat service: one turn = load history, run the engine, store durably, then acknowledge.
+
+Every entry point (HTTP, WebSocket, and later channels and scheduled jobs) goes through `turn`, so
+the durability rule lives in exactly one place: nothing is returned to the caller, and no delta
+callback is told the turn is done, before `SessionStore.append` has returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from agent.runtime.engine import AgentDeps, Engine, TextDelta, TurnOutcome
+from agent.runtime.errors import EngineError, RequestError
+from agent.runtime.sessions import SessionStore, Turn, now
+from agent.runtime.settings import RuntimeSettings
+from agent.runtime.store.base import StateStore
+
+OnDelta = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    """Who says what, where."""
+
+    session_id: str
+    prompt: str
+    user: str
+    channel: str
+    request_id: str
+    turn_id: str | None = None
+
+
+class ChatService:
+    """Runs turns against the engine and the session store."""
+
+    def __init__(
+        self,
+        settings: RuntimeSettings,
+        store: StateStore,
+        sessions: SessionStore,
+        engine: Engine,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.sessions = sessions
+        self.engine = engine
+        self.http = http
+        self.in_flight = 0
+
+    async def turn(self, request: TurnRequest, on_delta: OnDelta | None = None) -> Turn:
+        """Run one turn and return it once it is durably stored."""
+        self.in_flight += 1
+        try:
+            async with self.sessions.open(request.session_id) as history:
+                if request.turn_id is not None:
+                    for done in history:
+                        if done.turn_id == request.turn_id:
+                            return done
+                outcome = await self._generate(request, history, on_delta)
+                draft = Turn(
+                    seq=1,  # the real number is claimed by the conditional create
+                    turn_id=request.turn_id or uuid.uuid4().hex,
+                    user=request.user,
+                    channel=request.channel,
+                    created_at=now(),
+                    prompt=request.prompt,
+                    reply=outcome.reply,
+                    model=self.engine.model_label,
+                    messages=outcome.messages,
+                )
+                return await self.sessions.append(request.session_id, draft)
+        finally:
+            self.in_flight -= 1
+
+    async def _generate(
+        self, request: TurnRequest, history: list[Turn], on_delta: OnDelta | None
+    ) -> TurnOutcome:
+        deps = AgentDeps(
+            settings=self.settings,
+            store=self.store,
+            http=self.http,
+            session_id=request.session_id,
+            user=request.user,
+            channel=request.channel,
+            request_id=request.request_id,
+        )
+        try:
+            async with asyncio.timeout(self.settings.agent_turn_timeout_s):
+                async for event in self.engine.turn(history, request.prompt, deps):
+                    if isinstance(event, TextDelta):
+                        if on_delta is not None:
+                            await on_delta(event.text)
+                    else:
+                        return event
+        except TimeoutError:
+            raise RequestError(
+                504,
+                f"the model did not finish within {self.settings.agent_turn_timeout_s:g} s",
+                "retry, or raise AGENT_TURN_TIMEOUT_S",
+            ) from None
+        except (RequestError, EngineError):
+            raise
+        except Exception as error:  # model/provider failures: report as a failed run
+            raise EngineError(f"{type(error).__name__}: {error}") from error
+        raise EngineError("the engine finished without a reply")

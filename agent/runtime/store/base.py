@@ -1,0 +1,79 @@
+"""The state store seam: a small object-store Protocol with conditional writes.
+
+Conditional puts carry the durability guarantees: `if_none_match=True` creates only if the key is
+absent (S3 `If-None-Match: *`), `if_match=<etag>` replaces only the version the caller read
+(`If-Match`). A lost race raises `PreconditionFailed`; callers decide how to retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.runtime.errors import StoreError
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """One object's body and the version tag a later `if_match` refers to."""
+
+    key: str
+    body: bytes
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """A listing entry."""
+
+    key: str
+    etag: str
+    size: int
+
+
+class StateStore(Protocol):
+    """Where sessions, memory files and the workspace live."""
+
+    async def get(self, key: str) -> StoredObject | None:
+        """The object, or None if it does not exist."""
+        ...
+
+    async def put(
+        self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> str:
+        """Write durably and return the new etag; raise PreconditionFailed on a lost race."""
+        ...
+
+    async def list(self, prefix: str) -> list[ObjectInfo]:
+        """Every object whose key starts with `prefix`, in key order."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing key is not an error."""
+        ...
+
+    async def check(self) -> None:
+        """Raise StoreError unless the backend is reachable (used by readiness)."""
+        ...
+
+    async def flush(self) -> None:
+        """Push any buffered writes to durable storage (no-op for write-through backends)."""
+        ...
+
+    async def close(self) -> None:
+        """Release clients and files."""
+        ...
+
+
+def etag_of(body: bytes) -> str:
+    """The S3-style etag of a single-part object: its quoted MD5."""
+    return '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
+
+
+def check_key(key: str) -> str:
+    """Reject keys that could escape a prefix or a directory."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in {"", ".", ".."} for p in parts):
+        raise StoreError(f"invalid state key {key!r}: use 'a/b/c' segments without '.' or '..'")
+    return key
