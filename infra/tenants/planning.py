@@ -25,7 +25,7 @@ from infra.tenants.stacks import StackTarget, plan_config, stack_config
 Planner = Callable[[str, Mapping[str, object]], dict[str, Any]]
 
 # Inputs that hold a name Cloudflare keeps unique per account (or globally, for hostnames).
-NAME_INPUTS = ("name", "hostname", "domain", "scriptName", "bucketName", "subdomain")
+NAME_INPUTS = ("name", "hostname", "domain", "aiGatewayId", "scriptName", "bucketName")
 # Resource types whose `name` is only a label (Cloudflare allows duplicates): not collisions.
 LABEL_ONLY_TYPES = frozenset({"R2BucketLifecycle", "WorkersCronTrigger", "WorkerVersion"})
 

@@ -40,7 +40,9 @@ def test_list_shorthand_and_overrides_are_normalized() -> None:
     }
     globex = parsed.tenants["globex"]
     assert globex.environments["prod"].config == {"edgeagent:hostname": "agent.globex.example"}
-    assert globex.config["edgeagent:telegramBotToken"] == SecretFromEnv(secret_env="GLOBEX_TELEGRAM")
+    assert globex.config["edgeagent:telegramBotToken"] == SecretFromEnv(
+        secret_env="GLOBEX_TELEGRAM"
+    )
 
 
 TENANT_ID_RULE = (
