@@ -1,0 +1,189 @@
+"""End to end through `wrangler dev` in local mode: real sockets, real workerd, a real origin.
+
+The Worker runs from agent/edge/src exactly as deployed, except that AGENT_ORIGIN replaces the
+container and DEV_IDENTITY replaces Access (both refused in deployed stacks by infra).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from bench.edge_overhead.localdev import free_port, origin, wrangler_dev
+from bench.edge_overhead.origin import CLOSE_CODE, CLOSE_REASON, STREAM_CHUNKS
+
+EDGE_TOKEN = "e2e-edge-token-5f1c"
+TELEGRAM_SECRET = "e2e-telegram-secret"
+
+
+def request(
+    base: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        res = conn.getresponse()
+        return res.status, {k.lower(): v for k, v in res.getheaders()}, res.read()
+    finally:
+        conn.close()
+
+
+def origin_calls(origin_base: str) -> list[dict[str, Any]]:
+    status, _, body = request(origin_base, "GET", "/_calls")
+    assert status == 200
+    calls: list[dict[str, Any]] = json.loads(body)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[tuple[str, str]]:
+    with (
+        origin() as origin_base,
+        wrangler_dev(
+            origin_base,
+            secrets={"AGENT_EDGE_TOKEN": EDGE_TOKEN, "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET},
+            test_scheduled=True,
+        ) as edge,
+    ):
+        yield edge, origin_base
+
+
+def test_http_request_is_proxied_with_edge_headers_and_spoofed_ones_stripped(
+    stack: tuple[str, str],
+) -> None:
+    edge, _ = stack
+    status, _, body = request(
+        edge,
+        "POST",
+        "/api/chat?session=s1",
+        body=b'{"message": "hello"}',
+        headers={
+            "content-type": "application/json",
+            "X-Agent-User": "root@example.com",
+            "X-Agent-Edge-Token": "guessed",
+            "X-Agent-Channel": "slack",
+        },
+    )
+    assert status == 200
+    seen = json.loads(body)
+    assert seen["method"] == "POST"
+    assert seen["path"] == "/api/chat"
+    assert seen["query"] == "session=s1"
+    assert seen["body"] == '{"message": "hello"}'
+    headers = seen["headers"]
+    assert headers["x-agent-user"] == "dev@localhost"
+    assert headers["x-agent-tenant"] == "local"
+    assert headers["x-agent-edge-token"] == EDGE_TOKEN
+    assert "x-agent-channel" not in headers
+    assert len(headers["x-request-id"]) == 36
+
+
+def test_streamed_response_arrives_whole(stack: tuple[str, str]) -> None:
+    edge, _ = stack
+    status, _, body = request(edge, "GET", "/stream")
+    assert status == 200
+    assert body.decode() == "".join(STREAM_CHUNKS)
+
+
+def test_websocket_round_trip_and_close_code(stack: tuple[str, str]) -> None:
+    edge, _ = stack
+    with connect(edge.replace("http://", "ws://") + "/ws", open_timeout=30) as ws:
+        assert json.loads(ws.recv(timeout=10)) == {"x-agent-user": "dev@localhost"}
+        ws.send("hi")
+        assert ws.recv(timeout=10) == "echo:hi"
+        ws.send(b"\x00\x01")
+        assert ws.recv(timeout=10) == b"\x00\x01"
+        ws.send("close-me")
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CLOSE_CODE
+    assert closed.value.rcvd.reason == CLOSE_REASON
+
+
+def test_internal_paths_are_not_reachable_from_outside(stack: tuple[str, str]) -> None:
+    edge, origin_base = stack
+    before = len(origin_calls(origin_base))
+    status, _, body = request(edge, "POST", "/internal/cron", body=b"{}")
+    assert status == 404
+    assert json.loads(body)["error"] == "not found"
+    assert len(origin_calls(origin_base)) == before
+
+
+def test_scheduled_handler_posts_internal_cron(stack: tuple[str, str]) -> None:
+    edge, origin_base = stack
+    status, _, _ = request(edge, "GET", "/__scheduled?cron=*/5+*+*+*+*")
+    assert status == 200
+    crons = [c for c in origin_calls(origin_base) if c["path"] == "/internal/cron"]
+    assert len(crons) == 1
+    assert crons[0]["method"] == "POST"
+    assert crons[0]["headers"]["x-agent-edge-token"] == EDGE_TOKEN
+    assert json.loads(crons[0]["body"])["cron"] == "*/5 * * * *"
+
+
+def test_webhook_verified_at_the_edge(stack: tuple[str, str]) -> None:
+    edge, origin_base = stack
+    update = json.dumps({"update_id": 7001, "message": {"text": "hi"}}).encode()
+    before = len(origin_calls(origin_base))
+    status, _, body = request(
+        edge,
+        "POST",
+        "/webhooks/telegram",
+        body=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+    )
+    assert status == 401
+    assert "secret token mismatch" in json.loads(body)["error"]
+    assert len(origin_calls(origin_base)) == before
+
+    status, _, body = request(
+        edge,
+        "POST",
+        "/webhooks/telegram",
+        body=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+    )
+    assert status == 200
+    assert json.loads(body)["headers"]["x-agent-channel"] == "telegram"
+    status, _, _ = request(
+        edge,
+        "POST",
+        "/webhooks/telegram",
+        body=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+    )
+    assert status == 401
+
+
+def test_cold_origin_loading_page_bounded_wait_then_ready() -> None:
+    port = free_port()
+    dead = f"http://127.0.0.1:{port}"
+    with wrangler_dev(dead, variables={"COLD_START_TIMEOUT_MS": "400"}) as edge:
+        status, headers, body = request(edge, "GET", "/", headers={"Accept": "text/html"})
+        assert status == 503
+        assert headers["content-type"].startswith("text/html")
+        assert b"/_edge/status" in body
+
+        status, headers, body = request(edge, "GET", "/api/sessions")
+        assert status == 503
+        assert headers["retry-after"] == "5"
+        assert json.loads(body)["error"] == "sandbox is sleeping, not ready after 400 ms"
+
+        with origin(port):
+            status, _, body = request(edge, "GET", "/_edge/status")
+            assert (status, json.loads(body)) == (200, {"state": "ready"})
+            status, _, body = request(edge, "GET", "/api/sessions")
+            assert status == 200
+            assert json.loads(body)["path"] == "/api/sessions"
