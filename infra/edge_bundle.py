@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -108,14 +108,26 @@ def load_bundle(dist_dir: Path) -> EdgeBundle:
     return EdgeBundle(dist_dir, manifest, tuple(modules))
 
 
-Runner = Callable[..., "subprocess.CompletedProcess[Any]"]
+def run_streaming(command: list[str], cwd: Path, out: IO[str]) -> int:
+    """Run an argument list in `cwd`, copying its output line by line to `out`; the exit code."""
+    # An argument list with a fixed program (npm found on PATH), never a shell string.
+    with subprocess.Popen(  # noqa: S603
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            out.write(line)
+        return process.wait()
+
+
+Runner = Callable[[list[str], Path, IO[str]], int]
 
 
 def resolve_bundle(
     dist_dir: Path | None = None,
     *,
     edge_dir: Path = EDGE_DIR,
-    runner: Runner = subprocess.run,
+    runner: Runner = run_streaming,
     log: IO[str] | None = None,
 ) -> EdgeBundle:
     """The bundle to deploy: an explicit or env dist dir as is, else agent/edge/dist if fresh.
@@ -163,9 +175,9 @@ def _build(edge_dir: Path, reason: str, runner: Runner, out: IO[str]) -> None:
     print(f"edgeagent: the edge bundle {reason}; building it in {edge_dir}", file=out, flush=True)
     for command in commands:
         print(f"edgeagent: $ {' '.join(command)}", file=out, flush=True)
-        result = runner([npm, *command[1:]], cwd=edge_dir, stdout=out, stderr=out, check=False)
-        if result.returncode != 0:
+        returncode = runner([npm, *command[1:]], edge_dir, out)
+        if returncode != 0:
             raise BuildError(
-                f"`{' '.join(command)}` failed with exit code {result.returncode}; fix it and run: "
+                f"`{' '.join(command)}` failed with exit code {returncode}; fix it and run: "
                 f"{manual}"
             )
