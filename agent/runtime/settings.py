@@ -36,6 +36,19 @@ EXAMPLES: dict[str, str] = {
     "STATE_DIR": ".local/state",
     "STATE_SYNC_MODE": "write-through",
     "PORT": "8080",
+    "TELEGRAM_BOT_TOKEN": "123456789:AAH-<35 characters from @BotFather>",
+    "TELEGRAM_DM_POLICY": "pairing  (or allowlist, open)",
+    "TELEGRAM_ALLOWLIST": "123456789,987654321  (numeric Telegram user ids)",
+    "TELEGRAM_API_BASE_URL": "https://api.telegram.org",
+    "SLACK_BOT_TOKEN": "xoxb-<bot token from the Slack app's OAuth page>",
+    "SLACK_DM_POLICY": "pairing  (or allowlist, open)",
+    "SLACK_ALLOWLIST": "U0123ABCD,U0456EFGH  (Slack member ids)",
+    "SLACK_API_BASE_URL": "https://slack.com/api/",
+    "DISCORD_BOT_TOKEN": "<bot token from the Discord developer portal>",
+    "DISCORD_APPLICATION_ID": "1234567890123456789",
+    "DISCORD_DM_POLICY": "pairing  (or allowlist, open)",
+    "DISCORD_ALLOWLIST": "80351110224678912  (Discord user ids)",
+    "DISCORD_API_BASE_URL": "https://discord.com/api/v10",
 }
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -80,6 +93,22 @@ class RuntimeSettings(BaseSettings):
     agent_turn_timeout_s: Seconds = 120.0
     agent_shutdown_grace_s: Annotated[float, Field(gt=0, le=9)] = 6.0
     agent_log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # Chat channels. Kept as raw strings on purpose: a bad channel value disables that channel
+    # with a status message (agent/runtime/channels/config.py) instead of stopping the runtime.
+    telegram_bot_token: SecretStr | None = None
+    telegram_dm_policy: str = "pairing"
+    telegram_allowlist: str = ""
+    telegram_api_base_url: str = "https://api.telegram.org"
+    slack_bot_token: SecretStr | None = None
+    slack_dm_policy: str = "pairing"
+    slack_allowlist: str = ""
+    slack_api_base_url: str = "https://slack.com/api/"
+    discord_bot_token: SecretStr | None = None
+    discord_application_id: str | None = None
+    discord_dm_policy: str = "pairing"
+    discord_allowlist: str = ""
+    discord_api_base_url: str = "https://discord.com/api/v10"
 
     @field_validator("agent_model")
     @classmethod
