@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from infra.policy.validators import validate_plan
+from infra.tenants.affected import affected, changed_paths, repository_stacks
 from infra.tenants.engine import Operation, Workspace
 from infra.tenants.errors import ManifestError, StackConfigError
 from infra.tenants.manifest import Manifest, SecretFromEnv, load_manifest
@@ -68,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--env", action="append", help="only this environment (repeatable)")
 
     selection(commands.add_parser("list", help="every stack the manifest declares"))
+    changes = commands.add_parser("affected", help="stacks a git change touches (for CI)")
+    changes.add_argument("--base", required=True, help="git revision to compare with")
+    changes.add_argument("--head", default="HEAD", help="default: HEAD")
+    changes.add_argument("--format", choices=("json", "github"), default="json")
     plan = commands.add_parser("plan", help="offline plan of every stack, with checks")
     selection(plan)
     plan.add_argument("--format", choices=("table", "json"), default="table")
@@ -105,6 +110,16 @@ def _list(manifest: Manifest, targets: Sequence[StackTarget], out: TextIO) -> in
             )
         )
     out.write(format_table(rows) + "\n")
+    return 0
+
+
+def _affected(root: Path, base: str, head: str, fmt: str, out: TextIO) -> int:
+    result = affected(changed_paths(root, base, head), repository_stacks(root))
+    if fmt == "github":
+        # `key=value` lines for $GITHUB_OUTPUT.
+        out.write(f"stacks={json.dumps(result.stacks)}\ntenants={json.dumps(result.tenants)}\n")
+    else:
+        out.write(json.dumps({"stacks": result.stacks, "tenants": result.tenants}) + "\n")
     return 0
 
 
@@ -203,6 +218,8 @@ def main(
     err = err or sys.stderr
     args = _parser().parse_args(argv)
     root = args.manifest.resolve().parent
+    if args.command == "affected":
+        return _affected(root, args.base, args.head, args.format, out)
     try:
         manifest = load_manifest(args.manifest)
         targets = select_targets(manifest, args.tenant, args.env)
