@@ -119,6 +119,13 @@ export class Sandbox extends Container<Env> {
       const state: SandboxState = running ? "starting" : "sleeping";
       return new Response(null, { status: 503, headers: { [COLD_HEADER]: state } });
     }
-    return super.fetch(forwarded);
+    const response = await super.fetch(forwarded);
+    // Only this class may mark an answer as "cold": a runtime header of that name is dropped.
+    if (response.webSocket === null && response.headers.has(COLD_HEADER)) {
+      const cleaned = new Response(response.body, response);
+      cleaned.headers.delete(COLD_HEADER);
+      return cleaned;
+    }
+    return response;
   }
 }

@@ -108,7 +108,8 @@ describe("HTTP proxy", () => {
 });
 
 describe("WebSocket proxy", () => {
-  /** A fake origin that echoes, and closes with 4001 "bye now" when told to. */
+  const originSawClose: { code: number; reason: string }[] = [];
+  /** A fake origin that echoes, closes with 4001 "bye now" when told to, and records closes. */
   const wsOrigin = (request: Request): Response => {
     expect(request.headers.get("upgrade")).toBe("websocket");
     expect(request.headers.get("x-agent-user")).toBe("alice@example.com");
@@ -120,7 +121,7 @@ describe("WebSocket proxy", () => {
       else server.send(`echo:${typeof event.data === "string" ? event.data : "binary"}`);
     });
     server.addEventListener("close", (event) => {
-      if (event.code === 4002) server.close(4003, `saw ${event.reason}`);
+      originSawClose.push({ code: event.code, reason: event.reason });
     });
     return new Response(null, { status: 101, webSocket: client });
   };
@@ -149,6 +150,15 @@ describe("WebSocket proxy", () => {
     const event = await closed;
     expect(event.code).toBe(4001);
     expect(event.reason).toBe("bye now");
+  });
+
+  it("carries the client's close code and reason to the origin", async () => {
+    const ws = await open();
+    const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener("close", resolve));
+    ws.close(4002, "done here");
+    const event = await closed;
+    expect(event.code).toBe(4002);
+    expect(originSawClose).toContainEqual({ code: 4002, reason: "done here" });
   });
 });
 
