@@ -6,9 +6,11 @@ an error names exactly the variable to fix. Secrets are `SecretStr`: their repr 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +51,12 @@ EXAMPLES: dict[str, str] = {
     "DISCORD_DM_POLICY": "pairing  (or allowlist, open)",
     "DISCORD_ALLOWLIST": "80351110224678912  (Discord user ids)",
     "DISCORD_API_BASE_URL": "https://discord.com/api/v10",
+    "BROWSER_CDP_URL": "wss://api.cloudflare.com/client/v4/accounts/<account>/browser-rendering/"
+    "devtools/browser  (or http://127.0.0.1:9222 for a local Chromium)",
+    "BROWSER_API_TOKEN": "<API token with Browser Rendering Edit>",
+    "WEB_FETCH_ALLOWLIST": "127.0.0.1,intranet.example.com,10.1.0.0/16",
+    "AGENT_TIMEZONE": "Europe/Paris",
+    "JOB_TIMEOUT_S": "120",
 }
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -110,6 +118,14 @@ class RuntimeSettings(BaseSettings):
     discord_allowlist: str = ""
     discord_api_base_url: str = "https://discord.com/api/v10"
 
+    # Tools (agent/runtime/tools). Without BROWSER_CDP_URL the browser tools are not offered.
+    browser_cdp_url: Annotated[str, Field(pattern=r"^(wss?|https?)://\S+$")] | None = None
+    browser_api_token: SecretStr | None = None
+    # Hosts, IPs or CIDRs web fetch may reach although they are private, loopback or link-local.
+    web_fetch_allowlist: str = ""
+    agent_timezone: str = "UTC"
+    job_timeout_s: Seconds = 120.0
+
     @field_validator("agent_model")
     @classmethod
     def _model_format(cls, value: str) -> str:
@@ -118,6 +134,28 @@ class RuntimeSettings(BaseSettings):
                 "must be 'offline' or '<provider>:<model>' with provider one of "
                 "openai, compat, workers-ai, anthropic"
             )
+        return value
+
+    @field_validator("web_fetch_allowlist")
+    @classmethod
+    def _allowlist_entries(cls, value: str) -> str:
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            if "/" in entry:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not a valid CIDR network") from None
+            elif not re.fullmatch(r"[A-Za-z0-9.:-]{1,253}", entry):
+                raise ValueError(f"{entry!r} is not a host name or IP address")
+        return value
+
+    @field_validator("agent_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
         return value
 
     @field_validator("agent_edge_token")
