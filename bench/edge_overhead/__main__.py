@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import platform
 import statistics
 import time
@@ -68,6 +69,7 @@ class Client:
 
 
 def run(requests: int, warmup: int) -> dict[str, object]:
+    load_before = os.getloadavg()[0]
     with origin() as origin_base, wrangler_dev(origin_base) as edge:
         direct, via_edge = Client(origin_base), Client(edge)
         try:
@@ -82,6 +84,7 @@ def run(requests: int, warmup: int) -> dict[str, object]:
         finally:
             direct.close()
             via_edge.close()
+    load_after = os.getloadavg()[0]
     d, e = summarize(direct_ms), summarize(edge_ms)
     added = Summary(
         p50_ms=e.p50_ms - d.p50_ms,
@@ -92,7 +95,11 @@ def run(requests: int, warmup: int) -> dict[str, object]:
     return {
         "requests_per_path": requests,
         "warmup_per_path": warmup,
-        "machine": f"{platform.machine()} {platform.system()}, python {platform.python_version()}",
+        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, "
+        f"python {platform.python_version()}",
+        # Other work on a shared machine inflates both paths; the load says how quiet it was.
+        "load_avg_1m_before": load_before,
+        "load_avg_1m_after": load_after,
         "direct": asdict(d),
         "via_worker": asdict(e),
         "added": asdict(added),
@@ -133,7 +140,10 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
-    print(f"\n{result['machine']}; raw numbers in {RESULTS.relative_to(REPO_ROOT)}")
+    print(
+        f"\n{result['machine']}; 1-min load {result['load_avg_1m_before']:.1f} before, "
+        f"{result['load_avg_1m_after']:.1f} after; raw numbers in {RESULTS.relative_to(REPO_ROOT)}"
+    )
 
 
 if __name__ == "__main__":
