@@ -7,6 +7,7 @@ reach its own bucket only. Both are checked on the plans, before anything is dep
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,7 +21,7 @@ from infra.policy.validators import r2_bucket_keys, state_tokens
 from infra.tenants.errors import StackConfigError
 from infra.tenants.manifest import Manifest
 from infra.tenants.runner import format_table
-from infra.tenants.stacks import StackTarget, plan_config, stack_config
+from infra.tenants.stacks import StackTarget, plan_config, read_base_config, stack_config
 
 Planner = Callable[[str, Mapping[str, object]], dict[str, Any]]
 
@@ -45,10 +46,11 @@ def plan_targets(
 ) -> list[TenantPlan]:
     """Plan every target; a bad config fails that stack only."""
     plans = []
+    read_base = functools.cache(read_base_config)  # each environment's base file, read once
     for target in targets:
         started = time.monotonic()
         try:
-            config = plan_config(stack_config(manifest, target, root))
+            config = plan_config(stack_config(manifest, target, root, read_base=read_base))
             plan = planner(target.name, config)
         except (ConfigError, StackConfigError) as error:
             plans.append(TenantPlan(target, time.monotonic() - started, error=str(error)))

@@ -8,7 +8,7 @@ manifest's `defaults`, the tenant's `config`, the tenant's per-environment `conf
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,12 +98,17 @@ def read_base_config(path: Path) -> dict[str, Any]:
     return dict(config)
 
 
-def stack_config(manifest: Manifest, target: StackTarget, root: Path) -> dict[str, object]:
+def stack_config(
+    manifest: Manifest,
+    target: StackTarget,
+    root: Path,
+    *,
+    read_base: Callable[[Path], Mapping[str, Any]] = read_base_config,
+) -> dict[str, object]:
     """The merged config of one stack; secret values stay references (env var or ciphertext)."""
     environment = manifest.environments[target.environment]
-    base_path = root / environment.base
     merged: dict[str, object] = {}
-    for key, value in read_base_config(base_path).items():
+    for key, value in read_base(root / environment.base).items():
         if isinstance(value, Mapping) and set(value) == {"secure"}:
             merged[key] = Encrypted(str(value["secure"]), environment.base)
         else:
