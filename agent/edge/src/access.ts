@@ -15,7 +15,7 @@ export type Identity = string;
 
 export type AccessResult =
   | { ok: true; identity: Identity }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; keysUnavailable: boolean };
 
 export type KeyResolverFactory = (access: AccessConfig) => JWTVerifyGetKey;
 
@@ -71,10 +71,17 @@ export async function verifyAccessToken(
     if (typeof payload.common_name === "string" && payload.common_name !== "") {
       return { ok: true, identity: `service:${payload.common_name}` };
     }
-    return { ok: false, reason: "token has neither an email nor a service-token common_name" };
+    return { ok: false, reason: "token has neither an email nor a service-token common_name", keysUnavailable: false };
   } catch (err) {
-    return { ok: false, reason: describeJoseError(err) };
+    if (keysUnavailable(err)) return { ok: false, reason: "Access signing keys unavailable", keysUnavailable: true };
+    return { ok: false, reason: describeJoseError(err), keysUnavailable: false };
   }
+}
+
+/** The JWKS could not be had (network, timeout, non-200, bad JSON): nothing says the token is bad. */
+function keysUnavailable(err: unknown): boolean {
+  if (!(err instanceof errors.JOSEError)) return true;
+  return err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || err.code === "ERR_JOSE_GENERIC";
 }
 
 function describeJoseError(err: unknown): string {
@@ -83,12 +90,9 @@ function describeJoseError(err: unknown): string {
   if (err instanceof errors.JOSEAlgNotAllowed) return "algorithm not allowed (RS256 only)";
   if (err instanceof errors.JWKSNoMatchingKey) return "no Access signing key matches the token's kid";
   if (err instanceof errors.JWSSignatureVerificationFailed) return "signature verification failed";
-  if (err instanceof errors.JWKSTimeout || err instanceof errors.JOSEError && err.code === "ERR_JOSE_GENERIC") {
-    return "Access signing keys unavailable";
-  }
   if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return "malformed token";
   if (err instanceof errors.JOSEError) return err.code;
-  return "Access signing keys unavailable";
+  return "token rejected";
 }
 
 /** Where a browser without a valid token is sent: the team's login for this application. */

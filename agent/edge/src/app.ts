@@ -160,6 +160,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     const token = accessToken(c);
     if (token === undefined) return unauthenticated(c, config, "no Access token");
     const result = await verifyAccessToken(token, config.access, deps.keys(config.access), new Date(deps.now()));
+    if (!result.ok && result.keysUnavailable) {
+      // Fail closed, but say it is the edge's problem rather than the caller's credentials.
+      return jsonError(503, result.reason, "retry shortly; the Worker could not fetch the Access JWKS", { "retry-after": "5" });
+    }
     if (!result.ok) return unauthenticated(c, config, result.reason);
     c.set("identity", result.identity);
     return next();

@@ -170,11 +170,16 @@ describe("Access JWT verification", () => {
     expect(h.sandboxes.size).toBe(0);
   });
 
-  it("answers 500 naming the key when the JWKS cannot be fetched", async () => {
-    const failing = remoteKeys((async () => new Response("down", { status: 503 })) as typeof fetch);
-    const h = harness({ keys: failing });
+  it.each([
+    ["answers non-200", async () => new Response("down", { status: 503 })],
+    ["is unreachable", async () => Promise.reject(new TypeError("Network connection lost."))],
+    ["serves garbage", async () => new Response("<html>", { status: 200 })],
+  ])("fails closed with 503 when the JWKS endpoint %s", async (_name, endpoint) => {
+    const h = harness({ keys: remoteKeys(endpoint as typeof fetch) });
     const res = await h.fetch(withHeader(await sign(key, userClaims())));
-    expect(res.status).toBe(401);
-    expect((await json<{ error: string }>(res)).error).toContain("Access signing keys unavailable");
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect((await json<{ error: string }>(res)).error).toBe("Access signing keys unavailable");
+    expect(h.sandboxes.size).toBe(0);
   });
 });
