@@ -1,0 +1,87 @@
+"""What every chat channel adapter provides: parse a verified webhook, deliver one message.
+
+Adapters are small and stateless. Durability (dedupe, retries, restarts) lives in the inbox
+processor and the outbox, so each platform module only knows its own wire format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+DmPolicy = Literal["pairing", "allowlist", "open"]
+DM_POLICIES: tuple[DmPolicy, ...] = ("pairing", "allowlist", "open")
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A text message from a person, as the agent should see it."""
+
+    event_id: str  # platform id: Telegram update_id, Slack event_id, Discord interaction id
+    sender: str  # the platform's user id (what allowlists and pairings name)
+    sender_name: str
+    conversation: str  # where the reply goes (the Outbox `conversation`)
+    thread: str  # what groups turns into one session (chat, DM or channel + thread)
+    text: str
+    direct: bool  # a one-to-one conversation with the bot
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """An event the agent does not act on (edits, bot messages, joins, ...)."""
+
+    reason: str
+
+
+Parsed = InboundMessage | Ignored
+
+
+class DeliveryError(Exception):
+    """A platform refused or failed a message; `retryable` says whether trying again can help."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class ChannelAdapter(Protocol):
+    """One chat platform in webhook mode."""
+
+    name: str
+    max_chars: int  # the platform's per-message text limit; longer replies are split
+
+    def parse(self, payload: dict[str, Any]) -> Parsed:
+        """Turn a verified webhook body into a message, or say why it is ignored."""
+        ...
+
+    def immediate_response(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """A body the platform needs in the webhook's own HTTP response, if any."""
+        ...
+
+    async def deliver(self, conversation: str, text: str) -> None:
+        """Send one message of at most `max_chars`; raise DeliveryError on failure."""
+        ...
+
+    async def close(self) -> None:
+        """Release clients."""
+        ...
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """`text` with every non-empty secret replaced, for errors that may quote a URL."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
+def retry_after_header(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds form only), or None."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None

@@ -1,0 +1,125 @@
+"""Channel configuration: validated per channel, so one bad value disables only that channel.
+
+OpenClaw users lose the whole gateway when one channel key is wrong. Here every channel is checked
+on its own and ends up either enabled or disabled with a status that names the variable, what is
+wrong, and a valid example; the runtime starts either way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from agent.runtime.channels.base import DM_POLICIES, DmPolicy
+from agent.runtime.settings import EXAMPLES, RuntimeSettings
+
+CHANNELS = ("telegram", "slack", "discord")
+
+_TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+_SLACK_TOKEN = re.compile(r"^xoxb-[A-Za-z0-9-]{10,}$")
+_DISCORD_ID = re.compile(r"^\d{15,21}$")
+_SENDER_ID = {
+    "telegram": re.compile(r"^\d{1,20}$"),
+    "slack": re.compile(r"^[UW][A-Z0-9]{2,20}$"),
+    "discord": _DISCORD_ID,
+}
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    """One channel as the runtime will run it."""
+
+    channel: str
+    enabled: bool
+    status: str
+    policy: DmPolicy = "pairing"
+    allowlist: frozenset[str] = field(default_factory=frozenset)
+    api_base_url: str = ""
+    token: SecretStr | None = None
+    application_id: str | None = None
+
+
+class _Invalid(Exception):
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable} {problem} (example: {variable}={EXAMPLES[variable]})")
+
+
+def load_channel_configs(settings: RuntimeSettings) -> dict[str, ChannelConfig]:
+    """Every known channel, enabled or disabled with a reason."""
+    return {name: _load(settings, name) for name in CHANNELS}
+
+
+def _load(settings: RuntimeSettings, channel: str) -> ChannelConfig:
+    prefix = channel.upper()
+    token: SecretStr | None = getattr(settings, f"{channel}_bot_token")
+    application_id: str | None = getattr(settings, "discord_application_id", None)
+    required = "DISCORD_APPLICATION_ID" if channel == "discord" else f"{prefix}_BOT_TOKEN"
+    present = application_id if channel == "discord" else token
+    if present is None:
+        return ChannelConfig(channel, False, f"not configured: set {required} to enable")
+    try:
+        if channel == "telegram":
+            _check_token(token, "TELEGRAM_BOT_TOKEN", _TELEGRAM_TOKEN, "is not a BotFather token")
+        elif channel == "slack":
+            _check_token(token, "SLACK_BOT_TOKEN", _SLACK_TOKEN, "is not a bot token (xoxb-...)")
+        else:
+            if not _DISCORD_ID.match(application_id or ""):
+                raise _Invalid("DISCORD_APPLICATION_ID", "must be the numeric application id")
+            if token is not None and not token.get_secret_value().strip():
+                raise _Invalid("DISCORD_BOT_TOKEN", "is blank")
+        policy = _policy(getattr(settings, f"{channel}_dm_policy"), f"{prefix}_DM_POLICY")
+        allowlist = _allowlist(channel, getattr(settings, f"{channel}_allowlist"))
+        if policy == "allowlist" and not allowlist:
+            raise _Invalid(
+                f"{prefix}_ALLOWLIST",
+                f"is empty while {prefix}_DM_POLICY=allowlist, so nobody could use the bot",
+            )
+        base_url = _base_url(getattr(settings, f"{channel}_api_base_url"), f"{prefix}_API_BASE_URL")
+    except _Invalid as error:
+        return ChannelConfig(channel, False, f"disabled: {error}")
+    return ChannelConfig(
+        channel,
+        True,
+        "ready",
+        policy=policy,
+        allowlist=allowlist,
+        api_base_url=base_url,
+        token=token,
+        application_id=application_id if channel == "discord" else None,
+    )
+
+
+def _check_token(token: SecretStr | None, variable: str, shape: re.Pattern[str], why: str) -> None:
+    # The message never quotes the value: it is a credential.
+    if token is None or not shape.match(token.get_secret_value().strip()):
+        raise _Invalid(variable, why)
+
+
+def _policy(raw: str, variable: str) -> DmPolicy:
+    value = raw.strip().lower()
+    for policy in DM_POLICIES:
+        if value == policy:
+            return policy
+    raise _Invalid(variable, f"is {raw!r}, not one of {', '.join(DM_POLICIES)}")
+
+
+def _allowlist(channel: str, raw: str) -> frozenset[str]:
+    variable = f"{channel.upper()}_ALLOWLIST"
+    ids = [item for item in re.split(r"[\s,]+", raw.strip()) if item]
+    bad = [item for item in ids if not _SENDER_ID[channel].match(item)]
+    if bad:
+        raise _Invalid(variable, f"has entries that are not {channel} user ids: {bad[:3]!r}")
+    return frozenset(ids)
+
+
+def _base_url(raw: str, variable: str) -> str:
+    parts = urlsplit(raw.strip())
+    loopback = parts.hostname in _LOOPBACK
+    # Bot tokens travel in these requests: plain http only to a local fake or proxy.
+    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise _Invalid(variable, "must be an https:// URL (http:// only for a loopback host)")
+    return raw.strip()

@@ -1,0 +1,219 @@
+"""Discord through interactions (slash commands), answered with a deferred response.
+
+The edge verifies the Ed25519 signature and answers PING. A command is acknowledged at once with
+a deferred response (type 5: the user sees "thinking..."); the reply follows through the
+interaction's followup webhook, which accepts messages for 15 minutes and needs no bot token.
+The bot token is used only to register the `/ask` command:
+`python -m agent.runtime.channels.discord register-commands`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agent.runtime.channels.base import (
+    DeliveryError,
+    Ignored,
+    InboundMessage,
+    Parsed,
+    redact,
+    retry_after_header,
+)
+
+MAX_CHARS = 2000  # message content limit
+DEFAULT_API = "https://discord.com/api/v10"
+PING, APPLICATION_COMMAND = 1, 2
+DEFERRED_CHANNEL_MESSAGE, CHANNEL_MESSAGE = 5, 4
+EPHEMERAL = 1 << 6
+ASK_COMMAND = {
+    "name": "ask",
+    "description": "Ask the agent",
+    "type": 1,
+    "options": [{"type": 3, "name": "message", "description": "What to ask", "required": True}],
+}
+
+
+class _User(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    username: str = ""
+    bot: bool = False
+
+
+class _Member(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    user: _User
+
+
+class _Option(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    type: int
+    value: Any = None
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    options: list[_Option] = []
+
+
+class _Interaction(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    type: int
+    token: str
+    application_id: str
+    channel_id: str | None = None
+    guild_id: str | None = None
+    member: _Member | None = None
+    user: _User | None = None
+    data: _Data | None = None
+
+
+class DiscordChannel:
+    """Discord interactions adapter."""
+
+    name = "discord"
+    max_chars = MAX_CHARS
+
+    def __init__(self, application_id: str, api_base_url: str, http: httpx.AsyncClient) -> None:
+        self._application_id = application_id
+        self._base = api_base_url.rstrip("/")
+        self._http = http
+
+    def parse(self, payload: dict[str, Any]) -> Parsed:
+        """A slash command from a person, or why the interaction is ignored."""
+        try:
+            interaction = _Interaction.model_validate(payload)
+        except ValidationError:
+            return Ignored("malformed interaction")
+        if interaction.type != APPLICATION_COMMAND or interaction.data is None:
+            return Ignored(f"interaction type {interaction.type} is not a command")
+        if interaction.application_id != self._application_id:
+            return Ignored("interaction for another application")
+        user = interaction.member.user if interaction.member else interaction.user
+        if user is None or user.bot:
+            return Ignored("not sent by a person")
+        text = next(
+            (str(o.value) for o in interaction.data.options if o.type == 3 and o.value),
+            "",
+        ).strip()
+        if not text:
+            return Ignored(f"/{interaction.data.name} carried no text")
+        return InboundMessage(
+            event_id=interaction.id,
+            sender=user.id,
+            sender_name=user.username or user.id,
+            # The interaction token is the reply address (valid 15 minutes); it is never logged.
+            conversation=interaction.token,
+            thread=interaction.channel_id or user.id,
+            text=text,
+            direct=interaction.guild_id is None,
+        )
+
+    def immediate_response(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """PONG for PING, a deferral for commands, a short note for anything else."""
+        kind = payload.get("type")
+        if kind == PING:
+            return {"type": 1}
+        if kind == APPLICATION_COMMAND:
+            return {"type": DEFERRED_CHANNEL_MESSAGE}
+        return {
+            "type": CHANNEL_MESSAGE,
+            "data": {"content": "Use /ask to talk to the agent.", "flags": EPHEMERAL},
+        }
+
+    async def deliver(self, conversation: str, text: str) -> None:
+        """A followup message on the interaction (the first one replaces "thinking...")."""
+        url = f"{self._base}/webhooks/{self._application_id}/{conversation}"
+        body = {"content": text, "allowed_mentions": {"parse": []}}  # never ping @everyone
+        try:
+            response = await self._http.post(url, params={"wait": "true"}, json=body)
+        except httpx.HTTPError as error:
+            raise DeliveryError(
+                f"discord followup: {type(error).__name__}: {redact(str(error), conversation)}",
+                retryable=True,
+            ) from None
+        if response.is_success:
+            return
+        status = response.status_code
+        retry_after = retry_after_header(response.headers.get("retry-after"))
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if isinstance(data, dict) and isinstance(data.get("retry_after"), int | float):
+            retry_after = float(data["retry_after"])
+        message = data.get("message", response.reason_phrase) if isinstance(data, dict) else ""
+        hint = (
+            " (interaction expired: followups are accepted for 15 minutes)"
+            if status in {401, 404}
+            else ""
+        )
+        raise DeliveryError(
+            f"discord followup: HTTP {status}: {redact(str(message), conversation)}{hint}",
+            retryable=status == 429 or status >= 500,
+            retry_after=retry_after,
+        )
+
+    async def close(self) -> None:
+        """The shared client is closed by the runtime."""
+
+
+def _cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agent.runtime.channels.discord")
+    commands = parser.add_subparsers(dest="command", required=True)
+    register = commands.add_parser(
+        "register-commands",
+        help="register the global /ask command; reads DISCORD_BOT_TOKEN and "
+        "DISCORD_APPLICATION_ID from the environment",
+    )
+    register.add_argument(
+        "--api-base-url", default=os.environ.get("DISCORD_API_BASE_URL", DEFAULT_API)
+    )
+    args = parser.parse_args(argv)
+    token = os.environ.get("DISCORD_BOT_TOKEN", "")
+    application_id = os.environ.get("DISCORD_APPLICATION_ID", "")
+    if not token or not application_id.isdigit():
+        print(
+            "register-commands: set DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID "
+            "(example: DISCORD_APPLICATION_ID=1234567890123456789)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def run() -> int:
+        url = f"{args.api_base_url.rstrip('/')}/applications/{application_id}/commands"
+        async with httpx.AsyncClient(timeout=15.0) as http:
+            response = await http.put(
+                url, json=[ASK_COMMAND], headers={"Authorization": f"Bot {token}"}
+            )
+        return response.status_code
+
+    try:
+        status = asyncio.run(run())
+    except httpx.HTTPError as error:
+        print(f"register-commands failed: {type(error).__name__}", file=sys.stderr)
+        return 1
+    if status >= 300:
+        print(f"register-commands failed: HTTP {status} (check DISCORD_BOT_TOKEN)", file=sys.stderr)
+        return 1
+    print("registered /ask")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_cli(sys.argv[1:]))

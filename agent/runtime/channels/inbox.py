@@ -1,0 +1,241 @@
+"""Inbox processing: recorded webhook events become turns, and replies go to the outbox.
+
+`routes/inbound.py` records each verified webhook under `inbox/<channel>/` before anything acts
+on it; then `ChannelHub.accept` answers what the platform needs in the HTTP response and
+processes the record in the background. Processing is idempotent and resumable:
+
+1. dedupe by the platform's own id: `channels/events/<channel>/<id>.json` is created with
+   If-None-Match, naming the inbox record that owns the event; a redelivery (Telegram retries,
+   Slack's `X-Slack-Retry-Num`) finds it and is dropped;
+2. DM policy: unknown senders get a pairing code, or nothing;
+3. the turn runs through `ChatService.turn` with `turn_id = <channel>-<platform id>`, so a
+   re-run after a crash returns the stored turn instead of a second one;
+4. the reply goes to the outbox keyed by the same id (stored once, delivered with retries);
+5. only then is the inbox record deleted. Whatever is still under `inbox/<channel>/` at startup
+   is unfinished and processed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from agent.runtime.channels.base import ChannelAdapter, Ignored, InboundMessage
+from agent.runtime.channels.config import ChannelConfig
+from agent.runtime.channels.pairing import CODE_TTL, PairingBook, PairingRequest
+from agent.runtime.errors import PreconditionFailed, RuntimeHostError, StoreError
+from agent.runtime.outbox import Outbox
+from agent.runtime.payloads import WebhookEnvelope
+from agent.runtime.service import ChatService, TurnRequest
+from agent.runtime.sessions import SESSION_ID, now
+from agent.runtime.store.base import StateStore
+
+log = logging.getLogger("agent.runtime.channels")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def session_for(channel: str, thread: str) -> str:
+    """The session of a chat: readable when the platform id allows, hashed otherwise."""
+    candidate = f"{channel}-{_UNSAFE.sub('_', thread)}"
+    if SESSION_ID.match(candidate):
+        return candidate
+    return f"{channel}-{hashlib.sha256(thread.encode()).hexdigest()[:32]}"
+
+
+def pairing_text(request: PairingRequest) -> str:
+    """What an unknown sender is told."""
+    minutes = int(CODE_TTL.total_seconds() // 60)
+    return (
+        f"Hi {request.sender_name or 'there'}! This agent only answers people its owner has "
+        f"approved. Your pairing code is {request.code} (valid {minutes} minutes): ask the "
+        "owner to approve it in the admin UI under Channels, then write again."
+    )
+
+
+class ChannelHub:
+    """The enabled channels, their status, and the processing of their inbox records."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        service: ChatService,
+        outbox: Outbox,
+        configs: Mapping[str, ChannelConfig],
+        adapters: Mapping[str, ChannelAdapter],
+    ) -> None:
+        self.store = store
+        self.service = service
+        self.outbox = outbox
+        self.configs = dict(configs)
+        self.adapters = dict(adapters)
+        self.pairing = PairingBook(store)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._closed = False
+
+    def statuses(self) -> list[dict[str, Any]]:
+        """Every channel: enabled, a readable status, its DM policy, the last delivery error."""
+        rows = []
+        for name, config in self.configs.items():
+            error = self.outbox.last_error.get(name) if config.enabled else None
+            rows.append(
+                {
+                    "channel": name,
+                    "enabled": config.enabled,
+                    "status": f"delivery failing: {error}" if error else config.status,
+                    "policy": config.policy,
+                    "allowlist_size": len(config.allowlist),
+                }
+            )
+        return rows
+
+    def accept(self, key: str, envelope: WebhookEnvelope) -> dict[str, Any] | None:
+        """Schedule a recorded event; return the body the platform needs now, if any."""
+        adapter = self.adapters.get(envelope.channel)
+        if adapter is None:  # disabled: the record stays for when the channel is fixed
+            return None
+        self._spawn(key)
+        return adapter.immediate_response(envelope.payload)
+
+    async def start(self) -> None:
+        """Resume unfinished inbox records and outbox messages in the background."""
+        if self.adapters:  # with no channel enabled nothing could be delivered: read nothing
+            self._spawn_task("resume", self._resume())
+
+    async def close(self) -> None:
+        """Stop processing; unfinished records stay in the inbox for the next start."""
+        self._closed = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.outbox.close()
+        for adapter in self.adapters.values():
+            await adapter.close()
+
+    async def idle(self) -> None:
+        """Wait until no record is being processed and no message is being delivered."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self.outbox.idle()
+
+    def _spawn(self, key: str) -> None:
+        self._spawn_task(key, self._process_logged(key))
+
+    def _spawn_task(self, name: str, work: Any) -> None:
+        if self._closed or name in self._tasks:
+            work.close()
+            return
+        task: asyncio.Task[None] = asyncio.create_task(work, name=f"inbox-{name}")
+        self._tasks[name] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(name, None))
+
+    async def _resume(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                resumed = await self.outbox.start()
+                keys = [
+                    info.key
+                    for channel in self.adapters
+                    for info in await self.store.list(f"inbox/{channel}/")
+                ]
+                break
+            except StoreError as error:
+                log.warning("channel resume: state store: %s; retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        if keys or resumed:
+            log.info("resuming %d inbox record(s) and %d outbox message(s)", len(keys), resumed)
+        for key in keys:  # in arrival order per channel: turns of one chat stay in order
+            await self._process_logged(key)
+
+    async def _process_logged(self, key: str) -> None:
+        try:
+            await self.process(key)
+        except (RuntimeHostError, ValueError) as error:
+            # Left in the inbox: the next start tries again.
+            log.warning("inbox %s: not processed: %s", key, error)
+
+    async def process(self, key: str) -> None:
+        """Process one inbox record to completion (safe to repeat)."""
+        obj = await self.store.get(key)
+        if obj is None:
+            return  # already done
+        envelope = WebhookEnvelope.model_validate_json(obj.body)
+        channel = envelope.channel
+        adapter, config = self.adapters.get(channel), self.configs.get(channel)
+        if adapter is None or config is None:
+            return
+        parsed = adapter.parse(envelope.payload)
+        if isinstance(parsed, Ignored):
+            log.debug("inbox %s: ignored: %s", key, parsed.reason)
+            await self.store.delete(key)
+            return
+        if not await self._claim(channel, parsed.event_id, key):
+            log.info("inbox %s: duplicate of %s event %s", key, channel, parsed.event_id)
+            await self.store.delete(key)
+            return
+        if await self.pairing.is_allowed(config, parsed.sender):
+            await self._answer(channel, parsed, envelope.request_id)
+        else:
+            await self._refuse(config, parsed)
+        await self.store.delete(key)
+
+    async def _claim(self, channel: str, event_id: str, key: str) -> bool:
+        digest = hashlib.sha256(event_id.encode()).hexdigest()[:40]
+        marker = f"channels/events/{channel}/{digest}.json"
+        body = json.dumps({"inbox": key, "event_id": event_id, "at": now().isoformat()})
+        try:
+            await self.store.put(marker, body.encode(), if_none_match=True)
+        except PreconditionFailed:
+            existing = await self.store.get(marker)
+            # Our own claim from before a restart: carry on where it stopped.
+            return existing is not None and json.loads(existing.body).get("inbox") == key
+        return True
+
+    async def _answer(self, channel: str, message: InboundMessage, request_id: str) -> None:
+        turn = await self.service.turn(
+            TurnRequest(
+                session_id=session_for(channel, message.thread),
+                prompt=message.text,
+                user=f"{channel}:{message.sender}",
+                channel=channel,
+                request_id=request_id,
+                turn_id=f"{channel}-{message.event_id}",
+            )
+        )
+        await self.outbox.send(
+            channel,
+            message.conversation,
+            turn.reply,
+            idempotency_key=f"{channel}:{message.event_id}",
+        )
+
+    async def _refuse(self, config: ChannelConfig, message: InboundMessage) -> None:
+        channel = config.channel
+        reply: str | None = None
+        # Discord shows "thinking..." until a followup arrives, so it always gets an answer.
+        if config.policy == "pairing" and (message.direct or channel == "discord"):
+            request = await self.pairing.request(
+                config, message.sender, message.sender_name, message.conversation
+            )
+            if request is not None:
+                reply = pairing_text(request)
+        if reply is None and channel == "discord":
+            reply = "This agent only answers people its owner has approved."
+        log.info("%s: sender %s not allowed (policy %s)", channel, message.sender, config.policy)
+        if reply is not None:
+            await self.outbox.send(
+                channel,
+                message.conversation,
+                reply,
+                idempotency_key=f"{channel}:{message.event_id}:pairing",
+            )

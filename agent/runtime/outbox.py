@@ -1,0 +1,282 @@
+"""The durable outbox: every outgoing channel message is stored before it is sent, then retried.
+
+    outbox/messages/<id>.json   the message (id = sha256 of the idempotency key), updated If-Match
+    outbox/pending/<id>         marker of an unfinished message; what a restart resumes
+
+`send` creates the message with If-None-Match, so a retried or resumed caller never queues it
+twice, and returns once it is durable; delivery runs in the background with backoff (honouring a
+platform's 429 `retry_after`), split at the platform's length limit, with per-part progress
+stored so a retry never repeats a part that went out. A delivery attempt holds a short lease in
+the record, so two runtimes overlapping in a rollout do not both send it.
+
+The one window no store can close: a crash after the platform accepted a part and before its
+progress was written re-sends that part on restart (chat APIs take no idempotency key). It is
+one store write wide; anything else — crash, restart, redelivered webhook — sends exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+from agent.runtime.channels.base import DeliveryError
+from agent.runtime.errors import PreconditionFailed, RuntimeHostError, StoreError
+from agent.runtime.sessions import now
+from agent.runtime.store.base import StateStore
+
+log = logging.getLogger("agent.runtime.outbox")
+
+WEB = "web"  # the reply already lives in the session: nothing to send
+
+
+class Deliverer(Protocol):
+    """Sends one message part on one platform (the channel adapters)."""
+
+    max_chars: int
+
+    async def deliver(self, conversation: str, text: str) -> None:
+        """Send it, or raise DeliveryError."""
+        ...
+
+
+class OutboxError(RuntimeHostError):
+    """A message cannot be queued (unknown or disabled channel)."""
+
+
+class OutboxMessage(BaseModel):
+    """One outgoing message and its delivery progress."""
+
+    id: str
+    idempotency_key: str
+    channel: str
+    conversation: str
+    parts: list[str]
+    sent_parts: int = 0
+    status: Literal["pending", "sent", "failed"] = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+def message_id(idempotency_key: str) -> str:
+    """The storage id of a message: safe as a key segment whatever the caller's key holds."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+
+
+def _record_key(mid: str) -> str:
+    return f"outbox/messages/{mid}.json"
+
+
+def _pending_key(mid: str) -> str:
+    return f"outbox/pending/{mid}"
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """Parts of at most `limit` characters, cut at a paragraph, line or word break when possible."""
+    text = text.strip() or "(empty reply)"
+    parts: list[str] = []
+    while len(text) > limit:
+        window = text[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        if cut < limit // 2:
+            cut = limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    parts.append(text)
+    return parts
+
+
+class Outbox:
+    """Durable, idempotent, retried delivery of channel messages."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        deliverers: Mapping[str, Deliverer],
+        *,
+        base_delay: float = 1.0,
+        max_delay: float = 300.0,
+        max_attempts: int = 10,
+        lease: float = 30.0,
+        clock: Callable[[], datetime] = now,
+    ) -> None:
+        self._store = store
+        self._deliverers = dict(deliverers)
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._max_attempts = max_attempts
+        self._lease = timedelta(seconds=lease)
+        self._clock = clock
+        self._owner = uuid.uuid4().hex
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._closed = False
+        self.last_error: dict[str, str] = {}  # per channel, for the status API
+
+    async def send(
+        self, channel: str, conversation: str, text: str, *, idempotency_key: str
+    ) -> None:
+        """Store the message durably (once per idempotency key) and deliver it in the background."""
+        if channel == WEB:
+            return
+        deliverer = self._deliverers.get(channel)
+        if deliverer is None:
+            raise OutboxError(f"channel {channel!r} is not enabled; see GET /api/channels")
+        mid = message_id(idempotency_key)
+        moment = self._clock()
+        record = OutboxMessage(
+            id=mid,
+            idempotency_key=idempotency_key,
+            channel=channel,
+            conversation=conversation,
+            parts=split_message(text, deliverer.max_chars),
+            next_attempt_at=moment,
+            created_at=moment,
+            updated_at=moment,
+        )
+        # Marker first: a crash between the two leaves a marker without a message (dropped on
+        # resume), never a message nobody will deliver.
+        await self._store.put(_pending_key(mid), b"")
+        try:
+            await self._store.put(
+                _record_key(mid), record.model_dump_json().encode(), if_none_match=True
+            )
+        except PreconditionFailed:
+            existing = await self._load(mid)
+            if existing is None or existing[0].status != "pending":
+                await self._store.delete(_pending_key(mid))
+                return
+        self._spawn(mid)
+
+    async def start(self) -> int:
+        """Resume every unfinished message; return how many."""
+        infos = await self._store.list("outbox/pending/")
+        for info in infos:
+            self._spawn(info.key.rsplit("/", 1)[-1])
+        return len(infos)
+
+    async def close(self) -> None:
+        """Stop delivering; unfinished messages stay pending for the next start."""
+        self._closed = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def idle(self) -> None:
+        """Wait until no delivery is in progress (tests, shutdown reports)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def get(self, idempotency_key: str) -> OutboxMessage | None:
+        """The stored message for this key, if any."""
+        loaded = await self._load(message_id(idempotency_key))
+        return loaded[0] if loaded else None
+
+    def _spawn(self, mid: str) -> None:
+        if self._closed or mid in self._tasks:
+            return
+        task = asyncio.create_task(self._run(mid), name=f"outbox-{mid[:8]}")
+        self._tasks[mid] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(mid, None))
+
+    async def _load(self, mid: str) -> tuple[OutboxMessage, str] | None:
+        obj = await self._store.get(_record_key(mid))
+        if obj is None:
+            return None
+        return OutboxMessage.model_validate_json(obj.body), obj.etag
+
+    async def _save(self, record: OutboxMessage, etag: str) -> str:
+        record.updated_at = self._clock()
+        return await self._store.put(
+            _record_key(record.id), record.model_dump_json().encode(), if_match=etag
+        )
+
+    async def _run(self, mid: str) -> None:
+        delay = self._base_delay
+        while True:
+            try:
+                done = await self._attempt(mid)
+            except StoreError as error:  # includes a lost If-Match race: re-read and go on
+                log.warning("outbox %s: state store: %s; retrying", mid[:8], error)
+                done = False
+                await asyncio.sleep(min(delay, self._max_delay))
+                delay *= 2
+            except Exception:  # an adapter bug must not strand the message until a restart
+                log.exception("outbox %s: unexpected error; retrying", mid[:8])
+                done = False
+                await asyncio.sleep(min(delay, self._max_delay))
+                delay *= 2
+            if done:
+                return
+
+    async def _attempt(self, mid: str) -> bool:
+        """One pass over the message; True when nothing is left to do."""
+        loaded = await self._load(mid)
+        if loaded is None or loaded[0].status != "pending":
+            await self._store.delete(_pending_key(mid))
+            return True
+        record, etag = loaded
+        moment = self._clock()
+        if record.lease_until and record.lease_until > moment and record.lease_owner != self._owner:
+            await asyncio.sleep((record.lease_until - moment).total_seconds())
+            return False
+        if record.next_attempt_at > moment:
+            await asyncio.sleep((record.next_attempt_at - moment).total_seconds())
+            return False
+        deliverer = self._deliverers.get(record.channel)
+        if deliverer is None:
+            return await self._fail(record, etag, f"channel {record.channel!r} is not enabled")
+        record.attempts += 1
+        record.lease_owner, record.lease_until = self._owner, moment + self._lease
+        etag = await self._save(record, etag)
+        while record.sent_parts < len(record.parts):
+            try:
+                await deliverer.deliver(record.conversation, record.parts[record.sent_parts])
+            except DeliveryError as error:
+                return await self._retry_or_fail(record, etag, error)
+            record.sent_parts += 1
+            etag = await self._save(record, etag)
+        record.status, record.lease_owner, record.lease_until = "sent", None, None
+        await self._save(record, etag)
+        await self._store.delete(_pending_key(mid))
+        self.last_error.pop(record.channel, None)
+        log.info(
+            "outbox %s: delivered to %s in %d part(s)", mid[:8], record.channel, len(record.parts)
+        )
+        return True
+
+    async def _retry_or_fail(self, record: OutboxMessage, etag: str, error: DeliveryError) -> bool:
+        self.last_error[record.channel] = str(error)
+        if not error.retryable or record.attempts >= self._max_attempts:
+            return await self._fail(record, etag, str(error))
+        backoff = min(self._base_delay * 2 ** (record.attempts - 1), self._max_delay)
+        wait = max(backoff, error.retry_after or 0.0)
+        record.next_attempt_at = self._clock() + timedelta(seconds=wait)
+        record.lease_owner, record.lease_until, record.last_error = None, None, str(error)
+        await self._save(record, etag)
+        log.warning(
+            "outbox %s: %s; attempt %d, next in %.1f s", record.id[:8], error, record.attempts, wait
+        )
+        return False
+
+    async def _fail(self, record: OutboxMessage, etag: str, reason: str) -> bool:
+        record.status, record.last_error = "failed", reason
+        record.lease_owner = record.lease_until = None
+        await self._save(record, etag)
+        await self._store.delete(_pending_key(record.id))
+        log.error("outbox %s: giving up on %s: %s", record.id[:8], record.channel, reason)
+        return True
