@@ -20,11 +20,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from agent.runtime.channels import ChannelHub, open_channels
 from agent.runtime.edge_auth import EdgeTokenMiddleware
 from agent.runtime.engine import Engine, create_engine
 from agent.runtime.errors import RuntimeHostError, StoreError
 from agent.runtime.http import problem_response
-from agent.runtime.routes import chat, health, inbound, ws
+from agent.runtime.outbox import Outbox
+from agent.runtime.routes import channels, chat, health, inbound, ws
 from agent.runtime.service import ChatService
 from agent.runtime.sessions import SessionStore
 from agent.runtime.settings import RuntimeSettings
@@ -57,6 +59,8 @@ class Runtime:
     draining: bool = False
     not_ready_reason: str = "starting"
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    channels: ChannelHub | None = None
+    outbox: Outbox | None = None
 
 
 def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starlette:
@@ -71,6 +75,9 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
         service = ChatService(settings, store, SessionStore(store), engine, http)
         runtime = Runtime(settings=settings, store=store, service=service)
         app.state.runtime = runtime
+        hub = open_channels(settings, store, service, http)
+        runtime.channels, runtime.outbox = hub, hub.outbox
+        await hub.start()
         warmup = asyncio.create_task(_become_ready(runtime, engine, store))
         try:
             yield
@@ -80,6 +87,7 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
             warmup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await warmup
+            await hub.close()
             await engine.close()
             try:
                 await store.flush()
@@ -93,7 +101,7 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
         return problem_response(error)
 
     return Starlette(
-        routes=[*health.routes, *chat.routes, *ws.routes, *inbound.routes],
+        routes=[*health.routes, *chat.routes, *ws.routes, *inbound.routes, *channels.routes],
         middleware=[
             Middleware(
                 EdgeTokenMiddleware,

@@ -2,7 +2,7 @@
 
 Each event is stored under `inbox/` with a conditional create keyed by its request id, so a
 redelivered event is recognised instead of recorded twice. The handlers that act on these
-records (channels, scheduled jobs) build on this.
+records (channels, scheduled jobs) build on this: webhooks go on to `runtime.channels`.
 """
 
 from __future__ import annotations
@@ -65,6 +65,11 @@ async def webhook(request: Request) -> JSONResponse:
     runtime = _runtime(request)
     key = f"inbox/{channel}/{rid}.json"
     created = await _record(runtime, key, envelope.model_dump_json().encode())
+    # Recorded first, then handed to the channel processor (idempotent, resumed after a restart);
+    # some platforms need a body in this very response (Slack's challenge, Discord's deferral).
+    immediate = runtime.channels.accept(key, envelope) if runtime.channels else None
+    if immediate is not None:
+        return JSONResponse(immediate)
     return JSONResponse({"recorded": key, "duplicate": not created}, status_code=202)
 
 
