@@ -27,6 +27,9 @@ from cloudflare.types.containers.applications.rollout_create_params import (
     RolloutCreateParams,
     Step,
 )
+from cloudflare.types.containers.registries.credential_generate_params import (
+    CredentialGenerateParams,
+)
 from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -88,6 +91,7 @@ class FakeContainersApi:
     shape_errors: list[str] = field(default_factory=list)
     faults: dict[tuple[str, str], Fault] = field(default_factory=dict)
     bad_auth_attempts: int = 0
+    issued_passwords: list[str] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def add_namespace(self, script: str, class_name: str) -> str:
@@ -150,6 +154,12 @@ class FakeContainersApi:
                     self._rollouts,
                     methods=["POST"],
                     name="rollouts",
+                ),
+                Route(
+                    f"{base}/containers/registries/{{domain}}/credentials",
+                    self._credentials,
+                    methods=["POST"],
+                    name="credentials",
                 ),
             ]
         )
@@ -255,6 +265,25 @@ class FakeContainersApi:
         rollout = {"id": f"rollout-{next(self._ids)}", "app_id": app["id"], **body}
         self.rollouts.append(rollout)
         return _ok(_rollout_response(rollout, app))
+
+    async def _credentials(self, request: Request) -> JSONResponse:
+        rejected, body = await self._gate(request, "credentials")
+        if rejected:
+            return rejected
+        invalid = self._shape(CredentialGenerateParams, body)
+        if invalid:
+            return invalid
+        if request.path_params["domain"] != "registry.cloudflare.com":
+            return _error(404, 1404, "IMAGE_REGISTRY_NOT_FOUND")
+        self.issued_passwords.append(f"registry-password-{next(self._ids)}")
+        return _ok(
+            {
+                "account_id": ACCOUNT_ID,
+                "registry_host": "registry.cloudflare.com",
+                "username": "v1",
+                "password": self.issued_passwords[-1],
+            }
+        )
 
 
 def _application(

@@ -1,0 +1,143 @@
+"""Everything about registry.cloudflare.com: image names, content tags, push credentials.
+
+Push credentials are short-lived (15 minutes) and come from the Containers API, the call
+wrangler makes before `docker push`. They are only requested when something could be pushed: a
+real `pulumi up`, never a preview or a run under test mocks. pulumi-docker-build's Image diff
+compares a registry's address and username but ignores its password, and the username is
+stable (`v1`), so a fresh password on every `up` changes nothing by itself and previews (which
+carry a placeholder password) show no diff either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import cloudflare
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+from pydantic import SecretStr
+
+from infra.providers.cloudflare_api import (
+    API_TOKEN_CONFIG_KEY,
+    describe_api_error,
+    make_client,
+    resolve_api_token,
+)
+
+REGISTRY_HOST = "registry.cloudflare.com"
+# The username the credentials API returns for the managed registry (wrangler logs in with it).
+REGISTRY_USERNAME = "v1"
+CREDENTIAL_MINUTES = 15
+
+
+def repository(account_id: str, name: str) -> str:
+    """`registry.cloudflare.com/<account>/<name>`, the only registry the platform pulls from."""
+    return f"{REGISTRY_HOST}/{account_id}/{name}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistryLogin:
+    """Credentials for one push; the password is a SecretStr so it never prints."""
+
+    username: str
+    password: SecretStr
+
+
+def generate_push_credentials(
+    account_id: str, token: SecretStr, *, base_url: str | None = None, max_retries: int = 2
+) -> RegistryLogin:
+    """POST .../containers/registries/registry.cloudflare.com/credentials (push + pull)."""
+    client = make_client(token, base_url=base_url, max_retries=max_retries)
+    try:
+        result = client.containers.registries.credentials.generate(
+            REGISTRY_HOST,
+            account_id=account_id,
+            expiration_minutes=CREDENTIAL_MINUTES,
+            permissions=["push", "pull"],
+        )
+    except cloudflare.APIError as error:
+        raise describe_api_error("generating registry push credentials", error) from None
+    return RegistryLogin(username=result.username, password=SecretStr(result.password))
+
+
+def pushes_for_real() -> bool:
+    """True only in a real `pulumi up`: not in previews, not under unit-test or plan mocks."""
+    return not pulumi.runtime.is_dry_run() and not isinstance(
+        pulumi.runtime.settings.get_monitor(), MockMonitor
+    )
+
+
+def registry_login(
+    account_id: str, api_token: pulumi.Input[str] | None
+) -> tuple[str, pulumi.Output[str]]:
+    """Username and (secret) password to hand pulumi-docker-build for this run.
+
+    The token comes from `api_token` (the stack's `cloudflare:apiToken`) or CLOUDFLARE_API_TOKEN.
+    """
+    if not pushes_for_real():
+        return REGISTRY_USERNAME, pulumi.Output.secret("")
+
+    def fetch(token: str | None) -> str:
+        # Without a configured token, resolve_api_token falls back to CLOUDFLARE_API_TOKEN.
+        source = {API_TOKEN_CONFIG_KEY: token} if token else {}
+        login = generate_push_credentials(account_id, resolve_api_token(source))
+        if login.username != REGISTRY_USERNAME:
+            pulumi.log.warn(
+                f"{REGISTRY_HOST} returned username {login.username!r}, not "
+                f"{REGISTRY_USERNAME!r}; the image will show a one-time registries diff"
+            )
+        return login.password.get_secret_value()
+
+    password = pulumi.Output.from_input(api_token).apply(fetch)
+    return REGISTRY_USERNAME, pulumi.Output.secret(password)
+
+
+# --- content tag ----------------------------------------------------------------------------
+
+_INSTRUCTION = re.compile(r"^\s*(COPY|ADD)\s+(.*)$", re.IGNORECASE)
+
+
+def copied_sources(dockerfile: Path) -> list[str]:
+    """Build-context paths the Dockerfile copies in (COPY/ADD sources, not other stages)."""
+    text = dockerfile.read_text().replace("\\\n", " ")
+    sources: list[str] = []
+    for line in text.splitlines():
+        match = _INSTRUCTION.match(line)
+        if match is None:
+            continue
+        rest = match.group(2).strip()
+        args = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
+        if any(arg.startswith("--from=") for arg in args):
+            continue
+        paths = [arg for arg in args if not arg.startswith("--")]
+        sources.extend(paths[:-1])
+    return sources
+
+
+def content_tag(context: Path, dockerfile: Path) -> str:
+    """sha256 (first 16 hex) over the Dockerfile and every file it copies from `context`.
+
+    The tag names the build; the application pins the pushed digest, which is what makes an
+    unchanged build a no-op.
+    """
+    digest = hashlib.sha256()
+    digest.update(b"Dockerfile\0" + dockerfile.read_bytes())
+    files: set[Path] = set()
+    for source in copied_sources(dockerfile):
+        for match in context.glob(source.lstrip("/")) if source not in (".", "./") else [context]:
+            candidates = match.rglob("*") if match.is_dir() else [match]
+            files.update(p for p in candidates if p.is_file() and not _ignored(p, context))
+    for path in sorted(files, key=lambda p: p.relative_to(context).as_posix()):
+        relative = path.relative_to(context).as_posix()
+        digest.update(relative.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _ignored(path: Path, context: Path) -> bool:
+    parts = path.relative_to(context).parts
+    return any(part in {".git", "__pycache__", "node_modules", ".venv"} for part in parts)

@@ -1,0 +1,272 @@
+"""The Container component under Pulumi mocks, and the registry helpers it relies on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import gc
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+import pytest
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.components.container import Container, ContainerArgs
+from infra.providers.cloudflare_api import CloudflareApiError
+from infra.providers.registry import (
+    content_tag,
+    copied_sources,
+    generate_push_credentials,
+    pushes_for_real,
+    registry_login,
+)
+from tests.infra.fake_containers_api import ACCOUNT_ID, TOKEN, FakeContainersApi, serve
+
+DIGEST = "sha256:" + "c" * 64
+APP_TYPE = "pulumi-python:dynamic/edgeagent:ContainerApplication"
+
+
+class Recorder(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources[args.name] = (args.typ, dict(args.inputs))
+        state = dict(args.inputs)
+        if args.typ == "docker-build:index:Image":
+            state["digest"] = DIGEST
+        if args.typ == APP_TYPE:
+            state.update(application_id="app-1", namespace_id="ns-1")
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
+
+
+class DependencyMonitor(MockMonitor):
+    """Also records each resource's parent and explicit dependencies (by resource name)."""
+
+    def __init__(self, mocks: Recorder) -> None:
+        super().__init__(mocks)
+        self.parents: dict[str, str] = {}
+        self.dependencies: dict[str, set[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        self.parents[request.name] = request.parent.rpartition("::")[2]
+        self.dependencies[request.name] = {urn.rpartition("::")[2] for urn in request.dependencies}
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def build_context(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "agent" / "runtime").mkdir(parents=True)
+    (tmp_path / "agent" / "runtime" / "app.py").write_text("print('v1')\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (tmp_path / "uv.lock").write_text("lock\n")
+    (tmp_path / "README.md").write_text("not copied\n")
+    dockerfile = tmp_path / "agent" / "Dockerfile"
+    dockerfile.write_text(
+        "FROM python:3.11-slim AS base\n"
+        "COPY --chown=app:app pyproject.toml uv.lock /app/\n"
+        'COPY ["agent/runtime", "/app/agent/runtime"]\n'
+        "COPY --from=base /usr/bin/env /usr/bin/env\n"
+        "RUN pip install uv \\\n  && uv sync\n"
+    )
+    return tmp_path, dockerfile
+
+
+def run_under_mocks(
+    build: Any, *, preview: bool = False
+) -> tuple[Recorder, DependencyMonitor, dict[str, Any]]:
+    """Run `build()` in a fresh Pulumi mock runtime; returns what was registered and outputs."""
+    mocks = Recorder()
+    monitor = DependencyMonitor(mocks)
+
+    def run() -> dict[str, Any]:
+        pulumi.runtime.set_mocks(mocks, "edgeagent", "dev", preview=preview, monitor=monitor)
+        result = build()
+        return _sync_await(_resolved(result))
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        outputs = contextvars.Context().run(run)
+    finally:
+        # Pulumi registers resources on the loop's default executor, and its _sync_await gives
+        # each worker thread an event loop it never closes. Join those threads now, so their
+        # loops are collected here (ignored: not ours to close) rather than in a later test.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            loop.run_until_complete(loop.shutdown_default_executor())
+            gc.collect()
+        asyncio.set_event_loop(None)
+        loop.close()
+    return mocks, monitor, outputs
+
+
+async def _resolved(outputs: dict[str, pulumi.Output[Any]]) -> dict[str, Any]:
+    return {key: await value.future() for key, value in outputs.items()}
+
+
+def declare(context: Path, dockerfile: Path, **overrides: Any) -> dict[str, pulumi.Output[Any]]:
+    worker = cloudflare.WorkersDeployment(
+        "edge-deployment",
+        account_id=ACCOUNT_ID,
+        script_name="edgeagent-acme-dev",
+        strategy="percentage",
+        versions=[{"percentage": 100, "version_id": "v-1"}],
+    )
+    settings: dict[str, Any] = {
+        "account_id": ACCOUNT_ID,
+        "app_name": "edgeagent-acme-dev-sandbox",
+        "script_name": "edgeagent-acme-dev",
+        "worker": worker,
+        "instance_type": "standard-1",
+        "max_instances": 1,
+        "context": context,
+        "dockerfile": dockerfile,
+        **overrides,
+    }
+    container = Container("sandbox", ContainerArgs(**settings))
+    return {
+        "image_ref": container.image_ref,
+        "application_id": container.application_id,
+        "password": pulumi.Output.from_input(pushes_for_real()),
+    }
+
+
+def test_image_and_application_are_wired_to_the_worker(build_context: tuple[Path, Path]) -> None:
+    context, dockerfile = build_context
+    mocks, monitor, outputs = run_under_mocks(lambda: declare(context, dockerfile))
+
+    assert sorted((typ, name) for name, (typ, _) in mocks.resources.items()) == [
+        ("cloudflare:index/workersDeployment:WorkersDeployment", "edge-deployment"),
+        ("docker-build:index:Image", "sandbox-image"),
+        ("edgeagent:index:Container", "sandbox"),
+        (APP_TYPE, "sandbox-application"),
+    ]
+    repo = f"registry.cloudflare.com/{ACCOUNT_ID}/edgeagent-acme-dev-sandbox"
+    image = mocks.resources["sandbox-image"][1]
+    assert image["platforms"] == ["linux/amd64"]
+    assert image["push"] is True
+    assert image["buildOnPreview"] is False
+    assert image["context"] == {"location": str(context)}
+    assert image["dockerfile"] == {"location": str(dockerfile)}
+    assert len(image["tags"]) == 1
+    assert re.fullmatch(re.escape(repo) + r":[0-9a-f]{16}", image["tags"][0])
+    # The password makes the registry list a secret in state.
+    assert rpc.is_rpc_secret(image["registries"])
+    assert rpc.unwrap_rpc_secret(image["registries"]) == [
+        {"address": "registry.cloudflare.com", "username": "v1", "password": ""}
+    ]
+
+    application = mocks.resources["sandbox-application"][1]
+    assert application["image"] == f"{repo}@{DIGEST}"
+    assert application["name"] == "edgeagent-acme-dev-sandbox"
+    assert application["script_name"] == "edgeagent-acme-dev"
+    assert application["class_name"] == "Sandbox"
+    assert application["instance_type"] == "standard-1"
+    assert application["max_instances"] == 1
+    assert "__provider" in application
+
+    assert monitor.parents["sandbox-image"] == "sandbox"
+    assert monitor.parents["sandbox-application"] == "sandbox"
+    assert monitor.dependencies["sandbox-application"] >= {"edge-deployment", "sandbox-image"}
+    assert outputs["image_ref"] == f"{repo}@{DIGEST}"
+    assert outputs["password"] is False  # mocks never fetch real credentials
+
+
+def test_previews_request_no_credentials(build_context: tuple[Path, Path]) -> None:
+    context, dockerfile = build_context
+    mocks, _, _ = run_under_mocks(lambda: declare(context, dockerfile), preview=True)
+    registries = rpc.unwrap_rpc_secret(mocks.resources["sandbox-image"][1]["registries"])
+    assert registries[0]["password"] == ""
+
+
+# --- content tag ------------------------------------------------------------------------------
+
+
+def test_copied_sources_follow_copy_and_add_but_not_other_stages(
+    build_context: tuple[Path, Path],
+) -> None:
+    _, dockerfile = build_context
+    assert copied_sources(dockerfile) == ["pyproject.toml", "uv.lock", "agent/runtime"]
+
+
+def test_content_tag_changes_only_with_what_the_image_copies(
+    build_context: tuple[Path, Path],
+) -> None:
+    context, dockerfile = build_context
+    first = content_tag(context, dockerfile)
+
+    (context / "README.md").write_text("edited, but not in the image\n")
+    (context / "agent" / "runtime" / "__pycache__").mkdir()
+    (context / "agent" / "runtime" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
+    assert content_tag(context, dockerfile) == first
+
+    (context / "agent" / "runtime" / "app.py").write_text("print('v2')\n")
+    second = content_tag(context, dockerfile)
+    assert second != first
+
+    dockerfile.write_text(dockerfile.read_text() + "ENV X=1\n")
+    assert content_tag(context, dockerfile) not in (first, second)
+
+
+# --- push credentials -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake() -> FakeContainersApi:
+    return FakeContainersApi()
+
+
+@pytest.fixture
+def base_url(fake: FakeContainersApi) -> Iterator[str]:
+    with serve(fake) as url:
+        yield url
+
+
+def test_push_credentials_come_from_the_containers_api(
+    base_url: str, fake: FakeContainersApi
+) -> None:
+    from pydantic import SecretStr
+
+    login = generate_push_credentials(ACCOUNT_ID, SecretStr(TOKEN), base_url=base_url)
+
+    assert login.username == "v1"
+    assert login.password.get_secret_value() == fake.issued_passwords[-1]
+    assert fake.issued_passwords[-1] not in repr(login)
+    method, path, body = fake.requests[-1]
+    assert (method, path) == (
+        "POST",
+        f"/accounts/{ACCOUNT_ID}/containers/registries/registry.cloudflare.com/credentials",
+    )
+    assert body == {"expiration_minutes": 15, "permissions": ["push", "pull"]}
+    assert fake.shape_errors == []
+
+
+def test_push_credential_errors_do_not_leak_the_token(
+    base_url: str, fake: FakeContainersApi
+) -> None:
+    from pydantic import SecretStr
+
+    fake.fail("POST", "credentials", 403)
+    with pytest.raises(CloudflareApiError, match="HTTP 403") as caught:
+        generate_push_credentials(ACCOUNT_ID, SecretStr(TOKEN), base_url=base_url, max_retries=0)
+    assert TOKEN not in str(caught.value)
+
+
+def test_registry_login_outside_a_real_up_is_a_placeholder() -> None:
+    def build() -> dict[str, pulumi.Output[Any]]:
+        username, password = registry_login(ACCOUNT_ID, pulumi.Output.secret(TOKEN))
+        return {"username": pulumi.Output.from_input(username), "password": password}
+
+    _, _, outputs = run_under_mocks(build)
+    assert outputs == {"username": "v1", "password": ""}
