@@ -26,11 +26,12 @@ from agent.runtime.engine import Engine, create_engine
 from agent.runtime.errors import RuntimeHostError, StoreError
 from agent.runtime.http import problem_response
 from agent.runtime.outbox import Outbox
-from agent.runtime.routes import channels, chat, health, inbound, ws
+from agent.runtime.routes import channels, chat, health, inbound, jobs, memory, ws
 from agent.runtime.service import ChatService
 from agent.runtime.sessions import SessionStore
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store import StateStore, open_store
+from agent.runtime.tools import Tools, open_tools
 
 if TYPE_CHECKING:
     from agent.runtime.engine.agent import AgentToolset
@@ -55,6 +56,7 @@ class Runtime:
     settings: RuntimeSettings
     store: StateStore
     service: ChatService
+    tools: Tools
     ready: bool = False
     draining: bool = False
     not_ready_reason: str = "starting"
@@ -71,9 +73,10 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = deps.store or open_store(settings)
         http = deps.http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
-        engine = deps.engine or create_engine(settings, deps.toolsets)
+        tools = open_tools(settings, store)
+        engine = deps.engine or create_engine(settings, deps.toolsets or tools.toolsets)
         service = ChatService(settings, store, SessionStore(store), engine, http)
-        runtime = Runtime(settings=settings, store=store, service=service)
+        runtime = Runtime(settings=settings, store=store, service=service, tools=tools)
         app.state.runtime = runtime
         hub = open_channels(settings, store, service, http)
         runtime.channels, runtime.outbox = hub, hub.outbox
@@ -88,6 +91,7 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
             with contextlib.suppress(asyncio.CancelledError):
                 await warmup
             await hub.close()
+            await tools.close()
             await engine.close()
             try:
                 await store.flush()
@@ -101,7 +105,15 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
         return problem_response(error)
 
     return Starlette(
-        routes=[*health.routes, *chat.routes, *ws.routes, *inbound.routes, *channels.routes],
+        routes=[
+            *health.routes,
+            *chat.routes,
+            *ws.routes,
+            *inbound.routes,
+            *channels.routes,
+            *memory.routes,
+            *jobs.routes,
+        ],
         middleware=[
             Middleware(
                 EdgeTokenMiddleware,
