@@ -258,9 +258,10 @@ def _host(value: str) -> tuple[str, str]:
 
 def _served_hosts(resources: Sequence[PlanResource]) -> list[tuple[PlanResource, str]]:
     hosts: list[tuple[PlanResource, str]] = []
-    for r in _of_type(resources, "WorkersCustomDomain"):
+    # WorkerDomain / WorkerRoute are the provider's deprecated aliases of the Workers* types.
+    for r in _of_type(resources, "WorkersCustomDomain", "WorkerDomain"):
         hosts.append((r, str(r.inputs.get("hostname", ""))))
-    for r in _of_type(resources, "WorkersRoute"):
+    for r in _of_type(resources, "WorkersRoute", "WorkerRoute"):
         hosts.append((r, _host(str(r.inputs.get("pattern", "")))[0]))
     for r in _of_type(resources, "Worker"):
         subdomain = r.inputs.get("subdomain")

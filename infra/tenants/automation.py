@@ -1,14 +1,15 @@
 """`Workspace` backed by the Pulumi Automation API: one local-program stack per tenant environment.
 
 Needs the `pulumi` CLI on PATH and a logged-in backend (Pulumi Cloud, or `PULUMI_BACKEND_URL`).
-The program is this repository's `infra/` (from `Pulumi.yaml`); each stack's config is written
+The program is this repository's `infra/` (from `Pulumi.yaml`), previewed and deployed with the
+`infra/policy` pack; each stack's config is written
 into `Pulumi.<tenant>-<env>.yaml` from the manifest before every operation, so the manifest stays
 the source of truth.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pulumi import automation as auto
@@ -25,9 +26,10 @@ def _counts(changes: Mapping[auto.OpType, int] | None) -> dict[str, int]:
 class AutomationStack:
     """A selected Automation API stack."""
 
-    def __init__(self, stack: auto.Stack, name: str) -> None:
+    def __init__(self, stack: auto.Stack, name: str, policy_packs: Sequence[str] = ()) -> None:
         self._stack = stack
         self._name = name
+        self._policy_packs = list(policy_packs) or None
 
     @property
     def name(self) -> str:
@@ -45,12 +47,20 @@ class AutomationStack:
         )
 
     def preview(self, on_output: OnOutput) -> ChangeSummary:
-        result = self._stack.preview(diff=True, on_output=on_output, color="never")
+        result = self._stack.preview(
+            diff=True, on_output=on_output, color="never", policy_packs=self._policy_packs
+        )
         return _counts(result.change_summary)
 
     def up(self, on_output: OnOutput) -> ChangeSummary:
         # show_secrets=False keeps decrypted config out of the returned summary.
-        result = self._stack.up(diff=True, on_output=on_output, color="never", show_secrets=False)
+        result = self._stack.up(
+            diff=True,
+            on_output=on_output,
+            color="never",
+            show_secrets=False,
+            policy_packs=self._policy_packs,
+        )
         return _counts(result.summary.resource_changes)
 
     def destroy(self, on_output: OnOutput) -> ChangeSummary:
@@ -72,9 +82,11 @@ class AutomationWorkspace:
         organization: str | None = None,
         secrets_provider: str | None = None,
         env_vars: Mapping[str, str] | None = None,
+        policy_packs: Sequence[Path] = (),
     ) -> None:
         self._work_dir = work_dir
         self._organization = organization
+        self._policy_packs = [str(path) for path in policy_packs]
         self._options = auto.LocalWorkspaceOptions(
             work_dir=str(work_dir), secrets_provider=secrets_provider, env_vars=env_vars
         )
@@ -92,4 +104,4 @@ class AutomationWorkspace:
             )
         else:
             stack = auto.select_stack(qualified, work_dir=str(self._work_dir), opts=self._options)
-        return AutomationStack(stack, name)
+        return AutomationStack(stack, name, self._policy_packs)

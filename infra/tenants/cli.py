@@ -51,7 +51,12 @@ def _default_planner() -> Planner:
 def _default_workspace(args: argparse.Namespace, root: Path) -> Workspace:
     from infra.tenants.automation import AutomationWorkspace
 
-    return AutomationWorkspace(root, organization=args.org, secrets_provider=args.secrets_provider)
+    return AutomationWorkspace(
+        root,
+        organization=args.org,
+        secrets_provider=args.secrets_provider,
+        policy_packs=[root / "infra" / "policy"],
+    )
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -38,6 +38,11 @@ class RecordingStack:
         self.config = dict(config)
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
+    def record(self, method: str, kwargs: dict[str, Any]) -> None:
+        # The adapter's keywords must exist on the installed auto.Stack method.
+        inspect.signature(getattr(auto.Stack, method)).bind(self, **kwargs)
+        self.calls.append((method, kwargs))
+
     def get_all_config(self) -> dict[str, auto.ConfigValue]:
         return dict(self.config)
 
@@ -51,25 +56,25 @@ class RecordingStack:
         self.config.update(config)
 
     def preview(self, **kwargs: Any) -> auto.PreviewResult:
-        self.calls.append(("preview", kwargs))
+        self.record("preview", kwargs)
         kwargs["on_output"]("Previewing update (acme-dev)")
         return auto.PreviewResult("out", "", {auto.OpType.CREATE: 3, auto.OpType.SAME: 1})
 
     def up(self, **kwargs: Any) -> auto.UpResult:
-        self.calls.append(("up", kwargs))
+        self.record("up", kwargs)
         return auto.UpResult("out", "", summary({auto.OpType.UPDATE: 2}), {})
 
     def destroy(self, **kwargs: Any) -> auto.DestroyResult:
-        self.calls.append(("destroy", kwargs))
+        self.record("destroy", kwargs)
         return auto.DestroyResult("out", "", summary({auto.OpType.DELETE: 7}))
 
     def refresh(self, **kwargs: Any) -> auto.RefreshResult:
-        self.calls.append(("refresh", kwargs))
+        self.record("refresh", kwargs)
         return auto.RefreshResult("out", "", summary({}))
 
 
 def adapter(recording: RecordingStack) -> AutomationStack:
-    return AutomationStack(cast(auto.Stack, recording), "acme-dev")
+    return AutomationStack(cast(auto.Stack, recording), "acme-dev", ["/repo/infra/policy"])
 
 
 def test_set_config_replaces_the_whole_config() -> None:
@@ -102,6 +107,8 @@ def test_operations_stream_output_and_summarize_changes() -> None:
     assert stack.refresh(lines.append) == {}
     by_name = dict(recording.calls)
     assert by_name["preview"]["diff"] is True
+    assert by_name["preview"]["policy_packs"] == ["/repo/infra/policy"]
+    assert by_name["up"]["policy_packs"] == ["/repo/infra/policy"]
     assert by_name["up"]["show_secrets"] is False
     assert by_name["destroy"]["show_secrets"] is False
     assert all(kwargs["on_output"] == lines.append for kwargs in by_name.values())
