@@ -8,6 +8,7 @@ records (channels, scheduled jobs) build on this: webhooks go on to `runtime.cha
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -80,7 +81,12 @@ async def cron_tick(request: Request) -> JSONResponse:
     stamp = tick.scheduled_time.strftime("%Y%m%dT%H%M%SZ")
     key = f"inbox/cron/{stamp}.json"
     created = await _record(runtime, key, tick.model_dump_json().encode())
-    return JSONResponse({"recorded": key, "duplicate": not created}, status_code=202)
+    # Then run the jobs due now: each firing is claimed in the store, so a redelivered tick or a
+    # second runtime never runs one twice; with nothing due no model is called.
+    report = await runtime.tools.scheduler.run_due(runtime.service, runtime.outbox)
+    return JSONResponse(
+        {"recorded": key, "duplicate": not created, "jobs": asdict(report)}, status_code=202
+    )
 
 
 routes = [
