@@ -9,12 +9,14 @@
 // under src/ plus package-lock.json, paths relative to agent/edge with "/", sorted bytewise.
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dist = join(root, "dist");
+// `--outdir <dir>` builds elsewhere (tests); the default is agent/edge/dist, which infra uploads.
+const outdirFlag = process.argv.indexOf("--outdir");
+const dist = outdirFlag === -1 ? join(root, "dist") : resolve(process.argv[outdirFlag + 1] ?? "");
 
 async function filesUnder(dir) {
   const entries = await readdir(dir, { withFileTypes: true });
@@ -62,4 +64,4 @@ const manifest = {
   source_hash: await sourceHash(),
 };
 await writeFile(join(dist, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
-console.log(`edge: built dist/index.js, source_hash ${manifest.source_hash.slice(0, 12)}…`);
+console.log(`edge: built ${relative(process.cwd(), dist) || "."}/index.js, source_hash ${manifest.source_hash.slice(0, 12)}…`);

@@ -10,7 +10,7 @@ import { defaultGateway } from "./gateway";
 export { Directory } from "./directory";
 export { Sandbox } from "./sandbox";
 
-export const productionDeps: Deps = {
+const productionDeps: Deps = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   keys: remoteKeys(),
