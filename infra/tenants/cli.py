@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -224,7 +225,12 @@ def main(
     args = _parser().parse_args(argv)
     root = args.manifest.resolve().parent
     if args.command == "affected":
-        return _affected(root, args.base, args.head, args.format, out)
+        try:
+            return _affected(root, args.base, args.head, args.format, out)
+        except (ValueError, subprocess.CalledProcessError) as error:
+            detail = getattr(error, "stderr", "") or str(error)
+            err.write(f"error: cannot list changed paths: {detail.strip()}\n")
+            return 2
     try:
         manifest = load_manifest(args.manifest)
         targets = select_targets(manifest, args.tenant, args.env)

@@ -87,3 +87,15 @@ def test_changed_paths_since_the_merge_base(tmp_path: Path) -> None:
 def test_revisions_that_look_like_options_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a git revision"):
         changed_paths(tmp_path, "--output=/tmp/x")
+
+
+def test_unknown_revision_exits_2(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "main")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["--manifest", str(tmp_path / "tenants.yaml"), "affected", "--base", "nope"],
+        out=out,
+        err=err,
+    )
+    assert code == 2
+    assert err.getvalue().startswith("error: cannot list changed paths: fatal:")
