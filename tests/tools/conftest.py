@@ -1,0 +1,44 @@
+"""Fixtures for the tool tests: settings over a local state directory, a store, an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pydantic_ai.models
+import pytest
+from tool_support import EDGE_TOKEN
+
+from agent.runtime.settings import RuntimeSettings
+from agent.runtime.store.local import LocalDirStore
+
+# No test may reach a real model provider.
+pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> RuntimeSettings:
+    return RuntimeSettings(
+        agent_tenant="acme",
+        agent_edge_token=EDGE_TOKEN,
+        state_backend="local",
+        state_dir=tmp_path / "state",
+        agent_timezone="Europe/Paris",
+    )
+
+
+@pytest.fixture
+def store(settings: RuntimeSettings) -> LocalDirStore:
+    return LocalDirStore(settings.state_dir)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
