@@ -146,9 +146,7 @@ def test_memory_api_edit_with_etags(client: TestClient) -> None:
         "/api/memory/MEMORY.md", headers=H, json={"content": "- tea\n- jazz\n", "etag": etag}
     )
     assert edited.status_code == 200
-    stale = client.put(
-        "/api/memory/MEMORY.md", headers=H, json={"content": "lost", "etag": etag}
-    )
+    stale = client.put("/api/memory/MEMORY.md", headers=H, json={"content": "lost", "etag": etag})
     assert stale.status_code == 409
     assert stale.json()["error"] == "MEMORY.md was changed by someone else"
     assert stale.json()["fields"][0]["message"] == f"current etag is {edited.json()['etag']}"

@@ -140,7 +140,7 @@ def loopback_site(routes: dict[str, Handler]) -> Iterator[LoopbackSite]:
     site = LoopbackSite(routes)
 
     class Handle(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             site.requests.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}))
             handler = site.routes.get(self.path.split("?")[0])
             if handler is None:
