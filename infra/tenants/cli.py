@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from infra.errors import BuildError
 from infra.policy.validators import validate_plan
 from infra.tenants.affected import affected, changed_paths, repository_stacks
 from infra.tenants.engine import Operation, Workspace
@@ -24,6 +25,7 @@ from infra.tenants.manifest import Manifest, SecretFromEnv, load_manifest
 from infra.tenants.planning import (
     Planner,
     TenantPlan,
+    base_plans,
     collisions,
     foreign_bucket_grants,
     plan_targets,
@@ -129,7 +131,9 @@ def _affected(root: Path, base: str, head: str, fmt: str, out: TextIO) -> int:
     return 0
 
 
-def plan_report(plans: Sequence[TenantPlan]) -> dict[str, Any]:
+def plan_report(
+    plans: Sequence[TenantPlan], bases: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
     """Plans plus every cross-stack and policy problem found in them."""
     problems: dict[str, list[str]] = {}
     for tenant_plan in plans:
@@ -144,10 +148,11 @@ def plan_report(plans: Sequence[TenantPlan]) -> dict[str, Any]:
             found += [f"token scope: {p}" for p in foreign_bucket_grants(tenant_plan.plan)]
         if found:
             problems[tenant_plan.target.name] = found
+    planned = {p.target.name: p.plan for p in plans if p.plan is not None}
     return {
-        "stacks": {p.target.name: p.plan for p in plans if p.plan is not None},
+        "stacks": planned,
         "problems": problems,
-        "collisions": collisions(plans),
+        "collisions": collisions({**planned, **(bases or {})}),
     }
 
 
@@ -161,7 +166,9 @@ def _plan(
 ) -> int:
     started = time.monotonic()
     plans = plan_targets(manifest, targets, root, planner)
-    report = plan_report(plans)
+    bases, notes = base_plans(manifest, (t.environment for t in targets), root, planner)
+    report = plan_report(plans, bases)
+    report["notes"] = notes
     elapsed = time.monotonic() - started
     if fmt == "json":
         out.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
@@ -172,6 +179,8 @@ def _plan(
                 out.write(f"\n[{stack}] {problem}")
         for collision in report["collisions"]:
             out.write(f"\nname collision: {collision}")
+        for note in notes:
+            out.write(f"\nnote: {note}")
         failed = len(report["problems"]) + bool(report["collisions"])
         out.write(
             f"\n{len(plans)} stacks planned in {elapsed:.1f} s; "
@@ -244,3 +253,6 @@ def main(
     except (ManifestError, StackConfigError) as error:
         err.write(f"error: {error}\n")
         return 2
+    except BuildError as error:  # the edge bundle every plan needs could not be built
+        err.write(f"error: {error}\n")
+        return 1

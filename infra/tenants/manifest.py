@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
 )
 
+from infra.naming import DEFAULT_TENANT
 from infra.tenants.errors import ManifestError
 
 PROJECT = "edgeagent"
@@ -42,6 +43,11 @@ _ENV_NAME = re.compile(ENV_NAME_PATTERN)
 
 
 def _tenant_id(value: str) -> str:
+    if value == DEFAULT_TENANT:
+        raise ValueError(
+            f"{DEFAULT_TENANT!r} is the tenant of the repository's own stacks (dev, prod) and "
+            "would share their Cloudflare names; pick another id, e.g. acme"
+        )
     if not _TENANT_ID.match(value):
         raise ValueError(
             "tenant ids are 2-24 lowercase letters, digits and single hyphens, starting with a "

@@ -73,19 +73,38 @@ def cloudflare_names(plan: Mapping[str, Any]) -> set[tuple[str, str, str]]:
     return names
 
 
-def collisions(plans: Iterable[TenantPlan]) -> list[str]:
-    """Every Cloudflare-side name declared by more than one stack."""
+def collisions(plans: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Every Cloudflare-side name declared by more than one of the plans (by label)."""
     owners: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-    for tenant_plan in plans:
-        if tenant_plan.plan is None:
-            continue
-        for name in cloudflare_names(tenant_plan.plan):
-            owners[name].append(tenant_plan.target.name)
+    for label, plan in plans.items():
+        for name in cloudflare_names(plan):
+            owners[name].append(label)
     return [
         f"{kind}.{key} {value!r} is declared by {', '.join(sorted(stacks))}"
         for (kind, key, value), stacks in sorted(owners.items())
         if len(stacks) > 1
     ]
+
+
+def base_plans(
+    manifest: Manifest, environments: Iterable[str], root: Path, planner: Planner
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Plans of the environments' own stacks (`dev` from `Pulumi.dev.yaml`, ...), deployed to the
+    same account by the deploy workflow, so tenant names must not collide with them either.
+
+    A base file that does not plan on its own (it may leave keys to the tenants) is skipped,
+    with a note saying why."""
+    plans: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    for env in sorted(set(environments)):
+        base = manifest.environments[env].base
+        label = f"{env} ({Path(base).name})"
+        try:
+            plans[label] = planner(env, read_base_config(root / base))
+        except (ConfigError, StackConfigError) as error:
+            first = str(error).splitlines()[0]
+            notes.append(f"base stack {label} not compared: {first}")
+    return plans, notes
 
 
 def foreign_bucket_grants(plan: Mapping[str, Any]) -> list[str]:

@@ -61,6 +61,15 @@ def test_bad_tenant_ids_are_refused_with_the_rule(tenant_id: str) -> None:
     assert caught.value.problems == [f"tenants.{tenant_id}: {TENANT_ID_RULE}"]
 
 
+def test_the_default_tenant_is_reserved() -> None:
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest(manifest(default={"environments": ["dev"]}))
+    assert caught.value.problems == [
+        "tenants.default: 'default' is the tenant of the repository's own stacks (dev, prod) and "
+        "would share their Cloudflare names; pick another id, e.g. acme"
+    ]
+
+
 @pytest.mark.parametrize("tenant_id", ["ab", "acme", "acme-corp", "a1-b2-c3", "a" * 24])
 def test_good_tenant_ids_pass(tenant_id: str) -> None:
     assert tenant_id in parse_manifest(manifest(**{tenant_id: {"environments": ["dev"]}})).tenants

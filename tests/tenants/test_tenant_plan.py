@@ -179,3 +179,36 @@ def test_plan_never_needs_the_secrets(tmp_path: Path) -> None:
         "type": "secret_text",
         "text": "[secret]",
     }
+
+
+def test_a_tenant_on_the_base_stacks_hostname_collides_with_it(tmp_path: Path) -> None:
+    tenant = prod_tenant("acme", 1)
+    del tenant["environments"]["prod"]["config"]["hostname"]  # inherits agent.example.com
+    manifest = write_manifest(tmp_path, {"acme": tenant})
+    code, out, _ = plan(manifest, "--format", "json", "--env", "prod")
+    assert code == 1
+    assert (
+        "WorkersCustomDomain.hostname 'agent.example.com' is declared by acme-prod, "
+        "prod (Pulumi.prod.yaml)"
+    ) in json.loads(out)["collisions"]
+
+
+def test_a_base_file_that_does_not_plan_alone_is_only_noted(tmp_path: Path) -> None:
+    base = tmp_path / "Pulumi.dev.yaml"
+    config = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
+    del config["edgeagent:allowedEmails"]  # left to the tenants
+    base.write_text(yaml.safe_dump({"config": config}))
+    manifest = tmp_path / "tenants.yaml"
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "environments": {"dev": {"base": "Pulumi.dev.yaml"}},
+                "tenants": {
+                    "acme": {"environments": ["dev"], "config": {"allowedEmails": ["a@b.cd"]}}
+                },
+            }
+        )
+    )
+    code, out, _ = plan(manifest)
+    assert code == 0, out
+    assert "note: base stack dev (Pulumi.dev.yaml) not compared: invalid configuration" in out
