@@ -10,7 +10,7 @@ import logging
 
 import httpx
 
-from agent.runtime.channels.base import ChannelAdapter
+from agent.runtime.channels.base import ChannelAdapter, redact_http_logs
 from agent.runtime.channels.config import ChannelConfig, load_channel_configs
 from agent.runtime.channels.inbox import ChannelHub
 from agent.runtime.outbox import Outbox
@@ -45,6 +45,7 @@ def open_channels(
     settings: RuntimeSettings, store: StateStore, service: ChatService, http: httpx.AsyncClient
 ) -> ChannelHub:
     """The channel hub and its outbox; call `start()` to resume unfinished work."""
+    redact_http_logs()
     configs = load_channel_configs(settings)
     adapters: dict[str, ChannelAdapter] = {}
     for name, config in configs.items():

@@ -6,6 +6,8 @@ processor and the outbox, so each platform module only knows its own wire format
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -85,3 +87,27 @@ def retry_after_header(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
+
+
+# Credentials that these platforms put in request paths: Telegram's bot token and Discord's
+# interaction token. httpx logs every request URL at INFO, so its records are scrubbed.
+_URL_SECRETS = re.compile(r"(/bot)\d+:[A-Za-z0-9_-]+|(/webhooks/\d+/)[^/?\s\"']+")
+
+
+class RedactUrlSecrets(logging.Filter):
+    """Rewrites log records so bot and interaction tokens in URLs read `<redacted>`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact in place; never drops a record."""
+        message = record.getMessage()
+        cleaned = _URL_SECRETS.sub(lambda m: (m.group(1) or m.group(2)) + "<redacted>", message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_http_logs() -> None:
+    """Install the filter on httpx's logger (once)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactUrlSecrets) for f in logger.filters):
+        logger.addFilter(RedactUrlSecrets())

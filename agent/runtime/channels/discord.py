@@ -24,6 +24,7 @@ from agent.runtime.channels.base import (
     InboundMessage,
     Parsed,
     redact,
+    redact_http_logs,
     retry_after_header,
 )
 
@@ -185,6 +186,7 @@ def _cli(argv: list[str]) -> int:
         "--api-base-url", default=os.environ.get("DISCORD_API_BASE_URL", DEFAULT_API)
     )
     args = parser.parse_args(argv)
+    redact_http_logs()
     token = os.environ.get("DISCORD_BOT_TOKEN", "")
     application_id = os.environ.get("DISCORD_APPLICATION_ID", "")
     if not token or not application_id.isdigit():

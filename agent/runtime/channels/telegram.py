@@ -20,7 +20,14 @@ from typing import Any
 import httpx
 from telegram import Update
 
-from agent.runtime.channels.base import DeliveryError, Ignored, InboundMessage, Parsed, redact
+from agent.runtime.channels.base import (
+    DeliveryError,
+    Ignored,
+    InboundMessage,
+    Parsed,
+    redact,
+    redact_http_logs,
+)
 
 MAX_CHARS = 4096  # sendMessage text limit
 DEFAULT_API = "https://api.telegram.org"
@@ -120,6 +127,7 @@ def _cli(argv: list[str]) -> int:
         "--api-base-url", default=os.environ.get("TELEGRAM_API_BASE_URL", DEFAULT_API)
     )
     args = parser.parse_args(argv)
+    redact_http_logs()
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "")
     secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "")
     if not token or not secret:

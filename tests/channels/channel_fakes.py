@@ -1,0 +1,285 @@
+"""Fake Telegram, Slack and Discord APIs on one loopback port, with scriptable failures."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from agent.runtime.settings import RuntimeSettings
+
+TG_TOKEN = "123456789:AAHfakefakefakefakefakefakefake0123"
+SLACK_TOKEN = "xoxb-1111-2222-fakefakefake"
+DISCORD_APP = "111122223333444455"
+DISCORD_TOKEN = "discord-bot-token-fake"
+EDGE_TOKEN = "test-edge-token-0123456789"
+
+
+@dataclass
+class Sent:
+    """A message the fake accepted (answered 2xx)."""
+
+    platform: str
+    target: str
+    text: str
+    extra: dict[str, Any]
+
+
+@dataclass
+class Failure:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakePlatforms:
+    """The three platforms' send endpoints, recording what they accept."""
+
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+        self.attempts: dict[str, int] = {"telegram": 0, "slack": 0, "discord": 0}
+        self.webhooks: list[dict[str, Any]] = []
+        self.commands: list[Any] = []
+        self._failures: dict[str, list[Failure]] = {"telegram": [], "slack": [], "discord": []}
+        self._lock = threading.Lock()
+        self.url = ""
+
+    def fail(self, platform: str, failure: Failure, times: int = 1) -> None:
+        """Answer the next `times` sends on `platform` with this failure."""
+        with self._lock:
+            self._failures[platform].extend([failure] * times)
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            for queue in self._failures.values():
+                queue.clear()
+
+    def texts(self, platform: str) -> list[str]:
+        with self._lock:
+            return [s.text for s in self.sent if s.platform == platform]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"timed out; sent so far: {self.sent}")
+
+    def _next_failure(self, platform: str) -> Failure | None:
+        with self._lock:
+            self.attempts[platform] += 1
+            queue = self._failures[platform]
+            return queue.pop(0) if queue else None
+
+    def _accept(self, sent: Sent) -> None:
+        with self._lock:
+            self.sent.append(sent)
+
+    async def telegram(self, request: Request) -> JSONResponse:
+        if request.path_params["token"] != TG_TOKEN:
+            return JSONResponse(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, 401
+            )
+        method = request.path_params["method"]
+        body = await request.json()
+        if method == "setWebhook":
+            self.webhooks.append(body)
+            return JSONResponse({"ok": True, "result": True})
+        if method != "sendMessage":
+            return JSONResponse({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
+        failure = self._next_failure("telegram")
+        if failure is not None:
+            return JSONResponse(failure.body, failure.status, failure.headers)
+        if not body.get("text") or len(body["text"]) > 4096:
+            return JSONResponse(
+                {"ok": False, "error_code": 400, "description": "Bad Request: text"}, 400
+            )
+        self._accept(Sent("telegram", str(body["chat_id"]), body["text"], body))
+        return JSONResponse({"ok": True, "result": {"message_id": len(self.sent)}})
+
+    async def slack(self, request: Request) -> JSONResponse:
+        if request.headers.get("authorization") != f"Bearer {SLACK_TOKEN}":
+            return JSONResponse({"ok": False, "error": "invalid_auth"})
+        if request.headers.get("content-type", "").startswith("application/json"):
+            body = await request.json()
+        else:
+            body = dict(await request.form())
+        failure = self._next_failure("slack")
+        if failure is not None:
+            return JSONResponse(failure.body, failure.status, failure.headers)
+        if len(body.get("text", "")) > 4000:
+            return JSONResponse({"ok": False, "error": "msg_too_long"})
+        self._accept(Sent("slack", str(body["channel"]), str(body["text"]), body))
+        return JSONResponse({"ok": True, "channel": body["channel"], "ts": "1700000000.000100"})
+
+    async def discord_followup(self, request: Request) -> JSONResponse:
+        if request.path_params["app"] != DISCORD_APP:
+            return JSONResponse({"message": "Unknown Webhook", "code": 10015}, 404)
+        if request.query_params.get("wait") != "true":
+            return JSONResponse({"message": "expected wait=true"}, 400)
+        failure = self._next_failure("discord")
+        if failure is not None:
+            return JSONResponse(failure.body, failure.status, failure.headers)
+        body = await request.json()
+        if len(body.get("content", "")) > 2000:
+            return JSONResponse({"message": "Invalid Form Body", "code": 50035}, 400)
+        self._accept(Sent("discord", request.path_params["token"], body["content"], body))
+        return JSONResponse({"id": "9" * 18, "content": body["content"]})
+
+    async def discord_commands(self, request: Request) -> JSONResponse:
+        if request.headers.get("authorization") != f"Bot {DISCORD_TOKEN}":
+            return JSONResponse({"message": "401: Unauthorized", "code": 0}, 401)
+        self.commands.append(await request.json())
+        return JSONResponse(self.commands[-1])
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/bot{token}/{method}", self.telegram, methods=["POST"]),
+                Route("/slack/api/chat.postMessage", self.slack, methods=["POST"]),
+                Route(
+                    "/discord/api/v10/webhooks/{app}/{token}",
+                    self.discord_followup,
+                    methods=["POST"],
+                ),
+                Route(
+                    "/discord/api/v10/applications/{app}/commands",
+                    self.discord_commands,
+                    methods=["PUT"],
+                ),
+            ]
+        )
+
+    @property
+    def slack_url(self) -> str:
+        return f"{self.url}/slack/api/"
+
+    @property
+    def discord_url(self) -> str:
+        return f"{self.url}/discord/api/v10"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_fakes() -> Iterator[FakePlatforms]:
+    """The fakes on a loopback port for the duration of the block."""
+    fakes = FakePlatforms()
+    port = free_port()
+    config = uvicorn.Config(
+        fakes.app(), host="127.0.0.1", port=port, lifespan="off", ws="none", log_level="error"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise AssertionError("fake platforms did not start")
+        time.sleep(0.01)
+    fakes.url = f"http://127.0.0.1:{port}"
+    try:
+        yield fakes
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def telegram_update(
+    update_id: int, text: str, user: int = 4242, chat: int | None = None
+) -> dict[str, Any]:
+    chat_id = user if chat is None else chat
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id * 10,
+            "date": 1_764_000_000,
+            "chat": {"id": chat_id, "type": "private" if chat is None else "group"},
+            "from": {"id": user, "is_bot": False, "first_name": "Ada"},
+            "text": text,
+        },
+    }
+
+
+def slack_event(event_id: str, text: str, user: str = "U0ADA", kind: str = "im") -> dict[str, Any]:
+    if kind == "im":
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D0DM",
+            "user": user,
+            "text": text,
+            "ts": "1700000000.000001",
+        }
+    else:
+        event = {
+            "type": "app_mention",
+            "channel": "C0GENERAL",
+            "user": user,
+            "text": f"<@U0BOT> {text}",
+            "ts": "1700000000.000002",
+        }
+    return {"type": "event_callback", "event_id": event_id, "team_id": "T0", "event": event}
+
+
+def discord_command(
+    interaction_id: str,
+    text: str,
+    user: str = "80351110224678912",
+    token: str = "aW50ZXJhY3Rpb24tdG9rZW4",  # noqa: S107 - a fake interaction token
+) -> dict[str, Any]:
+    return {
+        "id": interaction_id,
+        "type": 2,
+        "application_id": DISCORD_APP,
+        "token": token,
+        "channel_id": "222233334444555566",
+        "guild_id": "333344445555666677",
+        "member": {"user": {"id": user, "username": "ada"}},
+        "data": {
+            "name": "ask",
+            "type": 1,
+            "options": [{"name": "message", "type": 3, "value": text}],
+        },
+    }
+
+
+def dumps(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def channel_settings(state_dir: Path, fakes: FakePlatforms, **overrides: object) -> RuntimeSettings:
+    values: dict[str, object] = {
+        "agent_tenant": "acme",
+        "agent_edge_token": EDGE_TOKEN,
+        "state_backend": "local",
+        "state_dir": state_dir,
+        "telegram_bot_token": TG_TOKEN,
+        "telegram_api_base_url": fakes.url,
+        "telegram_dm_policy": "open",
+        "slack_bot_token": SLACK_TOKEN,
+        "slack_api_base_url": fakes.slack_url,
+        "slack_dm_policy": "open",
+        "discord_application_id": DISCORD_APP,
+        "discord_api_base_url": fakes.discord_url,
+        "discord_dm_policy": "open",
+    }
+    values.update(overrides)
+    return RuntimeSettings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,26 @@
+"""Fixtures for the channel tests: fake platform APIs on loopback and channel-enabled settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pydantic_ai.models
+import pytest
+from channel_fakes import FakePlatforms, channel_settings, serve_fakes
+
+from agent.runtime.settings import RuntimeSettings
+
+# No test may reach a real model provider.
+pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
+
+
+@pytest.fixture
+def fakes() -> Iterator[FakePlatforms]:
+    with serve_fakes() as running:
+        yield running
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fakes: FakePlatforms) -> RuntimeSettings:
+    return channel_settings(tmp_path / "state", fakes)
