@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
@@ -47,7 +51,7 @@ class RuntimeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout: float = 20.0) -> float:
+    def wait_ready(self, timeout: float = 60.0) -> float:
         start = time.monotonic()
         while time.monotonic() - start < timeout:
             if self.proc.poll() is not None:
@@ -58,7 +62,7 @@ class RuntimeProcess:
                     return time.monotonic() - start
             except httpx.TransportError:
                 pass
-            time.sleep(0.02)
+            time.sleep(0.05)
         raise AssertionError(f"runtime not ready in {timeout} s:\n{self.log.read_text()[-3000:]}")
 
     def kill(self) -> None:
@@ -115,3 +119,89 @@ def spawn_runtime(tmp: Path, env: dict[str, str], port: int | None = None) -> Ru
             stderr=subprocess.STDOUT,
         )
     return RuntimeProcess(proc, port, log)
+
+
+@dataclass(frozen=True)
+class Ack:
+    """A turn the runtime acknowledged (HTTP 200 with its stored sequence number)."""
+
+    session_id: str
+    seq: int
+    turn_id: str
+    prompt: str
+
+
+class ChatLoad:
+    """Threads that keep sending turns and record every acknowledgement."""
+
+    def __init__(self, url_of: Callable[[int], str], sessions: list[str]) -> None:
+        self._url_of = url_of
+        self._sessions = sessions
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.acks: list[Ack] = []
+        self.failures = 0
+
+    def start(self) -> None:
+        for index, session_id in enumerate(self._sessions):
+            thread = threading.Thread(target=self._run, args=(index, session_id), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def _run(self, index: int, session_id: str) -> None:
+        sent = 0
+        with httpx.Client(timeout=10.0) as client:
+            while not self._stop.is_set():
+                prompt = f"w{index}-{sent}"
+                sent += 1
+                try:
+                    response = client.post(
+                        f"{self._url_of(index)}/api/chat",
+                        headers=edge_headers(),
+                        json={"message": prompt, "session_id": session_id},
+                    )
+                except httpx.TransportError:
+                    response = None
+                if response is not None and response.status_code == 200:
+                    body = response.json()
+                    with self._lock:
+                        self.acks.append(Ack(session_id, body["seq"], body["turn_id"], prompt))
+                else:
+                    with self._lock:
+                        self.failures += 1
+                    time.sleep(0.1)  # the runtime is restarting: do not starve it of CPU
+
+
+def stored_turns(endpoint: str, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
+    """Every turn object in the bucket, read straight from S3: turn_id -> turn."""
+    client = s3(endpoint)
+    found: dict[str, dict[str, Any]] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=f"{prefix}sessions/"
+    ):
+        for item in page.get("Contents", []):
+            turn = json.loads(client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+            turn["key"] = item["Key"]
+            found[turn["turn_id"]] = turn
+    return found
+
+
+def lost_acks(acks: list[Ack], stored: dict[str, dict[str, Any]]) -> list[Ack]:
+    """Acknowledged turns missing from the store or stored differently than acknowledged."""
+    lost = []
+    for ack in acks:
+        turn = stored.get(ack.turn_id)
+        if (
+            turn is None
+            or turn["seq"] != ack.seq
+            or turn["prompt"] != ack.prompt
+            or turn["key"] != f"sessions/{ack.session_id}/{ack.seq:08d}.json"
+        ):
+            lost.append(ack)
+    return lost

@@ -35,6 +35,7 @@ class NativeEngine:
         instructions: str,
         toolsets: Sequence[AgentToolset] = (),
     ) -> None:
+        self._model = model
         self._agent = build_agent(model, instructions, toolsets)
         self._label = label
         self._offline = offline
@@ -53,7 +54,11 @@ class NativeEngine:
         """Nothing to warm: the model client connects on first use."""
 
     async def close(self) -> None:
-        """Nothing held between turns."""
+        """Close the provider's HTTP client (connections to AI Gateway)."""
+        client = getattr(self._model, "client", None)
+        closer = getattr(client, "close", None)
+        if closer is not None:
+            await closer()
 
     async def turn(
         self, history: Sequence[Turn], prompt: str, deps: AgentDeps
