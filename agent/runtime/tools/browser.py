@@ -28,6 +28,7 @@ from pydantic_ai.toolsets import AbstractToolset
 
 from agent.runtime.engine.deps import AgentDeps
 from agent.runtime.store.base import StateStore
+from agent.runtime.tools.limits import TOOL_RETRIES
 from agent.runtime.tools.memory import WORKSPACE
 from agent.runtime.tools.web import Allowlist, FetchFailed, FetchRefused, check_url
 
@@ -149,7 +150,7 @@ class BrowserToolset(FunctionToolset[AgentDeps]):
         driver: BrowserDriver,
         session: BrowserSession | None = None,
     ) -> None:
-        super().__init__(id="browser")
+        super().__init__(id="browser", max_retries=TOOL_RETRIES)
         self.config = config
         self.store = store
         self.driver = driver

@@ -25,6 +25,7 @@ from pydantic_ai import FunctionToolset, ModelRetry, RunContext
 from agent.runtime.engine.deps import AgentDeps
 from agent.runtime.errors import PreconditionFailed, StoreError
 from agent.runtime.store.base import StateStore
+from agent.runtime.tools.limits import TOOL_RETRIES
 from agent.runtime.tools.memory_index import Hit, MemoryIndex
 
 WORKSPACE = "workspace/"
@@ -181,7 +182,7 @@ Query = Annotated[str, Field(min_length=1, max_length=200)]
 
 def memory_toolset(book: MemoryBook) -> FunctionToolset[AgentDeps]:
     """remember / recall / search_memory over `book`."""
-    toolset: FunctionToolset[AgentDeps] = FunctionToolset(id="memory")
+    toolset: FunctionToolset[AgentDeps] = FunctionToolset(id="memory", max_retries=TOOL_RETRIES)
 
     @toolset.tool
     async def remember(ctx: RunContext[AgentDeps], note: Note, long_term: bool = False) -> str:

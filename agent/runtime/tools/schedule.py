@@ -22,6 +22,7 @@ from agent.runtime.jobs.model import (
 )
 from agent.runtime.jobs.origin import current_origin
 from agent.runtime.sessions import now
+from agent.runtime.tools.limits import TOOL_RETRIES
 
 Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)]
 Timeout = Annotated[float, Field(gt=0, le=3600)]
@@ -88,7 +89,7 @@ def describe(job: Job) -> str:
 
 def schedule_toolset(book: JobBook) -> FunctionToolset[AgentDeps]:
     """schedule_job / list_jobs / cancel_job over `book`."""
-    toolset: FunctionToolset[AgentDeps] = FunctionToolset(id="schedule")
+    toolset: FunctionToolset[AgentDeps] = FunctionToolset(id="schedule", max_retries=TOOL_RETRIES)
 
     @toolset.tool
     async def schedule_job(

@@ -22,6 +22,7 @@ from pydantic import Field
 from pydantic_ai import FunctionToolset, ModelRetry, RunContext
 
 from agent.runtime.engine.deps import AgentDeps
+from agent.runtime.tools.limits import TOOL_RETRIES
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -245,7 +246,7 @@ Chars = Annotated[int, Field(ge=100, le=MAX_CHARS)]
 
 def web_toolset(fetcher: WebFetcher) -> FunctionToolset[AgentDeps]:
     """fetch_url over `fetcher`."""
-    toolset: FunctionToolset[AgentDeps] = FunctionToolset(id="web")
+    toolset: FunctionToolset[AgentDeps] = FunctionToolset(id="web", max_retries=TOOL_RETRIES)
 
     @toolset.tool
     async def fetch_url(
