@@ -74,7 +74,13 @@ def _resource_policy(spec: PolicySpec, check: Validator) -> ResourceValidationPo
 
 def _from_stack(resource: PolicyResource) -> PlanResource:
     parent = resource.parent.name if resource.parent is not None else None
-    return PlanResource(resource.resource_type, resource.name, parent, plain(resource.props))
+    dependencies = {
+        prop: [dependency.name for dependency in deps]
+        for prop, deps in resource.property_dependencies.items()
+    }
+    return PlanResource(
+        resource.resource_type, resource.name, parent, plain(resource.props), dependencies
+    )
 
 
 def _stack_policy(spec: PolicySpec, check: Validator) -> StackValidationPolicy:

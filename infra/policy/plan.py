@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,12 +14,26 @@ UNKNOWN = "[unknown]"
 
 @dataclass(frozen=True)
 class PlanResource:
-    """One resource: Pulumi type token, logical name, parent's logical name, camelCase inputs."""
+    """One resource: Pulumi type token, logical name, parent's logical name, camelCase inputs.
+
+    `dependencies` maps an input to the logical names of the resources its value came from;
+    CrossGuard knows them, the offline plan JSON does not carry them.
+    """
 
     type: str
     name: str
     parent: str | None = None
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken promise: which policy, which resource (logical name), what is wrong."""
+
+    policy: str
+    resource: str
+    message: str
 
 
 def type_name(token: str) -> str:
@@ -40,3 +54,13 @@ def resources_of(plan: Mapping[str, Any]) -> list[PlanResource]:
             )
         )
     return out
+
+
+def of_type(resources: Sequence[PlanResource], *kinds: str) -> Iterator[PlanResource]:
+    """The resources whose class name is one of `kinds`."""
+    return (r for r in resources if type_name(r.type) in kinds)
+
+
+def enabled(value: object) -> bool:
+    """A flag that is on, or unknown: a policy that cannot tell fails closed."""
+    return value is not False

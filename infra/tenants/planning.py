@@ -17,7 +17,7 @@ from typing import Any
 
 from infra.errors import ConfigError
 from infra.policy.plan import resources_of, type_name
-from infra.policy.validators import r2_bucket_keys, state_tokens
+from infra.policy.tokens import r2_bucket_keys, state_tokens
 from infra.tenants.errors import StackConfigError
 from infra.tenants.manifest import Manifest
 from infra.tenants.runner import format_table

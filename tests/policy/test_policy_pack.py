@@ -33,9 +33,12 @@ def urn(name: str, kind: str) -> str:
     return f"urn:pulumi:dev::edgeagent::{kind}::{name}"
 
 
-def stack_resources(plan: dict[str, Any]) -> list[PolicyResource]:
-    return [
-        PolicyResource(
+def stack_resources(
+    plan: dict[str, Any], dependencies: dict[str, dict[str, list[str]]] | None = None
+) -> list[PolicyResource]:
+    """Resources as CrossGuard hands them over; `dependencies`: name -> input -> names."""
+    resources = {
+        r["name"]: PolicyResource(
             r["type"],
             unknown_checking_proxy(r["inputs"]),
             urn(r["name"], r["type"]),
@@ -47,18 +50,24 @@ def stack_resources(plan: dict[str, Any]) -> list[PolicyResource]:
             {},
         )
         for r in plan["resources"]
-    ]
+    }
+    for name, inputs in (dependencies or {}).items():
+        for prop, names in inputs.items():
+            resources[name].property_dependencies[prop] = [resources[n] for n in names]
+    return list(resources.values())
 
 
 Reports = list[tuple[str, str | None]]
 
 
-def run_stack_policies(plan: dict[str, Any]) -> dict[str, Reports]:
+def run_stack_policies(
+    plan: dict[str, Any], dependencies: dict[str, dict[str, list[str]]] | None = None
+) -> dict[str, Reports]:
     reports: dict[str, Reports] = {}
     for policy in build_policies():
         found: Reports = reports.setdefault(policy.name, [])
         if isinstance(policy, StackValidationPolicy):
-            args = StackValidationArgs(stack_resources(plan))
+            args = StackValidationArgs(stack_resources(plan, dependencies))
             policy.validate(args, lambda message, u, found=found: found.append((message, u)))
         else:
             assert isinstance(policy, ResourceValidationPolicy)
@@ -155,3 +164,35 @@ def test_pack_entry_point_starts_its_analyzer_on_loopback() -> None:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_access_policies_are_found_through_property_dependencies(
+    prod_plan: dict[str, Any],
+) -> None:
+    # During a real preview the policies' ids are unknown; CrossGuard still says which
+    # resources fed the application's `policies` input.
+    def unknown_ids(p: dict[str, Any]) -> None:
+        for app in p["resources"]:
+            if app["type"].endswith("ZeroTrustAccessApplication"):
+                for ref in app["inputs"]["policies"]:
+                    ref["id"] = UNKNOWN_STRING_VALUE
+
+    def open_policy(p: dict[str, Any]) -> None:
+        add(
+            p,
+            "ZeroTrustAccessPolicy",
+            "open",
+            {"decision": "bypass", "includes": [{"everyone": {}}]},
+        )
+
+    plan = edited(edited(prod_plan, unknown_ids), open_policy)
+    app = in_place(plan, "ZeroTrustAccessApplication", "access-app")
+    allow = in_place(plan, "ZeroTrustAccessPolicy", "allow-policy")
+    bypass = in_place(plan, "ZeroTrustAccessPolicy", "open")
+
+    protected = run_stack_policies(plan, {app["name"]: {"policies": [allow["name"]]}})
+    assert protected["hostnames-behind-access"] == []
+    exposed = run_stack_policies(plan, {app["name"]: {"policies": [bypass["name"]]}})
+    assert len(exposed["hostnames-behind-access"]) == 1
+    unresolved = run_stack_policies(plan)
+    assert len(unresolved["hostnames-behind-access"]) == 1

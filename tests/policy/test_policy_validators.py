@@ -102,8 +102,9 @@ def test_custom_domain_without_access_app_is_caught(prod_plan: dict[str, Any]) -
     [found] = violations(hostnames_behind_access, plan)
     assert found.resource == resource(prod_plan, "WorkersCustomDomain")["name"]
     assert found.message == (
-        "serves 'agent.example.com', which no self-hosted Access application with a policy "
-        "covers on all paths (a path-limited app such as /webhooks/* is not enough)"
+        "serves 'agent.example.com', which no self-hosted Access application covers on all "
+        "paths with a policy that checks identity (a path-limited app such as /webhooks/*, a "
+        "bypass policy or an allow for everyone is not enough)"
     )
 
 
@@ -120,6 +121,37 @@ def test_app_without_policies_does_not_count(prod_plan: dict[str, Any]) -> None:
         in_place(p, "ZeroTrustAccessApplication", "access-app")["inputs"]["policies"] = []
 
     assert len(violations(hostnames_behind_access, edited(prod_plan, strip))) == 1
+
+
+def test_app_with_only_a_bypass_policy_does_not_count(prod_plan: dict[str, Any]) -> None:
+    def bypass(p: dict[str, Any]) -> None:
+        add(
+            p,
+            "ZeroTrustAccessPolicy",
+            "open",
+            {"decision": "bypass", "includes": [{"everyone": {}}]},
+        )
+        app = in_place(p, "ZeroTrustAccessApplication", "access-app")
+        app["inputs"]["policies"] = [{"id": "open-id", "precedence": 1}]
+
+    [found] = violations(hostnames_behind_access, edited(prod_plan, bypass))
+    assert "serves 'agent.example.com'" in found.message
+
+
+def test_allow_for_everyone_does_not_count(prod_plan: dict[str, Any]) -> None:
+    def everyone(p: dict[str, Any]) -> None:
+        for suffix in ("allow-policy", "service-policy"):
+            in_place(p, "ZeroTrustAccessPolicy", suffix)["inputs"]["includes"] = [{"everyone": {}}]
+
+    assert len(violations(hostnames_behind_access, edited(prod_plan, everyone))) == 1
+
+
+def test_unresolvable_policies_fail_closed(prod_plan: dict[str, Any]) -> None:
+    def unknown(p: dict[str, Any]) -> None:
+        app = in_place(p, "ZeroTrustAccessApplication", "access-app")
+        app["inputs"]["policies"] = [{"id": "[unknown]", "precedence": 1}]
+
+    assert len(violations(hostnames_behind_access, edited(prod_plan, unknown))) == 1
 
 
 def test_a_second_uncovered_route_is_caught(prod_plan: dict[str, Any]) -> None:
@@ -139,7 +171,13 @@ def test_wildcard_access_app_covers_a_route(prod_plan: dict[str, Any]) -> None:
             p,
             "ZeroTrustAccessApplication",
             "wild",
-            {"type": "self_hosted", "domain": "*.example.com", "policies": [{"id": "p"}]},
+            {"type": "self_hosted", "domain": "*.example.com", "policies": [{"id": "pol-id"}]},
+        )
+        add(
+            p,
+            "ZeroTrustAccessPolicy",
+            "pol",
+            {"decision": "allow", "includes": [{"email": {"email": "me@example.com"}}]},
         )
 
     assert violations(hostnames_behind_access, edited(prod_plan, wildcard)) == []
