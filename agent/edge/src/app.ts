@@ -138,14 +138,22 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     const nowMs = deps.now();
     const verdict = await verifyWebhook(channel, body, c.req.raw.headers, secret, nowMs);
     if (!verdict.ok) return jsonError(401, `invalid ${channel} webhook: ${verdict.reason}`, "check the signing secret configured for this channel");
-    if (!(await deps.directory(config, c.env).claimNonce(verdict.nonce, nowMs, verdict.ttlMs))) {
+    const directory = deps.directory(config, c.env);
+    if (!(await directory.claimNonce(verdict.nonce, nowMs, verdict.ttlMs))) {
       return jsonError(401, `invalid ${channel} webhook: replayed delivery`, "each delivery is accepted once");
     }
     if (channel === "discord" && isDiscordPing(body)) return c.json({ type: 1 });
     // Chat channels belong to the tenant, so they go to the tenant-level sandbox in both isolations.
     const agent: AgentHeaders = { user: `channel:${channel}`, tenant: config.tenant, requestId: deps.requestId(), edgeToken: config.edgeToken, channel };
     const gateway = deps.gateway(config, c.env, config.tenant);
-    return deliver(gateway, () => upstreamRequest(c.req.raw, agent, body), "api", config.tenant, config, c.env, deps);
+    let response: Response | undefined;
+    try {
+      response = await deliver(gateway, () => upstreamRequest(c.req.raw, agent, body), "api", config.tenant, config, c.env, deps);
+      return response;
+    } finally {
+      // Not delivered (cold-start timeout, sandbox error): the platform retries, so let it in.
+      if (response === undefined || response.status >= 500) await directory.releaseNonce(verdict.nonce);
+    }
   });
 
   // Only the Worker's own scheduled handler reaches /internal/* (it calls the sandbox directly).

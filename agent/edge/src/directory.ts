@@ -40,6 +40,11 @@ export class Directory extends DurableObject<Env> {
     this.ctx.storage.sql.exec("INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)", nonce, nowMs + ttlMs);
     return true;
   }
+
+  /** Give a nonce back when its delivery failed, so the platform's retry is accepted. */
+  releaseNonce(nonce: string): void {
+    this.ctx.storage.sql.exec("DELETE FROM nonces WHERE nonce = ?", nonce);
+  }
 }
 
 /** What the edge needs from the directory; the seam tests can replace. */
@@ -47,6 +52,7 @@ export interface DirectoryClient {
   register(name: string, nowMs: number): Promise<void>;
   list(): Promise<string[]>;
   claimNonce(nonce: string, nowMs: number, ttlMs: number): Promise<boolean>;
+  releaseNonce(nonce: string): Promise<void>;
 }
 
 export function directoryClient(namespace: DurableObjectNamespace<Directory>, tenant: string): DirectoryClient {
@@ -57,5 +63,8 @@ export function directoryClient(namespace: DurableObjectNamespace<Directory>, te
     },
     list: async () => stub.list(),
     claimNonce: async (nonce, nowMs, ttlMs) => stub.claimNonce(nonce, nowMs, ttlMs),
+    releaseNonce: async (nonce) => {
+      await stub.releaseNonce(nonce);
+    },
   };
 }

@@ -18,5 +18,7 @@ describe("Directory durable object", () => {
     expect(await d.claimNonce("slack:v0=aa", 1_400, 500)).toBe(false);
     expect(await d.claimNonce("slack:v0=bb", 1_400, 500)).toBe(true);
     expect(await d.claimNonce("slack:v0=aa", 1_500, 500)).toBe(true);
+    await d.releaseNonce("slack:v0=bb");
+    expect(await d.claimNonce("slack:v0=bb", 1_600, 500)).toBe(true);
   });
 });

@@ -51,6 +51,18 @@ describe("Telegram webhook", () => {
     expect(h.sandboxes.get(env.TENANT ?? "")?.received).toHaveLength(1);
   });
 
+  it("accepts the platform's retry when the first delivery hit a cold-start timeout", async () => {
+    const sandbox = new FakeSandbox("starting", echoOrigin);
+    const h = harness({ sandbox: () => sandbox });
+    const env = freshEnv({ TELEGRAM_WEBHOOK_SECRET: secret, COLD_START_TIMEOUT_MS: "1000" });
+    const headers = { "x-telegram-bot-api-secret-token": secret };
+    expect((await h.fetch(post("telegram", update, headers), env)).status).toBe(503);
+    sandbox.current = "ready";
+    expect((await h.fetch(post("telegram", update, headers), env)).status).toBe(200);
+    expect((await h.fetch(post("telegram", update, headers), env)).status).toBe(401);
+    expect(sandbox.received).toHaveLength(1);
+  });
+
   it("is 404 when the channel is not configured, and ignores Access entirely", async () => {
     const h = harness();
     const res = await h.fetch(post("telegram", update, { "x-telegram-bot-api-secret-token": secret }), freshEnv());
