@@ -27,9 +27,9 @@ from infra.tenants.errors import ManifestError
 
 PROJECT = "edgeagent"
 
-# Tenant ids become the prefix of every Cloudflare-side name (bucket, Worker, gateway, Access app)
-# and of the stack name `<tenant>-<env>`: lowercase DNS-label characters, short enough that
-# `<tenant>-<env>-<role>` stays inside the 63-character limits of R2 buckets and Worker names.
+# Tenant ids are part of every Cloudflare-side name (`edgeagent-<tenant>-<env>` for the bucket,
+# Worker and gateway; infra/naming.py) and of the stack name `<tenant>-<env>`: lowercase
+# DNS-label characters, and at most 24 so those names stay within the 63-character limits.
 TENANT_ID_PATTERN = r"^[a-z](?:[a-z0-9]|-(?!-)){0,22}[a-z0-9]$"
 # Environment names carry no hyphen, so `<tenant>-<env>` splits back unambiguously on the last one.
 ENV_NAME_PATTERN = r"^[a-z][a-z0-9]{1,11}$"
