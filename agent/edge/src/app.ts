@@ -13,6 +13,8 @@ import type { GatewayFactory, SandboxGateway } from "./gateway";
 import { isBrowserNavigation, upstreamRequest, type AgentHeaders } from "./headers";
 import {
   CHANNELS,
+  DISCORD_DEFERRED,
+  isDiscordCommand,
   isDiscordPing,
   verifyDiscord,
   verifySlack,
@@ -146,14 +148,29 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     // Chat channels belong to the tenant, so they go to the tenant-level sandbox in both isolations.
     const agent: AgentHeaders = { user: `channel:${channel}`, tenant: config.tenant, requestId: deps.requestId(), edgeToken: config.edgeToken, channel };
     const gateway = deps.gateway(config, c.env, config.tenant);
-    let response: Response | undefined;
-    try {
-      response = await deliver(gateway, () => upstreamRequest(c.req.raw, agent, body), "api", config.tenant, config, c.env, deps);
-      return response;
-    } finally {
-      // Not delivered (cold-start timeout, sandbox error): the platform retries, so let it in.
-      if (response === undefined || response.status >= 500) await directory.releaseNonce(verdict.nonce);
+    const build = (): Request => upstreamRequest(c.req.raw, agent, body);
+    // Not delivered (cold-start timeout, sandbox error): the platform retries, so let it back in.
+    const settle = async (delivery: Promise<Response>): Promise<Response> => {
+      let response: Response | undefined;
+      try {
+        response = await delivery;
+        return response;
+      } finally {
+        if (response === undefined || response.status >= 500) await directory.releaseNonce(verdict.nonce);
+      }
+    };
+    if (channel === "discord" && isDiscordCommand(body)) {
+      const first = await gateway.forward(build());
+      if (first.kind === "response") return settle(Promise.resolve(first.response));
+      c.executionCtx.waitUntil(
+        settle(deliver(gateway, build, "api", config.tenant, config, c.env, deps)).then(
+          async (r) => r.body?.cancel(),
+          (err: unknown) => console.error(`discord delivery failed: ${err instanceof Error ? err.message : String(err)}`),
+        ),
+      );
+      return c.json(DISCORD_DEFERRED);
     }
+    return settle(deliver(gateway, build, "api", config.tenant, config, c.env, deps));
   });
 
   // Only the Worker's own scheduled handler reaches /internal/* (it calls the sandbox directly).

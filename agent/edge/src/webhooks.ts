@@ -101,11 +101,25 @@ export async function verifyDiscord(
   return { ok: true, nonce: `discord:${signature}`, ttlMs: 2 * TIMESTAMP_WINDOW_MS };
 }
 
-/** Discord PING (interaction type 1) is answered at the edge: the sandbox never wakes for it. */
-export function isDiscordPing(body: string): boolean {
+function discordType(body: string): unknown {
   try {
-    return (JSON.parse(body) as { type?: unknown }).type === 1;
+    return (JSON.parse(body) as { type?: unknown }).type;
   } catch {
-    return false;
+    return undefined;
   }
 }
+
+/** Discord PING (interaction type 1) is answered at the edge: the sandbox never wakes for it. */
+export function isDiscordPing(body: string): boolean {
+  return discordType(body) === 1;
+}
+
+/**
+ * A slash command (type 2) must be answered within 3 s; a cold sandbox takes longer, so the edge
+ * answers "deferred" itself (the runtime does the same and replies through the followup webhook).
+ */
+export function isDiscordCommand(body: string): boolean {
+  return discordType(body) === 2;
+}
+
+export const DISCORD_DEFERRED = { type: 5 } as const;

@@ -152,6 +152,23 @@ describe("Discord webhook", () => {
     expect((await json<{ headers: Record<string, string> }>(res)).headers["x-agent-channel"]).toBe("discord");
   });
 
+  it("defers a slash command at the edge when the sandbox is cold, then delivers it", async () => {
+    const key = await ed25519();
+    const sandbox = new FakeSandbox("sleeping", echoOrigin, ["starting", "ready"]);
+    const h = harness({ sandbox: () => sandbox });
+    const body = JSON.stringify({ type: 2, id: "9", token: "interaction-token", data: { name: "ask" } });
+    const res = await h.fetch(
+      post("discord", body, { "x-signature-ed25519": await key.sign(ts, body), "x-signature-timestamp": ts }),
+      freshEnv({ DISCORD_PUBLIC_KEY: key.publicHex }),
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ type: 5 });
+    // The harness waits for ctx.waitUntil: by now the command reached the woken sandbox.
+    expect(sandbox.wakes).toBe(1);
+    expect(sandbox.received).toHaveLength(1);
+    expect(await sandbox.received[0]?.text()).toBe(body);
+  });
+
   it("rejects a signature from another key, a stale timestamp, and a replay", async () => {
     const key = await ed25519();
     const other = await ed25519();
