@@ -17,8 +17,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 from infra import permissions
-
-SECRET = "[secret]"  # noqa: S105 (the redaction marker)
+from infra.plan import SECRET
 
 _PERMISSION_GROUPS_FN = "getAccountApiTokenPermissionGroupsList"
 # The provider's invoke token for the permission-group list (an RPC name, not a credential).

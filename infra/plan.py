@@ -27,7 +27,6 @@ from pulumi.runtime.sync_await import _sync_await
 from infra.config import load_config
 from infra.edge_bundle import REPO_ROOT, resolve_bundle
 from infra.errors import BuildError, ConfigError
-from infra.mocks import SECRET, RecordingMocks, RecordingMonitor
 
 PROJECT = "edgeagent"
 
@@ -45,6 +44,9 @@ def _config_strings(config: Mapping[str, object]) -> tuple[dict[str, str], set[s
         else:
             values[key] = json.dumps(raw)
     return values, secret_keys
+
+
+SECRET = "[secret]"  # noqa: S105 (the redaction marker, as in infra.mocks)
 
 
 def _redact(value: Any) -> Any:
@@ -121,6 +123,14 @@ def run_with_mocks(
 def _run(
     stack: str, values: dict[str, str], secret_keys: set[str], program: Callable[[], None]
 ) -> dict[str, Any]:
+    from infra.mocks import RecordingMocks, RecordingMonitor  # imports the provider SDK (slow)
+
+    # Pulumi's settings fall back to module-wide defaults in a fresh context, and the pending
+    # output set and its lock are such defaults: tasks another run left there (on a closed loop)
+    # would be awaited forever. Give this run its own.
+    settings = pulumi.runtime.settings.SETTINGS
+    settings.outputs = set()
+    settings.lock = threading.Lock()
     mocks = RecordingMocks()
     pulumi.runtime.set_all_config(values, sorted(secret_keys))
     pulumi.runtime.set_mocks(
@@ -130,6 +140,7 @@ def _run(
     assert isinstance(root, pulumi.runtime.stack.Stack)
     _sync_await(run_pulumi_func(program))
     outputs = _sync_await(_resolve_outputs(root.outputs))
+    settings.outputs.clear()
     resources = sorted(
         (
             {
