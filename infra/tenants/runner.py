@@ -101,6 +101,12 @@ def run_all(
         return [future.result() for future in futures]
 
 
+def _first_line(text: str, limit: int = 160) -> str:
+    # The full (multi-line) error is in the progress output above the table.
+    line = text.strip().splitlines()[0] if text.strip() else "failed"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def summary_table(outcomes: Sequence[Outcome]) -> str:
     """A plain-text table of every stack's result."""
     rows = [("stack", "result", "seconds", "changes / error")]
@@ -110,7 +116,7 @@ def summary_table(outcomes: Sequence[Outcome]) -> str:
                 outcome.target.name,
                 "ok" if outcome.ok else "FAILED",
                 f"{outcome.seconds:.1f}",
-                describe_changes(outcome.changes) if outcome.ok else outcome.error,
+                describe_changes(outcome.changes) if outcome.ok else _first_line(outcome.error),
             )
         )
     return format_table(rows)

@@ -178,6 +178,19 @@ def test_one_failure_does_not_stop_the_others(tmp_path: Path, workspace: FakeWor
     assert "1 of 5 stacks failed: t02-dev" in out
 
 
+def test_long_errors_stay_in_the_log_and_out_of_the_table(
+    tmp_path: Path, workspace: FakeWorkspace
+) -> None:
+    manifest = write_project(tmp_path, many_tenants(1))
+    details = "\n".join(f"  diagnostic line {i}" for i in range(20))
+    workspace.behaviour["t00-dev"] = Behaviour(fail_with=f"update failed\n{details}")
+    code, out, _ = run(manifest, workspace, "up")
+    assert code == 1
+    assert "[t00-dev]   diagnostic line 19" in out
+    [row] = [line for line in out.splitlines() if line.startswith("t00-dev ")]
+    assert row.endswith("RuntimeError: update failed")
+
+
 def test_progress_lines_name_their_stack_and_hide_secrets(
     tmp_path: Path, workspace: FakeWorkspace
 ) -> None:
