@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -12,6 +12,7 @@ from tool_support import EDGE_TOKEN
 
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.local import LocalDirStore
+from agent.runtime.tools.local_chromium import LocalChromium
 
 # No test may reach a real model provider.
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
@@ -42,3 +43,11 @@ def store(settings: RuntimeSettings) -> LocalDirStore:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient() as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def cdp_url() -> Iterator[str]:
+    """A headless Debian Chromium on loopback. No skip: without it the test fails saying how to
+    install it (scripts/ensure-chromium, or apt-get install -y chromium)."""
+    with LocalChromium() as url:
+        yield url

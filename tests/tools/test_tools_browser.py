@@ -20,7 +20,6 @@ from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.local import LocalDirStore
 from agent.runtime.tools import open_tools
 from agent.runtime.tools.browser import BrowserConfig, BrowserDriver, BrowserToolset
-from agent.runtime.tools.local_chromium import LocalChromium
 from agent.runtime.tools.web import Allowlist
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -38,13 +37,6 @@ TOKEN = "cdp-secret-token-0123456789"
 def stall(request: BaseHTTPRequestHandler) -> None:
     time.sleep(3)
     send("<title>late</title>")(request)
-
-
-@pytest.fixture(scope="module")
-def cdp_url() -> Iterator[str]:
-    # No skip: without Chromium this fails and says how to install it.
-    with LocalChromium() as url:
-        yield url
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def new_job(
         if fire <= moment:
             local_now = moment.astimezone(zone(tz))
             raise ScheduleError(
-                f"{at!r} in {tz} is in the past (it is {local_now:%Y-%m-%dT%H:%M} there); "
+                f"{at!r} is in the past (it is {local_now:%Y-%m-%dT%H:%M} in {tz}); "
                 "give a future time"
             )
     origin = current_origin(deps.channel, deps.session_id)
