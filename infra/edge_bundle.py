@@ -163,11 +163,17 @@ def resolve_bundle(
     return bundle
 
 
+def _installed(edge_dir: Path) -> bool:
+    """node_modules matches package-lock.json (npm's hidden lockfile is not older than it)."""
+    hidden = edge_dir / "node_modules" / ".package-lock.json"
+    lock = edge_dir / "package-lock.json"
+    return hidden.is_file() and lock.is_file() and hidden.stat().st_mtime >= lock.stat().st_mtime
+
+
 def _build(edge_dir: Path, reason: str, runner: Runner, out: IO[str]) -> None:
-    commands: Sequence[list[str]] = (
-        ["npm", "ci", "--no-audit", "--no-fund"],
-        ["npm", "run", "build"],
-    )
+    # `npm ci` wipes node_modules: only when it is missing or older than the lockfile.
+    install = [] if _installed(edge_dir) else [["npm", "ci", "--no-audit", "--no-fund"]]
+    commands: Sequence[list[str]] = [*install, ["npm", "run", "build"]]
     manual = f"cd {edge_dir} && npm ci && npm run build"
     npm = shutil.which("npm")
     if npm is None:

@@ -146,6 +146,27 @@ def test_missing_or_stale_bundle_is_rebuilt_with_npm(
     assert "$ npm run build" in progress.getvalue()
 
 
+def test_installed_node_modules_are_not_reinstalled(
+    edge: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (edge / "node_modules").mkdir()
+    (edge / "node_modules" / ".package-lock.json").write_text("{}")
+    log = tmp_path / "npm.log"
+    fake_npm(tmp_path / "bin", log)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_HASH", source_hash(edge))
+    resolve_bundle(edge_dir=edge, log=io.StringIO())
+    assert log.read_text().splitlines() == [f"{edge} run build"]
+    os.utime(edge / "node_modules" / ".package-lock.json", (0, 0))  # older than the lockfile
+    (edge / "src" / "index.ts").write_text("export default { changed: true };\n")
+    monkeypatch.setenv("FAKE_HASH", source_hash(edge))
+    resolve_bundle(edge_dir=edge, log=io.StringIO())
+    assert log.read_text().splitlines()[1:] == [
+        f"{edge} ci --no-audit --no-fund",
+        f"{edge} run build",
+    ]
+
+
 def test_without_npm_the_error_gives_the_command(
     edge: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
