@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import boto3
 import httpx
 import pydantic_ai.models
 import pytest
+from moto.server import ThreadedMotoServer
 from tool_support import EDGE_TOKEN
 
 from agent.runtime.settings import RuntimeSettings
@@ -51,3 +55,28 @@ def cdp_url() -> Iterator[str]:
     install it (scripts/ensure-chromium, or apt-get install -y chromium)."""
     with LocalChromium() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server on loopback: real HTTP, conditional writes enforced like R2."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def r2_bucket(moto_endpoint: str) -> str:
+    name = f"tools-{uuid.uuid4().hex[:12]}"
+    boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    ).create_bucket(Bucket=name)
+    return name

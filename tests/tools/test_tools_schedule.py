@@ -24,7 +24,9 @@ from agent.runtime.outbox import Outbox
 from agent.runtime.service import ChatService
 from agent.runtime.sessions import SessionStore
 from agent.runtime.settings import RuntimeSettings
+from agent.runtime.store.base import StateStore
 from agent.runtime.store.local import LocalDirStore
+from agent.runtime.store.r2 import R2Store
 from agent.runtime.tools.schedule import new_job, schedule_toolset
 
 pytestmark = pytest.mark.anyio
@@ -89,7 +91,7 @@ class Clock:
 
 def node(
     settings: RuntimeSettings,
-    store: LocalDirStore,
+    store: StateStore,
     http: httpx.AsyncClient,
     model: Counting,
     phone: Phone,
@@ -100,7 +102,7 @@ def node(
     return Node(Scheduler(JobBook(store), store, clock=clock), service, outbox)
 
 
-def job(settings: RuntimeSettings, http: httpx.AsyncClient, store: LocalDirStore, **kw: str) -> Job:
+def job(settings: RuntimeSettings, http: httpx.AsyncClient, store: StateStore, **kw: str) -> Job:
     deps = deps_for(settings, store, http, session_id="tg-chat", channel="telegram")
     with reply_origin("telegram", "chat-42"):
         return new_job(
@@ -394,3 +396,44 @@ async def test_undeliverable_channel_is_recorded_not_raised(
     assert stored[0].last_result == (
         "reply 1 (not delivered: channel 'slack' is not enabled; see GET /api/channels)"
     )
+
+
+async def test_two_runtimes_on_r2_run_each_firing_once(
+    settings: RuntimeSettings, http: httpx.AsyncClient, moto_endpoint: str, r2_bucket: str
+) -> None:
+    def r2() -> R2Store:
+        return R2Store(
+            bucket=r2_bucket,
+            endpoint=moto_endpoint,
+            access_key_id="testing",
+            secret_access_key="testing",
+            region="us-east-1",
+            prefix="users/alice@example.com/",
+        )
+
+    first_store, second_store = r2(), r2()
+    model, phone, clock = Counting(delay=0.1), Phone(), Clock(T0 + timedelta(seconds=5))
+    first = node(settings, first_store, http, model, phone, clock)
+    second = node(settings, second_store, http, model, phone, clock)
+    try:
+        for index in range(4):
+            await first.scheduler.book.create(
+                job(settings, http, first_store, at="2026-11-26T09:00", prompt=f"r2 {index}")
+            )
+        reports = await asyncio.gather(
+            *(n.scheduler.run_due(n.service, n.outbox) for n in (first, second, first, second))
+        )
+        assert sum(r.ran for r in reports) == 4
+        assert model.requests == 4
+        await first.outbox.idle()
+        await second.outbox.idle()
+        assert len(phone.sent) == 4
+        claims = await second_store.list("job-runs/")
+        assert len(claims) == 4
+        for claim in claims:
+            stored = await second_store.get(claim.key)
+            assert stored is not None
+            assert JobRun.model_validate_json(stored.body).state == "done"
+    finally:
+        await first_store.close()
+        await second_store.close()
