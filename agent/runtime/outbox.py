@@ -35,6 +35,7 @@ from agent.runtime.store.base import StateStore
 log = logging.getLogger("agent.runtime.outbox")
 
 WEB = "web"  # the reply already lives in the session: nothing to send
+_LEASE_POLL = 1.0  # seconds between looks at a message another runtime has leased
 
 
 class Deliverer(Protocol):
@@ -232,7 +233,8 @@ class Outbox:
         record, etag = loaded
         moment = self._clock()
         if record.lease_until and record.lease_until > moment and record.lease_owner != self._owner:
-            await asyncio.sleep((record.lease_until - moment).total_seconds())
+            # Another runtime is delivering it: look again soon (it may finish or release early).
+            await asyncio.sleep(min((record.lease_until - moment).total_seconds(), _LEASE_POLL))
             return False
         if record.next_attempt_at > moment:
             await asyncio.sleep((record.next_attempt_at - moment).total_seconds())
@@ -243,13 +245,20 @@ class Outbox:
         record.attempts += 1
         record.lease_owner, record.lease_until = self._owner, moment + self._lease
         etag = await self._save(record, etag)
-        while record.sent_parts < len(record.parts):
-            try:
-                await deliverer.deliver(record.conversation, record.parts[record.sent_parts])
-            except DeliveryError as error:
-                return await self._retry_or_fail(record, etag, error)
-            record.sent_parts += 1
-            etag = await self._save(record, etag)
+        try:
+            while record.sent_parts < len(record.parts):
+                try:
+                    await deliverer.deliver(record.conversation, record.parts[record.sent_parts])
+                except DeliveryError as error:
+                    return await self._retry_or_fail(record, etag, error)
+                record.sent_parts += 1
+                etag = await self._save(record, etag)
+        except asyncio.CancelledError:
+            # A graceful stop hands the message over at once instead of after the lease.
+            record.lease_owner = record.lease_until = None
+            with contextlib.suppress(StoreError):
+                await self._save(record, etag)
+            raise
         record.status, record.lease_owner, record.lease_until = "sent", None, None
         await self._save(record, etag)
         await self._store.delete(_pending_key(mid))

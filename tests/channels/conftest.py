@@ -24,3 +24,8 @@ def fakes() -> Iterator[FakePlatforms]:
 @pytest.fixture
 def settings(tmp_path: Path, fakes: FakePlatforms) -> RuntimeSettings:
     return channel_settings(tmp_path / "state", fakes)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
