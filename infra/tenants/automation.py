@@ -19,8 +19,12 @@ from infra.tenants.manifest import PROJECT
 from infra.tenants.stacks import ConfigEntry
 
 
-def _counts(changes: Mapping[auto.OpType, int] | None) -> dict[str, int]:
-    return {str(op.value): count for op, count in (changes or {}).items()}
+def _counts(changes: Mapping[auto.OpType, int] | Mapping[str, int] | None) -> dict[str, int]:
+    # Typed as OpType keys, but the summaries parsed from the CLI's JSON carry plain strings.
+    return {
+        op.value if isinstance(op, auto.OpType) else str(op): count
+        for op, count in (changes or {}).items()
+    }
 
 
 class AutomationStack:
@@ -83,12 +87,17 @@ class AutomationWorkspace:
         secrets_provider: str | None = None,
         env_vars: Mapping[str, str] | None = None,
         policy_packs: Sequence[Path] = (),
+        pulumi_command: auto.PulumiCommand | None = None,
     ) -> None:
         self._work_dir = work_dir
         self._organization = organization
         self._policy_packs = [str(path) for path in policy_packs]
+        # pulumi_command: a CLI outside PATH (never `PulumiCommand.install`, which downloads).
         self._options = auto.LocalWorkspaceOptions(
-            work_dir=str(work_dir), secrets_provider=secrets_provider, env_vars=env_vars
+            work_dir=str(work_dir),
+            secrets_provider=secrets_provider,
+            env_vars=env_vars,
+            pulumi_command=pulumi_command,
         )
 
     def _qualified(self, name: str) -> str:

@@ -3,6 +3,7 @@ failure in one stack reported without stopping the others."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -101,9 +102,13 @@ def run_all(
         return [future.result() for future in futures]
 
 
-def _first_line(text: str, limit: int = 160) -> str:
-    # The full (multi-line) error is in the progress output above the table.
-    line = text.strip().splitlines()[0] if text.strip() else "failed"
+def _headline(text: str, limit: int = 160) -> str:
+    """The line that says what went wrong: the CLI's `error:` line, else the first line.
+
+    The full (multi-line) error is in the progress output above the table."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    cli_errors = [line for line in lines if re.match(r"^(stderr: )?error: ", line)]
+    line = cli_errors[-1].removeprefix("stderr: ") if cli_errors else (lines or ["failed"])[0]
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -116,7 +121,7 @@ def summary_table(outcomes: Sequence[Outcome]) -> str:
                 outcome.target.name,
                 "ok" if outcome.ok else "FAILED",
                 f"{outcome.seconds:.1f}",
-                describe_changes(outcome.changes) if outcome.ok else _first_line(outcome.error),
+                describe_changes(outcome.changes) if outcome.ok else _headline(outcome.error),
             )
         )
     return format_table(rows)
