@@ -33,6 +33,7 @@ LONG_TERM = "MEMORY.md"
 MAX_FILE_BYTES = 256 * 1024
 MAX_RECALL_CHARS = 20_000
 _APPEND_TRIES = 8
+_LOAD_CONCURRENCY = 16  # parallel reads when (re)building the index from R2
 PATH_PATTERN = re.compile(r"^(MEMORY\.md|memory/[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.md)$")
 PATH_EXAMPLE = "MEMORY.md or memory/2026-11-26.md"
 
@@ -151,10 +152,14 @@ class MemoryBook:
             listed = {f.path: f.etag for f in await self._listing()}
             for gone in set(self._index.etags) - set(listed):
                 self._index.drop(gone)
-            for path, etag in listed.items():
-                if self._index.etags.get(path) == etag:
-                    continue
-                text = await self.read(path)
+            stale = [path for path, etag in listed.items() if self._index.etags.get(path) != etag]
+            gate = asyncio.Semaphore(_LOAD_CONCURRENCY)
+
+            async def load(path: str) -> tuple[str, MemoryText | None]:
+                async with gate:
+                    return path, await self.read(path)
+
+            for path, text in await asyncio.gather(*(load(path) for path in stale)):
                 if text is None:
                     self._index.drop(path)
                 else:
