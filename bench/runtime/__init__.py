@@ -1,0 +1,1 @@
+"""Benchmark of the agent runtime host: startup, memory, per-turn overhead, loss under kills."""

@@ -1,0 +1,239 @@
+"""Processes and load for the runtime benchmark: moto's S3 server, runtime children, chat load."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+from moto.server import ThreadedMotoServer
+
+REPO = Path(__file__).resolve().parents[2]
+EDGE_TOKEN = "bench-edge-token-0123456789"
+HEADERS = {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "bench@example.com"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class S3:
+    """A moto S3 server on loopback and a client for it."""
+
+    endpoint: str
+
+    def client(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            region_name="us-east-1",
+        )
+
+    def new_bucket(self) -> str:
+        name = f"bench-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def env(self, bucket: str) -> dict[str, str]:
+        return {
+            "STATE_BACKEND": "r2",
+            "STATE_BUCKET": bucket,
+            "STATE_ENDPOINT": self.endpoint,
+            "STATE_ACCESS_KEY_ID": "bench",
+            "STATE_SECRET_ACCESS_KEY": "bench",
+            "STATE_REGION": "us-east-1",
+        }
+
+    def seed_sessions(self, bucket: str, count: int, turns: int = 2) -> None:
+        """Store `count` sessions the way the runtime lays them out."""
+        client = self.client()
+        stamp = "2026-11-26T20:00:00Z"
+
+        def one(index: int) -> None:
+            sid = f"seed-{index:05d}"
+            meta = {
+                "session_id": sid,
+                "title": f"seeded {index}",
+                "created_by": "bench",
+                "created_at": stamp,
+            }
+            client.put_object(
+                Bucket=bucket, Key=f"session-index/{sid}.json", Body=json.dumps(meta).encode()
+            )
+            for seq in range(1, turns + 1):
+                turn = {
+                    "seq": seq,
+                    "turn_id": f"{sid}-{seq}",
+                    "user": "bench",
+                    "channel": "api",
+                    "created_at": stamp,
+                    "prompt": "p",
+                    "reply": "r",
+                    "model": "offline",
+                    "messages": [],
+                }
+                client.put_object(
+                    Bucket=bucket,
+                    Key=f"sessions/{sid}/{seq:08d}.json",
+                    Body=json.dumps(turn).encode(),
+                )
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, range(count)))
+
+    def stored_turn_ids(self, bucket: str) -> dict[str, tuple[str, int]]:
+        client = self.client()
+        found: dict[str, tuple[str, int]] = {}
+        for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix="sessions/"
+        ):
+            for item in page.get("Contents", []):
+                turn = json.loads(client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+                found[turn["turn_id"]] = (item["Key"], turn["seq"])
+        return found
+
+
+@contextmanager
+def moto_server() -> Iterator[S3]:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield S3(f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+@dataclass
+class Runtime:
+    """One `python -m agent.runtime` child."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    started: float
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 120.0) -> float:
+        """Seconds from spawn to the first 200 from /readyz."""
+        with httpx.Client(timeout=1.0) as client:
+            while time.monotonic() - self.started < timeout:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"runtime exited with {self.proc.returncode}")
+                try:
+                    if client.get(f"{self.url}/readyz", headers=HEADERS).status_code == 200:
+                        return time.monotonic() - self.started
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.01)
+        raise RuntimeError(f"runtime not ready within {timeout} s")
+
+    def rss_mib(self) -> float:
+        import psutil
+
+        return float(psutil.Process(self.proc.pid).memory_info().rss) / (1 << 20)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(15)
+
+
+def spawn(env: dict[str, str], port: int | None = None) -> Runtime:
+    port = port or free_port()
+    full = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "STATE_", "AI_GATEWAY_"))
+    }
+    full.update(
+        {
+            "AGENT_TENANT": "bench",
+            "AGENT_EDGE_TOKEN": EDGE_TOKEN,
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "AGENT_LOG_LEVEL": "error",
+            **env,
+        }
+    )
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.runtime"],
+        env=full,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return Runtime(proc, port, started)
+
+
+@dataclass
+class ChatLoad:
+    """Client threads that send turns back to back and keep every acknowledgement."""
+
+    url: str
+    sessions: list[str]
+    acks: dict[str, tuple[str, int]] = field(default_factory=dict)  # turn_id -> (key, seq)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        for index, session_id in enumerate(self.sessions):
+            thread = threading.Thread(target=self._run, args=(index, session_id), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def _run(self, index: int, session_id: str) -> None:
+        sent = 0
+        with httpx.Client(timeout=10.0) as client:
+            while not self._stop.is_set():
+                sent += 1
+                try:
+                    response = client.post(
+                        f"{self.url}/api/chat",
+                        headers=HEADERS,
+                        json={"message": f"w{index}-{sent}", "session_id": session_id},
+                    )
+                except httpx.TransportError:
+                    time.sleep(0.1)
+                    continue
+                if response.status_code != 200:
+                    time.sleep(0.1)
+                    continue
+                body = response.json()
+                key = f"sessions/{session_id}/{body['seq']:08d}.json"
+                with self._lock:
+                    self.acks[body["turn_id"]] = (key, body["seq"])
