@@ -50,6 +50,7 @@ class FakePlatforms:
     def __init__(self) -> None:
         self.sent: list[Sent] = []
         self.attempts: dict[str, int] = {"telegram": 0, "slack": 0, "discord": 0}
+        self.attempt_times: dict[str, list[float]] = {"telegram": [], "slack": [], "discord": []}
         self.webhooks: list[dict[str, Any]] = []
         self.commands: list[Any] = []
         self._failures: dict[str, list[Failure]] = {"telegram": [], "slack": [], "discord": []}
@@ -81,6 +82,7 @@ class FakePlatforms:
     def _next_failure(self, platform: str) -> Failure | None:
         with self._lock:
             self.attempts[platform] += 1
+            self.attempt_times[platform].append(time.monotonic())
             queue = self._failures[platform]
             return queue.pop(0) if queue else None
 

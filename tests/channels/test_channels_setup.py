@@ -1,0 +1,117 @@
+"""Set-up commands (Telegram setWebhook, Discord command registration) and per-platform 429s."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from channel_fakes import (
+    DISCORD_APP,
+    DISCORD_TOKEN,
+    EDGE_TOKEN,
+    TG_TOKEN,
+    Failure,
+    FakePlatforms,
+    channel_settings,
+    discord_command,
+    slack_event,
+)
+from starlette.testclient import TestClient
+
+from agent.runtime.app import create_app
+from agent.runtime.channels import discord, telegram
+
+SECRET = "edge-checked-secret_123"
+
+
+def test_set_webhook_sends_url_and_secret_and_prints_neither_secret(
+    fakes: FakePlatforms, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TG_TOKEN)
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", SECRET)
+    url = "https://agent.example.com/webhooks/telegram"
+    code = telegram._cli(["set-webhook", "--url", url, "--api-base-url", fakes.url])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert fakes.webhooks == [{"url": url, "secret_token": SECRET, "allowed_updates": ["message"]}]
+    assert out.out == f"webhook set: {url} (secret token sent; updates: message)\n"
+    assert SECRET not in out.out + out.err
+    assert TG_TOKEN not in out.out + out.err
+
+
+def test_set_webhook_refuses_bad_input_clearly(
+    fakes: FakePlatforms, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("TELEGRAM_WEBHOOK_SECRET", raising=False)
+    assert telegram._cli(["set-webhook", "--url", "https://a.example/webhooks/telegram"]) == 2
+    assert "TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET not set" in capsys.readouterr().err
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TG_TOKEN)
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", SECRET)
+    assert telegram._cli(["set-webhook", "--url", "http://a.example/hook"]) == 2
+    assert "must be https://<host>/webhooks/telegram" in capsys.readouterr().err
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "999:" + "x" * 35)  # the fake rejects it
+    code = telegram._cli(
+        ["set-webhook", "--url", "https://a.example/webhooks/telegram", "--api-base-url", fakes.url]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == "set-webhook failed: telegram setWebhook: HTTP 401: Unauthorized\n"
+    assert fakes.webhooks == []
+
+
+def test_register_commands(
+    fakes: FakePlatforms, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DISCORD_APPLICATION_ID", DISCORD_APP)
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", "wrong")
+    assert discord._cli(["register-commands", "--api-base-url", fakes.discord_url]) == 1
+    assert "HTTP 401 (check DISCORD_BOT_TOKEN)" in capsys.readouterr().err
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", DISCORD_TOKEN)
+    assert discord._cli(["register-commands", "--api-base-url", fakes.discord_url]) == 0
+    assert capsys.readouterr().out == "registered /ask\n"
+    assert fakes.commands == [[discord.ASK_COMMAND]]
+
+
+def wait_ready(client: TestClient) -> None:
+    headers = {"X-Agent-Edge-Token": EDGE_TOKEN}
+    for _ in range(500):
+        if client.get("/readyz", headers=headers).status_code == 200:
+            return
+        time.sleep(0.01)
+    raise AssertionError("not ready")
+
+
+def post(client: TestClient, channel: str, payload: dict[str, object], rid: str) -> None:
+    headers = {
+        "X-Agent-Edge-Token": EDGE_TOKEN,
+        "X-Agent-User": f"channel:{channel}",
+        "X-Agent-Channel": channel,
+        "X-Request-Id": rid,
+    }
+    assert client.post(f"/webhooks/{channel}", headers=headers, json=payload).is_success
+
+
+def test_slack_and_discord_rate_limits_are_honoured(tmp_path: Path, fakes: FakePlatforms) -> None:
+    fakes.fail("slack", Failure(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "2"}))
+    fakes.fail(
+        "discord",
+        Failure(
+            429, {"message": "You are being rate limited.", "retry_after": 1.5, "global": False}
+        ),
+    )
+    with TestClient(create_app(channel_settings(tmp_path, fakes))) as client:
+        wait_ready(client)
+        start = time.monotonic()
+        post(client, "slack", slack_event("EvRL", "slow down"), "r1")
+        post(client, "discord", discord_command("4242", "slow down too"), "r2")
+        fakes.wait_for(lambda: len(fakes.sent) == 2)
+        elapsed = time.monotonic() - start
+    assert elapsed >= 2.0  # Slack's Retry-After header (the first backoff alone is 1 s)
+    first, second = fakes.attempt_times["slack"]
+    assert second - first >= 2.0
+    first, second = fakes.attempt_times["discord"]
+    assert second - first >= 1.5  # Discord's retry_after from the JSON body
+    assert fakes.attempts == {"telegram": 0, "slack": 2, "discord": 2}
+    assert sorted(s.platform for s in fakes.sent) == ["discord", "slack"]
