@@ -43,11 +43,12 @@ def _respond(messages: list[ModelMessage], _info: AgentInfo) -> ModelResponse:
 
 
 async def _stream(messages: list[ModelMessage], _info: AgentInfo) -> AsyncIterator[str]:
-    words = offline_reply(messages).split(" ")
-    for index, word in enumerate(words):
-        yield word if index == len(words) - 1 else word + " "
+    # Sentence by sentence: a real stream's shape without an event per word.
+    sentences = offline_reply(messages).split(". ")
+    for index, sentence in enumerate(sentences):
+        yield sentence if index == len(sentences) - 1 else sentence + ". "
 
 
 def offline_model() -> FunctionModel:
-    """A FunctionModel answering deterministically, streamed word by word."""
+    """A FunctionModel answering deterministically, streamed sentence by sentence."""
     return FunctionModel(_respond, stream_function=_stream, model_name="offline")
