@@ -9,10 +9,13 @@ the source of truth.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pulumi import automation as auto
+from pydantic import SecretStr
 
 from infra.tenants.engine import ChangeSummary, OnOutput
 from infra.tenants.manifest import PROJECT
@@ -43,12 +46,37 @@ class AutomationStack:
         stale = sorted(set(self._stack.get_all_config()) - set(config))
         if stale:
             self._stack.remove_all_config(stale)
-        self._stack.set_all_config(
-            {
-                key: auto.ConfigValue(entry.value.get_secret_value(), secret=entry.secret)
-                for key, entry in config.items()
-            }
+        plain = {
+            key: auto.ConfigValue(entry.value.get_secret_value())
+            for key, entry in config.items()
+            if not entry.secret
+        }
+        if plain:
+            self._stack.set_all_config(plain)
+        for key, entry in config.items():
+            if entry.secret:
+                self._set_secret(key, entry.value)
+
+    def _set_secret(self, key: str, value: SecretStr) -> None:
+        # The Automation API passes config values as command-line arguments, readable by every
+        # process on the machine; a secret goes to `pulumi config set --secret` on stdin instead.
+        workspace = self._stack.workspace
+        env = {**os.environ, **workspace.env_vars}
+        if workspace.pulumi_home:
+            env["PULUMI_HOME"] = workspace.pulumi_home
+        argv = [workspace.pulumi_command.command, "config", "set", key, "--secret"]
+        argv += ["--stack", self._stack.name, "--non-interactive"]
+        result = subprocess.run(  # noqa: S603 - argument list; key is a validated config key
+            argv,
+            input=value.get_secret_value(),
+            cwd=workspace.work_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"pulumi config set --secret {key} failed: {result.stderr.strip()}")
 
     def preview(self, on_output: OnOutput) -> ChangeSummary:
         result = self._stack.preview(

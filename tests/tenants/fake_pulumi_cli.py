@@ -64,6 +64,11 @@ def main(argv: list[str]) -> int:
                 config[key] = {"value": value, "secret": flag == "--secret"}
         save()
         return 0
+    if args[:2] == ["config", "set"] and "--secret" in args:
+        # `pulumi config set KEY --secret` without a value reads it from stdin.
+        config[args[2]] = {"value": sys.stdin.read().removesuffix("\n"), "secret": True}
+        save()
+        return 0
     if args[:2] == ["config", "rm-all"]:
         for key in args[2:]:
             config.pop(key, None)

@@ -116,6 +116,12 @@ def test_up_creates_configures_and_deploys_every_stack(project: Path, cli: Path)
     [row] = [line for line in out.splitlines() if line.startswith("initech-dev ")]
     assert row.endswith("error: up of initech-dev failed: 403 Forbidden")
     assert SECRET not in out
+    # The secret reached the CLI on stdin, never as an argument another process could read.
+    assert not any(SECRET in arg for call in calls(cli) for arg in call)
+    [secret_set] = [c for c in calls(cli) if c[:2] == ["config", "set"]]
+    assert secret_set == [
+        "config", "set", "edgeagent:slackBotToken", "--secret", "--stack", "acme-dev"
+    ]  # fmt: skip
     ups = [c for c in calls(cli) if c[0] == "up"]
     assert len(ups) == 3
     for call in ups:
