@@ -1,0 +1,113 @@
+"""A runtime killed with SIGKILL mid-stream neither drops nor doubles a channel reply."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from channel_fakes import EDGE_TOKEN, TG_TOKEN, Failure, FakePlatforms, free_port, telegram_update
+
+REPO = Path(__file__).resolve().parents[2]
+UPDATES = 20
+
+
+def spawn(tmp: Path, fakes: FakePlatforms, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "STATE_", "TELEGRAM_"))
+    }
+    env.update(
+        {
+            "AGENT_TENANT": "acme",
+            "AGENT_EDGE_TOKEN": EDGE_TOKEN,
+            "STATE_BACKEND": "local",
+            "STATE_DIR": str(tmp / "state"),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "AGENT_LOG_LEVEL": "warning",
+            "TELEGRAM_BOT_TOKEN": TG_TOKEN,
+            "TELEGRAM_API_BASE_URL": fakes.url,
+            "TELEGRAM_DM_POLICY": "open",
+        }
+    )
+    with open(tmp / f"runtime-{port}.log", "ab") as log:  # the child keeps its own copy
+        return subprocess.Popen(
+            [sys.executable, "-m", "agent.runtime"], env=env, cwd=REPO, stdout=log, stderr=log
+        )
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "runtime exited early"
+        try:
+            if httpx.get(f"{url}/readyz", headers={"X-Agent-Edge-Token": EDGE_TOKEN}).is_success:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("runtime not ready")
+
+
+def post(url: str, update_id: int, rid: str) -> int:
+    response = httpx.post(
+        f"{url}/webhooks/telegram",
+        headers={
+            "X-Agent-Edge-Token": EDGE_TOKEN,
+            "X-Agent-User": "channel:telegram",
+            "X-Agent-Channel": "telegram",
+            "X-Request-Id": rid,
+        },
+        json=telegram_update(update_id, f"msg-{update_id}", user=1000 + update_id % 4),
+        timeout=10,
+    )
+    return response.status_code
+
+
+def test_sigkill_mid_stream_then_restart_answers_each_update_exactly_once(
+    tmp_path: Path, fakes: FakePlatforms
+) -> None:
+    # Telegram is down while the first runtime works, so replies pile up in the outbox and the
+    # kill lands between recording, turns, outbox writes and delivery attempts.
+    fakes.fail("telegram", Failure(503, {"ok": False, "description": "Service Unavailable"}), 10**6)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = spawn(tmp_path, fakes, port)
+    try:
+        wait_ready(url, first)
+        for update_id in range(1, UPDATES + 1):
+            assert post(url, update_id, f"a-{update_id}") == 202  # recorded: acknowledged
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert fakes.sent == []
+    fakes.clear_failures()
+    second = spawn(tmp_path, fakes, port)
+    try:
+        wait_ready(url, second)
+        for update_id in (1, 7, UPDATES):  # Telegram redelivers some after the outage
+            assert post(url, update_id, f"b-{update_id}") == 202
+        fakes.wait_for(lambda: len(fakes.sent) >= UPDATES, timeout=60)
+        time.sleep(1.0)  # room for any double to show up
+        second.send_signal(signal.SIGTERM)
+        second.wait(15)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    answered = Counter(
+        int(m.group(1)) for s in fakes.sent if (m := re.search(r"'msg-(\d+)'", s.text))
+    )
+    assert answered == Counter(range(1, UPDATES + 1))  # each once: none dropped, none doubled
+    state = tmp_path / "state"
+    turns = list((state / "sessions").rglob("*.json"))
+    assert len(turns) == UPDATES
+    assert list((state / "inbox" / "telegram").glob("*.json")) == []
+    assert list((state / "outbox" / "pending").iterdir()) == []
