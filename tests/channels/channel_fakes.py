@@ -141,6 +141,17 @@ class FakePlatforms:
         self._accept(Sent("discord", request.path_params["token"], body["content"], body))
         return JSONResponse({"id": "9" * 18, "content": body["content"]})
 
+    async def discord_channel_post(self, request: Request) -> JSONResponse:
+        if request.headers.get("authorization") != f"Bot {DISCORD_TOKEN}":
+            return JSONResponse({"message": "401: Unauthorized", "code": 0}, 401)
+        failure = self._next_failure("discord")
+        if failure is not None:
+            return JSONResponse(failure.body, failure.status, failure.headers)
+        body = await request.json()
+        target = f"channel:{request.path_params['channel']}"
+        self._accept(Sent("discord", target, body["content"], body))
+        return JSONResponse({"id": "8" * 18, "content": body["content"]})
+
     async def discord_commands(self, request: Request) -> JSONResponse:
         if request.headers.get("authorization") != f"Bot {DISCORD_TOKEN}":
             return JSONResponse({"message": "401: Unauthorized", "code": 0}, 401)
@@ -155,6 +166,11 @@ class FakePlatforms:
                 Route(
                     "/discord/api/v10/webhooks/{app}/{token}",
                     self.discord_followup,
+                    methods=["POST"],
+                ),
+                Route(
+                    "/discord/api/v10/channels/{channel}/messages",
+                    self.discord_channel_post,
                     methods=["POST"],
                 ),
                 Route(

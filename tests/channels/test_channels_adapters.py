@@ -104,6 +104,7 @@ def test_discord_command_is_deferred_and_parsed() -> None:
         thread="222233334444555566",
         text="summarise the news",
         direct=False,
+        home="channel:222233334444555566",
     )
     dm = dict(payload, user={"id": "1", "username": "b"})
     del dm["member"], dm["guild_id"]

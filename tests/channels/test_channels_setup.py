@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from channel_fakes import (
     DISCORD_APP,
@@ -16,11 +18,16 @@ from channel_fakes import (
     channel_settings,
     discord_command,
     slack_event,
+    telegram_update,
 )
 from starlette.testclient import TestClient
 
-from agent.runtime.app import create_app
+from agent.runtime.app import AppDeps, create_app
 from agent.runtime.channels import discord, telegram
+from agent.runtime.channels.base import DeliveryError
+from agent.runtime.channels.discord import DiscordChannel
+from agent.runtime.engine import EngineEvent, TurnOutcome
+from agent.runtime.jobs.origin import current_origin
 
 SECRET = "edge-checked-secret_123"
 
@@ -115,3 +122,52 @@ def test_slack_and_discord_rate_limits_are_honoured(tmp_path: Path, fakes: FakeP
     assert second - first >= 1.5  # Discord's retry_after from the JSON body
     assert fakes.attempts == {"telegram": 0, "slack": 2, "discord": 2}
     assert sorted(s.platform for s in fakes.sent) == ["discord", "slack"]
+
+
+class OriginEcho:
+    """An engine whose reply names the reply origin a scheduling tool would see."""
+
+    model_label = "origin-echo"
+    offline = True
+
+    async def start(self) -> None:
+        return None
+
+    async def turn(  # type: ignore[no-untyped-def]
+        self, history, prompt, deps
+    ) -> AsyncIterator[EngineEvent]:
+        origin = current_origin(deps.channel, deps.session_id)
+        yield TurnOutcome(reply=f"origin {origin.channel} {origin.conversation}", messages=[])
+
+    async def close(self) -> None:
+        return None
+
+
+def test_turns_from_a_chat_carry_its_reply_origin_for_scheduled_jobs(
+    tmp_path: Path, fakes: FakePlatforms
+) -> None:
+    app = create_app(channel_settings(tmp_path, fakes), AppDeps(engine=OriginEcho()))
+    with TestClient(app) as client:
+        wait_ready(client)
+        post(client, "telegram", telegram_update(1, "remind me"), "o1")
+        post(client, "slack", slack_event("EvO", "remind me", kind="mention"), "o2")
+        post(client, "discord", discord_command("777", "remind me", token="tok-O"), "o3")
+        fakes.wait_for(lambda: len(fakes.sent) == 3)
+    assert sorted(s.text for s in fakes.sent) == [
+        "origin discord channel:222233334444555566",  # outlives the 15-minute interaction
+        "origin slack C0GENERAL/1700000000.000002",
+        "origin telegram 4242",
+    ]
+
+
+@pytest.mark.anyio
+async def test_discord_channel_posts_need_the_bot_token(fakes: FakePlatforms) -> None:
+    async with httpx.AsyncClient() as http:
+        without = DiscordChannel(DISCORD_APP, fakes.discord_url, http)
+        with pytest.raises(DeliveryError, match="needs DISCORD_BOT_TOKEN") as refused:
+            await without.deliver("channel:222233334444555566", "job done")
+        assert refused.value.retryable is False
+        bot = DiscordChannel(DISCORD_APP, fakes.discord_url, http, DISCORD_TOKEN)
+        await bot.deliver("channel:222233334444555566", "job done")
+    assert [(s.target, s.text) for s in fakes.sent] == [("channel:222233334444555566", "job done")]
+    assert fakes.sent[0].extra["allowed_mentions"] == {"parse": []}

@@ -38,7 +38,8 @@ def build_adapter(config: ChannelConfig, http: httpx.AsyncClient) -> ChannelAdap
     from agent.runtime.channels.discord import DiscordChannel
 
     assert config.application_id is not None
-    return DiscordChannel(config.application_id, config.api_base_url, http)
+    bot_token = config.token.get_secret_value() if config.token is not None else None
+    return DiscordChannel(config.application_id, config.api_base_url, http, bot_token)
 
 
 def open_channels(

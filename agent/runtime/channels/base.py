@@ -26,6 +26,8 @@ class InboundMessage:
     thread: str  # what groups turns into one session (chat, DM or channel + thread)
     text: str
     direct: bool  # a one-to-one conversation with the bot
+    # Where later messages (scheduled jobs) go, when `conversation` is short-lived (Discord).
+    home: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ class ChannelConfig:
     policy: DmPolicy = "pairing"
     allowlist: frozenset[str] = field(default_factory=frozenset)
     api_base_url: str = ""
-    token: SecretStr | None = None
+    token: SecretStr | None = None  # Discord: the optional bot token
     application_id: str | None = None
 
 

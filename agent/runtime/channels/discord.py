@@ -3,8 +3,9 @@
 The edge verifies the Ed25519 signature and answers PING. A command is acknowledged at once with
 a deferred response (type 5: the user sees "thinking..."); the reply follows through the
 interaction's followup webhook, which accepts messages for 15 minutes and needs no bot token.
-The bot token is used only to register the `/ask` command:
-`python -m agent.runtime.channels.discord register-commands`.
+The bot token registers the `/ask` command
+(`python -m agent.runtime.channels.discord register-commands`) and lets scheduled jobs post later
+into the channel a command came from (`channel:<id>` conversations), after the interaction expired.
 """
 
 from __future__ import annotations
@@ -90,10 +91,17 @@ class DiscordChannel:
     name = "discord"
     max_chars = MAX_CHARS
 
-    def __init__(self, application_id: str, api_base_url: str, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        application_id: str,
+        api_base_url: str,
+        http: httpx.AsyncClient,
+        bot_token: str | None = None,
+    ) -> None:
         self._application_id = application_id
         self._base = api_base_url.rstrip("/")
         self._http = http
+        self._bot_token = bot_token
 
     def parse(self, payload: dict[str, Any]) -> Parsed:
         """A slash command from a person, or why the interaction is ignored."""
@@ -123,6 +131,7 @@ class DiscordChannel:
             thread=interaction.channel_id or user.id,
             text=text,
             direct=interaction.guild_id is None,
+            home=f"channel:{interaction.channel_id}" if interaction.channel_id else "",
         )
 
     def immediate_response(self, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -138,11 +147,26 @@ class DiscordChannel:
         }
 
     async def deliver(self, conversation: str, text: str) -> None:
-        """A followup message on the interaction (the first one replaces "thinking...")."""
-        url = f"{self._base}/webhooks/{self._application_id}/{conversation}"
+        """A followup on the interaction (the first replaces "thinking..."), or a channel post."""
         body = {"content": text, "allowed_mentions": {"parse": []}}  # never ping @everyone
         try:
-            response = await self._http.post(url, params={"wait": "true"}, json=body)
+            if conversation.startswith("channel:"):
+                if not self._bot_token:
+                    raise DeliveryError(
+                        "discord: posting outside an interaction needs DISCORD_BOT_TOKEN",
+                        retryable=False,
+                    )
+                response = await self._http.post(
+                    f"{self._base}/channels/{conversation.removeprefix('channel:')}/messages",
+                    json=body,
+                    headers={"Authorization": f"Bot {self._bot_token}"},
+                )
+            else:
+                response = await self._http.post(
+                    f"{self._base}/webhooks/{self._application_id}/{conversation}",
+                    params={"wait": "true"},
+                    json=body,
+                )
         except httpx.HTTPError as error:
             raise DeliveryError(
                 f"discord followup: {type(error).__name__}: {redact(str(error), conversation)}",

@@ -30,6 +30,7 @@ from agent.runtime.channels.base import ChannelAdapter, Ignored, InboundMessage
 from agent.runtime.channels.config import ChannelConfig
 from agent.runtime.channels.pairing import CODE_TTL, PairingBook, PairingRequest
 from agent.runtime.errors import PreconditionFailed, RuntimeHostError, StoreError
+from agent.runtime.jobs.origin import reply_origin
 from agent.runtime.outbox import Outbox
 from agent.runtime.payloads import WebhookEnvelope
 from agent.runtime.service import ChatService, TurnRequest
@@ -202,16 +203,18 @@ class ChannelHub:
         return True
 
     async def _answer(self, channel: str, message: InboundMessage, request_id: str) -> None:
-        turn = await self.service.turn(
-            TurnRequest(
-                session_id=session_for(channel, message.thread),
-                prompt=message.text,
-                user=f"{channel}:{message.sender}",
-                channel=channel,
-                request_id=request_id,
-                turn_id=f"{channel}-{message.event_id}",
+        # Jobs the agent schedules in this turn answer in this chat (agent.runtime.jobs).
+        with reply_origin(channel, message.home or message.conversation):
+            turn = await self.service.turn(
+                TurnRequest(
+                    session_id=session_for(channel, message.thread),
+                    prompt=message.text,
+                    user=f"{channel}:{message.sender}",
+                    channel=channel,
+                    request_id=request_id,
+                    turn_id=f"{channel}-{message.event_id}",
+                )
             )
-        )
         await self.outbox.send(
             channel,
             message.conversation,
