@@ -91,7 +91,7 @@ def turns(s3: S3, count: int) -> dict[str, Any]:
 
 def kill_schedule(seed: int, kills: int) -> list[float]:
     rng = random.Random(seed)
-    return [round(rng.uniform(3.0, 36.0), 1) for _ in range(kills)]
+    return [round(rng.uniform(3.0, 45.0), 1) for _ in range(kills)]
 
 
 def loss_under_kills(s3: S3, mode: str, schedule: list[float]) -> dict[str, Any]:
