@@ -26,7 +26,7 @@ from agent.runtime.engine import Engine, create_engine
 from agent.runtime.errors import RuntimeHostError, StoreError
 from agent.runtime.http import problem_response
 from agent.runtime.outbox import Outbox
-from agent.runtime.routes import channels, chat, health, inbound, jobs, memory, ws
+from agent.runtime.routes import channels, chat, health, inbound, jobs, memory, state, ui, ws
 from agent.runtime.service import ChatService
 from agent.runtime.sessions import SessionStore
 from agent.runtime.settings import RuntimeSettings
@@ -71,7 +71,7 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = deps.store or open_store(settings)
+        store = state.watch_writes(deps.store or open_store(settings))
         http = deps.http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
         tools = open_tools(settings, store)
         engine = deps.engine or create_engine(settings, deps.toolsets or tools.toolsets)
@@ -113,6 +113,8 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
             *channels.routes,
             *memory.routes,
             *jobs.routes,
+            *state.routes,
+            *ui.routes,
         ],
         middleware=[
             Middleware(

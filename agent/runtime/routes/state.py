@@ -1,0 +1,123 @@
+"""`GET /api/state`: where state lives, when it was last written durably, and what it holds.
+
+The admin UI's state page and its header (identity, model, the "offline model" label) read it.
+The time of the last durable write comes from `WriteClock`, a pass-through StateStore that notes
+when a put or delete returned: with write-through backends that is when the data was durable in
+R2 or on local disk; in periodic-sync mode (benchmark only) it is when the write was buffered, and
+the response says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from agent.runtime.http import identity
+from agent.runtime.routes.chat import runtime_of
+from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject
+
+if TYPE_CHECKING:
+    from agent.runtime.app import Runtime
+
+SESSION_INDEX = "session-index/"  # the prefix of sessions.meta_key
+
+
+class WriteClock:
+    """A StateStore that delegates everything and remembers when the last write returned."""
+
+    def __init__(self, inner: StateStore) -> None:
+        self.inner = inner
+        self.last_write_at: datetime | None = None
+
+    async def get(self, key: str) -> StoredObject | None:
+        return await self.inner.get(key)
+
+    async def put(
+        self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> str:
+        etag = await self.inner.put(key, body, if_none_match=if_none_match, if_match=if_match)
+        self.last_write_at = datetime.now(UTC)
+        return etag
+
+    async def list(self, prefix: str) -> list[ObjectInfo]:
+        return await self.inner.list(prefix)
+
+    async def delete(self, key: str) -> None:
+        await self.inner.delete(key)
+        self.last_write_at = datetime.now(UTC)
+
+    async def check(self) -> None:
+        await self.inner.check()
+
+    async def flush(self) -> None:
+        await self.inner.flush()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def watch_writes(store: StateStore) -> StateStore:
+    """`store`, wrapped so that /api/state can report its last durable write."""
+    return store if isinstance(store, WriteClock) else WriteClock(store)
+
+
+def _location(runtime: Runtime) -> dict[str, Any]:
+    settings = runtime.settings
+    if settings.state_backend == "local":
+        return {"backend": "local", "directory": str(settings.state_dir.resolve())}
+    return {"backend": "r2", "bucket": settings.state_bucket, "endpoint": settings.state_endpoint}
+
+
+async def _counts(runtime: Runtime) -> dict[str, int]:
+    hub = runtime.channels
+    sessions, memory, jobs, pairings = await asyncio.gather(
+        runtime.store.list(SESSION_INDEX),
+        runtime.tools.memory.list_files(),
+        runtime.tools.jobs.list(),
+        hub.pairing.pending() if hub is not None else asyncio.sleep(0, result=[]),
+    )
+    return {
+        "sessions": len(sessions),
+        "memory_files": len(memory),
+        "jobs_active": sum(1 for job in jobs if job.status == "active"),
+        "pairings_pending": len(pairings),
+    }
+
+
+async def read_state(request: Request) -> JSONResponse:
+    """Backend and location, last durable write, counts, and who is asking with which model."""
+    user = identity(request)
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    clock = runtime.store if isinstance(runtime.store, WriteClock) else None
+    last = clock.last_write_at if clock is not None else None
+    engine = runtime.service.engine
+    return JSONResponse(
+        {
+            "user": user,
+            "tenant": settings.agent_tenant,
+            "engine": settings.agent_engine,
+            "model": engine.model_label,
+            "offline": engine.offline,
+            "state": {
+                **_location(runtime),
+                "prefix": settings.state_prefix,
+                "sync_mode": settings.state_sync_mode,
+                "last_durable_write": last.isoformat() if last is not None else None,
+                "durability": (
+                    "write-through: every reply is stored before it is sent"
+                    if settings.state_sync_mode == "write-through"
+                    else f"periodic: buffered, synced every {settings.state_sync_interval_s:g} s"
+                ),
+            },
+            "counts": await _counts(runtime),
+        }
+    )
+
+
+routes = [Route("/api/state", read_state, methods=["GET"])]
