@@ -203,3 +203,32 @@ async def test_browser_tools_only_with_a_cdp_url(settings: RuntimeSettings) -> N
     finally:
         await without.close()
         await with_cdp.close()
+
+
+async def test_the_page_cannot_reach_addresses_web_fetch_would_refuse(
+    cdp_url: str,
+    site: LoopbackSite,
+    settings: RuntimeSettings,
+    store: LocalDirStore,
+    http: httpx.AsyncClient,
+    driver: BrowserDriver,
+) -> None:
+    # 127.0.0.2 is loopback too, but only 127.0.0.1 is allowlisted: it stands for "internal".
+    with loopback_site(
+        {"/pixel.png": send(b"GIF89a", "image/gif"), "/admin": send("admin")}, host="127.0.0.2"
+    ) as internal:
+        leaky = (
+            f'<html><head><title>Leaky</title></head><body><img src="{internal.base}/pixel.png">'
+            f'<img src="{site.base}/ok.png"><a id="in" href="{internal.base}/admin">admin</a>'
+            "<p>public page</p></body></html>"
+        )
+        site.routes["/leaky"] = send(leaky)
+        site.routes["/ok.png"] = send(b"GIF89a", "image/gif")
+        script = Script(
+            [[("open_page", {"url": f"{site.base}/leaky"})], [("click", {"selector": "#in"})]]
+        )
+        await run_script(script, [toolset(cdp_url, store, driver)], deps_for(settings, store, http))
+    assert f"Blocked request: {internal.base}/pixel.png (127.0.0.2 resolves to" in script.seen[0]
+    assert f"Blocked request: {internal.base}/admin" in script.seen[1]
+    assert internal.requests == []  # nothing reached the "internal" server
+    assert "/ok.png" in [r.path for r in site.requests]  # allowed subresources still load

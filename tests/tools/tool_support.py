@@ -129,15 +129,16 @@ class LoopbackSite:
     routes: dict[str, Handler]
     requests: list[Seen] = field(default_factory=list)
     port: int = 0
+    host: str = "127.0.0.1"
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
 
 @contextmanager
-def loopback_site(routes: dict[str, Handler]) -> Iterator[LoopbackSite]:
-    site = LoopbackSite(routes)
+def loopback_site(routes: dict[str, Handler], host: str = "127.0.0.1") -> Iterator[LoopbackSite]:
+    site = LoopbackSite(routes, host=host)
 
     class Handle(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -151,7 +152,7 @@ def loopback_site(routes: dict[str, Handler]) -> Iterator[LoopbackSite]:
         def log_message(self, *_args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handle)
+    server = ThreadingHTTPServer((host, 0), Handle)
     server.daemon_threads = True
     site.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from playwright.async_api import Browser, Page, Playwright, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from pydantic import Field, SecretStr
@@ -40,6 +40,7 @@ CONNECT_TIMEOUT_S = 20.0
 DEFAULT_CHARS = 20_000
 MAX_CHARS = 100_000
 SCREENSHOTS = "screenshots/"
+LOCAL_SCHEMES = frozenset({"about", "blob", "data"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,9 @@ class BrowserSession:
     config: BrowserConfig
     driver: BrowserDriver
     browser: Browser | None = None
+    context: BrowserContext | None = None
     current: Page | None = None
+    blocked: list[str] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def page(self) -> Page:
@@ -112,19 +115,42 @@ class BrowserSession:
                 ) from None
             self.driver.sessions_opened += 1
             self.driver.sessions_open += 1
-            context = await self.browser.new_context()
-            self.current = await context.new_page()
+            self.context = await self.browser.new_context()
+            await self.context.route("**/*", self._guard)
+            self.current = await self.context.new_page()
             self.current.set_default_navigation_timeout(self.config.navigation_timeout_s * 1000)
             self.current.set_default_timeout(self.config.action_timeout_s * 1000)
             return self.current
 
+    async def _guard(self, route: Route) -> None:
+        """Every request the page makes (subresources, links, scripts) passes the same address
+        check as web fetch, so a page cannot reach private addresses through the browser.
+        Best effort: Chromium resolves names again itself, and redirects are not re-routed."""
+        url = route.request.url
+        try:
+            if url.split(":", 1)[0].lower() not in LOCAL_SCHEMES:
+                await check_url(url, self.config.allowlist)
+        except (FetchRefused, FetchFailed) as error:
+            self.blocked.append(f"{url[:200]} ({error})")
+            with contextlib.suppress(PlaywrightError):
+                await route.abort("blockedbyclient")
+            return
+        with contextlib.suppress(PlaywrightError):
+            await route.continue_()
+
+    def take_blocked(self) -> list[str]:
+        """Requests blocked since the last call."""
+        blocked, self.blocked = self.blocked, []
+        return blocked
+
     async def close(self) -> None:
-        """Close the page's context and the CDP connection (a remote browser then ends)."""
-        browser, self.browser, self.current = self.browser, None, None
+        """Close the turn's context and the CDP connection (a remote browser then ends)."""
+        browser, context = self.browser, self.context
+        self.browser = self.context = self.current = None
         if browser is None:
             return
         try:
-            for context in browser.contexts:
+            if context is not None:
                 with contextlib.suppress(PlaywrightError):
                     await context.close()
             with contextlib.suppress(PlaywrightError):
@@ -175,6 +201,16 @@ class BrowserToolset(FunctionToolset[AgentDeps]):
             raise ModelRetry("the browser is only available inside a turn")
         return await self.session.page()
 
+    async def describe(self, page: Page, max_chars: int) -> str:
+        """URL, title and visible text of the page, plus any requests the guard blocked."""
+        title = await page.title()
+        text = await page.locator("body").inner_text()
+        text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
+        cut = "\n…(truncated)" if len(text) > max_chars else ""
+        blocked = self.session.take_blocked() if self.session is not None else []
+        note = "".join(f"\nBlocked request: {item}" for item in blocked[:10])
+        return f"URL: {page.url}\nTitle: {title}\n\n{text[:max_chars]}{cut}{note}"
+
     async def guarded(self, action: str, step: Awaitable[T]) -> T:
         """Run a page action, turning Playwright failures into messages the model can act on."""
         try:
@@ -187,14 +223,6 @@ class BrowserToolset(FunctionToolset[AgentDeps]):
             raise ModelRetry(
                 f"{action} failed: {self.config.redact(error.message)[:300]}"
             ) from None
-
-
-async def _describe(page: Page, max_chars: int) -> str:
-    title = await page.title()
-    text = await page.locator("body").inner_text()
-    text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
-    cut = "\n…(truncated)" if len(text) > max_chars else ""
-    return f"URL: {page.url}\nTitle: {title}\n\n{text[:max_chars]}{cut}"
 
 
 def _register(tools: BrowserToolset) -> None:
@@ -217,7 +245,7 @@ def _register(tools: BrowserToolset) -> None:
         async def go() -> str:
             response = await page.goto(url, wait_until="domcontentloaded")
             status = f"HTTP {response.status}\n" if response is not None else ""
-            return status + await _describe(page, max_chars)
+            return status + await tools.describe(page, max_chars)
 
         return await tools.guarded(f"opening {url}", go())
 
@@ -229,7 +257,7 @@ def _register(tools: BrowserToolset) -> None:
             max_chars: at most this many characters of text are returned.
         """
         page = await tools.page()
-        return await tools.guarded("reading the page", _describe(page, max_chars))
+        return await tools.guarded("reading the page", tools.describe(page, max_chars))
 
     @tools.tool
     async def page_snapshot(ctx: RunContext[AgentDeps], max_chars: Chars = DEFAULT_CHARS) -> str:
@@ -260,7 +288,7 @@ def _register(tools: BrowserToolset) -> None:
             await page.click(selector)
             with contextlib.suppress(PlaywrightTimeoutError):
                 await page.wait_for_load_state("domcontentloaded")
-            return await _describe(page, DEFAULT_CHARS)
+            return await tools.describe(page, DEFAULT_CHARS)
 
         return await tools.guarded(f"clicking {selector!r}", act())
 
@@ -283,7 +311,7 @@ def _register(tools: BrowserToolset) -> None:
                 await page.press(selector, "Enter")
                 with contextlib.suppress(PlaywrightTimeoutError):
                     await page.wait_for_load_state("domcontentloaded")
-            return await _describe(page, DEFAULT_CHARS)
+            return await tools.describe(page, DEFAULT_CHARS)
 
         return await tools.guarded(f"typing into {selector!r}", act())
 
