@@ -34,6 +34,7 @@ test-edge: edge-build
 	npm test --prefix $(EDGE)
 
 test-py: setup-py edge-build
+	scripts/ensure-chromium
 	$(UV) run pytest
 
 test: lint typecheck test-edge test-py
