@@ -201,6 +201,7 @@ class ChatLoad:
     url: str
     sessions: list[str]
     acks: dict[str, tuple[str, int]] = field(default_factory=dict)  # turn_id -> (key, seq)
+    ack_times: dict[str, float] = field(default_factory=dict)  # turn_id -> monotonic time
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -237,3 +238,4 @@ class ChatLoad:
                 key = f"sessions/{session_id}/{body['seq']:08d}.json"
                 with self._lock:
                     self.acks[body["turn_id"]] = (key, body["seq"])
+                    self.ack_times[body["turn_id"]] = time.monotonic()

@@ -16,6 +16,7 @@ from agent.runtime.errors import PreconditionFailed
 from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject, etag_of
 
 log = logging.getLogger(__name__)
+_TRANSFERS = 8  # parallel uploads per sync, like rclone's --transfers
 
 
 class PeriodicSyncStore:
@@ -84,12 +85,17 @@ class PeriodicSyncStore:
     async def flush(self) -> None:
         """Copy every buffered write to the inner store."""
         batch, self._pending = self._pending, {}
-        try:
-            for key, body in batch.items():
+        gate = asyncio.Semaphore(_TRANSFERS)
+
+        async def copy(key: str, body: bytes | None) -> None:
+            async with gate:
                 if body is None:
                     await self._inner.delete(key)
                 else:
                     await self._inner.put(key, body)
+
+        try:
+            await asyncio.gather(*(copy(key, body) for key, body in batch.items()))
         except BaseException:
             # Keep what did not make it (newer buffered writes win).
             self._pending = {**batch, **self._pending}
