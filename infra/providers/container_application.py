@@ -29,6 +29,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -109,7 +110,8 @@ def _inputs_of(props: dict[str, Any]) -> ApplicationInputs:
 
 
 def _has_unknowns(props: dict[str, Any]) -> bool:
-    return any(value == UNKNOWN for value in props.values())
+    # The dynamic-provider host hands Check/Diff preview unknowns as `Unknown` objects.
+    return any(isinstance(value, Unknown) or value == UNKNOWN for value in props.values())
 
 
 def check_failures(error: ValidationError) -> list[CheckFailure]:

@@ -11,7 +11,7 @@ import dill
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
-from pulumi.runtime.rpc import UNKNOWN
+from pulumi.output import Unknown
 
 from infra.providers.cloudflare_api import CloudflareApiError
 from infra.providers.container_application import ContainerApplicationProvider
@@ -195,7 +195,7 @@ def test_create_reports_a_namespace_that_already_has_an_application(
         ({"max_instances": 3.0}, True, []),
         ({"logs_enabled": False}, True, []),
         ({"rollout_step_percentage": 50.0}, False, []),
-        ({"image": UNKNOWN}, True, []),
+        ({"image": Unknown()}, True, []),
         ({"name": "edgeagent-acme-dev-other"}, True, ["name"]),
         ({"script_name": "edgeagent-acme-prod"}, True, ["script_name"]),
         ({"account_id": "f" * 32}, True, ["account_id"]),
@@ -467,7 +467,7 @@ def test_check_names_the_key_what_is_wrong_and_an_example(
 def test_check_accepts_valid_inputs_and_defers_unknowns_to_apply() -> None:
     provider = ContainerApplicationProvider()
     assert provider.check({}, props()).failures == []
-    assert provider.check({}, props(image=UNKNOWN, instance_type="huge")).failures == []
+    assert provider.check({}, props(image=Unknown(), instance_type="huge")).failures == []
 
 
 def test_the_fake_rejects_bodies_the_sdk_types_do_not_allow() -> None:
