@@ -12,6 +12,7 @@ import sys
 from types import FrameType
 
 import uvicorn
+from starlette.applications import Starlette
 
 from agent.runtime.app import Runtime, create_app
 from agent.runtime.errors import ConfigError
@@ -21,11 +22,14 @@ from agent.runtime.settings import load_settings
 class _Server(uvicorn.Server):
     """Marks the runtime as draining the moment a stop signal arrives."""
 
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self._app = app
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        app = self.config.loaded_app if self.config.loaded else None
-        runtime: Runtime | None = getattr(getattr(app, "state", None), "runtime", None)
+        runtime: Runtime | None = getattr(self._app.state, "runtime", None)
         if runtime is not None:
-            runtime.draining = True
+            runtime.draining = True  # /readyz and new turns answer 503 from now on
         super().handle_exit(sig, frame)
 
 
@@ -56,7 +60,7 @@ def main() -> int:
         proxy_headers=False,
         server_header=False,
     )
-    server = _Server(config)
+    server = _Server(config, app)
     server.run()
     return 0 if server.started else 1
 

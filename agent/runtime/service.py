@@ -51,32 +51,27 @@ class ChatService:
         self.sessions = sessions
         self.engine = engine
         self.http = http
-        self.in_flight = 0
 
     async def turn(self, request: TurnRequest, on_delta: OnDelta | None = None) -> Turn:
         """Run one turn and return it once it is durably stored."""
-        self.in_flight += 1
-        try:
-            async with self.sessions.open(request.session_id) as history:
-                if request.turn_id is not None:
-                    for done in history:
-                        if done.turn_id == request.turn_id:
-                            return done
-                outcome = await self._generate(request, history, on_delta)
-                draft = Turn(
-                    seq=1,  # the real number is claimed by the conditional create
-                    turn_id=request.turn_id or uuid.uuid4().hex,
-                    user=request.user,
-                    channel=request.channel,
-                    created_at=now(),
-                    prompt=request.prompt,
-                    reply=outcome.reply,
-                    model=self.engine.model_label,
-                    messages=outcome.messages,
-                )
-                return await self.sessions.append(request.session_id, draft)
-        finally:
-            self.in_flight -= 1
+        async with self.sessions.open(request.session_id) as history:
+            if request.turn_id is not None:
+                for done in history:
+                    if done.turn_id == request.turn_id:
+                        return done
+            outcome = await self._generate(request, history, on_delta)
+            draft = Turn(
+                seq=1,  # the real number is claimed by the conditional create
+                turn_id=request.turn_id or uuid.uuid4().hex,
+                user=request.user,
+                channel=request.channel,
+                created_at=now(),
+                prompt=request.prompt,
+                reply=outcome.reply,
+                model=self.engine.model_label,
+                messages=outcome.messages,
+            )
+            return await self.sessions.append(request.session_id, draft)
 
     async def _generate(
         self, request: TurnRequest, history: list[Turn], on_delta: OnDelta | None

@@ -264,3 +264,23 @@ def test_startup_reads_no_session(settings: RuntimeSettings) -> None:
     with TestClient(create_app(settings, AppDeps(store=store))) as client:  # type: ignore[arg-type]
         wait_ready(client)
         assert store.reads == 0  # restore is lazy: readiness does not grow with state
+
+
+def test_a_stop_signal_drains_at_once(settings: RuntimeSettings) -> None:
+    import signal
+
+    import uvicorn
+
+    from agent.runtime.__main__ import _Server
+
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wait_ready(client)
+        server = _Server(uvicorn.Config(app), app)
+        server.handle_exit(signal.SIGTERM, None)
+        assert server.should_exit
+        ready = client.get("/readyz", headers=H)
+        assert ready.status_code == 503
+        assert ready.json()["error"] == "shutting down"
+        chat = client.post("/api/chat", headers=H, json={"message": "late"})
+        assert chat.status_code == 503
