@@ -14,13 +14,15 @@ from collections.abc import Mapping
 import cloudflare
 from pydantic import SecretStr
 
+from infra.errors import EdgeAgentError
+
 # Names of where the token lives, not tokens.
 API_TOKEN_CONFIG_KEY = "cloudflare:apiToken"  # noqa: S105
 API_TOKEN_ENV = "CLOUDFLARE_API_TOKEN"  # noqa: S105
 BASE_URL_ENV = "CLOUDFLARE_BASE_URL"
 
 
-class CloudflareApiError(Exception):
+class CloudflareApiError(EdgeAgentError):
     """A Cloudflare API call failed; the message says which call, why, and what to check."""
 
 
