@@ -1,8 +1,10 @@
-"""Added latency of the edge Worker: the same origin hit directly and through `wrangler dev`.
+"""Added latency of the edge Worker: the same origin hit directly and through the Worker.
 
-One run starts the loopback origin and the Worker in local mode in front of it, warms both paths
-up, then sends N requests down each path, alternating A/B so drift on a shared machine hits both
-alike, each over its own keep-alive connection. Prints p50/p90/p99 per path and the difference.
+One run starts the loopback origin and, in front of it, the Worker in local mode twice: under
+`wrangler dev` (which adds its own dev proxy worker in a second workerd) and as the built
+dist/index.js served by one workerd process (Miniflare), the bundle infra uploads. After a warm-up
+it sends N requests down each path in turn, so drift on a shared machine hits all alike, each
+path over its own keep-alive connection. Prints p50/p90/p99 per path and each minus direct.
 
     uv run python -m bench.edge_overhead [--requests 2000] [--warmup 200]
 """
@@ -17,8 +19,9 @@ import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from bench.edge_overhead.localdev import REPO_ROOT, origin, wrangler_dev
+from bench.edge_overhead.localdev import REPO_ROOT, build_bundle, origin, serve_bundle, wrangler_dev
 
 RESULTS = REPO_ROOT / "bench" / "results" / "edge_overhead.json"
 
@@ -68,58 +71,79 @@ class Client:
         self.conn.close()
 
 
+PATHS = ("direct", "wrangler_dev", "workerd")
+
+
 def run(requests: int, warmup: int) -> dict[str, object]:
+    build_bundle()
     load_before = os.getloadavg()[0]
-    with origin() as origin_base, wrangler_dev(origin_base) as edge:
-        direct, via_edge = Client(origin_base), Client(edge)
+    with origin() as origin_base, wrangler_dev(origin_base) as dev, serve_bundle(origin_base) as wd:
+        clients = {
+            "direct": Client(origin_base),
+            "wrangler_dev": Client(dev),
+            "workerd": Client(wd),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in PATHS}
         try:
             for _ in range(warmup):
-                direct.get("/bench")
-                via_edge.get("/bench")
-            direct_ms: list[float] = []
-            edge_ms: list[float] = []
+                for name in PATHS:
+                    clients[name].get("/bench")
             for _ in range(requests):
-                direct_ms.append(direct.get("/bench"))
-                edge_ms.append(via_edge.get("/bench"))
+                for name in PATHS:
+                    samples[name].append(clients[name].get("/bench"))
         finally:
-            direct.close()
-            via_edge.close()
+            for client in clients.values():
+                client.close()
     load_after = os.getloadavg()[0]
-    d, e = summarize(direct_ms), summarize(edge_ms)
-    added = Summary(
-        p50_ms=e.p50_ms - d.p50_ms,
-        p90_ms=e.p90_ms - d.p90_ms,
-        p99_ms=e.p99_ms - d.p99_ms,
-        mean_ms=e.mean_ms - d.mean_ms,
-    )
+    summaries = {name: summarize(samples[name]) for name in PATHS}
+    direct = summaries["direct"]
+    added = {
+        name: Summary(
+            p50_ms=s.p50_ms - direct.p50_ms,
+            p90_ms=s.p90_ms - direct.p90_ms,
+            p99_ms=s.p99_ms - direct.p99_ms,
+            mean_ms=s.mean_ms - direct.mean_ms,
+        )
+        for name, s in summaries.items()
+        if name != "direct"
+    }
     return {
         "requests_per_path": requests,
         "warmup_per_path": warmup,
         "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}",
-        # Other work on a shared machine inflates both paths; the load says how quiet it was.
+        # Other work on a shared machine inflates every path; the load says how quiet it was.
         "load_avg_1m_before": load_before,
         "load_avg_1m_after": load_after,
-        "direct": asdict(d),
-        "via_worker": asdict(e),
-        "added": asdict(added),
+        "paths": {name: asdict(s) for name, s in summaries.items()},
+        "added": {name: asdict(s) for name, s in added.items()},
     }
 
 
-def table(result: dict[str, object]) -> str:
-    rows = [("origin directly", result["direct"]), ("through the Worker", result["via_worker"])]
-    rows.append(("added by the Worker", result["added"]))
+LABELS = {
+    "direct": "origin directly",
+    "wrangler_dev": "through the Worker, `wrangler dev`",
+    "workerd": "through the Worker, built bundle in workerd",
+}
+
+
+def table(result: dict[str, Any]) -> str:
     lines = [
         f"| path ({result['requests_per_path']} requests each) "
         "| p50 ms | p90 ms | p99 ms | mean ms |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for name, raw in rows:
-        s = raw if isinstance(raw, dict) else {}
-        lines.append(
+
+    def row(name: str, s: dict[str, float]) -> str:
+        return (
             f"| {name} | {s['p50_ms']:.2f} | {s['p90_ms']:.2f} | {s['p99_ms']:.2f} "
             f"| {s['mean_ms']:.2f} |"
         )
+
+    for name in PATHS:
+        lines.append(row(LABELS[name], result["paths"][name]))
+    for name, s in result["added"].items():
+        lines.append(row(f"**added**, {LABELS[name].removeprefix('through the Worker, ')}", s))
     return "\n".join(lines)
 
 

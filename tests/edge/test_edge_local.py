@@ -16,7 +16,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from bench.edge_overhead.localdev import free_port, origin, wrangler_dev
+from bench.edge_overhead.localdev import build_bundle, free_port, origin, serve_bundle, wrangler_dev
 from bench.edge_overhead.origin import CLOSE_CODE, CLOSE_REASON, STREAM_CHUNKS
 
 EDGE_TOKEN = "e2e-edge-token-5f1c"
@@ -187,3 +187,21 @@ def test_cold_origin_loading_page_bounded_wait_then_ready() -> None:
             status, _, body = request(edge, "GET", "/api/sessions")
             assert status == 200
             assert json.loads(body)["path"] == "/api/sessions"
+
+
+def test_built_bundle_in_workerd_proxies_http_and_websocket() -> None:
+    """dist/index.js, the module infra uploads, served by one workerd process (Miniflare)."""
+    build_bundle()
+    with origin() as origin_base, serve_bundle(origin_base, edge_token=EDGE_TOKEN) as edge:
+        status, _, body = request(edge, "GET", "/api/ping", headers={"X-Agent-User": "spoof"})
+        assert status == 200
+        headers = json.loads(body)["headers"]
+        assert headers["x-agent-user"] == "dev@localhost"
+        assert headers["x-agent-edge-token"] == EDGE_TOKEN
+        with connect(edge.replace("http://", "ws://") + "/ws", open_timeout=30) as ws:
+            assert json.loads(ws.recv(timeout=10)) == {"x-agent-user": "dev@localhost"}
+            ws.send("close-me")
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (CLOSE_CODE, CLOSE_REASON)
