@@ -33,6 +33,8 @@ INCLUDED_DISK_GB_SECONDS: Final = Decimal(200 * 3600)
 WORKERS_PAID_BASE_USD: Final = Decimal(5)
 DAYS_PER_MONTH: Final = Decimal(30)
 DEFAULT_CPU_UTILISATION: Final = Decimal("0.10")
+# A personal agent's busy time per day, used when the caller has no better figure.
+DEFAULT_ACTIVE_HOURS_PER_DAY: Final = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +79,9 @@ class CostEstimate:
 
     instance_type: str
     instances: int
+    active_hours_per_day: Decimal
     awake_hours_per_day: Decimal
+    cpu_utilisation: Decimal
     vcpu_usd: Decimal
     memory_usd: Decimal
     disk_usd: Decimal
@@ -99,7 +103,8 @@ class CostEstimate:
             f"  memory ${_cents(self.memory_usd)}, vCPU ${_cents(self.vcpu_usd)}, "
             f"disk ${_cents(self.disk_usd)}, "
             f"Workers Paid base ${_cents(self.workers_paid_base_usd)}",
-            f"  pricing: {PRICING_URL}",
+            f"  assumes {_cents(self.active_hours_per_day)} busy h/day per instance, "
+            f"{self.cpu_utilisation:.0%} CPU while awake; pricing: {PRICING_URL}",
         ]
 
 
@@ -107,7 +112,7 @@ def estimate_monthly_cost(
     instance_type: str,
     max_instances: int,
     sleep_after: str,
-    active_hours_per_day: float,
+    active_hours_per_day: float = DEFAULT_ACTIVE_HOURS_PER_DAY,
     *,
     cpu_utilisation: Decimal = DEFAULT_CPU_UTILISATION,
 ) -> CostEstimate:
@@ -150,7 +155,9 @@ def estimate_monthly_cost(
     return CostEstimate(
         instance_type=instance_type,
         instances=max_instances,
+        active_hours_per_day=active,
         awake_hours_per_day=awake,
+        cpu_utilisation=cpu_utilisation,
         vcpu_usd=_billed(vcpu_seconds, INCLUDED_VCPU_SECONDS, VCPU_SECOND_USD),
         memory_usd=_billed(memory_seconds, INCLUDED_MEMORY_GIB_SECONDS, MEMORY_GIB_SECOND_USD),
         disk_usd=_billed(disk_seconds, INCLUDED_DISK_GB_SECONDS, DISK_GB_SECOND_USD),

@@ -53,6 +53,8 @@ def test_lines_cite_the_pricing_page() -> None:
     lines = estimate_monthly_cost("standard-1", 1, "10m", 2).lines()
     assert lines[0].startswith("container cost estimate (standard-1 x 1, awake 2.17 h/day): $")
     assert PRICING_URL in lines[-1]
+    assert "assumes 2.00 busy h/day per instance, 10% CPU while awake" in lines[-1]
+    assert estimate_monthly_cost("standard-1", 1, "10m").lines() == lines
 
 
 @pytest.mark.parametrize(
