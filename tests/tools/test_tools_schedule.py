@@ -58,8 +58,9 @@ class Counting:
 
     async def _answer(self) -> str:
         self.requests += 1
+        number = self.requests
         await asyncio.sleep(self.delay)
-        return f"reply {self.requests}"
+        return f"reply {number}"
 
     async def stream(self, _m: list[ModelMessage], _i: AgentInfo) -> AsyncIterator[str]:
         yield await self._answer()
