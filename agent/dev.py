@@ -43,6 +43,8 @@ NODE = EDGE_DIR / "node_modules" / ".bin" / "node"
 WRANGLER = EDGE_DIR / "node_modules" / "wrangler" / "bin" / "wrangler.js"
 TENANT = "local"  # the TENANT var of agent/edge/wrangler.json
 STOP_TIMEOUT_S = 15.0
+# Edge-side webhook verification keys, handed to the local Worker when set (docs/contract.md).
+WORKER_SECRETS = ("TELEGRAM_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "DISCORD_PUBLIC_KEY")
 
 
 class DevError(RuntimeError):
@@ -217,7 +219,10 @@ class DevStack:
         secrets_file = local / "edge-secrets.env"
         secrets_file.touch(mode=0o600)
         secrets_file.chmod(0o600)
-        secrets_file.write_text(f"AGENT_EDGE_TOKEN={json.dumps(self._edge_token)}\n")
+        # Webhook secrets set in the environment let the local Worker verify channel webhooks.
+        values = {"AGENT_EDGE_TOKEN": self._edge_token}
+        values |= {k: v for k in WORKER_SECRETS if (v := self.options.env.get(k, ""))}
+        secrets_file.write_text("".join(f"{k}={json.dumps(v)}\n" for k, v in values.items()))
         cmd = [
             str(NODE),
             str(WRANGLER),

@@ -141,7 +141,7 @@ function onFrame(frame) {
   } else if (frame.type === "reply") {
     text.textContent = frame.reply;
     turn.node.classList.remove("streaming", "pending");
-    turn.node.append(el("div", { className: "meta", textContent: `${frame.model}${frame.offline ? " · offline model" : ""} · saved ${when(frame.created_at)}` }));
+    turn.node.append(el("div", { className: "meta", textContent: `${frame.offline ? "offline model" : frame.model} · saved ${when(frame.created_at)}` }));
     chat.inflight = null;
     $("chat-send").disabled = false;
     loadSessions().catch(showError);
@@ -254,10 +254,9 @@ async function saveMemory() {
     toast(`Saved ${saved.path}`);
     await loadMemoryFiles();
   } catch (error) {
-    if (error instanceof ApiError && error.status === 409) {
-      $("memory-status").textContent = "Changed elsewhere since you opened it: copy your text, reopen the file, and apply your edit again.";
-    }
-    throw error;
+    if (!(error instanceof ApiError && error.status === 409)) throw error;
+    $("memory-status").textContent = "Changed elsewhere since you opened it: copy your text, reopen the file, and apply your edit again.";
+    toast(`Not saved: ${memory.path} was changed elsewhere`, "error");
   }
 }
 
