@@ -174,6 +174,11 @@ def test_memory_api_rejects_bad_input(client: TestClient) -> None:
     no_body = client.put("/api/memory/MEMORY.md", headers=H, json={"text": "x"})
     assert no_body.status_code == 422
     assert "content" in no_body.json()["error"]
+    odd_etag = client.put(
+        "/api/memory/MEMORY.md", headers=H, json={"content": "x", "etag": '"a"\r\nX-Evil: 1'}
+    )
+    assert odd_etag.status_code == 422
+    assert "etag" in odd_etag.json()["error"]
     too_big = client.put("/api/memory/MEMORY.md", headers=H, json={"content": "é" * 200_000})
     assert too_big.status_code == 413
     assert client.get("/api/memory/search", headers=H).status_code == 422

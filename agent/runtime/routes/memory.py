@@ -33,7 +33,9 @@ class MemoryEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content: str = Field(max_length=MAX_FILE_BYTES)
-    etag: str | None = Field(default=None, max_length=200)
+    # An S3/R2 etag as GET returned it, e.g. "9a03...8555" (quotes included); nothing else
+    # reaches the store's If-Match header.
+    etag: str | None = Field(default=None, pattern=r'^"?[A-Za-z0-9_-]{1,128}"?$')
 
 
 def _book(request: Request) -> MemoryBook:
