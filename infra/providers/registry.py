@@ -77,7 +77,9 @@ def registry_login(
 ) -> tuple[str, pulumi.Output[str]]:
     """Username and (secret) password to hand pulumi-docker-build for this run.
 
-    The token comes from `api_token` (the stack's `cloudflare:apiToken`) or CLOUDFLARE_API_TOKEN.
+    The token is `api_token` if given, else the Cloudflare provider's own `cloudflare:apiToken`
+    (read here because it is the provider's credential, not part of the stack model), else
+    CLOUDFLARE_API_TOKEN.
     """
     if not pushes_for_real():
         return REGISTRY_USERNAME, pulumi.Output.secret("")
@@ -93,7 +95,10 @@ def registry_login(
             )
         return login.password.get_secret_value()
 
-    password = pulumi.Output.from_input(api_token).apply(fetch)
+    token = (
+        api_token if api_token is not None else pulumi.Config("cloudflare").get_secret("apiToken")
+    )
+    password = pulumi.Output.from_input(token).apply(fetch)
     return REGISTRY_USERNAME, pulumi.Output.secret(password)
 
 

@@ -83,13 +83,14 @@ def build_context(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def run_under_mocks(
-    build: Any, *, preview: bool = False
+    build: Any, *, preview: bool = False, config: dict[str, str] | None = None
 ) -> tuple[Recorder, DependencyMonitor, dict[str, Any]]:
     """Run `build()` in a fresh Pulumi mock runtime; returns what was registered and outputs."""
     mocks = Recorder()
     monitor = DependencyMonitor(mocks)
 
     def run() -> dict[str, Any]:
+        pulumi.runtime.set_all_config(config or {}, sorted(config or {}))
         pulumi.runtime.set_mocks(mocks, "edgeagent", "dev", preview=preview, monitor=monitor)
         result = build()
         return _sync_await(_resolved(result))
@@ -112,7 +113,12 @@ def run_under_mocks(
 
 
 async def _resolved(outputs: dict[str, pulumi.Output[Any]]) -> dict[str, Any]:
-    return {key: await value.future() for key, value in outputs.items()}
+    """Each output's value, plus `<key>.secret` telling whether it is marked secret."""
+    resolved: dict[str, Any] = {}
+    for key, value in outputs.items():
+        resolved[key] = await value.future()
+        resolved[f"{key}.secret"] = await value.is_secret()
+    return resolved
 
 
 def declare(context: Path, dockerfile: Path, **overrides: Any) -> dict[str, pulumi.Output[Any]]:
@@ -269,4 +275,38 @@ def test_registry_login_outside_a_real_up_is_a_placeholder() -> None:
         return {"username": pulumi.Output.from_input(username), "password": password}
 
     _, _, outputs = run_under_mocks(build)
-    assert outputs == {"username": "v1", "password": ""}
+    assert (outputs["username"], outputs["password"], outputs["password.secret"]) == (
+        "v1",
+        "",
+        True,
+    )
+
+
+@pytest.mark.parametrize("source", ["argument", "provider config", "environment"])
+def test_a_real_up_fetches_a_fresh_secret_password(
+    base_url: str, fake: FakeContainersApi, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    from infra.providers import registry
+
+    monkeypatch.setattr(registry, "pushes_for_real", lambda: True)
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", base_url)
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
+    config: dict[str, str] = {}
+    if source == "provider config":
+        config["cloudflare:apiToken"] = TOKEN
+    if source == "environment":
+        monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
+
+    def build() -> dict[str, pulumi.Output[Any]]:
+        token = pulumi.Output.secret(TOKEN) if source == "argument" else None
+        username, password = registry.registry_login(ACCOUNT_ID, token)
+        return {
+            "username": pulumi.Output.from_input(username),
+            "password": password,
+        }
+
+    _, _, outputs = run_under_mocks(build, config=config)
+    assert outputs["username"] == "v1"
+    assert outputs["password"] == fake.issued_passwords[-1]
+    assert outputs["password.secret"] is True
+    assert fake.bad_auth_attempts == 0
