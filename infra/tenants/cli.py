@@ -27,8 +27,8 @@ from infra.tenants.planning import (
     TenantPlan,
     base_plans,
     collisions,
-    foreign_bucket_grants,
     plan_targets,
+    state_token_problems,
     summary_table,
 )
 from infra.tenants.runner import Progress, format_table, run_all
@@ -145,7 +145,7 @@ def plan_report(
                 f"policy {v.policy}: {v.resource}: {v.message}"
                 for v in validate_plan(tenant_plan.plan)
             ]
-            found += [f"token scope: {p}" for p in foreign_bucket_grants(tenant_plan.plan)]
+            found += [f"state token: {p}" for p in state_token_problems(tenant_plan.plan)]
         if found:
             problems[tenant_plan.target.name] = found
     planned = {p.target.name: p.plan for p in plans if p.plan is not None}

@@ -107,17 +107,24 @@ def base_plans(
     return plans, notes
 
 
-def foreign_bucket_grants(plan: Mapping[str, Any]) -> list[str]:
-    """State-token grants that reach anything but this stack's own bucket(s)."""
+def state_token_problems(plan: Mapping[str, Any]) -> list[str]:
+    """What keeps this stack's state token from reaching exactly its own bucket(s).
+
+    The `tokens-scoped` policy already refuses grants on other buckets; this also requires
+    that a state token exists and that it reaches every bucket of the stack.
+    """
     resources = resources_of(plan)
     own = {key for r in resources for key in r2_bucket_keys(r)}
+    tokens = state_tokens(resources)
+    if own and not tokens:
+        return ["no token grants access to this stack's bucket"]
     problems = []
-    for token in state_tokens(resources):
-        for scope in token.scopes:
-            if scope not in own:
-                problems.append(f"{token.resource.name} grants {scope!r}, not this stack's bucket")
-        if not token.scopes:
-            problems.append(f"{token.resource.name} names no bucket")
+    for token in tokens:
+        if set(token.scopes) != own:
+            problems.append(
+                f"{token.resource.name} grants {sorted(token.scopes)}, this stack's buckets are "
+                f"{sorted(own)}"
+            )
     return problems
 
 

@@ -21,6 +21,7 @@ with warnings.catch_warnings():
 
 from infra.plan import plan_stack
 from infra.tenants.cli import main
+from infra.tenants.planning import state_token_problems
 
 REPO = Path(__file__).resolve().parents[2]
 EDGE_DIST = REPO / "tests" / "infra" / "fixtures" / "edge-dist"
@@ -212,3 +213,21 @@ def test_a_base_file_that_does_not_plan_alone_is_only_noted(tmp_path: Path) -> N
     code, out, _ = plan(manifest)
     assert code == 0, out
     assert "note: base stack dev (Pulumi.dev.yaml) not compared: invalid configuration" in out
+
+
+def test_state_token_must_reach_exactly_its_own_bucket() -> None:
+    planned = PLANNER("acme-dev", yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"])
+    assert state_token_problems(planned) == []
+    [token] = [r for r in planned["resources"] if r["name"].endswith("storage-token")]
+    token["inputs"]["policies"] = []
+    assert state_token_problems(planned) == ["no token grants access to this stack's bucket"]
+    bucket = next(r for r in planned["resources"] if r["type"].endswith(":R2Bucket"))
+    second = {**bucket, "name": "second", "inputs": {**bucket["inputs"], "name": "other"}}
+    planned["resources"].append(second)
+    token["inputs"]["policies"] = [
+        {"effect": "allow", "permissionGroups": [], "resources": json.dumps({
+            f"com.cloudflare.edge.r2.bucket.{bucket['inputs']['accountId']}_default_other": "*"
+        })}
+    ]  # fmt: skip
+    [problem] = state_token_problems(planned)
+    assert problem.startswith(f"{token['name']} grants ['com.cloudflare.edge.r2.bucket.")
