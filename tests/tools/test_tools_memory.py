@@ -183,3 +183,14 @@ def test_memory_api_rejects_bad_input(client: TestClient) -> None:
     assert too_big.status_code == 413
     assert client.get("/api/memory/search", headers=H).status_code == 422
     assert client.get("/api/memory/search?q=x&limit=0", headers=H).status_code == 422
+
+
+async def test_remember_into_a_full_file_asks_the_model_to_tidy(
+    settings: RuntimeSettings, store: LocalDirStore, http: httpx.AsyncClient
+) -> None:
+    book = MemoryBook(store, settings.agent_timezone)
+    await book.write(book.today_path(), "x" * (256 * 1024 - 10), None)
+    script = Script([[("remember", {"note": "one more thing to keep"})]])
+    await run_script(script, [memory_toolset(book)], deps_for(settings, store, http))
+    assert script.seen[0].startswith("RETRY remember: memory file of 262")
+    assert "over the 262144-byte limit; tell the user memory needs tidying" in script.seen[0]

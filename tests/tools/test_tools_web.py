@@ -189,3 +189,8 @@ async def test_fetch_tool_through_a_model(
     assert script.seen[2].startswith("fetch_url: fetch failed: content type 'image/png'")
     assert script.seen[3].startswith("RETRY fetch_url: refused: only http and https")
     assert [r.path for r in site.requests] == ["/page", "/binary"]  # nothing else was contacted
+
+
+async def test_unresolvable_names_fail_cleanly() -> None:
+    with pytest.raises(FetchFailed, match=r"cannot resolve 'a{70}\.example': encoding with 'idna'"):
+        await check_url(f"http://{'a' * 70}.example/", Allowlist.parse(""))

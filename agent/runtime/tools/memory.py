@@ -200,11 +200,13 @@ def memory_toolset(book: MemoryBook) -> FunctionToolset[AgentDeps]:
         line = " ".join(note.split())
         stamp = book.local_now().strftime("%H:%M")
         daily = book.today_path()
-        await book.append(daily, f"- {stamp} {line}\n")
-        if long_term:
-            await book.append(LONG_TERM, f"- {line}\n")
-            return f"remembered in {daily} and {LONG_TERM}"
-        return f"remembered in {daily}"
+        try:
+            await book.append(daily, f"- {stamp} {line}\n")
+            if long_term:
+                await book.append(LONG_TERM, f"- {line}\n")
+        except MemoryTooLarge as error:
+            raise ModelRetry(f"{error}; tell the user memory needs tidying") from None
+        return f"remembered in {daily} and {LONG_TERM}" if long_term else f"remembered in {daily}"
 
     @toolset.tool
     async def recall(ctx: RunContext[AgentDeps], path: str = LONG_TERM) -> str:

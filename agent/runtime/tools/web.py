@@ -105,8 +105,9 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
         pass
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as error:
-        raise FetchFailed(f"cannot resolve {host!r}: {error.strerror}") from None
+    except (OSError, UnicodeError) as error:  # gaierror is an OSError; IDNA errors are not
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        raise FetchFailed(f"cannot resolve {host!r}: {reason}") from None
     return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
 
 
