@@ -15,14 +15,23 @@ import os
 import re
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, WebSocket, expect, sync_playwright
+from playwright.sync_api import (
+    BrowserContext,
+    Page,
+    WebSocket,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
 from ui_support import TG_TOKEN, FakeTelegram, fake_telegram, telegram_update
 
 from agent.dev import DevOptions, DevStack, free_port
+from agent.runtime.jobs.model import Job
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +68,12 @@ def telegram() -> Iterator[FakeTelegram]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, telegram: FakeTelegram) -> Iterator[str]:
+def local_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dev") / ".local"
+
+
+@pytest.fixture(scope="module")
+def stack(local_dir: Path, telegram: FakeTelegram) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "BROWSER_"))}
     env |= {
         "TELEGRAM_BOT_TOKEN": TG_TOKEN,
@@ -69,7 +83,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, telegram: FakeTelegram) -> I
     }
     options = DevOptions(
         port=free_port(),
-        local_dir=tmp_path_factory.mktemp("dev") / ".local",
+        local_dir=local_dir,
         identity=IDENTITY,
         browser=False,
         env=env,
@@ -256,9 +270,43 @@ def test_memory_is_edited_and_conflicts_are_caught(page: Page, stack: str, shots
     page.screenshot(path=str(shots / "memory.png"), full_page=True)
 
 
-def test_jobs_and_state_pages(page: Page, shots: Path) -> None:
+def test_jobs_are_listed_and_cancelled(
+    page: Page, stack: str, local_dir: Path, shots: Path
+) -> None:
     page.click("nav a[data-view=jobs]")
     expect(page.locator("#jobs-body")).to_contain_text("No jobs")
+    # A job as the scheduling tool stores it (the offline model schedules nothing by itself).
+    job = Job(
+        id="a1b2c3d4e5f6",
+        kind="cron",
+        cron="0 7 * * 6",
+        timezone="Europe/Paris",
+        prompt="Weather for the hut this weekend?",
+        channel="telegram",
+        conversation="4242",
+        session_id="telegram-weather",
+        user="channel:telegram",
+        created_at=datetime.now(UTC),
+        timeout_s=60,
+        next_run=datetime(2026, 11, 28, 6, 0, tzinfo=UTC),
+    )
+    jobs = local_dir / "state" / "jobs"
+    jobs.mkdir(parents=True, exist_ok=True)
+    (jobs / f"{job.id}.json").write_text(job.model_dump_json())
+
+    page.click("[data-refresh=jobs]")
+    row = page.locator(f'#jobs-body tr[data-job="{job.id}"]')
+    expect(row).to_contain_text("0 7 * * 6 (Europe/Paris)")
+    expect(row).to_contain_text("Weather for the hut this weekend?")
+    expect(row.locator(".pill")).to_have_text("active")
+    page.screenshot(path=str(shots / "jobs.png"), full_page=True)
+    row.get_by_role("button", name="Cancel").click()
+    expect(row.locator(".pill")).to_have_text("cancelled")
+    expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
+    assert _http(stack + "/api/jobs")["jobs"][0]["status"] == "cancelled"
+
+
+def test_state_page(page: Page, shots: Path) -> None:
     page.click("nav a[data-view=state]")
     facts = page.locator("#state-list")
     expect(facts).to_contain_text("local directory")
@@ -270,3 +318,41 @@ def test_jobs_and_state_pages(page: Page, shots: Path) -> None:
         "none since this sandbox started"
     )
     page.screenshot(path=str(shots / "state.png"), full_page=True)
+
+
+def test_a_reply_lost_with_the_connection_is_resent_and_answered_once(
+    context: BrowserContext, stack: str
+) -> None:
+    """The connection drops after the turn was stored but before its reply reached the page: the
+    page reconnects, resends the message with the same turn_id, and gets the stored turn back."""
+    dropped: list[str] = []
+
+    def relay(route: WebSocketRoute) -> None:
+        server = route.connect_to_server()
+        route.on_message(server.send)
+
+        def to_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame["type"] == "reply" and not dropped:
+                dropped.append(frame["turn_id"])
+                route.close(code=1012, reason="simulated restart")
+                return
+            route.send(message)
+
+        server.on_message(to_page)
+
+    page = context.new_page()
+    page.route_web_socket(re.compile(r"/ws$"), relay)
+    page.goto(stack + "/")
+    expect(page.locator("#conn")).to_have_text("connected")
+    page.fill("#chat-input", "Remind me about the dentist")
+    page.press("#chat-input", "Enter")
+    agent = page.locator(".msg.agent").last
+    expect(agent.locator(".meta")).to_contain_text("saved", timeout=30_000)
+    assert len(dropped) == 1
+    expect(page.locator("#conn")).to_have_text("connected")
+    session = page.locator("#session-list .item.active").get_attribute("data-session")
+    turns = _http(f"{stack}/api/sessions/{session}")["turns"]
+    assert [t["turn_id"] for t in turns] == dropped  # stored once, under the page's turn_id
+    expect(agent.locator(".text")).to_have_text(turns[0]["reply"])
+    page.close()

@@ -341,6 +341,7 @@ function showError(error) {
 function route() {
   const view = (location.hash || "#chat").slice(1);
   const name = view in loaders ? view : "chat";
+  $("toast").hidden = true;
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${name}`;
   for (const link of document.querySelectorAll(".tabs a")) link.classList.toggle("active", link.dataset.view === name);
   loaders[name]().catch(showError);
