@@ -22,6 +22,7 @@ import pulumi
 from pulumi.runtime.mocks import MockMonitor
 from pydantic import SecretStr
 
+from infra.errors import BuildError
 from infra.providers.cloudflare_api import (
     API_TOKEN_CONFIG_KEY,
     describe_api_error,
@@ -120,7 +121,8 @@ def copied_sources(dockerfile: Path) -> list[str]:
         if any(arg.startswith("--from=") for arg in args):
             continue
         paths = [arg for arg in args if not arg.startswith("--")]
-        sources.extend(paths[:-1])
+        # Heredocs and URLs are not files of the build context.
+        sources.extend(p for p in paths[:-1] if not p.startswith("<<") and "://" not in p)
     return sources
 
 
@@ -130,11 +132,21 @@ def content_tag(context: Path, dockerfile: Path) -> str:
     The tag names the build; the application pins the pushed digest, which is what makes an
     unchanged build a no-op.
     """
+    if not dockerfile.is_file():
+        raise BuildError(
+            f"{dockerfile} not found: the sandbox image is built from it "
+            "(context: the repository root, see docs/contract.md)"
+        )
     digest = hashlib.sha256()
     digest.update(b"Dockerfile\0" + dockerfile.read_bytes())
     files: set[Path] = set()
     for source in copied_sources(dockerfile):
-        for match in context.glob(source.lstrip("/")) if source not in (".", "./") else [context]:
+        matches = [context] if source in (".", "./") else list(context.glob(source.lstrip("/")))
+        if not matches:
+            raise BuildError(
+                f"{dockerfile.name} copies {source!r}, which is not in the build context {context}"
+            )
+        for match in matches:
             candidates = match.rglob("*") if match.is_dir() else [match]
             files.update(p for p in candidates if p.is_file() and not _ignored(p, context))
     for path in sorted(files, key=lambda p: p.relative_to(context).as_posix()):

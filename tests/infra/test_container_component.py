@@ -19,6 +19,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.components.container import Container, ContainerArgs
+from infra.errors import BuildError
 from infra.providers.cloudflare_api import CloudflareApiError
 from infra.providers.registry import (
     content_tag,
@@ -77,6 +78,8 @@ def build_context(tmp_path: Path) -> tuple[Path, Path]:
         "COPY --chown=app:app pyproject.toml uv.lock /app/\n"
         'COPY ["agent/runtime", "/app/agent/runtime"]\n'
         "COPY --from=base /usr/bin/env /usr/bin/env\n"
+        "COPY <<EOF /app/banner.txt\n"
+        "ADD https://example.com/ca.pem /etc/ca.pem\n"
         "RUN pip install uv \\\n  && uv sync\n"
     )
     return tmp_path, dockerfile
@@ -223,6 +226,17 @@ def test_content_tag_changes_only_with_what_the_image_copies(
 
     dockerfile.write_text(dockerfile.read_text() + "ENV X=1\n")
     assert content_tag(context, dockerfile) not in (first, second)
+
+
+def test_a_missing_dockerfile_or_copied_path_is_a_build_error(
+    build_context: tuple[Path, Path],
+) -> None:
+    context, dockerfile = build_context
+    with pytest.raises(BuildError, match=r"Dockerfile\.missing not found: the sandbox image"):
+        content_tag(context, context / "agent" / "Dockerfile.missing")
+    dockerfile.write_text(dockerfile.read_text() + "COPY skills/ /app/skills/\n")
+    with pytest.raises(BuildError, match="copies 'skills/', which is not in the build context"):
+        content_tag(context, dockerfile)
 
 
 # --- push credentials -------------------------------------------------------------------------
