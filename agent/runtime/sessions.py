@@ -145,7 +145,7 @@ class SessionStore:
         entry, _ = self._entry(session_id)
         if not entry.turns:
             await self._create_meta(session_id, draft)
-        for _ in range(_MAX_CLAIMS):
+        for attempt in range(_MAX_CLAIMS):
             turn = draft.model_copy(update={"seq": entry.next_seq})
             key = turn_key(session_id, turn.seq)
             try:
@@ -157,7 +157,11 @@ class SessionStore:
                     if winner.turn_id == turn.turn_id:  # our own write, acknowledged late
                         entry.turns.append(winner)
                         return winner
+                before = entry.next_seq
                 await self._catch_up(session_id, entry)
+                if entry.next_seq == before:
+                    # The winner's object is not listed yet (R2 409 while its write is in flight).
+                    await asyncio.sleep(min(0.005 * 2**attempt, 0.5))
                 continue
             entry.turns.append(turn)
             return turn

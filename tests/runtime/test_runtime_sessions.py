@@ -112,3 +112,31 @@ async def test_a_gap_is_reported_not_papered_over(tmp_path: Path) -> None:
     )
     with pytest.raises(StoreError, match="gap before turn 3"):
         await SessionStore(store).read("s")
+
+
+class ConflictInFlight:
+    """R2's 409 ConditionalRequestConflict: the first create loses, yet nothing is stored."""
+
+    def __init__(self, inner: StateStore) -> None:
+        self.inner = inner
+        self.conflicts = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def put(
+        self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> str:
+        if key.startswith("sessions/") and self.conflicts < 2:
+            self.conflicts += 1
+            raise PreconditionFailed(key)
+        return await self.inner.put(key, body, if_none_match=if_none_match, if_match=if_match)
+
+
+async def test_a_conflict_with_nothing_stored_is_retried_at_the_same_number(
+    tmp_path: Path,
+) -> None:
+    store = ConflictInFlight(LocalDirStore(tmp_path))
+    turn = await add(SessionStore(store), "s", "hello", "t-1")  # type: ignore[arg-type]
+    assert (turn.seq, store.conflicts) == (1, 2)
+    assert [t.turn_id for t in await SessionStore(store.inner).read("s")] == ["t-1"]
