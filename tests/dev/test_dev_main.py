@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -82,6 +83,12 @@ def test_make_dev_serves_a_working_chat_and_ctrl_c_stops_everything(tmp_path: Pa
         names = {p.name() for p in started}
         assert {"workerd", "chromium"} <= names, names
         assert any("agent.runtime" in " ".join(p.cmdline()) for p in started)
+        # The edge token reaches the Worker through a private file, never a command line.
+        secrets_file = local / "edge-secrets.env"
+        assert secrets_file.stat().st_mode & 0o777 == 0o600
+        token = json.loads(secrets_file.read_text().split("=", 1)[1])
+        assert len(token) >= 32
+        assert not any(token in " ".join(p.cmdline()) for p in started)
 
         # The page, then a chat turn over HTTP and one streamed over the WebSocket, all through
         # the Worker (which adds the identity and the edge token).
@@ -125,3 +132,42 @@ def test_make_dev_serves_a_working_chat_and_ctrl_c_stops_everything(tmp_path: Pa
     # The acknowledged turns are in .local/state, where a restart of `make dev` finds them.
     stored = sorted((local / "state" / "sessions" / "dev1").glob("*.json"))
     assert [p.name for p in stored] == ["00000001.json", "00000002.json"]
+
+
+def _run_dev(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent.dev", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_bad_model_setting_stops_make_dev_with_the_runtime_message(tmp_path: Path) -> None:
+    env = {**_env(), "AGENT_MODEL": "openai:gpt-5-mini"}
+    before = {p.pid for p in psutil.process_iter()}
+    result = _run_dev(
+        ["--port", str(free_port()), "--local-dir", str(tmp_path), "--no-browser"], env
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "the runtime exited with status 2" in result.stderr
+    assert "AI_GATEWAY_BASE_URL" in result.stderr  # the runtime's own message, from its log
+    leftovers = [
+        p
+        for p in psutil.process_iter(["pid", "cmdline"])
+        if p.pid not in before and str(tmp_path) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert leftovers == []
+
+
+def test_a_taken_port_is_refused_naming_the_option(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run_dev(["--port", str(port), "--local-dir", str(tmp_path)], _env())
+    assert result.returncode == 2
+    assert f"port {port} on 127.0.0.1 is taken" in result.stderr
+    assert "--port" in result.stderr
