@@ -76,6 +76,7 @@ def test_state_reports_backend_counts_identity_and_last_durable_write(
     assert before["state"]["directory"] == str((tmp_path / "state").resolve())
     assert before["state"]["sync_mode"] == "write-through"
     assert before["state"]["last_durable_write"] is None
+    assert before["state"]["last_buffered_write"] is None
     assert before["counts"] == {
         "sessions": 0,
         "memory_files": 0,
@@ -100,3 +101,26 @@ def test_state_needs_an_identity(client: TestClient) -> None:
     response = client.get("/api/state", headers={"x-agent-edge-token": EDGE_TOKEN})
     assert response.status_code == 401
     assert response.json()["error"] == "missing X-Agent-User"
+
+
+def test_periodic_sync_reports_buffered_not_durable_writes(tmp_path: Path) -> None:
+    settings = RuntimeSettings(
+        agent_tenant="acme",
+        agent_edge_token=EDGE_TOKEN,
+        state_backend="local",
+        state_dir=tmp_path / "state",
+        state_sync_mode="periodic",
+        state_sync_interval_s=30,
+    )
+    with TestClient(create_app(settings)) as client:
+        for _ in range(500):
+            if client.get("/readyz", headers=H).status_code == 200:
+                break
+            time.sleep(0.01)
+        chat = client.post("/api/chat", headers=H, json={"message": "hi", "session_id": "s1"})
+        assert chat.status_code == 200
+        state = client.get("/api/state", headers=H).json()["state"]
+    assert state["sync_mode"] == "periodic"
+    assert state["last_durable_write"] is None
+    assert state["last_buffered_write"] is not None
+    assert state["durability"] == "periodic: buffered, synced every 30 s"

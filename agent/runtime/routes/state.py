@@ -3,8 +3,8 @@
 The admin UI's state page and its header (identity, model, the "offline model" label) read it.
 The time of the last durable write comes from `WriteClock`, a pass-through StateStore that notes
 when a put or delete returned: with write-through backends that is when the data was durable in
-R2 or on local disk; in periodic-sync mode (benchmark only) it is when the write was buffered, and
-the response says so.
+R2 or on local disk. In periodic-sync mode (benchmark only) a returned write was only buffered, so
+it is reported as `last_buffered_write` and the durable time as unknown.
 """
 
 from __future__ import annotations
@@ -97,6 +97,8 @@ async def read_state(request: Request) -> JSONResponse:
     clock = runtime.store if isinstance(runtime.store, WriteClock) else None
     last = clock.last_write_at if clock is not None else None
     engine = runtime.service.engine
+    stamp = last.isoformat() if last is not None else None
+    write_through = settings.state_sync_mode == "write-through"
     return JSONResponse(
         {
             "user": user,
@@ -108,10 +110,11 @@ async def read_state(request: Request) -> JSONResponse:
                 **_location(runtime),
                 "prefix": settings.state_prefix,
                 "sync_mode": settings.state_sync_mode,
-                "last_durable_write": last.isoformat() if last is not None else None,
+                "last_durable_write": stamp if write_through else None,
+                "last_buffered_write": None if write_through else stamp,
                 "durability": (
                     "write-through: every reply is stored before it is sent"
-                    if settings.state_sync_mode == "write-through"
+                    if write_through
                     else f"periodic: buffered, synced every {settings.state_sync_interval_s:g} s"
                 ),
             },

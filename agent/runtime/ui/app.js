@@ -78,7 +78,9 @@ async function loadState() {
     ...(s.endpoint ? [["Endpoint", s.endpoint]] : []),
     ...(s.prefix ? [["Prefix", s.prefix]] : []),
     ["Durability", s.durability],
-    ["Last durable write", s.last_durable_write ? when(s.last_durable_write) : "none since this sandbox started"],
+    s.sync_mode === "write-through"
+      ? ["Last durable write", s.last_durable_write ? when(s.last_durable_write) : "none since this sandbox started"]
+      : ["Last buffered write", s.last_buffered_write ? when(s.last_buffered_write) : "none since this sandbox started"],
     ["Sessions", String(state.counts.sessions)],
     ["Memory files", String(state.counts.memory_files)],
     ["Active jobs", String(state.counts.jobs_active)],
