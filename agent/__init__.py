@@ -1,1 +1,1 @@
-"""What edgeagent deploys: the edge Worker (agent/edge) and the container runtime (agent/runtime)."""
+"""What edgeagent deploys: the edge Worker (agent/edge) and the container runtime."""
