@@ -323,3 +323,16 @@ def test_unfinished_inbox_record_is_processed_on_startup(
         fakes.wait_for(lambda: len(fakes.sent) == 1)
         assert "recorded before a crash" in fakes.sent[0].text
         fakes.wait_for(lambda: not record.exists())
+
+
+def test_messages_of_one_chat_are_answered_in_order(
+    client: TestClient, fakes: FakePlatforms
+) -> None:
+    for index in range(1, 9):
+        webhook(client, "telegram", telegram_update(800 + index, f"m{index}", user=55))
+    fakes.wait_for(lambda: len(fakes.sent) == 8)
+    said = [s.text.split("'")[1] for s in fakes.sent]
+    assert said == [f"m{index}" for index in range(1, 9)]
+    for index, sent in enumerate(fakes.sent, start=1):
+        assert f"This is message {index} of this session" in sent.text
+    assert [t["prompt"] for t in session_turns(client, "telegram-55")] == said

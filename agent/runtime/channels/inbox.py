@@ -23,7 +23,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from agent.runtime.channels.base import ChannelAdapter, Ignored, InboundMessage
@@ -77,6 +77,7 @@ class ChannelHub:
         self.adapters = dict(adapters)
         self.pairing = PairingBook(store)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._chains: dict[str, asyncio.Task[None]] = {}  # last task per session: keeps order
         self._closed = False
 
     def statuses(self) -> list[dict[str, Any]]:
@@ -100,7 +101,11 @@ class ChannelHub:
         adapter = self.adapters.get(envelope.channel)
         if adapter is None:  # disabled: the record stays for when the channel is fixed
             return None
-        self._spawn(key)
+        parsed = adapter.parse(envelope.payload)
+        if isinstance(parsed, InboundMessage):
+            self._spawn(key, chain=session_for(envelope.channel, parsed.thread))
+        else:
+            self._spawn(key)
         return adapter.immediate_response(envelope.payload)
 
     async def start(self) -> None:
@@ -127,16 +132,24 @@ class ChannelHub:
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         await self.outbox.idle()
 
-    def _spawn(self, key: str) -> None:
-        self._spawn_task(key, self._process_logged(key))
+    def _spawn(self, key: str, chain: str | None = None) -> None:
+        # Messages of one chat are processed in arrival order: each waits for the one before.
+        previous = self._chains.get(chain) if chain else None
+        task = self._spawn_task(key, self._process_logged(key, previous))
+        if chain and task is not None:
+            self._chains[chain] = task
+            task.add_done_callback(
+                lambda t: self._chains.pop(chain, None) if self._chains.get(chain) is t else None
+            )
 
-    def _spawn_task(self, name: str, work: Any) -> None:
+    def _spawn_task(self, name: str, work: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         if self._closed or name in self._tasks:
             work.close()
-            return
+            return None
         task: asyncio.Task[None] = asyncio.create_task(work, name=f"inbox-{name}")
         self._tasks[name] = task
         task.add_done_callback(lambda _t: self._tasks.pop(name, None))
+        return task
 
     async def _resume(self) -> None:
         delay = 0.5
@@ -158,7 +171,9 @@ class ChannelHub:
         for key in keys:  # in arrival order per channel: turns of one chat stay in order
             await self._process_logged(key)
 
-    async def _process_logged(self, key: str) -> None:
+    async def _process_logged(self, key: str, after: asyncio.Task[None] | None = None) -> None:
+        if after is not None:
+            await asyncio.wait([after])  # its outcome is its own business: only order matters
         try:
             await self.process(key)
         except (RuntimeHostError, ValueError) as error:
