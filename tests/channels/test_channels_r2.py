@@ -1,0 +1,88 @@
+"""The channel flow on the production backend: R2's S3 API (moto on loopback)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+from channel_fakes import (
+    EDGE_TOKEN,
+    Failure,
+    FakePlatforms,
+    channel_settings,
+    slack_event,
+    telegram_update,
+)
+from starlette.testclient import TestClient
+
+from agent.runtime.app import create_app
+
+
+def post(client: TestClient, channel: str, payload: dict[str, object]) -> int:
+    headers = {
+        "X-Agent-Edge-Token": EDGE_TOKEN,
+        "X-Agent-User": f"channel:{channel}",
+        "X-Agent-Channel": channel,
+        "X-Request-Id": uuid.uuid4().hex,
+    }
+    return client.post(f"/webhooks/{channel}", headers=headers, json=payload).status_code
+
+
+def wait_ready(client: TestClient) -> None:
+    for _ in range(1000):
+        if client.get("/readyz", headers={"X-Agent-Edge-Token": EDGE_TOKEN}).status_code == 200:
+            return
+        time.sleep(0.01)
+    raise AssertionError("not ready")
+
+
+def test_dedupe_outbox_and_restart_on_r2(
+    tmp_path: Path, fakes: FakePlatforms, moto_endpoint: str
+) -> None:
+    bucket = f"state-{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    s3.create_bucket(Bucket=bucket)
+    settings = channel_settings(
+        tmp_path,
+        fakes,
+        state_backend="r2",
+        state_bucket=bucket,
+        state_endpoint=moto_endpoint,
+        state_access_key_id="testing",
+        state_secret_access_key="testing",
+        state_region="us-east-1",
+        slack_dm_policy="pairing",
+    )
+    fakes.fail("telegram", Failure(502, {"ok": False, "description": "Bad Gateway"}), times=1000)
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        assert post(client, "telegram", telegram_update(1, "on r2")) == 202
+        assert post(client, "telegram", telegram_update(1, "on r2")) == 202  # redelivered
+        assert post(client, "slack", slack_event("EvR2", "stranger", user="U0NEW")) == 202
+        fakes.wait_for(lambda: fakes.attempts["telegram"] >= 1 and len(fakes.sent) == 1)
+        assert "pairing code" in fakes.sent[0].text
+        pairings = client.get(
+            "/api/pairings", headers={"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "o@x.io"}
+        ).json()["pairings"]
+        assert [(p["channel"], p["sender"]) for p in pairings] == [("slack", "U0NEW")]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert len([k for k in keys if k.startswith("outbox/pending/")]) == 1  # the Telegram reply
+    assert [k for k in keys if k.startswith("inbox/")] == []
+    fakes.clear_failures()
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        fakes.wait_for(lambda: len(fakes.texts("telegram")) == 1)
+        time.sleep(0.3)
+    assert len(fakes.texts("telegram")) == 1
+    assert "on r2" in fakes.texts("telegram")[0]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert [k for k in keys if k.startswith("outbox/pending/")] == []
+    assert len([k for k in keys if k.startswith("sessions/telegram-4242/")]) == 1
