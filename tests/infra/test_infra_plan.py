@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, EDGE_DIST, full_config, minimal_config, one, plan, resources_of
+from infra_fixtures import ACCOUNT, EDGE_DIST, full_config, minimal_config, one, plan, resources_of
 
 from infra.mocks import mock_permission_group_id
 from infra.plan import diff_plans, plan_stack, run_with_mocks
