@@ -22,6 +22,7 @@ def main(edge_dist: Path | None = None) -> EdgeAgentStack:
     pulumi.export("stateEndpoint", stack.storage.endpoint)
     pulumi.export("aiGatewayId", stack.gateway.gateway_id)
     pulumi.export("aiGatewayBaseUrl", stack.gateway.base_url)
+    pulumi.export("aiGatewayUrls", stack.gateway.provider_urls)
     pulumi.export("accessAud", stack.access.aud)
     pulumi.export("accessTeamDomain", stack.access.team_domain)
     pulumi.export("serviceTokenClientId", stack.access.service_token_client_id)

@@ -168,6 +168,36 @@ EX_ACCOUNT = "(example: edgeagent:accountId: 0123456789abcdef0123456789abcdef)"
             "(example: edgeagent:maxInstances: 5)",
         ),
         (
+            {"edgeagent:storageJurisdiction": "us"},
+            (),
+            "edgeagent:storageJurisdiction: Input should be 'default', 'eu' or 'fedramp' "
+            "(example: edgeagent:storageJurisdiction: eu)",
+        ),
+        (
+            {"edgeagent:backupRetentionDays": "forever"},
+            (),
+            "edgeagent:backupRetentionDays: Input should be a valid integer, unable to parse "
+            "string as an integer (example: edgeagent:backupRetentionDays: 30)",
+        ),
+        (
+            {"edgeagent:sessionDuration": "1 day"},
+            (),
+            "edgeagent:sessionDuration: must be a duration such as `30m` or `24h` "
+            "(example: edgeagent:sessionDuration: 24h)",
+        ),
+        (
+            {"edgeagent:gatewayCollectLogs": "maybe"},
+            (),
+            "edgeagent:gatewayCollectLogs: Input should be a valid boolean, unable to interpret "
+            "input (example: edgeagent:gatewayCollectLogs: true)",
+        ),
+        (
+            {"edgeagent:discordPublicKey": "XYZ", "edgeagent:discordBotToken": {"secure": "v1:x"}},
+            (),
+            "edgeagent:discordPublicKey: must be 64 hex chars "
+            "(example: edgeagent:discordPublicKey: " + "a" * 64 + ")",
+        ),
+        (
             {"edgeagent:sleepAfter": "soon"},
             (),
             "edgeagent:sleepAfter: must be a duration such as `10m`, or `never` "

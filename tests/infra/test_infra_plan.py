@@ -169,6 +169,12 @@ def test_ai_gateway_is_authenticated_rate_limited_and_cached(full_plan: dict[str
     assert gateway["cacheTtl"] == 300
     base = f"https://gateway.ai.cloudflare.com/v1/{ACCOUNT}/edgeagent-acme-prod"
     assert full_plan["outputs"]["aiGatewayBaseUrl"] == base
+    assert full_plan["outputs"]["aiGatewayUrls"] == {
+        "compat": f"{base}/compat",
+        "openai": f"{base}/openai",
+        "anthropic": f"{base}/anthropic",
+        "workers-ai": f"{base}/workers-ai/v1",
+    }
     assert bindings_of(full_plan)["AI_GATEWAY_BASE_URL"]["text"] == base
 
 
@@ -310,8 +316,9 @@ def test_workers_dev_only_without_a_custom_domain(
 def test_outputs_and_their_secret_parts(full_plan: dict[str, Any]) -> None:
     outputs = full_plan["outputs"]
     assert sorted(outputs) == [
-        "accessAud", "accessTeamDomain", "aiGatewayBaseUrl", "aiGatewayId", "bucket",
-        "serviceTokenClientId", "serviceTokenClientSecret", "stateEndpoint", "url", "workerName",
+        "accessAud", "accessTeamDomain", "aiGatewayBaseUrl", "aiGatewayId", "aiGatewayUrls",
+        "bucket", "serviceTokenClientId", "serviceTokenClientSecret", "stateEndpoint", "url",
+        "workerName",
     ]  # fmt: skip
     assert outputs["serviceTokenClientSecret"] == "[secret]"
     assert outputs["bucket"] == "edgeagent-acme-prod"
