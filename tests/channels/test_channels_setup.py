@@ -171,3 +171,40 @@ async def test_discord_channel_posts_need_the_bot_token(fakes: FakePlatforms) ->
         await bot.deliver("channel:222233334444555566", "job done")
     assert [(s.target, s.text) for s in fakes.sent] == [("channel:222233334444555566", "job done")]
     assert fakes.sent[0].extra["allowed_mentions"] == {"parse": []}
+
+
+class Broken:
+    """An engine whose provider is down."""
+
+    model_label = "broken"
+    offline = False
+
+    async def start(self) -> None:
+        return None
+
+    async def turn(  # type: ignore[no-untyped-def]
+        self, history, prompt, deps
+    ) -> AsyncIterator[EngineEvent]:
+        raise ConnectionError("provider unreachable")
+        yield  # an async generator, like a real engine
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_failed_turn_gets_one_apology_and_leaves_nothing_behind(
+    tmp_path: Path, fakes: FakePlatforms
+) -> None:
+    settings = channel_settings(tmp_path / "state", fakes)
+    with TestClient(create_app(settings, AppDeps(engine=Broken()))) as client:
+        wait_ready(client)
+        post(client, "telegram", telegram_update(1, "hello?"), "f1")
+        post(client, "discord", discord_command("31337", "anyone?", token="tok-F"), "f2")
+        fakes.wait_for(lambda: len(fakes.sent) == 2)
+        post(client, "telegram", telegram_update(1, "hello?"), "f3")  # redelivery
+        time.sleep(0.3)
+    assert len(fakes.sent) == 2
+    assert all(s.text.startswith("Sorry, the agent could not answer") for s in fakes.sent)
+    assert {s.target for s in fakes.sent} == {"4242", "tok-F"}  # Discord stops "thinking..."
+    assert not (settings.state_dir / "sessions").exists()  # a failed turn is never stored
+    assert list((settings.state_dir / "inbox").rglob("*.json")) == []

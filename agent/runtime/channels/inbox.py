@@ -29,7 +29,13 @@ from typing import Any
 from agent.runtime.channels.base import ChannelAdapter, Ignored, InboundMessage
 from agent.runtime.channels.config import ChannelConfig
 from agent.runtime.channels.pairing import CODE_TTL, PairingBook, PairingRequest
-from agent.runtime.errors import PreconditionFailed, RuntimeHostError, StoreError
+from agent.runtime.errors import (
+    EngineError,
+    PreconditionFailed,
+    RequestError,
+    RuntimeHostError,
+    StoreError,
+)
 from agent.runtime.jobs.origin import reply_origin
 from agent.runtime.outbox import Outbox
 from agent.runtime.payloads import WebhookEnvelope
@@ -39,6 +45,7 @@ from agent.runtime.store.base import StateStore
 
 log = logging.getLogger("agent.runtime.channels")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_STORE_RETRIES = 5  # in-process tries when the state store fails; then the next start resumes
 
 
 def session_for(channel: str, thread: str) -> str:
@@ -174,11 +181,18 @@ class ChannelHub:
     async def _process_logged(self, key: str, after: asyncio.Task[None] | None = None) -> None:
         if after is not None:
             await asyncio.wait([after])  # its outcome is its own business: only order matters
-        try:
-            await self.process(key)
-        except (RuntimeHostError, ValueError) as error:
-            # Left in the inbox: the next start tries again.
-            log.warning("inbox %s: not processed: %s", key, error)
+        for attempt in range(_STORE_RETRIES):
+            try:
+                await self.process(key)
+                return
+            except StoreError as error:
+                delay = min(2.0**attempt, 30.0)
+                log.warning("inbox %s: state store: %s; retrying in %.0f s", key, error, delay)
+                await asyncio.sleep(delay)
+            except (RuntimeHostError, ValueError) as error:
+                log.warning("inbox %s: not processed: %s", key, error)
+                return
+        # Still in the inbox: the next start processes it again.
 
     async def process(self, key: str) -> None:
         """Process one inbox record to completion (safe to repeat)."""
@@ -218,22 +232,32 @@ class ChannelHub:
         return True
 
     async def _answer(self, channel: str, message: InboundMessage, request_id: str) -> None:
-        # Jobs the agent schedules in this turn answer in this chat (agent.runtime.jobs).
-        with reply_origin(channel, message.home or message.conversation):
-            turn = await self.service.turn(
-                TurnRequest(
-                    session_id=session_for(channel, message.thread),
-                    prompt=message.text,
-                    user=f"{channel}:{message.sender}",
-                    channel=channel,
-                    request_id=request_id,
-                    turn_id=f"{channel}-{message.event_id}",
+        try:
+            # Jobs the agent schedules in this turn answer in this chat (agent.runtime.jobs).
+            with reply_origin(channel, message.home or message.conversation):
+                turn = await self.service.turn(
+                    TurnRequest(
+                        session_id=session_for(channel, message.thread),
+                        prompt=message.text,
+                        user=f"{channel}:{message.sender}",
+                        channel=channel,
+                        request_id=request_id,
+                        turn_id=f"{channel}-{message.event_id}",
+                    )
                 )
+            reply = turn.reply
+        except (EngineError, RequestError) as error:
+            # The model failed (nothing was stored): say so once, under the same key a reply
+            # would have used, instead of leaving the sender (or Discord's "thinking...") waiting.
+            log.warning("%s event %s: turn failed: %s", channel, message.event_id, error)
+            reply = (
+                "Sorry, the agent could not answer this time (its model failed or took too "
+                "long). Please send your message again."
             )
         await self.outbox.send(
             channel,
             message.conversation,
-            turn.reply,
+            reply,
             idempotency_key=f"{channel}:{message.event_id}",
         )
 
