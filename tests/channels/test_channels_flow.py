@@ -336,3 +336,20 @@ def test_messages_of_one_chat_are_answered_in_order(
     for index, sent in enumerate(fakes.sent, start=1):
         assert f"This is message {index} of this session" in sent.text
     assert [t["prompt"] for t in session_turns(client, "telegram-55")] == said
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"update_id": 5, "message": {"chat": "nonsense"}},
+        {"update_id": 6, "message": {"message_id": 1, "date": "x", "chat": {"id": 1}}},
+        {"update_id": "seven"},
+    ],
+)
+def test_malformed_events_are_ignored_not_fatal(
+    client: TestClient, fakes: FakePlatforms, settings: RuntimeSettings, payload: dict[str, Any]
+) -> None:
+    assert webhook(client, "telegram", payload).status_code == 202
+    fakes.wait_for(lambda: not inbox(settings.state_dir, "telegram"))
+    webhook(client, "telegram", telegram_update(900, "still fine"))
+    fakes.wait_for(lambda: len(fakes.sent) == 1)

@@ -26,7 +26,7 @@ import re
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from agent.runtime.channels.base import ChannelAdapter, Ignored, InboundMessage
+from agent.runtime.channels.base import ChannelAdapter, Ignored, InboundMessage, Parsed
 from agent.runtime.channels.config import ChannelConfig
 from agent.runtime.channels.pairing import CODE_TTL, PairingBook, PairingRequest
 from agent.runtime.errors import (
@@ -64,6 +64,15 @@ def pairing_text(request: PairingRequest) -> str:
         f"approved. Your pairing code is {request.code} (valid {minutes} minutes): ask the "
         "owner to approve it in the admin UI under Channels, then write again."
     )
+
+
+def _parse(adapter: ChannelAdapter, payload: dict[str, Any]) -> Parsed:
+    # Signed by the platform yet malformed (or a schema newer than the library): ignore it
+    # rather than fail the webhook, which the platform would only retry.
+    try:
+        return adapter.parse(payload)
+    except Exception as error:
+        return Ignored(f"unparseable {adapter.name} event ({type(error).__name__})")
 
 
 class ChannelHub:
@@ -108,7 +117,7 @@ class ChannelHub:
         adapter = self.adapters.get(envelope.channel)
         if adapter is None:  # disabled: the record stays for when the channel is fixed
             return None
-        parsed = adapter.parse(envelope.payload)
+        parsed = _parse(adapter, envelope.payload)
         if isinstance(parsed, InboundMessage):
             self._spawn(key, chain=session_for(envelope.channel, parsed.thread))
         else:
@@ -204,7 +213,7 @@ class ChannelHub:
         adapter, config = self.adapters.get(channel), self.configs.get(channel)
         if adapter is None or config is None:
             return
-        parsed = adapter.parse(envelope.payload)
+        parsed = _parse(adapter, envelope.payload)
         if isinstance(parsed, Ignored):
             log.debug("inbox %s: ignored: %s", key, parsed.reason)
             await self.store.delete(key)
