@@ -1,0 +1,135 @@
+"""The runtime app for AGENT_ENGINE=openclaw: our health, readiness and admin API, the rest proxied.
+
+`/healthz` and `/readyz` stay the runtime's own (ready = state restored and the gateway healthy at
+the protocol level; the edge's cold-start logic reads it); `/api/openclaw/...` is the pairing admin
+API; every other path, HTTP or WebSocket, goes to the gateway behind the edge-token check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from agent.runtime.edge_auth import EdgeTokenMiddleware
+from agent.runtime.engine.openclaw.host import OpenClawHost
+from agent.runtime.engine.openclaw.proxy import GatewayProxy
+from agent.runtime.engine.openclaw.supervisor import SupervisorPolicy
+from agent.runtime.errors import RuntimeHostError, StoreError
+from agent.runtime.http import error_response, problem_response
+from agent.runtime.routes import openclaw_admin
+from agent.runtime.settings import RuntimeSettings
+from agent.runtime.store import StateStore, open_store
+
+log = logging.getLogger("agent.runtime.openclaw")
+
+
+@dataclass
+class OpenClawRuntime:
+    """What handlers reach through `request.app.state.openclaw`."""
+
+    settings: RuntimeSettings
+    host: OpenClawHost
+    draining: bool = False
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def create_openclaw_app(
+    settings: RuntimeSettings,
+    store: StateStore | None = None,
+    policy: SupervisorPolicy | None = None,
+) -> Starlette:
+    """The runtime service fronting a supervised OpenClaw gateway."""
+    holder: dict[str, OpenClawRuntime] = {}
+
+    def gateway_ready() -> bool:
+        runtime = holder.get("runtime")
+        return runtime is not None and not runtime.draining and runtime.host.ready
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state_store = store or open_store(settings)
+        host = OpenClawHost(settings, state_store, policy=policy or _policy_from(settings))
+        runtime = OpenClawRuntime(settings=settings, host=host)
+        app.state.openclaw = holder["runtime"] = runtime
+        starting = asyncio.create_task(_start(host))
+        try:
+            yield
+        finally:
+            runtime.draining = True
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            try:
+                await host.stop()
+                await state_store.flush()
+            finally:
+                await state_store.close()
+                await proxy.aclose()
+            log.info("OpenClaw runtime stopped; state flushed")
+
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: OpenClawRuntime = request.app.state.openclaw
+        if runtime.draining:
+            return error_response(503, "shutting down", "the edge will start a new sandbox")
+        if not runtime.host.ready:
+            return error_response(503, f"not ready: {runtime.host.reason}", "retry shortly")
+        supervisor = runtime.host.supervisor
+        assert supervisor is not None
+        return JSONResponse(
+            {
+                "status": "ready",
+                "engine": "openclaw",
+                "model": settings.agent_model,
+                "gateway_starts": supervisor.starts,
+            }
+        )
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def on_error(_request: Request, error: Exception) -> JSONResponse:
+        return problem_response(error)
+
+    proxy = GatewayProxy(settings.openclaw_gateway_port, gateway_ready)
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            *openclaw_admin.routes,
+            Mount("/", app=proxy),
+        ],
+        middleware=[
+            Middleware(
+                EdgeTokenMiddleware,
+                token=settings.agent_edge_token.get_secret_value(),
+                sandbox_user=settings.agent_user,
+            )
+        ],
+        exception_handlers={RuntimeHostError: on_error},
+        lifespan=lifespan,
+    )
+
+
+def _policy_from(settings: RuntimeSettings) -> SupervisorPolicy:
+    return SupervisorPolicy(start_timeout_s=settings.openclaw_start_timeout_s)
+
+
+async def _start(host: OpenClawHost) -> None:
+    delay = 0.5
+    while True:
+        try:
+            await host.start()
+            return
+        except StoreError as error:
+            log.warning("OpenClaw state restore failed (%s); retrying in %.1f s", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)

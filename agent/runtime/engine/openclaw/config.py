@@ -1,0 +1,153 @@
+"""Render `openclaw.json` from the runtime's settings.
+
+OpenClaw's config is strict (an unknown key stops the gateway), so only keys verified against
+openclaw 2026.9.6's schema are written. Secrets never enter the file: it holds SecretRefs naming
+environment variables that only the gateway child process receives (`gateway_env`).
+
+What the rendered config guarantees:
+- the gateway listens on loopback only, with token auth, and trusts exactly our 8080 proxy
+  (`trustedProxies: ["127.0.0.1"]`), so X-Forwarded-For from the proxy marks edge users as remote;
+- model calls go to AI Gateway with `cf-aig-authorization` (or AGENT_MODEL_BASE_URL locally);
+- the browser profile points at our loopback CDP relay (Browser Rendering needs a header that
+  OpenClaw profiles cannot send), or straight at a local Chromium;
+- no update checks, telemetry, mDNS, catalog refresh or idle heartbeat (token burn).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.runtime.engine.models import GATEWAY_AUTH_HEADER, GATEWAY_HELD_KEY, model_endpoint
+from agent.runtime.settings import RuntimeSettings
+
+TOKEN_ENV = "OPENCLAW_GATEWAY_TOKEN"  # noqa: S105 - an environment variable name
+MODEL_KEY_ENV = "EDGEAGENT_MODEL_KEY"
+MODEL_AUTH_ENV = "EDGEAGENT_AIGW_AUTH"
+TELEGRAM_TOKEN_ENV = "TELEGRAM_BOT_TOKEN"  # noqa: S105 - an environment variable name
+PROVIDER_ID = "edgeagent"
+
+_API = {
+    "openai": "openai-completions",
+    "compat": "openai-completions",
+    "workers-ai": "openai-completions",
+    "anthropic": "anthropic-messages",
+}
+
+
+def _env_ref(name: str) -> dict[str, str]:
+    return {"source": "env", "provider": "default", "id": name}
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayLayout:
+    """Where the gateway keeps its state and how the runtime reaches it."""
+
+    state_dir: Path
+    port: int
+    cdp_url: str | None  # what the browser profile connects to (our relay or a local Chromium)
+
+    @property
+    def config_path(self) -> Path:
+        return self.state_dir / "openclaw.json"
+
+    @property
+    def workspace(self) -> Path:
+        return self.state_dir / "workspace"
+
+
+def render_config(settings: RuntimeSettings, layout: GatewayLayout) -> dict[str, Any]:
+    """The gateway config as a JSON-compatible dict (no secret values inside)."""
+    config: dict[str, Any] = {
+        "gateway": {
+            "mode": "local",
+            "bind": "loopback",
+            "port": layout.port,
+            "auth": {"mode": "token", "token": _env_ref(TOKEN_ENV)},
+            "trustedProxies": ["127.0.0.1"],
+        },
+        "update": {"checkOnStart": False},
+        "telemetry": {"enabled": False},
+        "discovery": {"mdns": {"mode": "off"}},
+        "logging": {"file": str(layout.state_dir.parent / "openclaw-logs" / "gateway.log")},
+        "agents": {
+            "defaults": {
+                "workspace": str(layout.workspace),
+                "heartbeat": {"every": "0m"},
+            }
+        },
+    }
+    models: dict[str, Any] = {"mode": "merge", "catalogRefresh": {"enabled": False}}
+    if not settings.is_offline:
+        provider, model = settings.agent_model.split(":", 1)
+        base_url, headers = model_endpoint(settings)
+        entry: dict[str, Any] = {
+            "baseUrl": base_url,
+            "apiKey": _env_ref(MODEL_KEY_ENV),
+            "api": _API[provider],
+            "models": [
+                {
+                    "id": model,
+                    "name": f"{model} via edgeagent",
+                    "contextWindow": 128000,
+                    "maxTokens": 8192,
+                }
+            ],
+        }
+        if GATEWAY_AUTH_HEADER in headers:
+            entry["headers"] = {GATEWAY_AUTH_HEADER: _env_ref(MODEL_AUTH_ENV)}
+        models["providers"] = {PROVIDER_ID: entry}
+        config["agents"]["defaults"]["model"] = {"primary": f"{PROVIDER_ID}/{model}"}
+    config["models"] = models
+    if layout.cdp_url is not None:
+        config["browser"] = {
+            "enabled": True,
+            "defaultProfile": "edge",
+            "profiles": {"edge": {"cdpUrl": layout.cdp_url, "attachOnly": True}},
+        }
+    if settings.telegram_bot_token is not None:
+        config["channels"] = {"telegram": _telegram(settings)}
+    return config
+
+
+def _telegram(settings: RuntimeSettings) -> dict[str, Any]:
+    # Long polling: the gateway reaches api.telegram.org itself. Policy values our channel layer
+    # would reject fall back to OpenClaw's safe default (pairing) instead of stopping the gateway.
+    ids = [part.strip() for part in settings.telegram_allowlist.split(",") if part.strip()]
+    channel: dict[str, Any] = {"enabled": True, "botToken": _env_ref(TELEGRAM_TOKEN_ENV)}
+    policy = settings.telegram_dm_policy
+    if policy == "allowlist" and ids and all(i.isdigit() for i in ids):
+        channel.update(dmPolicy="allowlist", allowFrom=ids)
+    elif policy == "open":
+        channel.update(dmPolicy="open", allowFrom=["*"])
+    else:
+        channel["dmPolicy"] = "pairing"
+    return channel
+
+
+def gateway_env(settings: RuntimeSettings, token: str) -> dict[str, str]:
+    """Secret values the SecretRefs in the rendered config point at (child env only)."""
+    env = {TOKEN_ENV: token}
+    if not settings.is_offline:
+        key = settings.agent_model_api_key
+        env[MODEL_KEY_ENV] = key.get_secret_value() if key is not None else GATEWAY_HELD_KEY
+        _base, headers = model_endpoint(settings)
+        if GATEWAY_AUTH_HEADER in headers:
+            env[MODEL_AUTH_ENV] = headers[GATEWAY_AUTH_HEADER]
+    if settings.telegram_bot_token is not None:
+        env[TELEGRAM_TOKEN_ENV] = settings.telegram_bot_token.get_secret_value()
+    return env
+
+
+def write_config(settings: RuntimeSettings, layout: GatewayLayout) -> Path:
+    """Write the rendered config (0600) where the gateway reads it."""
+    layout.state_dir.mkdir(parents=True, exist_ok=True)
+    layout.workspace.mkdir(parents=True, exist_ok=True)
+    path = layout.config_path
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(render_config(settings, layout), indent=2) + "\n")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return path

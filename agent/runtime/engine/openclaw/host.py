@@ -1,0 +1,107 @@
+"""Everything the OpenClaw engine runs beside the HTTP app, started and stopped in order.
+
+Start: restore state from the store -> render `openclaw.json` -> CDP relay (when Browser
+Rendering needs a header) -> gateway under the supervisor -> continuous state sync.
+Stop (SIGTERM): gateway stopped first (so SQLite checkpoints and nothing writes any more) ->
+watcher stopped -> one final full sync -> relay closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from agent.runtime.engine.openclaw.cdp_relay import CdpRelay
+from agent.runtime.engine.openclaw.config import GatewayLayout, gateway_env, write_config
+from agent.runtime.engine.openclaw.supervisor import GatewaySupervisor, SupervisorPolicy
+from agent.runtime.engine.openclaw.sync import StateSync
+from agent.runtime.settings import RuntimeSettings
+from agent.runtime.store.base import StateStore
+
+log = logging.getLogger("agent.runtime.openclaw")
+
+
+def gateway_argv(settings: RuntimeSettings) -> list[str]:
+    """The gateway command line (a list: nothing is ever parsed by a shell)."""
+    return [
+        settings.openclaw_bin,
+        "gateway",
+        "run",
+        "--port",
+        str(settings.openclaw_gateway_port),
+        "--bind",
+        "loopback",
+    ]
+
+
+@dataclass
+class OpenClawHost:
+    """The gateway, its state sync and its CDP relay for one sandbox."""
+
+    settings: RuntimeSettings
+    store: StateStore
+    policy: SupervisorPolicy = field(default_factory=SupervisorPolicy)
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    restored: bool = False
+    supervisor: GatewaySupervisor | None = None
+    sync: StateSync | None = None
+    relay: CdpRelay | None = None
+
+    @property
+    def port(self) -> int:
+        return self.settings.openclaw_gateway_port
+
+    @property
+    def ready(self) -> bool:
+        """State restored and the gateway healthy at the protocol level."""
+        return self.restored and self.supervisor is not None and self.supervisor.ready
+
+    @property
+    def reason(self) -> str:
+        """Why the host is not ready."""
+        if not self.restored:
+            return "restoring OpenClaw state"
+        return self.supervisor.reason if self.supervisor is not None else "gateway not started"
+
+    async def start(self) -> None:
+        """Restore, render, and launch (readiness follows asynchronously)."""
+        settings = self.settings
+        self.sync = StateSync(
+            self.store, settings.openclaw_state_dir, debounce_s=settings.openclaw_sync_debounce_s
+        )
+        count = await self.sync.restore()
+        log.info("restored %d OpenClaw state files", count)
+        cdp_url = settings.browser_cdp_url
+        if cdp_url is not None and settings.browser_api_token is not None:
+            self.relay = CdpRelay(cdp_url, settings.browser_api_token.get_secret_value())
+            await self.relay.start()
+            cdp_url = self.relay.url
+        layout = GatewayLayout(settings.openclaw_state_dir, self.port, cdp_url)
+        config = write_config(settings, layout)
+        self.restored = True
+        env = {
+            "OPENCLAW_STATE_DIR": str(layout.state_dir),
+            "OPENCLAW_CONFIG_PATH": str(config),
+            "OPENCLAW_CONFIG_READONLY": "1",
+            "DO_NOT_TRACK": "1",
+            **gateway_env(settings, self.token),
+        }
+        self.supervisor = GatewaySupervisor(
+            gateway_argv(settings), env, port=self.port, token=self.token, policy=self.policy
+        )
+        self.supervisor.start()
+        self.sync.start()
+
+    async def stop(self) -> None:
+        """Stop the gateway, then flush every change to the store."""
+        if self.supervisor is not None:
+            code = await self.supervisor.stop()
+            log.info("OpenClaw gateway stopped (exit code %s)", code)
+        if self.sync is not None:
+            await self.sync.stop()
+            if self.restored:
+                changed = await self.sync.sync_all()
+                log.info("final OpenClaw state flush: %d objects written", changed)
+        if self.relay is not None:
+            await self.relay.close()

@@ -1,0 +1,228 @@
+"""Keep the gateway's state directory durable in the state store, continuously.
+
+- Restore: before the gateway starts, every stored file is written back (the store is the truth;
+  stale SQLite `-wal`/`-shm` sidecars are removed so they cannot be replayed onto a restored DB).
+- Persist: file changes (inotify through watchfiles) are grouped for at most `debounce_s` and
+  uploaded; unchanged content is never re-sent. SQLite files are never copied raw: a live WAL
+  database is read through SQLite's online backup API into a consistent snapshot first.
+- Final flush: after the gateway stopped, one full scan uploads whatever is still different.
+Moltworker syncs every 30 s with rclone; here the loss window is the debounce plus one upload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from watchfiles import awatch
+
+from agent.runtime.errors import StoreError
+from agent.runtime.store.base import StateStore
+
+log = logging.getLogger("agent.runtime.openclaw")
+
+PREFIX = "openclaw/"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SIDECARS = ("-wal", "-shm", "-journal")
+SKIP_TOP = frozenset({"cache", "tmp", "logs", "npm", "media"})  # caches, locks, reinstallable
+RENDERED = frozenset({"openclaw.json"})  # rendered from settings at every start
+MAX_PARALLEL = 8
+
+
+def persisted(rel: PurePosixPath) -> bool:
+    """Whether a path (relative to the state dir) belongs in the store."""
+    name = rel.name
+    return not (
+        rel.parts[0] in SKIP_TOP
+        or str(rel) in RENDERED
+        or name.endswith((*SIDECARS, ".tmp"))
+        or ".lock" in name
+        or "reindex-lock" in name
+        or ".generation-" in name
+    )
+
+
+def _database_of(rel: PurePosixPath) -> PurePosixPath:
+    for suffix in SIDECARS:
+        if rel.name.endswith(suffix):
+            return rel.with_name(rel.name[: -len(suffix)])
+    return rel
+
+
+def snapshot_sqlite(path: Path) -> bytes:
+    """A consistent copy of a live SQLite database (online backup API, read-only source)."""
+    with tempfile.TemporaryDirectory(prefix="oc-snap-") as tmp:
+        target = Path(tmp) / "copy.sqlite"
+        source = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=10.0)
+        try:
+            copy = sqlite3.connect(target)
+            try:
+                source.backup(copy)
+            finally:
+                copy.close()
+        finally:
+            source.close()
+        return target.read_bytes()
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_MAGIC))
+            if head != SQLITE_MAGIC:
+                return head + handle.read()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    try:
+        return snapshot_sqlite(path)
+    except sqlite3.Error as error:
+        raise StoreError(f"could not snapshot SQLite database {path.name}: {error}") from error
+
+
+def _signature(path: Path) -> tuple[int, ...] | None:
+    try:
+        main = path.stat()
+    except OSError:
+        return None
+    try:
+        wal = path.with_name(path.name + "-wal").stat()
+        return (main.st_size, main.st_mtime_ns, wal.st_size, wal.st_mtime_ns)
+    except OSError:
+        return (main.st_size, main.st_mtime_ns)
+
+
+class StateSync:
+    """Mirror of one state directory under `openclaw/` in the store."""
+
+    def __init__(self, store: StateStore, root: Path, *, debounce_s: float = 1.0) -> None:
+        self._store = store
+        self._root = root
+        self._debounce_ms = max(50, int(debounce_s * 1000))
+        self._uploaded: dict[str, str] = {}  # relative path -> sha256 of the stored body
+        self._seen: dict[str, tuple[int, ...]] = {}  # relative path -> _signature at last sync
+        self._pending: set[PurePosixPath] = set()
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._limit = asyncio.Semaphore(MAX_PARALLEL)
+        self.restored_files = 0
+        self.uploads = 0
+        self.last_synced_at: float | None = None  # time.time() of the last durable upload
+
+    async def restore(self) -> int:
+        """Write every stored file into the state directory; return how many."""
+        self._root.mkdir(parents=True, exist_ok=True)
+        count = 0
+        for info in await self._store.list(PREFIX):
+            rel = PurePosixPath(info.key[len(PREFIX) :])
+            stored = await self._store.get(info.key)
+            if stored is None or not persisted(rel):
+                continue
+            target = self._root.joinpath(*rel.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in SIDECARS:
+                target.with_name(target.name + suffix).unlink(missing_ok=True)
+            staging = target.with_name(target.name + ".restore.tmp")
+            staging.write_bytes(stored.body)
+            staging.replace(target)
+            self._uploaded[str(rel)] = hashlib.sha256(stored.body).hexdigest()
+            count += 1
+        self.restored_files = count
+        return count
+
+    def start(self) -> None:
+        """Watch the directory and upload changes until `stop`."""
+        self._root.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)  # one line per change batch
+        self._tasks = [
+            asyncio.create_task(self._watch(), name="openclaw-sync-watch"),
+            asyncio.create_task(self._drain(), name="openclaw-sync-upload"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop watching (call `sync_all` afterwards for the final flush)."""
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def sync_all(self) -> int:
+        """Upload every persisted file that differs from the store; delete removed ones."""
+        present = {
+            PurePosixPath(path.relative_to(self._root).as_posix())
+            for path in self._root.rglob("*")
+            if path.is_file()
+        }
+        gone = {PurePosixPath(rel) for rel in self._uploaded} - present
+        return await self.sync_paths(present | gone)
+
+    async def sync_paths(self, rels: Iterable[PurePosixPath]) -> int:
+        """Upload (or delete) the given paths; return how many objects changed in the store."""
+        wanted = {_database_of(rel) for rel in rels}
+        results = await asyncio.gather(*(self._sync_one(rel) for rel in wanted if persisted(rel)))
+        changed = sum(results)
+        if changed:
+            self.last_synced_at = time.time()
+        return changed
+
+    async def _sync_one(self, rel: PurePosixPath) -> bool:
+        async with self._limit:
+            path = self._root.joinpath(*rel.parts)
+            # Readers (our own snapshots too) make inotify report the WAL as modified without
+            # writing it: an unchanged size and mtime of the file and its WAL means no new data.
+            signature = _signature(path)
+            if signature is not None and self._seen.get(str(rel)) == signature:
+                return False
+            body = await asyncio.to_thread(_read, path)
+            key = PREFIX + str(rel)
+            if body is None:
+                if self._uploaded.pop(str(rel), None) is None:
+                    return False
+                await self._store.delete(key)
+                return True
+            digest = hashlib.sha256(body).hexdigest()
+            if self._uploaded.get(str(rel)) == digest:
+                if signature is not None:
+                    self._seen[str(rel)] = signature
+                return False
+            await self._store.put(key, body)
+            self._uploaded[str(rel)] = digest
+            if signature is not None:
+                self._seen[str(rel)] = signature
+            self.uploads += 1
+            return True
+
+    async def _watch(self) -> None:
+        async for changes in awatch(
+            self._root, debounce=self._debounce_ms, step=50, stop_event=self._stop
+        ):
+            for _change, raw in changes:
+                rel = PurePosixPath(Path(raw).relative_to(self._root).as_posix())
+                # Readers touch `-shm` (our own snapshots included): it never holds data.
+                # Directories land here too; reading one yields "absent", which uploads nothing.
+                if not rel.name.endswith("-shm"):
+                    self._pending.add(rel)
+            if self._pending:
+                self._wake.set()
+
+    async def _drain(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, set()
+            try:
+                await self.sync_paths(batch)
+            except StoreError as error:
+                log.warning("OpenClaw state upload failed (%s); retrying in 1 s", error)
+                self._pending |= batch
+                await asyncio.sleep(1.0)
+                self._wake.set()

@@ -1,0 +1,36 @@
+"""Fixtures for the OpenClaw engine tests: a fake gateway executable and runtime processes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from oc_support import RuntimeChild
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def fake_openclaw(tmp_path: Path) -> Path:
+    """An executable that runs the fake gateway with whatever arguments it is given."""
+    script = tmp_path / "bin" / "openclaw"
+    script.parent.mkdir()
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HERE / "fake_gateway.py"}" "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+@pytest.fixture
+def children() -> Iterator[list[RuntimeChild]]:
+    """Runtime processes started by a test; any still running are killed at the end."""
+    started: list[RuntimeChild] = []
+    yield started
+    for child in started:
+        child.kill()

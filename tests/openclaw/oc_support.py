@@ -1,0 +1,118 @@
+"""Helpers for the OpenClaw engine tests: runtime child processes on loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+EDGE_TOKEN = "test-edge-token-0123456789"
+REPO = Path(__file__).resolve().parents[2]
+EDGE = {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "owner@example.com"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, step: float = 0.05) -> float:
+    """Poll until `check()` is true; return the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if check():
+            return time.monotonic() - start
+        time.sleep(step)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+@dataclass
+class RuntimeChild:
+    """`python -m agent.runtime` with AGENT_ENGINE=openclaw."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    gateway_port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def readyz(self) -> httpx.Response | None:
+        try:
+            return httpx.get(f"{self.url}/readyz", headers=EDGE, timeout=2.0)
+        except httpx.TransportError:
+            return None
+
+    def wait_ready(self, timeout: float = 60.0) -> float:
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"runtime exited early:\n{self.tail()}")
+            response = self.readyz()
+            return response is not None and response.status_code == 200
+
+        try:
+            return wait_for(ready, timeout, "runtime ready")
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.tail()}") from None
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+
+def spawn(tmp: Path, openclaw: Path | str, extra: dict[str, str] | None = None) -> RuntimeChild:
+    """Start a runtime fronting `openclaw` (fake or real), state in `tmp/store` (local backend)."""
+    port, gateway_port = free_port(), free_port()
+    log = tmp / f"runtime-{port}-{uuid.uuid4().hex[:6]}.log"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AGENT_", "STATE_", "AI_GATEWAY_", "OPENCLAW_", "BROWSER_"))
+    }
+    env.update(
+        {
+            "AGENT_TENANT": "acme",
+            "AGENT_EDGE_TOKEN": EDGE_TOKEN,
+            "AGENT_ENGINE": "openclaw",
+            "AGENT_LOG_LEVEL": "info",
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "STATE_BACKEND": "local",
+            "STATE_DIR": str(tmp / "store"),
+            "OPENCLAW_BIN": str(openclaw),
+            "OPENCLAW_STATE_DIR": str(tmp / f"oc-{uuid.uuid4().hex[:6]}"),
+            "OPENCLAW_GATEWAY_PORT": str(gateway_port),
+            "OPENCLAW_SYNC_DEBOUNCE_S": "0.3",
+            **(extra or {}),
+        }
+    )
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.runtime"],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return RuntimeChild(proc, port, gateway_port, log)
