@@ -30,6 +30,9 @@ export interface Deps extends Clock {
   requestId(): string;
 }
 
+/** Platform events are small; the runtime refuses more than this too. */
+const MAX_WEBHOOK_BYTES = 1 << 20;
+
 type AppEnv = { Bindings: Env; Variables: { config: EdgeConfig; identity: string } };
 
 export type DeliveryMode = "browser" | "api";
@@ -136,7 +139,11 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     if (typeof secret !== "string" || secret === "") {
       return jsonError(404, `webhook channel ${channel} is not configured`, `set ${secretKey} in the stack configuration`);
     }
-    const body = await c.req.text();
+    const declared = Number(c.req.header("content-length") ?? "0");
+    const body = declared > MAX_WEBHOOK_BYTES ? "" : await c.req.text();
+    if (declared > MAX_WEBHOOK_BYTES || new TextEncoder().encode(body).length > MAX_WEBHOOK_BYTES) {
+      return jsonError(413, `${channel} webhook body larger than 1 MiB`, "platform events are far smaller; check the sender");
+    }
     const nowMs = deps.now();
     const verdict = await verifyWebhook(channel, body, c.req.raw.headers, secret, nowMs);
     if (!verdict.ok) return jsonError(401, `invalid ${channel} webhook: ${verdict.reason}`, "check the signing secret configured for this channel");

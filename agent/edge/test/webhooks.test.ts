@@ -201,6 +201,14 @@ describe("webhook routing", () => {
     expect(h.sandboxes.size).toBe(0);
   });
 
+  it("refuses a body over 1 MiB before verifying anything", async () => {
+    const h = harness();
+    const big = "x".repeat((1 << 20) + 1);
+    const res = await h.fetch(post("telegram", big, { "x-telegram-bot-api-secret-token": "s" }), freshEnv({ TELEGRAM_WEBHOOK_SECRET: "s" }));
+    expect(res.status).toBe(413);
+    expect(h.sandboxes.size).toBe(0);
+  });
+
   it("never lets a client reach /internal/*", async () => {
     const h = harness();
     const res = await h.fetch(new Request("https://agent.example.com/internal/cron", { method: "POST" }), freshEnv());
