@@ -68,6 +68,11 @@ class Runtime:
 def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starlette:
     """The runtime service for these settings."""
     deps = deps or AppDeps()
+    if settings.agent_engine == "openclaw":
+        # The gateway answers turns, channels and its UI itself; the runtime fronts it.
+        from agent.runtime.engine.openclaw.app import create_openclaw_app
+
+        return create_openclaw_app(settings, deps.store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

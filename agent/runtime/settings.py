@@ -57,6 +57,11 @@ EXAMPLES: dict[str, str] = {
     "WEB_FETCH_ALLOWLIST": "127.0.0.1,intranet.example.com,10.1.0.0/16",
     "AGENT_TIMEZONE": "Europe/Paris",
     "JOB_TIMEOUT_S": "120",
+    "OPENCLAW_BIN": "/opt/openclaw/node_modules/.bin/openclaw",
+    "OPENCLAW_STATE_DIR": "/home/agent/.openclaw",
+    "OPENCLAW_GATEWAY_PORT": "18789",
+    "OPENCLAW_SYNC_DEBOUNCE_S": "1.0",
+    "OPENCLAW_START_TIMEOUT_S": "300",
 }
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -125,6 +130,13 @@ class RuntimeSettings(BaseSettings):
     web_fetch_allowlist: str = ""
     agent_timezone: str = "UTC"
     job_timeout_s: Seconds = 120.0
+
+    # AGENT_ENGINE=openclaw (agent/runtime/engine/openclaw): the supervised OpenClaw gateway.
+    openclaw_bin: str = "openclaw"
+    openclaw_state_dir: Path = Field(default_factory=lambda: Path.home() / ".openclaw")
+    openclaw_gateway_port: Annotated[int, Field(ge=1024, le=65535)] = 18789
+    openclaw_sync_debounce_s: Annotated[float, Field(gt=0, le=30)] = 1.0
+    openclaw_start_timeout_s: Seconds = 300.0
 
     @field_validator("agent_model")
     @classmethod

@@ -31,9 +31,12 @@ def create_engine(settings: RuntimeSettings, toolsets: Sequence[AgentToolset] = 
                 toolsets=toolsets,
             )
         case "openclaw":
+            # The OpenClaw gateway runs its own turns; create_app fronts it with
+            # agent.runtime.engine.openclaw.app instead of running an in-process engine.
             raise ConfigError(
-                "AGENT_ENGINE: 'openclaw' is not available in this build of the runtime "
-                "(example: AGENT_ENGINE=native)"
+                "AGENT_ENGINE: 'openclaw' has no in-process turn engine; the runtime serves it "
+                "through create_app, which proxies to the supervised gateway "
+                "(example: AGENT_ENGINE=native for the pydantic-ai engine)"
             )
         case _:
             assert_never(settings.agent_engine)
