@@ -79,13 +79,15 @@ def test_two_runtimes_on_one_session_lose_nothing(
     load = ChatLoad(lambda i: f"http://127.0.0.1:{ports[i % 2]}", ["one"] * 4)
     load.start()
     time.sleep(2.0)
-    # A restart overlapping a shutdown: the replacement starts while the old one drains.
-    old = pair[0]
-    old.proc.send_signal(15)
-    replacement = spawn_runtime(tmp_path, env, ports[0])
+    # A restart overlapping a shutdown: the replacement serves the session while the old
+    # runtime, SIGTERMed with turns in flight, drains and finishes them.
+    replacement = spawn_runtime(tmp_path, env)
     runtimes.append(replacement)
-    old.proc.wait(10)
     replacement.wait_ready()
+    old = pair[0]
+    ports[0] = replacement.port
+    old.proc.send_signal(15)
+    old.proc.wait(15)
     time.sleep(2.0)
     load.stop()
 
