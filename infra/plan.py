@@ -29,9 +29,10 @@ from infra.edge_bundle import REPO_ROOT, resolve_bundle
 from infra.errors import BuildError, ConfigError
 
 PROJECT = "edgeagent"
+SECRET = "[secret]"  # noqa: S105 (the redaction marker every secret value prints as)
 
 
-def _config_strings(config: Mapping[str, object]) -> tuple[dict[str, str], set[str]]:
+def config_values(config: Mapping[str, object]) -> tuple[dict[str, str], set[str]]:
     """Stack-file config as a program receives it: strings (JSON for structures), secret keys."""
     values: dict[str, str] = {}
     secret_keys: set[str] = set()
@@ -44,9 +45,6 @@ def _config_strings(config: Mapping[str, object]) -> tuple[dict[str, str], set[s
         else:
             values[key] = json.dumps(raw)
     return values, secret_keys
-
-
-SECRET = "[secret]"  # noqa: S105 (the redaction marker, as in infra.mocks)
 
 
 def _redact(value: Any) -> Any:
@@ -160,7 +158,7 @@ def plan_stack(
     stack: str, config: Mapping[str, object], *, edge_dist: Path | None = None
 ) -> dict[str, Any]:
     """The desired state of `stack` with this stack-file `config:` mapping, as the JSON plan."""
-    values, secret_keys = _config_strings(config)
+    values, secret_keys = config_values(config)
     load_config(stack, values, secret_keys)  # fail with every bad key before declaring anything
     bundle = resolve_bundle(edge_dist)
 

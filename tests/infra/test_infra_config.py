@@ -10,11 +10,11 @@ from infra_fixtures import ACCOUNT, minimal_config
 from infra.config import StackConfig, load_config
 from infra.errors import ConfigError
 from infra.naming import split_stack_name
-from infra.plan import _config_strings
+from infra.plan import config_values
 
 
 def load(stack: str, config: dict[str, object]) -> StackConfig:
-    values, secret_keys = _config_strings(config)
+    values, secret_keys = config_values(config)
     return load_config(stack, values, secret_keys)
 
 
