@@ -177,6 +177,7 @@ def main() -> None:
     args = parser.parse_args()
     if "FAKE_EXIT_AT_START" in os.environ:
         sys.exit(int(os.environ["FAKE_EXIT_AT_START"]))
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
@@ -196,7 +197,7 @@ def main() -> None:
             Route("/fake/exit", exit_now, methods=["POST"]),
             WebSocketRoute("/", socket),
             Route("/{path:path}", catch_all),
-        ]
+        ],
     )
     server = uvicorn.Server(
         uvicorn.Config(

@@ -90,8 +90,8 @@ class OpenClawHost:
         self.supervisor = GatewaySupervisor(
             gateway_argv(settings), env, port=self.port, token=self.token, policy=self.policy
         )
-        self.supervisor.start()
         self.sync.start()
+        self.supervisor.start()
 
     async def stop(self) -> None:
         """Stop the gateway, then flush every change to the store."""

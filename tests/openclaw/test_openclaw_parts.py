@@ -1,0 +1,212 @@
+"""The engine's parts in-process: SQLite snapshots, state sync, CDP relay, restart backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sqlite3
+import sys
+import threading
+import time
+from pathlib import Path, PurePosixPath
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+
+from agent.runtime.engine.openclaw.cdp_relay import CdpRelay
+from agent.runtime.engine.openclaw.supervisor import GatewaySupervisor, SupervisorPolicy
+from agent.runtime.engine.openclaw.sync import StateSync, persisted, snapshot_sqlite
+from agent.runtime.store.local import LocalDirStore
+
+pytestmark = pytest.mark.anyio
+
+
+def wal_db(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER PRIMARY KEY, pad TEXT)")
+    return db
+
+
+def count_rows(body: bytes, tmp: Path) -> int:
+    copy = tmp / f"check-{time.monotonic_ns()}.sqlite"
+    copy.write_bytes(body)
+    db = sqlite3.connect(copy)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return int(db.execute("SELECT count(*) FROM t").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_snapshots_of_a_busy_wal_database_are_consistent(tmp_path: Path) -> None:
+    source = tmp_path / "live" / "db.sqlite"
+    db = wal_db(source)
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set():
+            db.execute("BEGIN")
+            for _ in range(20):  # each transaction adds 20 rows: a torn copy shows a remainder
+                n += 1
+                db.execute("INSERT INTO t VALUES (?, ?)", (n, "x" * 500))
+            db.execute("COMMIT")
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        counts = []
+        for _ in range(15):
+            time.sleep(0.02)
+            counts.append(count_rows(snapshot_sqlite(source), tmp_path))
+    finally:
+        stop.set()
+        thread.join()
+    assert all(c % 20 == 0 for c in counts), counts
+    assert counts[-1] > counts[0]  # the writer made progress during the copies
+    assert (source.parent / "db.sqlite-wal").stat().st_size > 0  # data was still in the WAL
+
+
+def test_what_is_persisted() -> None:
+    keep = ["state/openclaw.sqlite", "workspace/MEMORY.md", "credentials/telegram/a.json"]
+    drop = [
+        "openclaw.json",
+        "state/openclaw.sqlite-wal",
+        "state/openclaw.sqlite-shm",
+        "tmp/openclaw-0/gateway.lock",
+        "cache/control-ui-assets/app.js",
+        "agents/main/agent/x.reindex-lock.sqlite",
+        "agents/main/agent/openclaw-agent.generation-3.sqlite",
+    ]
+    assert [p for p in keep if persisted(PurePosixPath(p))] == keep
+    assert [p for p in drop if persisted(PurePosixPath(p))] == []
+
+
+async def test_sync_uploads_changes_within_the_debounce_and_restores(tmp_path: Path) -> None:
+    store = LocalDirStore(tmp_path / "store")
+    root = tmp_path / "state"
+    sync = StateSync(store, root, debounce_s=0.5)
+    assert await sync.restore() == 0
+    sync.start()
+    try:
+        db = wal_db(root / "state" / "openclaw.sqlite")
+        db.execute("INSERT INTO t VALUES (1, 'a')")
+        (root / "workspace").mkdir()
+        began = time.monotonic()
+        (root / "workspace" / "SOUL.md").write_text("be kind\n")
+        while await store.get("openclaw/workspace/SOUL.md") is None:
+            assert time.monotonic() - began < 5
+            await asyncio.sleep(0.02)
+        lag = time.monotonic() - began
+        assert lag < 1.5, lag
+        stored = await store.get("openclaw/state/openclaw.sqlite")
+        assert stored is not None
+        assert count_rows(stored.body, tmp_path) == 1
+        uploads = sync.uploads
+        await asyncio.sleep(0.8)
+        assert sync.uploads == uploads  # nothing changed: nothing re-sent
+        (root / "workspace" / "SOUL.md").unlink()
+        db.execute("INSERT INTO t VALUES (2, 'b')")
+        db.close()
+    finally:
+        await sync.stop()
+    assert await sync.sync_all() >= 1
+    assert await store.get("openclaw/workspace/SOUL.md") is None  # deletions propagate
+    fresh_root = tmp_path / "fresh"
+    (fresh_root / "state").mkdir(parents=True)
+    (fresh_root / "state" / "openclaw.sqlite-wal").write_bytes(b"stale wal from another life")
+    fresh = StateSync(store, fresh_root)
+    assert await fresh.restore() == 1
+    assert not (fresh_root / "state" / "openclaw.sqlite-wal").exists()
+    assert count_rows((fresh_root / "state" / "openclaw.sqlite").read_bytes(), tmp_path) == 2
+
+
+async def test_cdp_relay_adds_the_bearer_header(tmp_path: Path) -> None:
+    seen: list[str | None] = []
+
+    async def browser(connection: ServerConnection) -> None:
+        seen.append(connection.request.headers.get("Authorization") if connection.request else None)
+        async for message in connection:
+            await connection.send(json.dumps({"echo": json.loads(message)}))
+
+    async with serve(browser, "127.0.0.1", 0) as upstream:
+        port = upstream.sockets[0].getsockname()[1]
+        relay = CdpRelay(f"ws://127.0.0.1:{port}/devtools/browser", "br-token")
+        await relay.start()
+        try:
+            assert relay.url.startswith("ws://127.0.0.1:")
+            async with connect(relay.url) as cdp:
+                await cdp.send(json.dumps({"id": 1, "method": "Browser.getVersion"}))
+                assert json.loads(await cdp.recv()) == {
+                    "echo": {"id": 1, "method": "Browser.getVersion"}
+                }
+        finally:
+            await relay.close()
+    assert seen == ["Bearer br-token"]
+
+
+async def test_crash_loop_restarts_with_growing_backoff(tmp_path: Path) -> None:
+    script = tmp_path / "crash.py"
+    script.write_text(
+        "import sys, time, pathlib\n"
+        f"pathlib.Path({str(tmp_path / 'starts')!r}).open('a').write(f'{{time.monotonic()}}\\n')\n"
+        "sys.exit(7)\n"
+    )
+    policy = SupervisorPolicy(backoff_initial_s=0.2, backoff_max_s=0.8, poll_interval_s=0.05)
+    supervisor = GatewaySupervisor(
+        [sys.executable, str(script)], {}, port=1, token="t", policy=policy
+    )
+    supervisor.start()
+    began = time.monotonic()
+    starts = tmp_path / "starts"
+    while (
+        len(await asyncio.to_thread(lambda: starts.read_text().split() if starts.exists() else []))
+        < 5
+    ):
+        assert time.monotonic() - began < 20
+        await asyncio.sleep(0.05)
+    await supervisor.stop()
+    assert not supervisor.ready
+    stamps = [float(x) for x in starts.read_text().split()]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    # 0.2, 0.4, 0.8, 0.8 s of backoff (plus interpreter start-up)
+    assert [gap >= floor for gap, floor in zip(gaps, [0.2, 0.4, 0.8, 0.8], strict=False)] == [
+        True
+    ] * 4, gaps
+    assert gaps[3] < 0.8 + 2.0, gaps  # capped
+    assert "exited with code 7" in supervisor.reason or supervisor.reason == "stopping"
+
+
+async def test_stop_escalates_to_sigkill_for_the_whole_group(tmp_path: Path) -> None:
+    script = tmp_path / "stubborn.py"
+    pids = tmp_path / "pids"
+    script.write_text(
+        "import os, signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
+        "time.sleep(60)\n"
+    )
+    policy = SupervisorPolicy(stop_grace_s=0.5)
+    supervisor = GatewaySupervisor(
+        [sys.executable, str(script)], {}, port=1, token="t", policy=policy
+    )
+    supervisor.start()
+    began = time.monotonic()
+    while not pids.exists() or " " not in pids.read_text():
+        assert time.monotonic() - began < 20
+        await asyncio.sleep(0.05)
+    _parent, worker = (int(p) for p in pids.read_text().split())
+    code = await supervisor.stop()
+    assert code == -9
+    await asyncio.sleep(0.2)
+    stat = Path(f"/proc/{worker}/stat")
+    state = await asyncio.to_thread(
+        lambda: stat.read_text().split()[2] if stat.exists() else "gone"
+    )
+    assert state in {"gone", "Z"}  # the worker died with its group
