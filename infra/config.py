@@ -343,6 +343,7 @@ def load_config(
     """Validate raw `edgeagent:*` config values (strings or decoded values) into a StackConfig."""
     issues: list[ConfigIssue] = []
     data: dict[str, object] = {}
+    given: set[str] = set()  # fields with a value, even one refused below
     for key, raw in values.items():
         namespace, _, alias = key.partition(":")
         if namespace != NAMESPACE:
@@ -355,6 +356,7 @@ def load_config(
             continue
         if raw is None or raw == "" or raw == []:
             continue
+        given.add(field_name)
         if field_name in SECRET_FIELDS and key not in secret_keys:
             issues.append(
                 ConfigIssue(
@@ -373,7 +375,7 @@ def load_config(
     default_tenant, default_env = split_stack_name(stack)
     data.setdefault("tenant", default_tenant)
     data.setdefault("environment", default_env)
-    issues.extend(_cross_field_issues(set(data)))
+    issues.extend(_cross_field_issues(given | set(data)))
 
     try:
         config = StackConfig.model_validate(data)

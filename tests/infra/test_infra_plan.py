@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from infra_fixtures import ACCOUNT, EDGE_DIST, full_config, minimal_config, one, plan, resources_of
 
+from infra.errors import ConfigError
 from infra.mocks import mock_permission_group_id
 from infra.plan import diff_plans, plan_stack, run_with_mocks
 
@@ -447,3 +448,23 @@ def test_same_length_lists_diff_by_index() -> None:
         "name": "edgeagent-access-allow-policy",
         "paths": ["includes[0].email.email"],
     }
+
+
+def run_program(values: dict[str, str], secret_keys: set[str]) -> dict[str, Any]:
+    from infra.program import main
+
+    return run_with_mocks("dev", lambda: main(EDGE_DIST) and None, values, secret_keys)
+
+
+def test_program_refuses_a_secret_given_in_clear_before_declaring_anything() -> None:
+    values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in minimal_config().items()}
+    values["edgeagent:discordBotToken"] = "SENTINEL-in-clear"
+    values["edgeagent:discordPublicKey"] = "ab" * 32
+    values["edgeagent:discordApplicationId"] = "123456789012345678"
+    with pytest.raises(ConfigError) as caught:
+        run_program(values, set())
+    assert [issue.key for issue in caught.value.issues] == ["edgeagent:discordBotToken"]
+    assert "SENTINEL" not in str(caught.value)
+    document = run_program(values, {"edgeagent:discordBotToken"})
+    assert bindings_of(document)["DISCORD_BOT_TOKEN"]["text"] == "[secret]"
+    assert bindings_of(document)["DISCORD_PUBLIC_KEY"]["text"] == "ab" * 32
