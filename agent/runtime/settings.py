@@ -62,6 +62,7 @@ EXAMPLES: dict[str, str] = {
     "OPENCLAW_GATEWAY_PORT": "18789",
     "OPENCLAW_SYNC_DEBOUNCE_S": "1.0",
     "OPENCLAW_START_TIMEOUT_S": "300",
+    "OPENCLAW_GATEWAY_TOKEN": "<at least 16 random characters>",
 }
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -137,6 +138,8 @@ class RuntimeSettings(BaseSettings):
     openclaw_gateway_port: Annotated[int, Field(ge=1024, le=65535)] = 18789
     openclaw_sync_debounce_s: Annotated[float, Field(gt=0, le=30)] = 1.0
     openclaw_start_timeout_s: Seconds = 300.0
+    # The gateway's shared token; random per start when unset (only the runtime then knows it).
+    openclaw_gateway_token: SecretStr | None = None
 
     @field_validator("agent_model")
     @classmethod
@@ -170,10 +173,10 @@ class RuntimeSettings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {value!r}") from None
         return value
 
-    @field_validator("agent_edge_token")
+    @field_validator("agent_edge_token", "openclaw_gateway_token")
     @classmethod
-    def _token_long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 16:
+    def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("must be at least 16 characters")
         return value
 
