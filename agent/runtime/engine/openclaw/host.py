@@ -42,7 +42,7 @@ class OpenClawHost:
     settings: RuntimeSettings
     store: StateStore
     policy: SupervisorPolicy = field(default_factory=SupervisorPolicy)
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    token: str = field(default="", repr=False)
     restored: bool = False
     supervisor: GatewaySupervisor | None = None
     sync: StateSync | None = None
@@ -67,6 +67,8 @@ class OpenClawHost:
     async def start(self) -> None:
         """Restore, render, and launch (readiness follows asynchronously)."""
         settings = self.settings
+        configured = settings.openclaw_gateway_token
+        self.token = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
         self.sync = StateSync(
             self.store, settings.openclaw_state_dir, debounce_s=settings.openclaw_sync_debounce_s
         )
