@@ -3,7 +3,7 @@
 Owns the `Worker` (observability on; workers.dev on only when there is no custom domain, so the
 hostname behind Access is the only way in), a `WorkerVersion` carrying the bundled modules from
 `agent/edge/dist` (as its manifest lists them) and the bindings of docs/contract.md (a namespace
-for every Durable Object class the manifest lists, all created by one sqlite migration;
+for every Durable Object class the manifest lists, each declared sqlite-backed in `exports`;
 `plain_text` vars; `secret_text` for every secret), a `WorkersDeployment` routing all traffic to
 that version, the cron trigger and the custom domain. `WorkerVersion` is the one provider
 resource that can mark the sandbox class container-enabled: callers pass class names in
@@ -38,7 +38,6 @@ class WorkerArgs:
     hostname: str | None = None
     zone_id: str | None = None
     sandbox_class: str = "Sandbox"
-    migration_tag: str = "v1"
     # Durable Object classes to make container-enabled (set by the container component).
     containers: Sequence[str] = ()
 
@@ -121,9 +120,12 @@ class EdgeWorker(EdgeAgentComponent):
                 for module in args.bundle.modules
             ],
             bindings=declared,
-            migrations={
-                "new_tag": args.migration_tag,
-                "new_sqlite_classes": list(manifest.durable_object_classes),
+            # Declarative class lifecycle, not a `migrations` tag list: the versions API refuses
+            # a version carrying a not-yet-applied migration, and the same `exports` on every
+            # version is idempotent (Cloudflare reconciles it with what exists).
+            exports={
+                cls: {"type": "durable-object", "storage": "sqlite"}
+                for cls in manifest.durable_object_classes
             },
             containers=[{"class_name": c} for c in args.containers] or None,
             opts=version_opts,

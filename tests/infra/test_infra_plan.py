@@ -265,7 +265,7 @@ def test_worker_bindings_follow_the_contract(full_plan: dict[str, Any]) -> None:
     assert bindings["STATE_BUCKET"]["text"] == "edgeagent-acme-prod"
 
 
-def test_worker_version_uploads_the_manifest_modules_with_migration(
+def test_worker_version_uploads_the_manifest_modules_and_declares_classes(
     dev_plan: dict[str, Any],
 ) -> None:
     version = one(dev_plan, "WorkerVersion", "edgeagent-edge-version")["inputs"]
@@ -273,7 +273,11 @@ def test_worker_version_uploads_the_manifest_modules_with_migration(
     assert version["mainModule"] == manifest["main_module"]
     assert version["compatibilityDate"] == manifest["compatibility_date"]
     assert version["compatibilityFlags"] == manifest["compatibility_flags"]
-    assert version["migrations"] == {"newTag": "v1", "newSqliteClasses": ["Sandbox", "Directory"]}
+    assert version["exports"] == {
+        "Sandbox": {"type": "durable-object", "storage": "sqlite"},
+        "Directory": {"type": "durable-object", "storage": "sqlite"},
+    }
+    assert "migrations" not in version
     [module] = version["modules"]
     assert module["name"] == "index.js"
     assert module["contentType"] == "application/javascript+module"
