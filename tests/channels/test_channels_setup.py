@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from agent.runtime.app import AppDeps, create_app
 from agent.runtime.channels import discord, telegram
 from agent.runtime.channels.base import DeliveryError
 from agent.runtime.channels.discord import DiscordChannel
+from agent.runtime.channels.inbox import TURN_CONCURRENCY
 from agent.runtime.engine import EngineEvent, TurnOutcome
 from agent.runtime.jobs.origin import current_origin
 
@@ -208,3 +210,51 @@ def test_a_failed_turn_gets_one_apology_and_leaves_nothing_behind(
     assert {s.target for s in fakes.sent} == {"4242", "tok-F"}  # Discord stops "thinking..."
     assert not (settings.state_dir / "sessions").exists()  # a failed turn is never stored
     assert list((settings.state_dir / "inbox").rglob("*.json")) == []
+
+
+class Slow:
+    """An engine that takes a while and counts how many turns run at once."""
+
+    model_label = "slow"
+    offline = True
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.peak = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def turn(  # type: ignore[no-untyped-def]
+        self, history, prompt, deps
+    ) -> AsyncIterator[EngineEvent]:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            await asyncio.sleep(0.5)  # long enough for the burst to pile up
+        finally:
+            self.running -= 1
+        yield TurnOutcome(reply=f"done {prompt}", messages=[])
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_burst_over_many_chats_runs_a_bounded_number_of_turns(
+    tmp_path: Path, fakes: FakePlatforms
+) -> None:
+    engine = Slow()
+    with TestClient(
+        create_app(channel_settings(tmp_path, fakes), AppDeps(engine=engine))
+    ) as client:
+        wait_ready(client)
+        for chat in range(30):
+            post(
+                client,
+                "telegram",
+                telegram_update(5000 + chat, f"c{chat}", user=9000 + chat),
+                f"b{chat}",
+            )
+        fakes.wait_for(lambda: len(fakes.sent) == 30)
+    assert engine.peak == TURN_CONCURRENCY  # reached, never exceeded
+    assert sorted(s.text for s in fakes.sent) == sorted(f"done c{chat}" for chat in range(30))

@@ -46,6 +46,7 @@ from agent.runtime.store.base import StateStore
 log = logging.getLogger("agent.runtime.channels")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _STORE_RETRIES = 5  # in-process tries when the state store fails; then the next start resumes
+TURN_CONCURRENCY = 8  # channel turns at once: a burst over many chats queues instead of piling up
 
 
 def session_for(channel: str, thread: str) -> str:
@@ -94,6 +95,7 @@ class ChannelHub:
         self.pairing = PairingBook(store)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._chains: dict[str, asyncio.Task[None]] = {}  # last task per session: keeps order
+        self._turns = asyncio.Semaphore(TURN_CONCURRENCY)
         self._closed = False
 
     def statuses(self) -> list[dict[str, Any]]:
@@ -243,17 +245,18 @@ class ChannelHub:
     async def _answer(self, channel: str, message: InboundMessage, request_id: str) -> None:
         try:
             # Jobs the agent schedules in this turn answer in this chat (agent.runtime.jobs).
-            with reply_origin(channel, message.home or message.conversation):
-                turn = await self.service.turn(
-                    TurnRequest(
-                        session_id=session_for(channel, message.thread),
-                        prompt=message.text,
-                        user=f"{channel}:{message.sender}",
-                        channel=channel,
-                        request_id=request_id,
-                        turn_id=f"{channel}-{message.event_id}",
+            async with self._turns:
+                with reply_origin(channel, message.home or message.conversation):
+                    turn = await self.service.turn(
+                        TurnRequest(
+                            session_id=session_for(channel, message.thread),
+                            prompt=message.text,
+                            user=f"{channel}:{message.sender}",
+                            channel=channel,
+                            request_id=request_id,
+                            turn_id=f"{channel}-{message.event_id}",
+                        )
                     )
-                )
             reply = turn.reply
         except (EngineError, RequestError) as error:
             # The model failed (nothing was stored): say so once, under the same key a reply
