@@ -22,6 +22,8 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -167,8 +169,18 @@ class StackConfig(BaseModel):
     agent_model: Annotated[str, _pattern(_MODEL, "`offline` or `<provider>:<model>`")] = Field(
         default="offline", description="model the agent uses", examples=["openai:gpt-5-mini"]
     )
+    openclaw_version: Annotated[
+        str, _pattern(re.compile(r"^20[0-9]{2}\.[0-9]{1,2}\.[0-9]{1,2}$"), "an exact CalVer")
+    ] = Field(
+        default="2026.9.6",
+        description="npm `openclaw` version baked into the image when agentEngine is openclaw",
+        examples=["2026.9.6"],
+    )
     instance_type: InstanceType = Field(
-        default="basic", description="container instance type", examples=["standard-1"]
+        default="basic",
+        description="container instance type (openclaw needs standard-1 or larger)",
+        examples=["standard-1"],
+        validate_default=True,
     )
     max_instances: int = Field(
         default=5, ge=1, le=1000, description="most container instances at once", examples=[5]
@@ -237,6 +249,17 @@ class StackConfig(BaseModel):
     discord_application_id: Annotated[str, _pattern(re.compile(r"^[0-9]{5,25}$"), "digits")] | (
         None
     ) = Field(default=None, description="Discord application id", examples=["123456789012345678"])
+
+    @field_validator("instance_type")
+    @classmethod
+    def _fits_engine(cls, value: str, info: ValidationInfo) -> str:
+        # The OpenClaw gateway idles at ~1 GB RSS (measured): lite and basic would OOM-kill it.
+        if info.data.get("agent_engine") == "openclaw" and value in {"lite", "basic"}:
+            raise ValueError(
+                f"{value!r} is too small for agentEngine openclaw (about 1 GB idle); "
+                "use standard-1 or larger"
+            )
+        return value
 
     @property
     def names(self) -> Names:
