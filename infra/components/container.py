@@ -54,6 +54,9 @@ class ContainerArgs:
     logs_enabled: bool = True
     context: Path
     dockerfile: Path
+    # Image variant = Dockerfile target: `native`, or `openclaw` with this pinned npm version.
+    engine: str = "native"
+    openclaw_version: str = "2026.9.6"
     # The stack's `cloudflare:apiToken` (secret); None = CLOUDFLARE_API_TOKEN.
     api_token: pulumi.Input[str] | None = None
 
@@ -71,6 +74,10 @@ class Container(EdgeAgentComponent):
         super().__init__("Container", name, opts)
         repo = repository(args.account_id, args.app_name)
         tag = content_tag(args.context, args.dockerfile)
+        build_args = {}
+        if args.engine == "openclaw":
+            tag = f"{tag}-openclaw-{args.openclaw_version}"
+            build_args["OPENCLAW_VERSION"] = args.openclaw_version
         username, password = registry_login(args.account_id, args.api_token)
 
         image_name, image_opts = self.child("image")
@@ -79,6 +86,8 @@ class Container(EdgeAgentComponent):
             context={"location": str(args.context)},
             dockerfile={"location": str(args.dockerfile)},
             platforms=[docker_build.Platform.LINUX_AMD64],
+            target=args.engine,
+            build_args=build_args,
             tags=[f"{repo}:{tag}"],
             push=True,
             build_on_preview=False,
