@@ -1,0 +1,92 @@
+"""The OpenClaw engine in infra: a validated pinned version, a big-enough instance, the image."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from infra.config import load_config
+from infra.errors import ConfigError
+from tests.infra.test_container_component import declare, run_under_mocks
+
+BASE = {
+    "edgeagent:accountId": "0123456789abcdef0123456789abcdef",
+    "edgeagent:accessTeamDomain": "acme.cloudflareaccess.com",
+    "edgeagent:workersDevSubdomain": "acme",
+    "edgeagent:allowedEmails": '["me@example.com"]',
+    "edgeagent:agentEngine": "openclaw",
+}
+
+
+def test_openclaw_version_is_pinned_and_upgradable() -> None:
+    config = load_config("acme-dev", {**BASE, "edgeagent:instanceType": "standard-1"})
+    assert config.openclaw_version == "2026.9.6"
+    upgraded = load_config(
+        "acme-dev",
+        {**BASE, "edgeagent:instanceType": "standard-2", "edgeagent:openclawVersion": "2026.10.1"},
+    )
+    assert upgraded.openclaw_version == "2026.10.1"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {},  # the default instance type, basic
+            "edgeagent:instanceType: 'basic' is too small for agentEngine openclaw (about 1 GB "
+            "idle); use standard-1 or larger (example: edgeagent:instanceType: standard-1)",
+        ),
+        (
+            {"edgeagent:instanceType": "lite"},
+            "edgeagent:instanceType: 'lite' is too small for agentEngine openclaw",
+        ),
+        (
+            {"edgeagent:instanceType": "standard-1", "edgeagent:openclawVersion": "latest"},
+            "edgeagent:openclawVersion: must be an exact CalVer "
+            "(example: edgeagent:openclawVersion: 2026.9.6)",
+        ),
+        (
+            {"edgeagent:instanceType": "standard-1", "edgeagent:openclawVersion": "^2026.9.6"},
+            "edgeagent:openclawVersion: must be an exact CalVer",
+        ),
+    ],
+)
+def test_bad_openclaw_config_names_the_key(extra: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config("acme-dev", {**BASE, **extra})
+    assert message in str(caught.value)
+
+
+def test_native_engine_keeps_small_instances() -> None:
+    native = {**BASE, "edgeagent:agentEngine": "native", "edgeagent:instanceType": "lite"}
+    assert load_config("acme-dev", native).instance_type == "lite"
+
+
+def test_image_variant_follows_engine_and_version(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "agent" / "Dockerfile"
+    dockerfile.parent.mkdir(parents=True)
+    dockerfile.write_text("FROM python:3.11-slim AS native\n")
+    native, _, _ = run_under_mocks(lambda: declare(tmp_path, dockerfile))
+    claw, _, _ = run_under_mocks(
+        lambda: declare(tmp_path, dockerfile, engine="openclaw", openclaw_version="2026.10.1")
+    )
+    native_image = native.resources["sandbox-image"][1]
+    claw_image = claw.resources["sandbox-image"][1]
+    assert native_image["target"] == "native"
+    assert not native_image.get("buildArgs")
+    assert claw_image["target"] == "openclaw"
+    assert claw_image["buildArgs"] == {"OPENCLAW_VERSION": "2026.10.1"}
+    assert re.fullmatch(r".+:[0-9a-f]{16}-openclaw-2026\.10\.1", claw_image["tags"][0])
+
+
+def test_the_dockerfile_has_both_targets_and_native_is_the_default() -> None:
+    text = (Path(__file__).resolve().parents[2] / "agent" / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM \S+ AS (\S+)$", text, flags=re.MULTILINE)
+    assert stages[-1] == "native"
+    assert "openclaw" in stages
+    assert (
+        'npm install --prefix /opt/openclaw --no-audit --no-fund "openclaw@${OPENCLAW_VERSION}"'
+        in text
+    )
