@@ -134,3 +134,163 @@ def test_permission_lookup_is_one_invoke_for_the_account() -> None:
     assert [(c.token, c.args.get("accountId")) for c in calls] == [
         (PERMISSION_GROUPS_INVOKE, ACCOUNT)
     ]
+
+
+PERMISSION_IDS = {
+    permissions.R2_ITEM_READ: "pg-r",
+    permissions.R2_ITEM_WRITE: "pg-w",
+    permissions.AI_GATEWAY_RUN: "pg-g",
+    permissions.BROWSER_RENDERING_EDIT: "pg-b",
+}
+
+
+def declared(document: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    return sorted(
+        (r["type"].rsplit(":", 1)[-1], r["name"], r["parent"]) for r in document["resources"]
+    )
+
+
+def test_storage_alone() -> None:
+    from infra.components.storage import Storage, StorageArgs
+
+    def program() -> None:
+        storage = Storage(
+            "s",
+            StorageArgs(
+                account_id=ACCOUNT,
+                bucket_name="edgeagent-t-dev",
+                jurisdiction="fedramp",
+                location=None,
+                backup_retention_days=3,
+                token_name="edgeagent t/dev state",
+                permission_ids=pulumi.Output.from_input(PERMISSION_IDS),
+            ),
+        )
+        pulumi.export("endpoint", storage.endpoint)
+        pulumi.export("key", storage.access_key_id)
+        pulumi.export("secret", storage.secret_access_key)
+
+    document = run_with_mocks("t-dev", program)
+    assert declared(document) == [
+        ("AccountToken", "s-token", "s"),
+        ("R2Bucket", "s-bucket", "s"),
+        ("R2BucketLifecycle", "s-lifecycle", "s"),
+        ("Storage", "s", None),
+    ]
+    assert "location" not in one(document, "R2Bucket", "s-bucket")["inputs"]
+    [policy] = one(document, "AccountToken", "s-token")["inputs"]["policies"]
+    assert policy["permissionGroups"] == [{"id": "pg-r"}, {"id": "pg-w"}]
+    assert policy["resources"] == (
+        '{"com.cloudflare.edge.r2.bucket.' + ACCOUNT + '_fedramp_edgeagent-t-dev": "*"}'
+    )
+    assert document["outputs"] == {
+        "endpoint": f"https://{ACCOUNT}.fedramp.r2.cloudflarestorage.com",
+        "key": "[secret]",
+        "secret": "[secret]",
+    }
+
+
+def test_s3_secret_is_the_sha256_of_the_token_value() -> None:
+    import hashlib
+
+    from infra.components.storage import Storage, StorageArgs
+
+    seen: dict[str, str] = {}
+
+    def program() -> None:
+        storage = Storage(
+            "s",
+            StorageArgs(
+                account_id=ACCOUNT,
+                bucket_name="b",
+                jurisdiction="default",
+                location="weur",
+                backup_retention_days=1,
+                token_name="t",
+                permission_ids=pulumi.Output.from_input(PERMISSION_IDS),
+            ),
+        )
+        storage.secret_access_key.apply(lambda v: seen.setdefault("secret", v))
+        storage.access_key_id.apply(lambda v: seen.setdefault("key", v))
+
+    run_with_mocks("t-dev", program)
+    assert seen == {
+        "key": "s-token-id",
+        "secret": hashlib.sha256(b"mock-token-value-s-token").hexdigest(),
+    }
+
+
+def test_access_alone_without_webhooks_or_rules_but_emails() -> None:
+    from infra.components.access import Access, AccessArgs
+
+    def program() -> None:
+        Access(
+            "a",
+            AccessArgs(
+                account_id=ACCOUNT,
+                hostname="agent.example.com",
+                team_domain="https://t.cloudflareaccess.com",
+                app_name="app",
+                webhooks_app_name="hooks",
+                allow_policy_name="allow",
+                service_policy_name="svc",
+                bypass_policy_name="bypass",
+                service_token_name="token",
+                allowed_emails=["a@example.com"],
+            ),
+        )
+
+    document = run_with_mocks("t-dev", program)
+    assert declared(document) == [
+        ("Access", "a", None),
+        ("ZeroTrustAccessApplication", "a-app", "a"),
+        ("ZeroTrustAccessPolicy", "a-allow-policy", "a"),
+        ("ZeroTrustAccessPolicy", "a-service-policy", "a"),
+        ("ZeroTrustAccessServiceToken", "a-service-token", "a"),
+    ]
+    app = one(document, "ZeroTrustAccessApplication", "a-app")["inputs"]
+    assert "allowedIdps" not in app
+    assert app["autoRedirectToIdentity"] is False
+
+
+@pytest.mark.parametrize("component", ["ai", "browser"])
+def test_gateway_and_browser_alone(component: str) -> None:
+    from infra.components.ai_gateway import AiGateway, AiGatewayArgs
+    from infra.components.browser import Browser, BrowserArgs
+
+    def program() -> None:
+        ids = pulumi.Output.from_input(PERMISSION_IDS)  # Outputs belong to the run's own loop
+        if component == "ai":
+            gateway = AiGateway(
+                "g",
+                AiGatewayArgs(
+                    account_id=ACCOUNT, gateway_id="gw", rate_limit=5, rate_limit_interval=10,
+                    rate_limit_technique="fixed", cache_ttl=0, collect_logs=False,
+                    token_name="t", permission_ids=ids,
+                ),
+            )  # fmt: skip
+            pulumi.export("token", gateway.token)
+            pulumi.export("base", gateway.base_url)
+        else:
+            browser = Browser(
+                "b", BrowserArgs(account_id=ACCOUNT, token_name="t", permission_ids=ids)
+            )
+            pulumi.export("token", browser.token)
+            pulumi.export("cdp", browser.cdp_url)
+
+    document = run_with_mocks("t-dev", program)
+    assert document["outputs"]["token"] == "[secret]"
+    if component == "ai":
+        assert declared(document) == [
+            ("AccountToken", "g-token", "g"),
+            ("AiGateway", "g", None),
+            ("AiGateway", "g-gateway", "g"),
+        ]
+        gateway = one(document, "AiGateway", "g-gateway")["inputs"]
+        assert (gateway["collectLogs"], gateway["rateLimitingTechnique"]) == (False, "fixed")
+        assert document["outputs"]["base"] == f"https://gateway.ai.cloudflare.com/v1/{ACCOUNT}/gw"
+    else:
+        assert declared(document) == [("AccountToken", "b-token", "b"), ("Browser", "b", None)]
+        assert document["outputs"]["cdp"] == (
+            f"wss://api.cloudflare.com/client/v4/accounts/{ACCOUNT}/browser-rendering/devtools/browser"
+        )
