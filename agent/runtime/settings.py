@@ -63,6 +63,7 @@ EXAMPLES: dict[str, str] = {
     "OPENCLAW_SYNC_DEBOUNCE_S": "1.0",
     "OPENCLAW_START_TIMEOUT_S": "300",
     "OPENCLAW_GATEWAY_TOKEN": "<at least 16 random characters>",
+    "OPENCLAW_ALLOWED_ORIGINS": "https://agent.example.com",
 }
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -140,6 +141,8 @@ class RuntimeSettings(BaseSettings):
     openclaw_start_timeout_s: Seconds = 300.0
     # The gateway's shared token; random per start when unset (only the runtime then knows it).
     openclaw_gateway_token: SecretStr | None = None
+    # Public browser origins allowed to open the Control UI's WebSocket (comma-separated).
+    openclaw_allowed_origins: str = ""
 
     @field_validator("agent_model")
     @classmethod
@@ -162,6 +165,14 @@ class RuntimeSettings(BaseSettings):
                     raise ValueError(f"{entry!r} is not a valid CIDR network") from None
             elif not re.fullmatch(r"[A-Za-z0-9.:-]{1,253}", entry):
                 raise ValueError(f"{entry!r} is not a host name or IP address")
+        return value
+
+    @field_validator("openclaw_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", entry):
+                raise ValueError(f"{entry!r} is not an origin such as https://agent.example.com")
         return value
 
     @field_validator("agent_timezone")
