@@ -156,3 +156,15 @@ def test_written_file_holds_no_secret_and_is_private(tmp_path: Path) -> None:
     assert json.loads(text)["gateway"]["port"] == 18789
     assert path.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "oc" / "workspace").is_dir()
+
+
+def test_control_ui_origins(tmp_path: Path) -> None:
+    s = settings(
+        tmp_path, openclaw_allowed_origins="https://agent.example.com, https://b.example.com"
+    )
+    gateway = render_config(s, layout(tmp_path))["gateway"]
+    assert gateway["controlUi"] == {
+        "allowedOrigins": ["https://agent.example.com", "https://b.example.com"]
+    }
+    with pytest.raises(ValueError, match=r"is not an origin such as https://agent\.example\.com"):
+        settings(tmp_path, openclaw_allowed_origins="https://agent.example.com/path")

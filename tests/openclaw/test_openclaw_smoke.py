@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,7 @@ def test_rendered_config_passes_openclaw_validation(
         telegram_dm_policy="allowlist",
         telegram_allowlist="123456789",
         openclaw_state_dir=tmp_path / "oc",
+        openclaw_allowed_origins="https://agent.example.com",
     )
     layout = GatewayLayout(tmp_path / "oc", 18789, "ws://127.0.0.1:9222/devtools/browser/edgeagent")
     config = write_config(settings, layout)
@@ -162,4 +164,24 @@ def test_real_gateway_proxied_paired_and_restored(
     paired = httpx.get(f"{second.url}/api/openclaw/devices", headers=EDGE, timeout=30).json()
     assert device_id in [d["deviceId"] for d in paired["paired"]]
     assert device_connect(f"ws://127.0.0.1:{second.port}/", key)["ok"] is True
-    second.terminate(60)
+
+    # Loss window: a state change is durable long before Moltworker's 30 s sync would run.
+    state_dir = Path(_environ(second)["OPENCLAW_STATE_DIR"])
+    memory = state_dir / "workspace" / "memory" / "2026-11-26.md"
+    memory.parent.mkdir(parents=True, exist_ok=True)
+    written = time.monotonic()
+    memory.write_text("the user likes tea\n")
+    stored = tmp_path / "store" / "openclaw" / "workspace" / "memory" / "2026-11-26.md"
+    while not stored.exists():
+        assert time.monotonic() - written < 10
+        time.sleep(0.01)
+    lag = time.monotonic() - written
+    print(f"real openclaw: file change durable in the store after {lag:.2f} s")
+    assert lag < 3.0
+    second.kill()  # SIGKILL: nothing more is flushed, and nothing more was needed
+    assert stored.read_text() == "the user likes tea\n"
+
+
+def _environ(child: RuntimeChild) -> dict[str, str]:
+    raw = Path(f"/proc/{child.proc.pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)

@@ -79,6 +79,9 @@ def render_config(settings: RuntimeSettings, layout: GatewayLayout) -> dict[str,
             }
         },
     }
+    origins = [o.strip() for o in settings.openclaw_allowed_origins.split(",") if o.strip()]
+    if origins:
+        config["gateway"]["controlUi"] = {"allowedOrigins": origins}
     models: dict[str, Any] = {"mode": "merge", "catalogRefresh": {"enabled": False}}
     if not settings.is_offline:
         provider, model = settings.agent_model.split(":", 1)
