@@ -10,7 +10,7 @@ EDGE := agent/edge
 setup: setup-py setup-edge
 
 setup-py:
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 
 setup-edge:
 	npm ci --prefix $(EDGE) --no-audit --no-fund
