@@ -210,3 +210,18 @@ async def test_stop_escalates_to_sigkill_for_the_whole_group(tmp_path: Path) -> 
         lambda: stat.read_text().split()[2] if stat.exists() else "gone"
     )
     assert state in {"gone", "Z"}  # the worker died with its group
+
+
+async def test_a_missing_binary_is_reported_and_retried(tmp_path: Path) -> None:
+    policy = SupervisorPolicy(backoff_initial_s=0.05, backoff_max_s=0.1)
+    missing = str(tmp_path / "no-such-openclaw")
+    supervisor = GatewaySupervisor(
+        [missing, "gateway", "run"], {}, port=1, token="t", policy=policy
+    )
+    supervisor.start()
+    await asyncio.sleep(0.5)
+    reason = supervisor.reason
+    await supervisor.stop()
+    assert supervisor.starts == 0
+    assert f"cannot start {missing!r}" in reason
+    assert "check OPENCLAW_BIN" in reason

@@ -130,6 +130,9 @@ async def _start(host: OpenClawHost) -> None:
             await host.start()
             return
         except StoreError as error:
-            log.warning("OpenClaw state restore failed (%s); retrying in %.1f s", error, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            host.error = f"state store not reachable: {error}"
+        except OSError as error:  # e.g. the state directory is not writable
+            host.error = f"cannot prepare {host.settings.openclaw_state_dir}: {error}"
+        log.warning("OpenClaw start failed (%s); retrying in %.1f s", host.error, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 10.0)

@@ -44,6 +44,7 @@ class OpenClawHost:
     policy: SupervisorPolicy = field(default_factory=SupervisorPolicy)
     token: str = field(default="", repr=False)
     restored: bool = False
+    error: str = ""  # why the last start attempt failed
     supervisor: GatewaySupervisor | None = None
     sync: StateSync | None = None
     relay: CdpRelay | None = None
@@ -61,7 +62,7 @@ class OpenClawHost:
     def reason(self) -> str:
         """Why the host is not ready."""
         if not self.restored:
-            return "restoring OpenClaw state"
+            return self.error or "restoring OpenClaw state"
         return self.supervisor.reason if self.supervisor is not None else "gateway not started"
 
     async def start(self) -> None:
@@ -76,8 +77,9 @@ class OpenClawHost:
         log.info("restored %d OpenClaw state files", count)
         cdp_url = settings.browser_cdp_url
         if cdp_url is not None and settings.browser_api_token is not None:
-            self.relay = CdpRelay(cdp_url, settings.browser_api_token.get_secret_value())
-            await self.relay.start()
+            if self.relay is None:  # a retried start keeps the relay it already opened
+                self.relay = CdpRelay(cdp_url, settings.browser_api_token.get_secret_value())
+                await self.relay.start()
             cdp_url = self.relay.url
         layout = GatewayLayout(settings.openclaw_state_dir, self.port, cdp_url)
         config = write_config(settings, layout)

@@ -95,9 +95,23 @@ class GatewaySupervisor:
         delay = self._policy.backoff_initial_s
         while not self._stopping.is_set():
             began = time.monotonic()
-            self._proc = await asyncio.create_subprocess_exec(
-                *self._argv, env=self._env, stdin=asyncio.subprocess.DEVNULL, start_new_session=True
-            )
+            try:
+                self._proc = await asyncio.create_subprocess_exec(
+                    *self._argv,
+                    env=self._env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                self.reason = (
+                    f"cannot start {self._argv[0]!r} ({error.strerror or error}); "
+                    f"check OPENCLAW_BIN; retrying in {delay:g} s"
+                )
+                log.error("OpenClaw %s", self.reason)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                delay = min(delay * 2, self._policy.backoff_max_s)
+                continue
             self.starts += 1
             self.reason = "gateway starting"
             log.info("OpenClaw gateway started (pid %d, start #%d)", self._proc.pid, self.starts)
@@ -187,7 +201,7 @@ class GatewaySupervisor:
                 log.warning("OpenClaw gateway ignored SIGTERM; killing it")
                 _kill_group(proc.pid, signal.SIGKILL)
                 await proc.wait()
-        _kill_group(proc.pid, signal.SIGKILL)
+            _kill_group(proc.pid, signal.SIGKILL)  # workers that outlived it
         return proc.returncode
 
 
