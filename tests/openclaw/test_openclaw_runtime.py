@@ -136,6 +136,21 @@ def test_restart_with_backoff_and_pairing_admin(
     assert got.json() == {"value": "kept"}
     assert "exited with code 3; restarting in 1 s" in child.tail()
 
+    status = httpx.get(f"{child.url}/api/openclaw/status", headers=EDGE).json()
+    assert status["ready"] is True
+    assert status["gateway"]["starts"] == 2
+    assert status["state"]["uploads"] >= 1
+    assert status["state"]["last_synced_at"].endswith("+00:00")
+    put(child, "backup-now", "yes")
+    assert httpx.post(f"{child.url}/api/openclaw/sync", headers=EDGE).status_code == 200
+    assert httpx.post(f"{child.url}/api/openclaw/sync").status_code == 401
+    began = time.monotonic()
+    assert httpx.post(f"{child.url}/api/openclaw/restart", headers=EDGE).status_code == 202
+    child.wait_ready(30)
+    assert child.readyz().json()["gateway_starts"] == 3  # type: ignore[union-attr]
+    assert time.monotonic() - began < 15
+    assert child.tail().count("restarting in") == 1  # a requested restart skips the backoff
+
 
 def test_state_sync_flush_and_restore(
     tmp_path: Path, fake_openclaw: Path, children: list[RuntimeChild]

@@ -1,4 +1,4 @@
-"""OpenClaw device pairing under /api/openclaw (AGENT_ENGINE=openclaw only).
+"""OpenClaw admin under /api/openclaw (AGENT_ENGINE=openclaw only): pairing, status, sync, restart.
 
 Browsers and apps reaching the gateway through the edge are remote to it and must be paired by
 the owner. These routes use the gateway's own protocol methods (`device.pair.list`,
@@ -9,6 +9,7 @@ and the request id is validated before it is sent anywhere.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -82,7 +83,54 @@ async def _decide(request: Request, method: str) -> JSONResponse:
     return JSONResponse(payload)
 
 
+async def status(request: Request) -> JSONResponse:
+    """The gateway's process and the state sync, for the admin page."""
+    identity(request)
+    host: OpenClawHost = request.app.state.openclaw.host
+    supervisor, sync = host.supervisor, host.sync
+    synced = sync.last_synced_at if sync is not None else None
+    return JSONResponse(
+        {
+            "ready": host.ready,
+            "reason": "" if host.ready else host.reason,
+            "gateway": {
+                "pid": supervisor.pid if supervisor else None,
+                "starts": supervisor.starts if supervisor else 0,
+                "last_start_to_ready_s": supervisor.last_ready_s if supervisor else None,
+            },
+            "state": {
+                "restored_files": sync.restored_files if sync else 0,
+                "uploads": sync.uploads if sync else 0,
+                "last_synced_at": (
+                    datetime.fromtimestamp(synced, UTC).isoformat() if synced else None
+                ),
+            },
+        }
+    )
+
+
+async def sync_now(request: Request) -> JSONResponse:
+    """Upload every change now ("backup now"); returns how many objects changed."""
+    identity(request)
+    host = _host(request)
+    assert host.sync is not None
+    return JSONResponse({"written": await host.sync.sync_all()})
+
+
+async def restart(request: Request) -> JSONResponse:
+    """Restart the gateway process (its state stays on disk and in the store)."""
+    identity(request)
+    supervisor = request.app.state.openclaw.host.supervisor
+    if supervisor is None:
+        raise RequestError(503, "the OpenClaw gateway has not started yet", "retry shortly")
+    await supervisor.restart()
+    return JSONResponse({"restarting": True}, status_code=202)
+
+
 routes = [
+    Route("/api/openclaw/status", status, methods=["GET"]),
+    Route("/api/openclaw/sync", sync_now, methods=["POST"]),
+    Route("/api/openclaw/restart", restart, methods=["POST"]),
     Route("/api/openclaw/devices", list_devices, methods=["GET"]),
     Route("/api/openclaw/devices/{request_id}/approve", approve, methods=["POST"]),
     Route("/api/openclaw/devices/{request_id}/reject", reject, methods=["POST"]),

@@ -64,6 +64,7 @@ class GatewaySupervisor:
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._restart_requested = False
         self.ready = False
         self.reason = "gateway not started"
         self.starts = 0
@@ -78,6 +79,19 @@ class GatewaySupervisor:
     def start(self) -> None:
         """Begin supervising (returns at once; watch `ready`)."""
         self._task = asyncio.create_task(self._run(), name="openclaw-supervisor")
+
+    async def restart(self) -> None:
+        """Stop the running gateway and start a fresh one at once (no backoff)."""
+        proc = self._proc
+        self._restart_requested = True
+        self.ready = False
+        self.reason = "restart requested"
+        if proc is not None and proc.returncode is None:
+            _kill_group(proc.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), self._policy.stop_grace_s)
+            except TimeoutError:
+                _kill_group(proc.pid, signal.SIGKILL)
 
     async def stop(self) -> int | None:
         """SIGTERM the gateway's group, SIGKILL after the grace period; return its exit code."""
@@ -124,6 +138,9 @@ class GatewaySupervisor:
             _kill_group(self._proc.pid, signal.SIGKILL)  # workers must not outlive the gateway
             if self._stopping.is_set():
                 return
+            if self._restart_requested:
+                self._restart_requested = False
+                continue
             if time.monotonic() - began >= self._policy.healthy_reset_s:
                 delay = self._policy.backoff_initial_s
             self.reason = f"gateway exited with code {code}; restarting in {delay:g} s"
