@@ -150,7 +150,9 @@ async def test_cdp_relay_adds_the_bearer_header(tmp_path: Path) -> None:
     assert seen == ["Bearer br-token"]
 
 
-async def test_crash_loop_restarts_with_growing_backoff(tmp_path: Path) -> None:
+async def test_crash_loop_restarts_with_growing_backoff(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     script = tmp_path / "crash.py"
     script.write_text(
         "import sys, time, pathlib\n"
@@ -179,7 +181,8 @@ async def test_crash_loop_restarts_with_growing_backoff(tmp_path: Path) -> None:
         True
     ] * 4, gaps
     assert gaps[3] < 0.8 + 2.0, gaps  # capped
-    assert "exited with code 7" in supervisor.reason or supervisor.reason == "stopping"
+    assert supervisor.reason == "stopped"
+    assert "OpenClaw gateway exited with code 7; restarting in 0.4 s" in caplog.text
 
 
 async def test_stop_escalates_to_sigkill_for_the_whole_group(tmp_path: Path) -> None:

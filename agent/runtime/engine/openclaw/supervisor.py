@@ -103,6 +103,7 @@ class GatewaySupervisor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self.ready, self.reason = False, "stopped"
         return code
 
     async def _run(self) -> None:

@@ -120,25 +120,32 @@ class StateSync:
         self.last_synced_at: float | None = None  # time.time() of the last durable upload
 
     async def restore(self) -> int:
-        """Write every stored file into the state directory; return how many."""
+        """Write every stored file into the state directory (parallel downloads); how many."""
         self._root.mkdir(parents=True, exist_ok=True)
-        count = 0
-        for info in await self._store.list(PREFIX):
-            rel = PurePosixPath(info.key[len(PREFIX) :])
-            stored = await self._store.get(info.key)
-            if stored is None or not persisted(rel):
-                continue
-            target = self._root.joinpath(*rel.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            for suffix in SIDECARS:
-                target.with_name(target.name + suffix).unlink(missing_ok=True)
-            staging = target.with_name(target.name + ".restore.tmp")
-            staging.write_bytes(stored.body)
-            staging.replace(target)
-            self._uploaded[str(rel)] = hashlib.sha256(stored.body).hexdigest()
-            count += 1
-        self.restored_files = count
-        return count
+        keys = [info.key for info in await self._store.list(PREFIX)]
+        wanted = [key for key in keys if persisted(PurePosixPath(key[len(PREFIX) :]))]
+        restored = await asyncio.gather(*(self._restore_one(key) for key in wanted))
+        self.restored_files = sum(restored)
+        return self.restored_files
+
+    async def _restore_one(self, key: str) -> bool:
+        async with self._limit:
+            stored = await self._store.get(key)
+        if stored is None:
+            return False
+        rel = PurePosixPath(key[len(PREFIX) :])
+        await asyncio.to_thread(self._write_restored, rel, stored.body)
+        self._uploaded[str(rel)] = hashlib.sha256(stored.body).hexdigest()
+        return True
+
+    def _write_restored(self, rel: PurePosixPath, body: bytes) -> None:
+        target = self._root.joinpath(*rel.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in SIDECARS:  # a stale WAL must never be replayed onto the restored database
+            target.with_name(target.name + suffix).unlink(missing_ok=True)
+        staging = target.with_name(target.name + ".restore.tmp")
+        staging.write_bytes(body)
+        staging.replace(target)
 
     def start(self) -> None:
         """Watch the directory and upload changes until `stop`."""
