@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench.engines.harness import HEADERS, REPO, Runtime, spawn
+from bench.engines.harness import HEADERS, REPO, Runtime, free_port, spawn
 from bench.engines.openclaw_install import InstallFailed, ensure_openclaw
 
 
@@ -112,6 +112,23 @@ def window(killed_at: float, written: dict[int, float], stored_seq: int) -> floa
     return killed_at - since
 
 
+def proxy_overhead(runtime_url: str, gateway_url: str, n: int = 100) -> dict[str, float]:
+    """p50 of the gateway's /health, straight on loopback and through the 8080 proxy."""
+    result = {}
+    with httpx.Client(timeout=10) as client:
+        for label, url, headers in (
+            ("direct", f"{gateway_url}/health", {}),
+            ("through_proxy", f"{runtime_url}/health", HEADERS),
+        ):
+            samples = []
+            for _ in range(n):
+                began = time.perf_counter()
+                client.get(url, headers=headers).raise_for_status()
+                samples.append((time.perf_counter() - began) * 1000)
+            result[label] = statistics.median(samples)
+    return result
+
+
 def native_runs(work: Path, kills: int, idle_s: float) -> dict[str, Any]:
     env = {"AGENT_ENGINE": "native", "AGENT_MODEL": "offline"}
     ready, rss, windows, lost_total, acked = [], {}, [], 0, 0
@@ -165,10 +182,19 @@ def openclaw_runs(work: Path, kills: int, idle_s: float) -> dict[str, Any]:
         "OPENCLAW_START_TIMEOUT_S": "300",
     }
     ready, rss, file_windows, db_windows, restored_ok = [], {}, [], [], []
+    proxy_ms: dict[str, float] = {}
     expected: tuple[int, int] | None = None
     for run in range(kills + 1):
         state_dir = work / f"oc-{run}"  # every start is a new container with an empty disk
-        runtime = spawn(work, {**base, "OPENCLAW_STATE_DIR": str(state_dir)})
+        gateway_port = free_port()
+        runtime = spawn(
+            work,
+            {
+                **base,
+                "OPENCLAW_STATE_DIR": str(state_dir),
+                "OPENCLAW_GATEWAY_PORT": str(gateway_port),
+            },
+        )
         ready.append(runtime.wait_ready(360))
         if expected is not None:
             restored_text = (state_dir / "workspace" / "memory" / "bench.md").read_text()
@@ -176,6 +202,7 @@ def openclaw_runs(work: Path, kills: int, idle_s: float) -> dict[str, Any]:
         if run == 0:
             time.sleep(idle_s)
             rss = runtime.rss_mib()
+            proxy_ms = proxy_overhead(runtime.url, f"http://127.0.0.1:{gateway_port}")
         if run == kills:
             runtime.stop()
             break
@@ -193,6 +220,7 @@ def openclaw_runs(work: Path, kills: int, idle_s: float) -> dict[str, Any]:
         "openclaw_version": install.openclaw.parents[2].name,
         "spawn_to_ready_s": {"fresh": ready[0], "restored": ready[1:]},
         "idle_rss": rss,
+        "gateway_health_p50_ms": proxy_ms,
         "loss_window_s": {"markdown": file_windows, "sqlite": db_windows},
         "restored_equals_stored": restored_ok,
     }
@@ -243,6 +271,9 @@ def _table(report: dict[str, Any]) -> None:
          f"{claw['idle_rss']['tree_mib']:.0f} MiB"),
         ("loss window under SIGKILL", fmt(native["loss_window_s"]),
          f"md {fmt(claw_loss['markdown'])}; sqlite {fmt(claw_loss['sqlite'])}"),
+        ("gateway /health p50, direct / via 8080", "-",
+         f"{claw['gateway_health_p50_ms']['direct']:.1f} / "
+         f"{claw['gateway_health_p50_ms']['through_proxy']:.1f} ms"),
         ("instance type", native["instance_type"], claw["instance_type"]),
     ]  # fmt: skip
     for row in rows:

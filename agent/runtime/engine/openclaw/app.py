@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -39,7 +39,6 @@ class OpenClawRuntime:
     settings: RuntimeSettings
     host: OpenClawHost
     draining: bool = False
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 def create_openclaw_app(
