@@ -33,6 +33,20 @@ export interface Env {
   SLACK_BOT_TOKEN?: string;
   SLACK_SIGNING_SECRET?: string;
   DISCORD_BOT_TOKEN?: string;
+  TELEGRAM_DM_POLICY?: string;
+  TELEGRAM_ALLOWLIST?: string;
+  SLACK_DM_POLICY?: string;
+  SLACK_ALLOWLIST?: string;
+  DISCORD_DM_POLICY?: string;
+  DISCORD_ALLOWLIST?: string;
+  WEB_FETCH_ALLOWLIST?: string;
+  AGENT_TIMEZONE?: string;
+  JOB_TIMEOUT_S?: string;
+  AGENT_INSTRUCTIONS?: string;
+  AGENT_TURN_TIMEOUT_S?: string;
+  AGENT_LOG_LEVEL?: string;
+  OPENCLAW_ALLOWED_ORIGINS?: string;
+  OPENCLAW_GATEWAY_TOKEN?: string;
   AGENT_ORIGIN?: string;
   DEV_IDENTITY?: string;
 }

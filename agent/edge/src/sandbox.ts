@@ -12,10 +12,18 @@ export const CONTAINER_PORT = 8080;
 /** How long a start may take before the platform's attempt is abandoned (the Worker waits less). */
 const START_TIMEOUT_MS = 180_000;
 
-/** Bindings passed through to the container as environment (docs/contract.md). */
-const PASSED_THROUGH = [
+/**
+ * Bindings passed through to the container as environment (docs/contract.md), when set. Settings
+ * the image or the runtime fixes itself (PORT, STATE_DIR, OPENCLAW_BIN, ...) and local-dev or test
+ * seams (AGENT_MODEL_BASE_URL, *_API_BASE_URL) are deliberately not among them.
+ */
+export const PASSED_THROUGH = [
   "AGENT_ENGINE",
   "AGENT_MODEL",
+  "AGENT_INSTRUCTIONS",
+  "AGENT_TURN_TIMEOUT_S",
+  "AGENT_LOG_LEVEL",
+  "AGENT_TIMEZONE",
   "AI_GATEWAY_BASE_URL",
   "AI_GATEWAY_TOKEN",
   "STATE_BUCKET",
@@ -24,11 +32,21 @@ const PASSED_THROUGH = [
   "STATE_SECRET_ACCESS_KEY",
   "BROWSER_CDP_URL",
   "BROWSER_API_TOKEN",
+  "WEB_FETCH_ALLOWLIST",
+  "JOB_TIMEOUT_S",
   "AGENT_EDGE_TOKEN",
   "TELEGRAM_BOT_TOKEN",
+  "TELEGRAM_DM_POLICY",
+  "TELEGRAM_ALLOWLIST",
   "SLACK_BOT_TOKEN",
+  "SLACK_DM_POLICY",
+  "SLACK_ALLOWLIST",
   "DISCORD_BOT_TOKEN",
   "DISCORD_APPLICATION_ID",
+  "DISCORD_DM_POLICY",
+  "DISCORD_ALLOWLIST",
+  "OPENCLAW_ALLOWED_ORIGINS",
+  "OPENCLAW_GATEWAY_TOKEN",
 ] as const satisfies readonly (keyof Env)[];
 
 /** The container's environment for sandbox `sandbox` (`tenant` or `tenant:user`). */

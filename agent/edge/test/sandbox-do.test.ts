@@ -60,7 +60,22 @@ async function withSandbox(name: string, body: (sandbox: Sandbox, container: Fak
   await runInDurableObject(stub, async (_instance, state) => {
     const container = new FakeContainer();
     const ctx = attach(state, container);
-    const sandbox = new Sandbox(ctx, baseEnv({ AGENT_MODEL: "offline", SLEEP_AFTER: "15m", TELEGRAM_WEBHOOK_SECRET: "edge-only" }));
+    const sandbox = new Sandbox(
+      ctx,
+      baseEnv({
+        AGENT_MODEL: "offline",
+        SLEEP_AFTER: "15m",
+        TELEGRAM_WEBHOOK_SECRET: "edge-only",
+        TELEGRAM_DM_POLICY: "allowlist",
+        TELEGRAM_ALLOWLIST: "123456789",
+        AGENT_TIMEZONE: "Europe/Paris",
+        JOB_TIMEOUT_S: "60",
+        WEB_FETCH_ALLOWLIST: "10.1.0.0/16",
+        DISCORD_BOT_TOKEN: "discord-bot-token",
+        DISCORD_APPLICATION_ID: "1234567890123456789",
+        SLACK_DM_POLICY: "",
+      }),
+    );
     await body(sandbox, container);
   });
 }
@@ -80,7 +95,19 @@ describe("Sandbox durable object", () => {
       for (let i = 0; i < 50 && (await sandbox.getState()).status !== "healthy"; i++) await new Promise((r) => setTimeout(r, 20));
       expect(container.starts).toHaveLength(1);
       expect(container.starts[0]?.env).toMatchObject({ AGENT_TENANT: "acme", AGENT_USER: "bob@example.com", AGENT_MODEL: "offline" });
+      expect(container.starts[0]?.env).toMatchObject({
+        TELEGRAM_DM_POLICY: "allowlist",
+        TELEGRAM_ALLOWLIST: "123456789",
+        AGENT_TIMEZONE: "Europe/Paris",
+        JOB_TIMEOUT_S: "60",
+        WEB_FETCH_ALLOWLIST: "10.1.0.0/16",
+        DISCORD_BOT_TOKEN: "discord-bot-token",
+        DISCORD_APPLICATION_ID: "1234567890123456789",
+        AGENT_EDGE_TOKEN: "edge-secret-for-tests",
+      });
       expect(container.starts[0]?.env).not.toHaveProperty("TELEGRAM_WEBHOOK_SECRET");
+      expect(container.starts[0]?.env).not.toHaveProperty("SLACK_DM_POLICY");
+      expect(container.starts[0]?.env).not.toHaveProperty("SLEEP_AFTER");
 
       expect(await sandbox.sandboxState()).toBe("starting");
       container.ready = true;

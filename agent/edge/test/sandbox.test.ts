@@ -1,6 +1,30 @@
 import { describe, expect, it } from "vitest";
-import { containerEnv, parseSleepAfter } from "../src/sandbox";
+import contract from "../../../docs/contract.md?raw";
+import runtimeSettings from "../../runtime/settings.py?raw";
+import type { Env } from "../src/env";
+import { containerEnv, parseSleepAfter, PASSED_THROUGH } from "../src/sandbox";
 import { baseEnv } from "./support";
+
+/** Binding names of the contract's Worker bindings table, split by its `env` column. */
+function contractBindings(): { passed: string[]; kept: string[] } {
+  const section = contract.slice(contract.indexOf("## Worker bindings"), contract.indexOf("## HTTP contract"));
+  const passed: string[] = [];
+  const kept: string[] = [];
+  for (const line of section.split("\n")) {
+    const cells = line.split("|").map((cell) => cell.trim());
+    const [names, , env] = cells.slice(1);
+    if (names === undefined || env === undefined || !names.startsWith("`")) continue;
+    const found = [...names.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1] ?? "");
+    (env === "yes" ? passed : kept).push(...found);
+  }
+  return { passed: passed.sort(), kept: kept.sort() };
+}
+
+/** Fields of the runtime's RuntimeSettings, as environment variable names. */
+function runtimeVariables(): Set<string> {
+  const body = runtimeSettings.slice(runtimeSettings.indexOf("class RuntimeSettings"));
+  return new Set([...body.matchAll(/^ {4}([a-z][a-z0-9_]*): /gm)].map((m) => (m[1] ?? "").toUpperCase()));
+}
 
 describe("container environment", () => {
   it("passes runtime settings and secrets, never edge-only ones, and adds tenant and user", () => {
@@ -26,6 +50,45 @@ describe("container environment", () => {
       AGENT_USER: "bob@example.com",
     });
     expect(containerEnv(env, "acme")).not.toHaveProperty("AGENT_USER");
+  });
+
+  it("passes every runtime setting a deployment configures, each only when set", () => {
+    const values = Object.fromEntries(PASSED_THROUGH.map((key) => [key, `value-of-${key}`])) as Partial<Env>;
+    const env = baseEnv({ ...values, TELEGRAM_WEBHOOK_SECRET: "edge-only", ACCESS_AUD: "edge-only" });
+    const full = containerEnv(env, "acme");
+    expect(Object.keys(full).sort()).toEqual([...PASSED_THROUGH, "AGENT_TENANT"].sort());
+    for (const key of PASSED_THROUGH) expect(full[key]).toBe(`value-of-${key}`);
+    // The settings issue 5 added, named one by one so a dropped entry reads plainly in a failure.
+    expect(full).toMatchObject({
+      WEB_FETCH_ALLOWLIST: "value-of-WEB_FETCH_ALLOWLIST",
+      AGENT_TIMEZONE: "value-of-AGENT_TIMEZONE",
+      JOB_TIMEOUT_S: "value-of-JOB_TIMEOUT_S",
+      TELEGRAM_DM_POLICY: "value-of-TELEGRAM_DM_POLICY",
+      TELEGRAM_ALLOWLIST: "value-of-TELEGRAM_ALLOWLIST",
+      SLACK_DM_POLICY: "value-of-SLACK_DM_POLICY",
+      SLACK_ALLOWLIST: "value-of-SLACK_ALLOWLIST",
+      DISCORD_DM_POLICY: "value-of-DISCORD_DM_POLICY",
+      DISCORD_ALLOWLIST: "value-of-DISCORD_ALLOWLIST",
+      DISCORD_BOT_TOKEN: "value-of-DISCORD_BOT_TOKEN",
+      DISCORD_APPLICATION_ID: "value-of-DISCORD_APPLICATION_ID",
+    });
+    // Unset or empty bindings are left out, so the runtime's own defaults apply.
+    const sparse = containerEnv(baseEnv({ TELEGRAM_DM_POLICY: "", AGENT_TIMEZONE: undefined }), "acme");
+    expect(sparse).not.toHaveProperty("TELEGRAM_DM_POLICY");
+    expect(sparse).not.toHaveProperty("AGENT_TIMEZONE");
+  });
+
+  it("passes exactly the bindings docs/contract.md marks env = yes", () => {
+    const { passed, kept } = contractBindings();
+    expect(passed).toEqual([...PASSED_THROUGH].sort());
+    expect(kept).toEqual(expect.arrayContaining(["SANDBOX", "ACCESS_AUD", "TELEGRAM_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "DISCORD_PUBLIC_KEY", "AGENT_ORIGIN"]));
+    expect(kept.filter((name) => passed.includes(name))).toEqual([]);
+  });
+
+  it("passes only variables the runtime actually reads", () => {
+    const known = runtimeVariables();
+    expect(known.has("AGENT_EDGE_TOKEN")).toBe(true);
+    expect(PASSED_THROUGH.filter((key) => !known.has(key))).toEqual([]);
   });
 
   it.each([
