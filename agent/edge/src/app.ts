@@ -11,6 +11,7 @@ import { loadConfig, sandboxName, type EdgeConfig, type Env } from "./env";
 import { ConfigError, jsonError } from "./errors";
 import type { GatewayFactory, SandboxGateway } from "./gateway";
 import { isBrowserNavigation, upstreamRequest, type AgentHeaders } from "./headers";
+import { refuseCrossOrigin } from "./origin";
 import {
   CHANNELS,
   DISCORD_DEFERRED,
@@ -182,6 +183,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
 
   // Only the Worker's own scheduled handler reaches /internal/* (it calls the sandbox directly).
   app.all("/internal/*", () => jsonError(404, "not found", "internal paths are not reachable from outside"));
+
+  // CSRF: checked before Access and before any sandbox is touched (webhooks above are exempt).
+  app.use("*", async (c, next) => refuseCrossOrigin(c.req.raw) ?? next());
 
   app.use("*", async (c, next) => {
     const config = c.get("config");

@@ -47,11 +47,15 @@ export function upstreamRequest(incoming: Request, agent: AgentHeaders, body?: B
   });
 }
 
+export function isWebSocketUpgrade(request: Request): boolean {
+  return request.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
 /** A browser navigation, as opposed to an API call: gets redirects and the loading page. */
 export function isBrowserNavigation(request: Request): boolean {
   return (
     request.method === "GET" &&
-    request.headers.get("upgrade")?.toLowerCase() !== "websocket" &&
+    !isWebSocketUpgrade(request) &&
     (request.headers.get("accept") ?? "").includes("text/html")
   );
 }
