@@ -228,3 +228,29 @@ async def test_a_missing_binary_is_reported_and_retried(tmp_path: Path) -> None:
     assert supervisor.starts == 0
     assert f"cannot start {missing!r}" in reason
     assert "check OPENCLAW_BIN" in reason
+
+
+async def test_sustained_writes_upload_once_per_debounce_interval(tmp_path: Path) -> None:
+    store = LocalDirStore(tmp_path / "store")
+    root = tmp_path / "state"
+    db = wal_db(root / "state" / "busy.sqlite")
+    sync = StateSync(store, root, debounce_s=0.5)
+    sync.start()
+    try:
+        await asyncio.sleep(0.3)
+        before = sync.uploads
+        began = time.monotonic()
+        n = 0
+        while time.monotonic() - began < 2.0:  # a busy turn: a commit every 20 ms
+            n += 1
+            db.execute("INSERT INTO t VALUES (?, 'x')", (n,))
+            await asyncio.sleep(0.02)
+        uploads = sync.uploads - before
+        await asyncio.sleep(0.8)
+    finally:
+        await sync.stop()
+        db.close()
+    assert 2 <= uploads <= 6, uploads  # ~2 s / 0.5 s, not one per commit (~100)
+    stored = await store.get("openclaw/state/busy.sqlite")
+    assert stored is not None
+    assert count_rows(stored.body, tmp_path) == n  # the last batch after the writes stopped

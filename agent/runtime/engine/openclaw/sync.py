@@ -2,9 +2,10 @@
 
 - Restore: before the gateway starts, every stored file is written back (the store is the truth;
   stale SQLite `-wal`/`-shm` sidecars are removed so they cannot be replayed onto a restored DB).
-- Persist: file changes (inotify through watchfiles) are grouped for at most `debounce_s` and
-  uploaded; unchanged content is never re-sent. SQLite files are never copied raw: a live WAL
-  database is read through SQLite's online backup API into a consistent snapshot first.
+- Persist: file changes (inotify through watchfiles) are uploaded as soon as writes pause, at
+  most once per `debounce_s` while they continue; unchanged content is never re-sent. SQLite
+  files are never copied raw: a live WAL database is read through SQLite's online backup API
+  into a consistent snapshot first.
 - Final flush: after the gateway stopped, one full scan uploads whatever is still different.
 Moltworker syncs every 30 s with rclone; here the loss window is the debounce plus one upload.
 """
@@ -244,13 +245,19 @@ class StateSync:
         # A full scan first (changes made before the watcher was registered), then on every
         # change batch; a periodic rescan (cheap: unchanged files are only stat'ed) covers
         # events inotify may drop, such as a queue overflow.
+        # Uploads start at most once per debounce interval: a lone change is sent at once, a
+        # busy gateway (a turn rewrites its SQLite WAL many times a second) costs one upload of
+        # each changed file per interval instead of one per write.
         rescan = True
+        last_batch = -self._debounce_ms / 1000
         while True:
             if not rescan:
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._rescan_s)
                 except TimeoutError:
                     rescan = True
+            await asyncio.sleep(max(0.0, last_batch + self._debounce_ms / 1000 - time.monotonic()))
+            last_batch = time.monotonic()
             self._wake.clear()
             batch, self._pending = self._pending, set()
             try:
