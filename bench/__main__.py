@@ -24,8 +24,9 @@ def main() -> int:
     for name in names:
         print(f"\n=== bench.{name} ===", flush=True)
         started = time.monotonic()
-        code = subprocess.call([sys.executable, "-m", f"bench.{name}"])  # noqa: S603
-        print(f"=== bench.{name}: exit {code} in {time.monotonic() - started:.0f} s ===", flush=True)
+        code = subprocess.call([sys.executable, "-m", f"bench.{name}"])
+        elapsed = time.monotonic() - started
+        print(f"=== bench.{name}: exit {code} in {elapsed:.0f} s ===", flush=True)
         if code != 0:
             failed.append(name)
     if failed:
