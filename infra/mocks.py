@@ -42,6 +42,11 @@ def _computed(type_: str, name: str) -> dict[str, Any]:
             }
         case "random:index/randomPassword:RandomPassword":
             return {"result": f"mock-random-{name}"}
+        case "docker-build:index:Image":
+            # Known only after a real push; a fixed value keeps plans byte-identical.
+            return {"digest": "sha256:" + "0" * 64}
+        case "pulumi-python:dynamic/edgeagent:ContainerApplication":
+            return {"application_id": f"mock-app-{name}", "namespace_id": f"mock-ns-{name}"}
         case _:
             return {}
 

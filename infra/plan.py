@@ -25,6 +25,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import load_config
+from infra.cost import estimate_monthly_cost
 from infra.edge_bundle import REPO_ROOT, resolve_bundle
 from infra.errors import BuildError, ConfigError
 
@@ -59,6 +60,8 @@ def _redact(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(f"{REPO_ROOT}/"):
         # Paths inside the repository print relative to it, so plans compare across checkouts.
         return value[len(str(REPO_ROOT)) + 1 :]
+    if isinstance(value, str) and value == str(REPO_ROOT):
+        return "."
     return value
 
 
@@ -288,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.format == "json":
         out = json.dumps(plan, indent=2, sort_keys=True)
     else:
-        out = render_text(plan)
+        cfg = load_config(args.stack, *config_values(config))
+        cost = estimate_monthly_cost(cfg.instance_type, cfg.max_instances, cfg.sleep_after)
+        out = "\n".join([render_text(plan), *cost.lines()])
     print(out)
     return 0
 

@@ -17,10 +17,14 @@ from infra.components.access import Access, AccessArgs
 from infra.components.ai_gateway import AiGateway, AiGatewayArgs
 from infra.components.base import EdgeAgentComponent
 from infra.components.browser import Browser, BrowserArgs
+from infra.components.container import Container, ContainerArgs
 from infra.components.storage import Storage, StorageArgs
 from infra.components.worker import EdgeWorker, WorkerArgs
 from infra.config import StackConfig
-from infra.edge_bundle import EdgeBundle
+from infra.edge_bundle import REPO_ROOT, EdgeBundle
+
+# The Durable Object class the container backs (docs/contract.md).
+SANDBOX_CLASS = "Sandbox"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +170,26 @@ class EdgeAgentStack(EdgeAgentComponent):
                 cron=cfg.cron,
                 hostname=cfg.hostname,
                 zone_id=cfg.zone_id,
+                # Makes the sandbox namespace container-enabled; the application is below.
+                containers=[SANDBOX_CLASS],
+            ),
+            child,
+        )
+        # After the Worker (its deployed version creates the namespace), as `wrangler deploy`.
+        self.container = Container(
+            f"{name}-container",
+            ContainerArgs(
+                account_id=cfg.account_id,
+                app_name=f"{names.worker}-{SANDBOX_CLASS.lower()}",
+                script_name=self.worker.script_name,
+                worker=self.worker,
+                class_name=SANDBOX_CLASS,
+                instance_type=cfg.instance_type,
+                max_instances=cfg.max_instances,
+                context=REPO_ROOT,
+                dockerfile=REPO_ROOT / "agent" / "Dockerfile",
+                engine=cfg.agent_engine,
+                openclaw_version=cfg.openclaw_version,
             ),
             child,
         )

@@ -42,6 +42,12 @@ DEV_RESOURCES = sorted(
         (f"{CF}/workerVersion:WorkerVersion", "edgeagent-edge-version"),
         (f"{CF}/workersDeployment:WorkersDeployment", "edgeagent-edge-deployment"),
         (f"{CF}/workersCronTrigger:WorkersCronTrigger", "edgeagent-edge-cron"),
+        ("edgeagent:index:Container", "edgeagent-container"),
+        ("docker-build:index:Image", "edgeagent-container-image"),
+        (
+            "pulumi-python:dynamic/edgeagent:ContainerApplication",
+            "edgeagent-container-application",
+        ),
     ]
 )
 WEBHOOK_EXTRA = [
@@ -282,7 +288,7 @@ def test_worker_version_uploads_the_manifest_modules_and_declares_classes(
     assert module["name"] == "index.js"
     assert module["contentType"] == "application/javascript+module"
     assert module["contentFile"] == "tests/infra/fixtures/edge-dist/index.js"
-    assert "containers" not in version
+    assert version["containers"] == [{"className": "Sandbox"}]
     assert set(bindings_of(dev_plan)) == CONTRACT_PLAIN | CONTRACT_SECRETS | {
         "SANDBOX",
         "DIRECTORY",
