@@ -1,7 +1,8 @@
 """Container: the sandbox image and the Containers application that runs it.
 
-Owns the image built from `agent/Dockerfile` for linux/amd64 and pushed to
-`registry.cloudflare.com/<account>/<name>:<content tag>` (pulumi-docker-build), and the
+Owns the image built from `agent/Dockerfile` (target = the agent engine, `native` or
+`openclaw`) for linux/amd64 and pushed to `registry.cloudflare.com/<account>/<name>:<content
+tag>` (pulumi-docker-build), and the
 container application bound to the Worker's `Sandbox` Durable Object class (the dynamic
 provider in `infra.providers.container_application`), configured with the digest-pinned
 reference so an unchanged build context changes nothing.
@@ -74,7 +75,7 @@ class Container(EdgeAgentComponent):
         super().__init__("Container", name, opts)
         repo = repository(args.account_id, args.app_name)
         tag = content_tag(args.context, args.dockerfile)
-        build_args = {}
+        build_args: dict[str, str] = {}
         if args.engine == "openclaw":
             tag = f"{tag}-openclaw-{args.openclaw_version}"
             build_args["OPENCLAW_VERSION"] = args.openclaw_version

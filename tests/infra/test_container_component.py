@@ -324,3 +324,20 @@ def test_a_real_up_fetches_a_fresh_secret_password(
     assert outputs["password"] == fake.issued_passwords[-1]
     assert outputs["password.secret"] is True
     assert fake.bad_auth_attempts == 0
+
+
+def test_the_openclaw_engine_builds_its_own_target_and_tags_the_variant(
+    build_context: tuple[Path, Path],
+) -> None:
+    context, dockerfile = build_context
+    mocks, _, _ = run_under_mocks(
+        lambda: declare(context, dockerfile, engine="openclaw", openclaw_version="2026.9.6")
+    )
+    image = mocks.resources["sandbox-image"][1]
+    native, _, _ = run_under_mocks(lambda: declare(context, dockerfile))
+    native_tag = native.resources["sandbox-image"][1]["tags"][0]
+
+    assert image["target"] == "openclaw"
+    assert image["buildArgs"] == {"OPENCLAW_VERSION": "2026.9.6"}
+    assert image["tags"] == [f"{native_tag}-openclaw-2026.9.6"]
+    assert native.resources["sandbox-image"][1]["target"] == "native"
