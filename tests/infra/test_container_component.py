@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import gc
 import re
-import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -98,18 +97,26 @@ def run_under_mocks(
         result = build()
         return _sync_await(_resolved(result))
 
+    # Pulumi registers resources on the loop's default executor, and its _sync_await gives a
+    # worker thread without an event loop a new one that nobody closes (collected later, in
+    # another test). Give each worker thread a loop we own, and close them all afterwards.
+    thread_loops: list[asyncio.AbstractEventLoop] = []
+
+    def own_thread_loop() -> None:
+        thread_loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(thread_loop)
+        thread_loops.append(thread_loop)
+
+    executor = ThreadPoolExecutor(max_workers=4, initializer=own_thread_loop)
     loop = asyncio.new_event_loop()
+    loop.set_default_executor(executor)
     asyncio.set_event_loop(loop)
     try:
         outputs = contextvars.Context().run(run)
     finally:
-        # Pulumi registers resources on the loop's default executor, and its _sync_await gives
-        # each worker thread an event loop it never closes. Join those threads now, so their
-        # loops are collected here (ignored: not ours to close) rather than in a later test.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            loop.run_until_complete(loop.shutdown_default_executor())
-            gc.collect()
+        executor.shutdown(wait=True)
+        for thread_loop in thread_loops:
+            thread_loop.close()
         asyncio.set_event_loop(None)
         loop.close()
     return mocks, monitor, outputs
