@@ -9,10 +9,12 @@ declared, with one `ConfigError` naming every bad key, why, and a valid example.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import re
 from collections.abc import Collection, Mapping
 from typing import Annotated, Any, Literal, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from pydantic import (
@@ -24,6 +26,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -43,6 +46,16 @@ _DURATION = re.compile(r"^[1-9][0-9]*(?:s|m|h)$")
 _SLEEP = re.compile(r"^(?:never|[1-9][0-9]*(?:s|m|h))$")
 _MODEL = re.compile(r"^(?:offline|[a-z][a-z0-9-]*:\S+)$")
 _IDP = re.compile(r"^[0-9a-fA-F-]{8,64}$")
+# Sender ids the runtime accepts in `<CHANNEL>_ALLOWLIST` (agent/runtime/channels/config.py).
+_TELEGRAM_USER = re.compile(r"^[0-9]{1,20}$")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+_DISCORD_USER = re.compile(r"^[0-9]{15,21}$")
+_FETCH_HOST = re.compile(r"^[A-Za-z0-9.:-]{1,253}$")
+_ORIGIN = re.compile(r"^https://[a-z0-9.-]+(?::[0-9]{1,5})?$")
+# Cloudflare's documented size limit of one Worker environment variable (plain_text binding).
+MAX_VAR_BYTES = 5 * 1024
+# The OpenClaw gateway needs ~12 CPU-seconds to start: the default 60 s wait is too tight for it.
+OPENCLAW_COLD_START_TIMEOUT_MS = 120_000
 
 
 def _pattern(regex: re.Pattern[str], what: str) -> AfterValidator:
@@ -67,6 +80,36 @@ def _cron(value: str) -> str:
     return value
 
 
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as `Europe/Paris` or `UTC`") from None
+    return value
+
+
+def _fetch_target(value: str) -> str:
+    if "/" in value:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError("must be a CIDR network such as `10.1.0.0/16`") from None
+    elif not _FETCH_HOST.fullmatch(value):
+        raise ValueError("must be a host name, an IP address or a CIDR network")
+    return value
+
+
+def _instructions(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    size = len(value.encode())
+    if size > MAX_VAR_BYTES:
+        raise ValueError(
+            f"is {size} bytes; a Worker variable holds at most {MAX_VAR_BYTES} (UTF-8)"
+        )
+    return value
+
+
 def _nonempty_secret(value: SecretStr) -> SecretStr:
     if not value.get_secret_value():
         raise ValueError("must not be empty")
@@ -80,6 +123,11 @@ Domain = Annotated[str, _pattern(_HOSTNAME, "a lowercase domain name")]
 Duration = Annotated[str, _pattern(_DURATION, "a duration such as `30m` or `24h`")]
 Secret = Annotated[SecretStr, AfterValidator(_nonempty_secret)]
 InstanceType = Literal["lite", "basic", "standard-1", "standard-2", "standard-3", "standard-4"]
+DmPolicy = Literal["pairing", "allowlist", "open"]
+TelegramUser = Annotated[str, _pattern(_TELEGRAM_USER, "a numeric Telegram user id")]
+SlackUser = Annotated[str, _pattern(_SLACK_USER, "a Slack member id such as `U0123ABCD`")]
+DiscordUser = Annotated[str, _pattern(_DISCORD_USER, "a Discord user id (15-21 digits)")]
+TimeoutS = Annotated[int, Field(ge=1, le=3600)]
 
 
 class StackConfig(BaseModel):
@@ -134,6 +182,14 @@ class StackConfig(BaseModel):
     )
     backup_retention_days: int = Field(
         default=30, ge=1, le=3650, description="days before `backups/` expire", examples=[30]
+    )
+    channel_record_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="days before chat dedupe markers (`channels/events/`) and sent-message "
+        "records (`outbox/messages/`) expire",
+        examples=[30],
     )
     # Access.
     access_team_domain: Annotated[str, AfterValidator(_team_domain)] = Field(
@@ -191,8 +247,9 @@ class StackConfig(BaseModel):
     cold_start_timeout_ms: int = Field(
         default=60000,
         ge=1000,
-        le=600000,
-        description="how long an API call waits for a cold sandbox",
+        le=300000,  # the edge Worker refuses more (agent/edge/src/env.ts)
+        description="how long an API call waits for a cold sandbox "
+        f"(default {OPENCLAW_COLD_START_TIMEOUT_MS} with agentEngine openclaw)",
         examples=[60000],
     )
     isolation: Literal["shared", "per-user"] = Field(
@@ -202,6 +259,42 @@ class StackConfig(BaseModel):
         default="*/30 * * * *",
         description="schedule of the Worker's cron ticks",
         examples=["0 * * * *"],
+    )
+    agent_instructions: Annotated[str, AfterValidator(_instructions)] | None = Field(
+        default=None,
+        description="the agent's instructions (system prompt); unset = the runtime's default",
+        examples=["You are Ada, my research assistant."],
+    )
+    agent_turn_timeout_s: TimeoutS | None = Field(
+        default=None,
+        description="seconds a chat turn may run before 504 (runtime default 120)",
+        examples=[120],
+    )
+    agent_log_level: Literal["debug", "info", "warning", "error"] | None = Field(
+        default=None, description="runtime log level (runtime default `info`)", examples=["info"]
+    )
+    agent_timezone: Annotated[str, AfterValidator(_timezone)] | None = Field(
+        default=None,
+        description="IANA time zone for schedules and dates (runtime default `UTC`)",
+        examples=["Europe/Paris"],
+    )
+    job_timeout_s: TimeoutS | None = Field(
+        default=None,
+        description="seconds one scheduled job may run (runtime default 120)",
+        examples=[120],
+    )
+    web_fetch_allowlist: list[Annotated[str, AfterValidator(_fetch_target)]] = Field(
+        default_factory=list,
+        description="hosts, IPs or CIDRs web fetch may reach although private or loopback",
+        examples=[["intranet.example.com", "10.1.0.0/16"]],
+    )
+    openclaw_allowed_origins: list[
+        Annotated[str, _pattern(_ORIGIN, "an https origin (no path) such as `https://a.example`")]
+    ] = Field(
+        default_factory=list,
+        description="agentEngine openclaw: browser origins of the Control UI; "
+        "empty = the agent's own origin",
+        examples=[["https://agent.example.com"]],
     )
     # AI Gateway.
     gateway_rate_limit: int = Field(
@@ -230,11 +323,31 @@ class StackConfig(BaseModel):
     telegram_webhook_secret: Secret | None = Field(
         default=None, description="Telegram webhook secret token", examples=["a-long-random-string"]
     )
+    telegram_dm_policy: DmPolicy | None = Field(
+        default=None,
+        description="who may DM the Telegram bot (runtime default `pairing`)",
+        examples=["allowlist"],
+    )
+    telegram_allowlist: list[TelegramUser] = Field(
+        default_factory=list,
+        description="Telegram user ids always let in (required with dmPolicy allowlist)",
+        examples=[["123456789"]],
+    )
     slack_bot_token: Secret | None = Field(
         default=None, description="Slack bot token", examples=["xoxb-your-token"]
     )
     slack_signing_secret: Secret | None = Field(
         default=None, description="Slack signing secret", examples=["your-signing-secret"]
+    )
+    slack_dm_policy: DmPolicy | None = Field(
+        default=None,
+        description="who may DM the Slack bot (runtime default `pairing`)",
+        examples=["allowlist"],
+    )
+    slack_allowlist: list[SlackUser] = Field(
+        default_factory=list,
+        description="Slack member ids always let in (required with dmPolicy allowlist)",
+        examples=[["U0123ABCD"]],
     )
     discord_bot_token: Secret | None = Field(
         default=None, description="Discord bot token", examples=["your-bot-token"]
@@ -249,6 +362,27 @@ class StackConfig(BaseModel):
     discord_application_id: Annotated[str, _pattern(re.compile(r"^[0-9]{5,25}$"), "digits")] | (
         None
     ) = Field(default=None, description="Discord application id", examples=["123456789012345678"])
+    discord_dm_policy: DmPolicy | None = Field(
+        default=None,
+        description="who may DM the Discord bot (runtime default `pairing`)",
+        examples=["allowlist"],
+    )
+    discord_allowlist: list[DiscordUser] = Field(
+        default_factory=list,
+        description="Discord user ids always let in (required with dmPolicy allowlist)",
+        examples=[["80351110224678912"]],
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        engine = data.get("agent_engine", data.get("agentEngine"))
+        unset = "cold_start_timeout_ms" not in data and "coldStartTimeoutMs" not in data
+        if engine == "openclaw" and unset:
+            return {**data, "cold_start_timeout_ms": OPENCLAW_COLD_START_TIMEOUT_MS}
+        return data
 
     @field_validator("instance_type")
     @classmethod
@@ -309,7 +443,49 @@ _TOGETHER: tuple[tuple[str, ...], ...] = (
 )
 
 
-def _cross_field_issues(present: set[str]) -> list[ConfigIssue]:
+# The chat channels: the key that turns each on, and its display name.
+_CHANNELS: tuple[tuple[str, str, str], ...] = (
+    ("telegram", "Telegram", "telegram_bot_token"),
+    ("slack", "Slack", "slack_bot_token"),
+    ("discord", "Discord", "discord_bot_token"),
+)
+
+
+def _channel_issues(present: set[str], data: Mapping[str, object]) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    for channel, title, enabling in _CHANNELS:
+        policy, allowlist = f"{channel}_dm_policy", f"{channel}_allowlist"
+        if enabling not in present:
+            for name in (policy, allowlist):
+                if name in present:
+                    issues.append(
+                        ConfigIssue(
+                            key_of(name),
+                            f"applies only to the {title} channel, which is not configured "
+                            f"(set {to_camel(enabling)} first)",
+                            example_of(enabling),
+                        )
+                    )
+        elif data.get(policy) == "allowlist" and allowlist not in present:
+            issues.append(
+                ConfigIssue(
+                    key_of(allowlist),
+                    f"is required with {to_camel(policy)} allowlist (else nobody could DM the bot)",
+                    example_of(allowlist),
+                )
+            )
+    if "openclaw_allowed_origins" in present and data.get("agent_engine") != "openclaw":
+        issues.append(
+            ConfigIssue(
+                key_of("openclaw_allowed_origins"),
+                "applies only with agentEngine openclaw",
+                example_of("agent_engine"),
+            )
+        )
+    return issues
+
+
+def _cross_field_issues(present: set[str], data: Mapping[str, object]) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     if "hostname" in present and "zone_id" not in present:
         issues.append(
@@ -348,7 +524,7 @@ def _cross_field_issues(present: set[str]) -> list[ConfigIssue]:
                     issues.append(
                         ConfigIssue(key_of(name), f"is required with {others}", example_of(name))
                     )
-    return issues
+    return issues + _channel_issues(present, data)
 
 
 def _decode(field_name: str, raw: object) -> object:
@@ -398,7 +574,7 @@ def load_config(
     default_tenant, default_env = split_stack_name(stack)
     data.setdefault("tenant", default_tenant)
     data.setdefault("environment", default_env)
-    issues.extend(_cross_field_issues(given | set(data)))
+    issues.extend(_cross_field_issues(given | set(data), data))
 
     try:
         config = StackConfig.model_validate(data)

@@ -27,4 +27,7 @@ def main(edge_dist: Path | None = None) -> EdgeAgentStack:
     pulumi.export("accessTeamDomain", stack.access.team_domain)
     pulumi.export("serviceTokenClientId", stack.access.service_token_client_id)
     pulumi.export("serviceTokenClientSecret", stack.access.service_token_client_secret)
+    if stack.openclaw_gateway_token is not None:
+        # Secret: `pulumi stack output --show-secrets openclawGatewayToken` for the Control UI.
+        pulumi.export("openclawGatewayToken", stack.openclaw_gateway_token)
     return stack

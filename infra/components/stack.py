@@ -1,8 +1,10 @@
 """The whole stack: one component composing storage, AI gateway, browser, Access and the Worker.
 
 Owns the wiring between concerns (which output feeds which Worker binding, per
-docs/contract.md), the generated edge->container shared secret, and the one lookup of token
-permission groups. It reads no configuration itself: it is handed a validated StackConfig.
+docs/contract.md), the generated shared secrets (edge->container; the OpenClaw gateway token
+when that engine runs), and the one lookup of token permission groups. Optional runtime settings
+become bindings only when configured, so an unset one keeps the runtime's default. It reads no
+configuration itself: it is handed a validated StackConfig.
 """
 
 from __future__ import annotations
@@ -40,6 +42,38 @@ def public_hostname(config: StackConfig) -> str:
     return f"{config.names.worker}.{config.workers_dev_subdomain}.workers.dev"
 
 
+def openclaw_origins(config: StackConfig) -> list[str]:
+    """Origins allowed to open the OpenClaw Control UI: as configured, else the agent's own."""
+    return config.openclaw_allowed_origins or [f"https://{public_hostname(config)}"]
+
+
+def runtime_settings(config: StackConfig) -> dict[str, str]:
+    """Optional runtime settings (plain bindings the Worker passes on), only those configured."""
+    values: dict[str, str | int | list[str] | None] = {
+        "AGENT_INSTRUCTIONS": config.agent_instructions,
+        "AGENT_TURN_TIMEOUT_S": config.agent_turn_timeout_s,
+        "AGENT_LOG_LEVEL": config.agent_log_level,
+        "AGENT_TIMEZONE": config.agent_timezone,
+        "JOB_TIMEOUT_S": config.job_timeout_s,
+        "WEB_FETCH_ALLOWLIST": config.web_fetch_allowlist,
+        "TELEGRAM_DM_POLICY": config.telegram_dm_policy,
+        "TELEGRAM_ALLOWLIST": config.telegram_allowlist,
+        "SLACK_DM_POLICY": config.slack_dm_policy,
+        "SLACK_ALLOWLIST": config.slack_allowlist,
+        "DISCORD_DM_POLICY": config.discord_dm_policy,
+        "DISCORD_ALLOWLIST": config.discord_allowlist,
+    }
+    if config.agent_engine == "openclaw":
+        values["OPENCLAW_ALLOWED_ORIGINS"] = openclaw_origins(config)
+    settings: dict[str, str] = {}
+    for binding, value in values.items():
+        if value is None or value == []:
+            continue
+        # The runtime reads lists as comma-separated (docs/contract.md).
+        settings[binding] = ",".join(value) if isinstance(value, list) else str(value)
+    return settings
+
+
 def has_channels(config: StackConfig) -> bool:
     """Whether any chat channel (and so a signature-checked webhook) is configured."""
     return any(
@@ -52,6 +86,7 @@ class EdgeAgentStack(EdgeAgentComponent):
     """Everything one tenant needs in one environment."""
 
     url: pulumi.Output[str]
+    openclaw_gateway_token: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: StackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("EdgeAgentStack", name, opts)
@@ -69,6 +104,7 @@ class EdgeAgentStack(EdgeAgentComponent):
                 jurisdiction=cfg.storage_jurisdiction,
                 location=cfg.storage_location,
                 backup_retention_days=cfg.backup_retention_days,
+                channel_record_retention_days=cfg.channel_record_retention_days,
                 token_name=names.token("state"),
                 permission_ids=permission_ids,
             ),
@@ -137,6 +173,7 @@ class EdgeAgentStack(EdgeAgentComponent):
             "STATE_BUCKET": self.storage.bucket_name,
             "STATE_ENDPOINT": self.storage.endpoint,
             "BROWSER_CDP_URL": self.browser.cdp_url,
+            **runtime_settings(cfg),
         }
         if cfg.discord_public_key is not None and cfg.discord_application_id is not None:
             plain["DISCORD_PUBLIC_KEY"] = cfg.discord_public_key
@@ -148,6 +185,14 @@ class EdgeAgentStack(EdgeAgentComponent):
             "STATE_SECRET_ACCESS_KEY": self.storage.secret_access_key,
             "BROWSER_API_TOKEN": self.browser.token,
         }
+        self.openclaw_gateway_token = None
+        if cfg.agent_engine == "openclaw":
+            # Fixed per stack (not random per start) so the Control UI can authenticate with it.
+            gateway_token = random.RandomPassword(
+                f"{name}-openclaw-token", length=48, special=False, opts=child
+            )
+            self.openclaw_gateway_token = pulumi.Output.secret(gateway_token.result)
+            secrets["OPENCLAW_GATEWAY_TOKEN"] = self.openclaw_gateway_token
         channel_secrets = {
             "TELEGRAM_BOT_TOKEN": cfg.telegram_bot_token,
             "TELEGRAM_WEBHOOK_SECRET": cfg.telegram_webhook_secret,

@@ -1,6 +1,8 @@
 """Storage: the tenant's private R2 bucket, its lifecycle, and S3 credentials for that bucket only.
 
-Owns the bucket, its lifecycle rules and an account token whose single policy grants object read
+Owns the bucket, its lifecycle rules (abort stale multipart uploads; expire old backups and the
+runtime's write-once delivery records, see EXPIRING_RECORDS) and an account token whose single
+policy grants object read
 and write on exactly this bucket. Derives the S3 credentials R2 accepts (key id = token id,
 secret = sha256 hex of the token value) as secret outputs. Declares no public access of any kind
 (no r2.dev domain, no custom domain): the state is reachable only with those credentials.
@@ -19,6 +21,17 @@ from infra import permissions
 from infra.components.base import EdgeAgentComponent
 
 ABORT_MULTIPART_AFTER_S = 7 * 86400
+# Records the runtime writes once per chat event or outgoing message and never lists or needs
+# after delivery: webhook dedupe markers (agent/runtime/channels/inbox.py) and outbox message
+# records (agent/runtime/outbox.py). What is still pending lives elsewhere (`inbox/`,
+# `outbox/pending/`); an outbox record is rewritten on every attempt, so only one left untouched
+# for the whole retention is dropped (its resume then finds no record and gives up on it).
+# Lifecycle rules match key prefixes only, so the per-user copies (`users/<id>/...`) are not
+# covered; channels always run in the tenant-level sandbox, whose keys have no prefix.
+EXPIRING_RECORDS = {
+    "expire-channel-event-markers": "channels/events/",
+    "expire-outbox-messages": "outbox/messages/",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +41,7 @@ class StorageArgs:
     jurisdiction: str
     location: str | None
     backup_retention_days: int
+    channel_record_retention_days: int
     token_name: str
     permission_ids: pulumi.Output[dict[str, str]]
 
@@ -36,6 +50,16 @@ def r2_endpoint(account_id: str, jurisdiction: str) -> str:
     """S3 endpoint of the account's R2, per jurisdiction (`.eu.`, `.fedramp.`)."""
     infix = "" if jurisdiction == "default" else f".{jurisdiction}"
     return f"https://{account_id}{infix}.r2.cloudflarestorage.com"
+
+
+def _expire(rule_id: str, prefix: str, days: int) -> cloudflare.R2BucketLifecycleRuleArgsDict:
+    """A rule deleting objects under `prefix` once they are `days` old (since last written)."""
+    return {
+        "id": rule_id,
+        "enabled": True,
+        "conditions": {"prefix": prefix},
+        "delete_objects_transition": {"condition": {"type": "Age", "max_age": days * 86400}},
+    }
 
 
 def _sha256_hex(value: str) -> str:
@@ -77,17 +101,11 @@ class Storage(EdgeAgentComponent):
                         "condition": {"type": "Age", "max_age": ABORT_MULTIPART_AFTER_S}
                     },
                 },
-                {
-                    "id": "expire-old-backups",
-                    "enabled": True,
-                    "conditions": {"prefix": "backups/"},
-                    "delete_objects_transition": {
-                        "condition": {
-                            "type": "Age",
-                            "max_age": args.backup_retention_days * 86400,
-                        }
-                    },
-                },
+                _expire("expire-old-backups", "backups/", args.backup_retention_days),
+                *(
+                    _expire(rule_id, prefix, args.channel_record_retention_days)
+                    for rule_id, prefix in EXPIRING_RECORDS.items()
+                ),
             ],
             opts=lifecycle_opts,
         )

@@ -55,6 +55,7 @@ CONTRACT_SECRETS = frozenset(
         "SLACK_BOT_TOKEN",
         "SLACK_SIGNING_SECRET",
         "DISCORD_BOT_TOKEN",
+        "OPENCLAW_GATEWAY_TOKEN",
     }
 )
 # Names that read like secrets but are public by design.

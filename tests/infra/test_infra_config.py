@@ -90,6 +90,20 @@ def test_secure_values_count_as_present_and_are_secret() -> None:
 
 
 EX_ACCOUNT = "(example: edgeagent:accountId: 0123456789abcdef0123456789abcdef)"
+TELEGRAM = {
+    "edgeagent:telegramBotToken": {"secure": "v1:t"},
+    "edgeagent:telegramWebhookSecret": {"secure": "v1:w"},
+}
+SLACK = {
+    "edgeagent:slackBotToken": {"secure": "v1:t"},
+    "edgeagent:slackSigningSecret": {"secure": "v1:s"},
+}
+DISCORD = {
+    "edgeagent:discordBotToken": {"secure": "v1:t"},
+    "edgeagent:discordPublicKey": "ab" * 32,
+    "edgeagent:discordApplicationId": "123456789012345678",
+}
+OPENCLAW = {"edgeagent:agentEngine": "openclaw", "edgeagent:instanceType": "standard-1"}
 
 
 @pytest.mark.parametrize(
@@ -228,6 +242,156 @@ EX_ACCOUNT = "(example: edgeagent:accountId: 0123456789abcdef0123456789abcdef)"
             "(example: edgeagent:discordBotToken: your-bot-token)",
         ),
         (
+            {"edgeagent:coldStartTimeoutMs": 300001},
+            (),
+            "edgeagent:coldStartTimeoutMs: Input should be less than or equal to 300000 "
+            "(example: edgeagent:coldStartTimeoutMs: 60000)",
+        ),
+        (
+            {"edgeagent:channelRecordRetentionDays": 0},
+            (),
+            "edgeagent:channelRecordRetentionDays: Input should be greater than or equal to 1 "
+            "(example: edgeagent:channelRecordRetentionDays: 30)",
+        ),
+        (
+            {"edgeagent:agentTimezone": "Mars/Olympus_Mons"},
+            (),
+            "edgeagent:agentTimezone: must be an IANA time zone such as `Europe/Paris` or `UTC` "
+            "(example: edgeagent:agentTimezone: Europe/Paris)",
+        ),
+        (
+            {"edgeagent:agentTimezone": "../../etc/passwd"},
+            (),
+            "edgeagent:agentTimezone: must be an IANA time zone such as `Europe/Paris` or `UTC` "
+            "(example: edgeagent:agentTimezone: Europe/Paris)",
+        ),
+        (
+            {"edgeagent:jobTimeoutS": 0},
+            (),
+            "edgeagent:jobTimeoutS: Input should be greater than or equal to 1 "
+            "(example: edgeagent:jobTimeoutS: 120)",
+        ),
+        (
+            {"edgeagent:agentTurnTimeoutS": 3601},
+            (),
+            "edgeagent:agentTurnTimeoutS: Input should be less than or equal to 3600 "
+            "(example: edgeagent:agentTurnTimeoutS: 120)",
+        ),
+        (
+            {"edgeagent:agentTurnTimeoutS": "2m"},
+            (),
+            "edgeagent:agentTurnTimeoutS: Input should be a valid integer, unable to parse string "
+            "as an integer (example: edgeagent:agentTurnTimeoutS: 120)",
+        ),
+        (
+            {"edgeagent:agentLogLevel": "verbose"},
+            (),
+            "edgeagent:agentLogLevel: Input should be 'debug', 'info', 'warning' or 'error' "
+            "(example: edgeagent:agentLogLevel: info)",
+        ),
+        (
+            {"edgeagent:agentInstructions": "  \n "},
+            (),
+            "edgeagent:agentInstructions: must not be blank "
+            "(example: edgeagent:agentInstructions: You are Ada, my research assistant.)",
+        ),
+        (
+            {"edgeagent:agentInstructions": "é" * 2561},
+            (),
+            "edgeagent:agentInstructions: is 5122 bytes; a Worker variable holds at most 5120 "
+            "(UTF-8) (example: edgeagent:agentInstructions: You are Ada, my research assistant.)",
+        ),
+        (
+            {"edgeagent:webFetchAllowlist": ["intranet.example.com", "10.0.0.0/33"]},
+            (),
+            "edgeagent:webFetchAllowlist: item 1 must be a CIDR network such as `10.1.0.0/16` "
+            '(example: edgeagent:webFetchAllowlist: ["intranet.example.com", "10.1.0.0/16"])',
+        ),
+        (
+            {"edgeagent:webFetchAllowlist": [""]},
+            (),
+            "edgeagent:webFetchAllowlist: item 0 must be a host name, an IP address or a CIDR "
+            'network (example: edgeagent:webFetchAllowlist: ["intranet.example.com", '
+            '"10.1.0.0/16"])',
+        ),
+        (
+            {"edgeagent:webFetchAllowlist": "10.0.0.0/8"},
+            (),
+            "edgeagent:webFetchAllowlist: must be a list (in YAML: a sequence; on the CLI: --path "
+            'key[0]) (example: edgeagent:webFetchAllowlist: ["intranet.example.com", '
+            '"10.1.0.0/16"])',
+        ),
+        (
+            {**TELEGRAM, "edgeagent:telegramDmPolicy": "friends"},
+            (),
+            "edgeagent:telegramDmPolicy: Input should be 'pairing', 'allowlist' or 'open' "
+            "(example: edgeagent:telegramDmPolicy: allowlist)",
+        ),
+        (
+            {**TELEGRAM, "edgeagent:telegramDmPolicy": "allowlist"},
+            (),
+            "edgeagent:telegramAllowlist: is required with telegramDmPolicy allowlist (else "
+            'nobody could DM the bot) (example: edgeagent:telegramAllowlist: ["123456789"])',
+        ),
+        (
+            {**TELEGRAM, "edgeagent:telegramAllowlist": ["123", "@alice"]},
+            (),
+            "edgeagent:telegramAllowlist: item 1 must be a numeric Telegram user id "
+            '(example: edgeagent:telegramAllowlist: ["123456789"])',
+        ),
+        (
+            {**TELEGRAM, "edgeagent:telegramAllowlist": [""]},
+            (),
+            "edgeagent:telegramAllowlist: item 0 must be a numeric Telegram user id "
+            '(example: edgeagent:telegramAllowlist: ["123456789"])',
+        ),
+        (
+            {**SLACK, "edgeagent:slackAllowlist": ["u0123abcd"]},
+            (),
+            "edgeagent:slackAllowlist: item 0 must be a Slack member id such as `U0123ABCD` "
+            '(example: edgeagent:slackAllowlist: ["U0123ABCD"])',
+        ),
+        (
+            {"edgeagent:slackDmPolicy": "open"},
+            (),
+            "edgeagent:slackDmPolicy: applies only to the Slack channel, which is not configured "
+            "(set slackBotToken first) (example: edgeagent:slackBotToken: xoxb-your-token)",
+        ),
+        (
+            {**DISCORD, "edgeagent:discordAllowlist": ["1234"]},
+            (),
+            "edgeagent:discordAllowlist: item 0 must be a Discord user id (15-21 digits) "
+            '(example: edgeagent:discordAllowlist: ["80351110224678912"])',
+        ),
+        (
+            {"edgeagent:discordAllowlist": ["80351110224678912"]},
+            (),
+            "edgeagent:discordAllowlist: applies only to the Discord channel, which is not "
+            "configured (set discordBotToken first) "
+            "(example: edgeagent:discordBotToken: your-bot-token)",
+        ),
+        (
+            {"edgeagent:openclawAllowedOrigins": ["https://agent.example.com"]},
+            (),
+            "edgeagent:openclawAllowedOrigins: applies only with agentEngine openclaw "
+            "(example: edgeagent:agentEngine: openclaw)",
+        ),
+        (
+            {
+                **OPENCLAW,
+                "edgeagent:openclawAllowedOrigins": ["https://agent.example.com/ui"],
+            },
+            (),
+            "edgeagent:openclawAllowedOrigins: item 0 must be an https origin (no path) such as "
+            "`https://a.example` (example: edgeagent:openclawAllowedOrigins: "
+            '["https://agent.example.com"])',
+        ),
+        (
+            {**OPENCLAW, "edgeagent:openclawAllowedOrigins": ["http://agent.example.com"]},
+            (),
+            "edgeagent:openclawAllowedOrigins: item 0 must be an https origin (no path)",
+        ),
+        (
             {
                 "edgeagent:slackBotToken": "xoxb-IN-CLEAR",
                 "edgeagent:slackSigningSecret": {"secure": "v1:s"},
@@ -244,7 +408,8 @@ def test_each_bad_key_is_named_with_reason_and_example(
     config = {k: v for k, v in {**minimal_config(), **change}.items() if k not in removed}
     with pytest.raises(ConfigError) as caught:
         load("dev", config)
-    assert f"  - {expected}" in str(caught.value).splitlines()
+    lines = str(caught.value).splitlines()
+    assert any(line.startswith(f"  - {expected}") for line in lines), lines
 
 
 def test_stack_name_that_makes_a_bad_environment_says_so() -> None:
@@ -285,3 +450,77 @@ def test_a_secret_in_clear_never_appears_in_the_error() -> None:
         load("dev", config)
     assert "SENTINEL" not in str(caught.value)
     assert len(caught.value.issues) == 2
+
+
+def test_runtime_settings_are_unset_unless_configured() -> None:
+    cfg = load("dev", minimal_config())
+    unset = (
+        cfg.agent_instructions, cfg.agent_turn_timeout_s, cfg.agent_log_level,
+        cfg.agent_timezone, cfg.job_timeout_s, cfg.telegram_dm_policy, cfg.slack_dm_policy,
+        cfg.discord_dm_policy,
+    )  # fmt: skip
+    assert unset == (None,) * 8
+    assert cfg.web_fetch_allowlist == cfg.openclaw_allowed_origins == []
+    assert cfg.telegram_allowlist == cfg.slack_allowlist == cfg.discord_allowlist == []
+    assert cfg.channel_record_retention_days == 30
+
+
+def test_runtime_settings_load_as_given() -> None:
+    config = {
+        **minimal_config(),
+        **TELEGRAM,
+        **SLACK,
+        **DISCORD,
+        "edgeagent:agentTimezone": "America/Argentina/Buenos_Aires",
+        "edgeagent:jobTimeoutS": "300",
+        "edgeagent:agentTurnTimeoutS": 90,
+        "edgeagent:agentLogLevel": "debug",
+        "edgeagent:agentInstructions": "You are Ada.\nBe brief.",
+        "edgeagent:webFetchAllowlist": ["127.0.0.1", "intranet.example.com", "fd00::/8"],
+        "edgeagent:telegramDmPolicy": "allowlist",
+        "edgeagent:telegramAllowlist": ["123456789", "42"],
+        "edgeagent:slackDmPolicy": "open",
+        "edgeagent:discordDmPolicy": "pairing",
+        "edgeagent:discordAllowlist": ["80351110224678912"],
+        "edgeagent:channelRecordRetentionDays": 7,
+    }
+    cfg = load("dev", config)
+    assert cfg.agent_timezone == "America/Argentina/Buenos_Aires"
+    assert (cfg.job_timeout_s, cfg.agent_turn_timeout_s) == (300, 90)
+    assert cfg.agent_instructions == "You are Ada.\nBe brief."
+    assert cfg.web_fetch_allowlist == ["127.0.0.1", "intranet.example.com", "fd00::/8"]
+    assert (cfg.telegram_dm_policy, cfg.telegram_allowlist) == ("allowlist", ["123456789", "42"])
+    assert (cfg.slack_dm_policy, cfg.discord_dm_policy) == ("open", "pairing")
+    assert cfg.channel_record_retention_days == 7
+
+
+@pytest.mark.parametrize(
+    ("engine", "given", "expected"),
+    [
+        ("native", None, 60000),
+        ("openclaw", None, 120000),
+        ("openclaw", 45000, 45000),
+        ("native", 90000, 90000),
+    ],
+)
+def test_cold_start_timeout_defaults_by_engine(
+    engine: str, given: int | None, expected: int
+) -> None:
+    config: dict[str, object] = {**minimal_config(), "edgeagent:agentEngine": engine}
+    if engine == "openclaw":
+        config["edgeagent:instanceType"] = "standard-1"
+    if given is not None:
+        config["edgeagent:coldStartTimeoutMs"] = given
+    assert load("dev", config).cold_start_timeout_ms == expected
+
+
+def test_openclaw_default_applies_to_the_model_by_field_or_key_name() -> None:
+    by_field = load("dev", minimal_config()).model_dump()
+    del by_field["cold_start_timeout_ms"]
+    by_field.update(agent_engine="openclaw", instance_type="standard-1")
+    assert StackConfig.model_validate(by_field).cold_start_timeout_ms == 120000
+    by_alias = load("dev", minimal_config()).model_dump(by_alias=True)
+    by_alias.update(agentEngine="openclaw", instanceType="standard-1", coldStartTimeoutMs=60000)
+    assert StackConfig.model_validate(by_alias).cold_start_timeout_ms == 60000  # given: kept
+    del by_alias["coldStartTimeoutMs"]
+    assert StackConfig.model_validate(by_alias).cold_start_timeout_ms == 120000

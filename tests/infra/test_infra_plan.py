@@ -119,7 +119,9 @@ def test_bucket_is_private_and_located_as_configured(full_plan: dict[str, Any]) 
     assert full_plan["outputs"]["stateEndpoint"] == f"https://{ACCOUNT}.eu.r2.cloudflarestorage.com"
 
 
-def test_lifecycle_aborts_multipart_and_expires_backups(dev_plan: dict[str, Any]) -> None:
+def test_lifecycle_aborts_multipart_and_expires_backups_and_delivery_records(
+    dev_plan: dict[str, Any],
+) -> None:
     rules = one(dev_plan, "R2BucketLifecycle", "edgeagent-storage-lifecycle")["inputs"]["rules"]
     assert rules == [
         {
@@ -132,6 +134,18 @@ def test_lifecycle_aborts_multipart_and_expires_backups(dev_plan: dict[str, Any]
             "id": "expire-old-backups",
             "enabled": True,
             "conditions": {"prefix": "backups/"},
+            "deleteObjectsTransition": {"condition": {"type": "Age", "maxAge": 30 * 86400}},
+        },
+        {
+            "id": "expire-channel-event-markers",
+            "enabled": True,
+            "conditions": {"prefix": "channels/events/"},
+            "deleteObjectsTransition": {"condition": {"type": "Age", "maxAge": 30 * 86400}},
+        },
+        {
+            "id": "expire-outbox-messages",
+            "enabled": True,
+            "conditions": {"prefix": "outbox/messages/"},
             "deleteObjectsTransition": {"condition": {"type": "Age", "maxAge": 30 * 86400}},
         },
     ]

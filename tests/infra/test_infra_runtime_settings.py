@@ -1,0 +1,189 @@
+"""Optional runtime settings as Worker bindings, the OpenClaw extras, and the runtime agreeing.
+
+Every setting the edge passes to the container (docs/contract.md, column `env`) is a config key;
+it becomes a binding only when configured, and the runtime reads the bound value as intended.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from infra_fixtures import full_config, minimal_config, one, plan
+from test_infra_plan import DEV_RESOURCES, bindings_of, type_names
+
+from agent.runtime.channels.config import load_channel_configs
+from agent.runtime.settings import load_settings
+from infra.components.stack import runtime_settings
+from infra.config import load_config
+from infra.plan import config_values
+
+CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
+OPTIONAL_PLAIN = {
+    "AGENT_INSTRUCTIONS", "AGENT_TURN_TIMEOUT_S", "AGENT_LOG_LEVEL", "AGENT_TIMEZONE",
+    "JOB_TIMEOUT_S", "WEB_FETCH_ALLOWLIST", "TELEGRAM_DM_POLICY", "TELEGRAM_ALLOWLIST",
+    "SLACK_DM_POLICY", "SLACK_ALLOWLIST", "DISCORD_DM_POLICY", "DISCORD_ALLOWLIST",
+    "OPENCLAW_ALLOWED_ORIGINS",
+}  # fmt: skip
+OPENCLAW = {"edgeagent:agentEngine": "openclaw", "edgeagent:instanceType": "standard-1"}
+TOKEN_RESOURCE = ("random:index/randomPassword:RandomPassword", "edgeagent-openclaw-token")
+SETTINGS = {
+    "edgeagent:agentInstructions": "You are Ada, my research assistant.\nCite sources.",
+    "edgeagent:agentTurnTimeoutS": 90,
+    "edgeagent:agentLogLevel": "warning",
+    "edgeagent:agentTimezone": "Europe/Paris",
+    "edgeagent:jobTimeoutS": "600",
+    "edgeagent:webFetchAllowlist": ["intranet.example.com", "10.1.0.0/16"],
+    "edgeagent:telegramDmPolicy": "allowlist",
+    "edgeagent:telegramAllowlist": ["123456789", "987654321"],
+    "edgeagent:slackDmPolicy": "open",
+    "edgeagent:slackAllowlist": ["U0123ABCD"],
+    "edgeagent:discordDmPolicy": "pairing",
+    "edgeagent:discordAllowlist": ["80351110224678912"],
+}
+EXPECTED_TEXT = {
+    "AGENT_INSTRUCTIONS": "You are Ada, my research assistant.\nCite sources.",
+    "AGENT_TURN_TIMEOUT_S": "90",
+    "AGENT_LOG_LEVEL": "warning",
+    "AGENT_TIMEZONE": "Europe/Paris",
+    "JOB_TIMEOUT_S": "600",
+    "WEB_FETCH_ALLOWLIST": "intranet.example.com,10.1.0.0/16",
+    "TELEGRAM_DM_POLICY": "allowlist",
+    "TELEGRAM_ALLOWLIST": "123456789,987654321",
+    "SLACK_DM_POLICY": "open",
+    "SLACK_ALLOWLIST": "U0123ABCD",
+    "DISCORD_DM_POLICY": "pairing",
+    "DISCORD_ALLOWLIST": "80351110224678912",
+}
+
+
+@pytest.fixture(scope="module")
+def settings_plan() -> dict[str, Any]:
+    return plan("acme-prod", {**full_config(), **SETTINGS})
+
+
+@pytest.fixture(scope="module")
+def openclaw_plan() -> dict[str, Any]:
+    return plan("dev", {**minimal_config(), **OPENCLAW})
+
+
+def test_no_optional_setting_is_bound_unless_configured(
+    dev_plan: dict[str, Any], full_plan: dict[str, Any]
+) -> None:
+    for document in (dev_plan, full_plan):
+        bound = set(bindings_of(document))
+        assert not bound & (OPTIONAL_PLAIN | {"OPENCLAW_GATEWAY_TOKEN"})
+        assert bindings_of(document)["COLD_START_TIMEOUT_MS"]["text"] == "60000"
+    assert "openclawGatewayToken" not in dev_plan["outputs"]
+
+
+def test_configured_settings_become_plain_bindings_with_runtime_syntax(
+    settings_plan: dict[str, Any],
+) -> None:
+    bindings = bindings_of(settings_plan)
+    for name, text in EXPECTED_TEXT.items():
+        assert bindings[name] == {"name": name, "type": "plain_text", "text": text}
+    assert "OPENCLAW_ALLOWED_ORIGINS" not in bindings  # native engine
+
+
+def test_openclaw_gets_a_generated_gateway_token_its_origin_and_a_longer_cold_start(
+    openclaw_plan: dict[str, Any],
+) -> None:
+    assert type_names(openclaw_plan) == sorted([*DEV_RESOURCES, TOKEN_RESOURCE])
+    token = one(openclaw_plan, "RandomPassword", "edgeagent-openclaw-token")
+    assert token["parent"] == "edgeagent"
+    assert (token["inputs"]["length"], token["inputs"]["special"]) == (48, False)
+    bindings = bindings_of(openclaw_plan)
+    assert bindings["OPENCLAW_GATEWAY_TOKEN"] == {
+        "name": "OPENCLAW_GATEWAY_TOKEN",
+        "type": "secret_text",
+        "text": "[secret]",
+    }
+    assert bindings["OPENCLAW_ALLOWED_ORIGINS"]["text"] == openclaw_plan["outputs"]["url"]
+    assert (
+        openclaw_plan["outputs"]["url"] == "https://edgeagent-default-dev.example-team.workers.dev"
+    )
+    assert bindings["COLD_START_TIMEOUT_MS"]["text"] == "120000"
+    assert bindings["AGENT_ENGINE"]["text"] == "openclaw"
+    assert openclaw_plan["outputs"]["openclawGatewayToken"] == "[secret]"
+    assert "mock-random" not in json.dumps(openclaw_plan)
+
+
+def test_openclaw_origins_follow_the_custom_domain_or_the_configured_list() -> None:
+    domain = plan("acme-prod", {**full_config(), **OPENCLAW})
+    assert bindings_of(domain)["OPENCLAW_ALLOWED_ORIGINS"]["text"] == "https://agent.example.com"
+    origins = ["https://agent.example.com", "https://admin.example.com:8443"]
+    explicit = plan(
+        "acme-prod",
+        {**full_config(), **OPENCLAW, "edgeagent:openclawAllowedOrigins": origins},
+    )
+    assert bindings_of(explicit)["OPENCLAW_ALLOWED_ORIGINS"]["text"] == ",".join(origins)
+    timeout = plan("acme-prod", {**full_config(), **OPENCLAW, "edgeagent:coldStartTimeoutMs": 9000})
+    assert bindings_of(timeout)["COLD_START_TIMEOUT_MS"]["text"] == "9000"
+
+
+def test_record_retention_is_configurable() -> None:
+    document = plan("dev", {**minimal_config(), "edgeagent:channelRecordRetentionDays": 7})
+    rules = one(document, "R2BucketLifecycle", "edgeagent-storage-lifecycle")["inputs"]["rules"]
+    ages = {r["conditions"]["prefix"]: r["deleteObjectsTransition"]["condition"]["maxAge"] for r in
+            rules if "deleteObjectsTransition" in r}  # fmt: skip
+    assert ages == {
+        "backups/": 30 * 86400,
+        "channels/events/": 7 * 86400,
+        "outbox/messages/": 7 * 86400,
+    }
+
+
+def contract_bindings() -> set[str]:
+    """Every binding name in docs/contract.md's Worker bindings table."""
+    text = CONTRACT.read_text()
+    section = text.split("## Worker bindings", 1)[1].split("\n## ", 1)[0]
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first_cell = line.split("|")[1]
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]*)`", first_cell))
+    return names
+
+
+def test_every_contract_binding_is_declared_by_some_configuration() -> None:
+    everything = {**full_config(), **SETTINGS, **OPENCLAW}
+    declared = set(bindings_of(plan("acme-prod", everything)))
+    expected = contract_bindings() - {"AGENT_ORIGIN", "DEV_IDENTITY"}
+    assert "OPENCLAW_GATEWAY_TOKEN" in expected  # the parser read the whole table
+    assert declared == expected
+
+
+def test_the_runtime_reads_the_bound_values_as_configured() -> None:
+    """Both sides agree: the env the edge passes (plain bindings) loads into runtime settings."""
+    values, secret_keys = config_values({**full_config(), **SETTINGS, **OPENCLAW})
+    cfg = load_config("acme-prod", values, secret_keys)
+    env = {name.lower(): value for name, value in runtime_settings(cfg).items()}
+    settings = load_settings(
+        agent_tenant="acme",
+        agent_edge_token="e" * 32,
+        state_backend="local",
+        telegram_bot_token="123456789:" + "A" * 35,
+        slack_bot_token="xoxb-" + "1" * 20,
+        discord_application_id="123456789012345678",
+        **env,
+    )
+    assert settings.agent_instructions == EXPECTED_TEXT["AGENT_INSTRUCTIONS"]
+    assert (settings.agent_turn_timeout_s, settings.job_timeout_s) == (90.0, 600.0)
+    assert (settings.agent_log_level, settings.agent_timezone) == ("warning", "Europe/Paris")
+    assert settings.web_fetch_allowlist == "intranet.example.com,10.1.0.0/16"
+    assert settings.openclaw_allowed_origins == "https://agent.example.com"
+    channels = load_channel_configs(settings)
+    assert {name: c.status for name, c in channels.items()} == dict.fromkeys(channels, "ready")
+    assert (channels["telegram"].policy, channels["telegram"].allowlist) == (
+        "allowlist",
+        frozenset({"123456789", "987654321"}),
+    )
+    assert (channels["slack"].policy, channels["slack"].allowlist) == (
+        "open",
+        frozenset({"U0123ABCD"}),
+    )
+    assert channels["discord"].allowlist == frozenset({"80351110224678912"})
