@@ -6,6 +6,9 @@ One browser session per turn at most: the toolset makes a fresh copy for every a
 session when the run ends, whether it finished, failed or was cancelled. The Playwright driver
 process is shared by all turns and stopped with the runtime. The bearer token travels only in the
 `Authorization` header, never in a URL, and is redacted from any error text.
+
+Playwright itself is imported only when the browser is first used (the driver starts, or one of
+its errors is handled): importing it costs every runtime start time and memory otherwise.
 """
 
 from __future__ import annotations
@@ -17,11 +20,8 @@ import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
-from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from pydantic import Field, SecretStr
 from pydantic_ai import FunctionToolset, ModelRetry, RunContext
 from pydantic_ai.toolsets import AbstractToolset
@@ -31,6 +31,9 @@ from agent.runtime.store.base import StateStore
 from agent.runtime.tools.limits import TOOL_RETRIES
 from agent.runtime.tools.memory import WORKSPACE
 from agent.runtime.tools.web import Allowlist, FetchFailed, FetchRefused, check_url
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route
 
 log = logging.getLogger("agent.runtime.tools.browser")
 
@@ -73,6 +76,8 @@ class BrowserDriver:
         """The running driver."""
         async with self._lock:
             if self._playwright is None:
+                from playwright.async_api import async_playwright
+
                 self._playwright = await async_playwright().start()
             return self._playwright
 
@@ -98,6 +103,8 @@ class BrowserSession:
 
     async def page(self) -> Page:
         """The turn's page, connecting over CDP on first use."""
+        from playwright.async_api import Error as PlaywrightError
+
         async with self._lock:
             if self.current is not None:
                 return self.current
@@ -126,6 +133,8 @@ class BrowserSession:
         """Every request the page makes (subresources, links, scripts) passes the same address
         check as web fetch, so a page cannot reach private addresses through the browser.
         Best effort: Chromium resolves names again itself, and redirects are not re-routed."""
+        from playwright.async_api import Error as PlaywrightError
+
         url = route.request.url
         try:
             if url.split(":", 1)[0].lower() not in LOCAL_SCHEMES:
@@ -149,6 +158,8 @@ class BrowserSession:
         self.browser = self.context = self.current = None
         if browser is None:
             return
+        from playwright.async_api import Error as PlaywrightError
+
         try:
             if context is not None:
                 with contextlib.suppress(PlaywrightError):
@@ -213,6 +224,9 @@ class BrowserToolset(FunctionToolset[AgentDeps]):
 
     async def guarded(self, action: str, step: Awaitable[T]) -> T:
         """Run a page action, turning Playwright failures into messages the model can act on."""
+        from playwright.async_api import Error as PlaywrightError
+        from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
         try:
             return await step
         except PlaywrightTimeoutError:
@@ -223,6 +237,14 @@ class BrowserToolset(FunctionToolset[AgentDeps]):
             raise ModelRetry(
                 f"{action} failed: {self.config.redact(error.message)[:300]}"
             ) from None
+
+    async def settle(self, page: Page) -> None:
+        """Wait briefly for a navigation an action may have started; a page that stays put is
+        fine."""
+        from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+        with contextlib.suppress(PlaywrightTimeoutError):
+            await page.wait_for_load_state("domcontentloaded")
 
 
 def _register(tools: BrowserToolset) -> None:
@@ -286,8 +308,7 @@ def _register(tools: BrowserToolset) -> None:
 
         async def act() -> str:
             await page.click(selector)
-            with contextlib.suppress(PlaywrightTimeoutError):
-                await page.wait_for_load_state("domcontentloaded")
+            await tools.settle(page)
             return await tools.describe(page, DEFAULT_CHARS)
 
         return await tools.guarded(f"clicking {selector!r}", act())
@@ -309,8 +330,7 @@ def _register(tools: BrowserToolset) -> None:
             await page.fill(selector, text)
             if submit:
                 await page.press(selector, "Enter")
-                with contextlib.suppress(PlaywrightTimeoutError):
-                    await page.wait_for_load_state("domcontentloaded")
+                await tools.settle(page)
             return await tools.describe(page, DEFAULT_CHARS)
 
         return await tools.guarded(f"typing into {selector!r}", act())
