@@ -6,6 +6,10 @@ sit behind the edge token: a browser reaches them only through the Worker, signe
 talks to the runtime only through the JSON API and /ws. A strict Content-Security-Policy allows
 nothing but this origin's own files, so even a stored message that tried to inject markup could
 not run a script (the script also only ever sets text, never HTML).
+
+With AGENT_ENGINE=openclaw, `/` belongs to OpenClaw's own Control UI, so our admin pages live
+under `/_agent/` (OpenClaw 2026.9 serves nothing there; its own reserved paths are `/__openclaw__/`
+and `/_openclaw/`): the Devices page for pairing, gateway status, backup and restart.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from importlib import resources
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
@@ -30,13 +34,26 @@ SECURITY_HEADERS = {
 }
 
 
-def _index_html() -> str:
-    return resources.files(UI_PACKAGE[0]).joinpath(UI_PACKAGE[1], "index.html").read_text("utf-8")
+AGENT_PREFIX = "/_agent"
+
+
+def _page(name: str) -> str:
+    return resources.files(UI_PACKAGE[0]).joinpath(UI_PACKAGE[1], name).read_text("utf-8")
 
 
 async def index(_request: Request) -> HTMLResponse:
     """The single page of the UI."""
-    return HTMLResponse(_index_html(), headers=SECURITY_HEADERS)
+    return HTMLResponse(_page("index.html"), headers=SECURITY_HEADERS)
+
+
+async def devices(_request: Request) -> HTMLResponse:
+    """The OpenClaw Devices page: pairing requests, paired devices, gateway status."""
+    return HTMLResponse(_page("devices.html"), headers=SECURITY_HEADERS)
+
+
+async def to_devices(_request: Request) -> RedirectResponse:
+    """`/_agent` without the slash: send the browser to the page."""
+    return RedirectResponse(f"{AGENT_PREFIX}/", status_code=307)
 
 
 class _UiFiles(StaticFiles):
@@ -55,4 +72,17 @@ class _UiFiles(StaticFiles):
 routes = [
     Route("/", index, methods=["GET", "HEAD"]),
     Mount("/ui", _UiFiles(packages=[UI_PACKAGE]), name="ui"),
+]
+
+# The whole /_agent namespace is ours in openclaw mode: an unknown path there is our 404, never
+# the gateway's catch-all page.
+openclaw_routes = [
+    Route(AGENT_PREFIX, to_devices, methods=["GET", "HEAD"]),
+    Mount(
+        AGENT_PREFIX,
+        routes=[
+            Route("/", devices, methods=["GET", "HEAD"]),
+            Mount("/ui", _UiFiles(packages=[UI_PACKAGE]), name="agent-ui"),
+        ],
+    ),
 ]

@@ -1,61 +1,12 @@
 // edgeagent web chat and admin UI. No framework and no build step: plain DOM, the runtime's JSON
 // API and /ws. Everything the server sends is shown with textContent, never parsed as HTML.
 
-const $ = (id) => document.getElementById(id);
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === "dataset") Object.assign(node.dataset, value);
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node[key] = value;
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined) node.append(child);
-  }
-  return node;
-}
-
-function when(iso) {
-  return iso ? new Date(iso).toLocaleString() : "—";
-}
+import { $, ApiError, api, el, showError, toast, when } from "./common.js";
 
 function randomId() {
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-let toastTimer = 0;
-function toast(message, kind = "info") {
-  const box = $("toast");
-  box.textContent = message;
-  box.dataset.kind = kind;
-  box.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { box.hidden = true; }, kind === "error" ? 8000 : 3000);
-}
-
-class ApiError extends Error {
-  constructor(status, body) {
-    super(body && body.error ? `${body.error}${body.hint ? ` (${body.hint})` : ""}` : `HTTP ${status}`);
-    this.status = status;
-    this.body = body;
-  }
-}
-
-async function api(path, options = {}) {
-  const init = { method: options.method || "GET", headers: { accept: "application/json" } };
-  if (options.body !== undefined) {
-    init.headers["content-type"] = "application/json";
-    init.body = JSON.stringify(options.body);
-  }
-  const response = await fetch(path, init);
-  const text = await response.text();
-  let body = null;
-  try { body = text ? JSON.parse(text) : null; } catch { body = null; }
-  if (!response.ok) throw new ApiError(response.status, body);
-  return body;
 }
 
 function memoryUrl(path) {
@@ -335,10 +286,6 @@ async function approve(pairing) {
 // ---------------------------------------------------------------- navigation
 
 const loaders = { chat: loadSessions, memory: loadMemoryFiles, jobs: loadJobs, channels: loadChannels, state: loadState };
-
-function showError(error) {
-  toast(error instanceof Error ? error.message : String(error), "error");
-}
 
 function route() {
   const view = (location.hash || "#chat").slice(1);

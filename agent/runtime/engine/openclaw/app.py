@@ -2,7 +2,8 @@
 
 `/healthz` and `/readyz` stay the runtime's own (ready = state restored and the gateway healthy at
 the protocol level; the edge's cold-start logic reads it); `/api/openclaw/...` is the pairing admin
-API; every other path, HTTP or WebSocket, goes to the gateway behind the edge-token check.
+API and `/_agent/` our admin page for it (`/` is OpenClaw's own Control UI); every other path, HTTP
+or WebSocket, goes to the gateway behind the edge-token check.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from agent.runtime.engine.openclaw.proxy import GatewayProxy
 from agent.runtime.engine.openclaw.supervisor import SupervisorPolicy
 from agent.runtime.errors import RuntimeHostError, StoreError
 from agent.runtime.http import error_response, problem_response
-from agent.runtime.routes import openclaw_admin
+from agent.runtime.routes import openclaw_admin, ui
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store import StateStore, open_store
 
@@ -104,6 +105,7 @@ def create_openclaw_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *openclaw_admin.routes,
+            *ui.openclaw_routes,
             Mount("/", app=proxy),
         ],
         middleware=[
