@@ -3,7 +3,8 @@
 - CLI: `fake_gateway.py gateway run --port P --bind loopback`; env OPENCLAW_STATE_DIR,
   OPENCLAW_CONFIG_PATH, OPENCLAW_GATEWAY_TOKEN (the rendered config must parse and name it).
 - HTTP: /healthz, /readyz (JSON; 503 until FAKE_READY_DELAY_S passed), HTML 200 for any other
-  unknown path (the real Control UI catch-all), /fake/* helpers for the tests.
+  unknown path (the real Control UI catch-all), /fake/* helpers for the tests (POST
+  /fake/pair-request adds a pending device pairing request, as a device connecting remotely does).
 - WebSocket on /: connect.challenge -> connect (token checked) -> req/res (health,
   device.pair.*, whoami). Like the real gateway, an X-Forwarded-For from a peer that is not in
   gateway.trustedProxies gets HTTP 403 on the upgrade.
@@ -38,8 +39,18 @@ CONFIG = json.loads(Path(os.environ["OPENCLAW_CONFIG_PATH"]).read_text())
 TOKEN = os.environ[CONFIG["gateway"]["auth"]["token"]["id"]]
 TRUSTED = set(CONFIG["gateway"].get("trustedProxies", []))
 READY_DELAY = float(os.environ.get("FAKE_READY_DELAY_S", "0.3"))
-PAIRING = {
-    "pending": [{"requestId": "req-0001-abcd", "deviceId": "dev-1", "remoteIp": "192.0.2.1"}],
+PAIRING: dict[str, list[dict[str, object]]] = {
+    "pending": [
+        {
+            "requestId": "req-0001-abcd",
+            "deviceId": "dev-1",
+            "displayName": "Ada's laptop",
+            "platform": "linux",
+            "role": "operator",
+            "remoteIp": "192.0.2.1",
+            "ts": int(time.time() * 1000),
+        }
+    ],
     "paired": [],
 }
 
@@ -105,12 +116,27 @@ async def echo(request: Request) -> Response:
 
 
 async def stream(_request: Request) -> Response:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for i in range(3):
             yield f"data: {i} {time.monotonic()}\n\n".encode()
             await asyncio.sleep(0.3)
 
     return StreamingResponse(chunks(), media_type="text/event-stream")
+
+
+async def pair_request(request: Request) -> Response:
+    query = request.query_params
+    item = {
+        "requestId": query["requestId"],
+        "deviceId": query["deviceId"],
+        "displayName": query.get("displayName", ""),
+        "platform": query.get("platform", "web"),
+        "role": "operator",
+        "remoteIp": query.get("remoteIp", "198.51.100.7"),
+        "ts": int(time.time() * 1000),
+    }
+    PAIRING["pending"].append(item)
+    return JSONResponse(item)
 
 
 async def exit_now(request: Request) -> Response:
@@ -158,7 +184,15 @@ def handle(req: dict, forwarded: str | None) -> dict:  # type: ignore[type-arg]
         for item in PAIRING["pending"]:
             if item["requestId"] == params.get("requestId"):
                 PAIRING["pending"].remove(item)
-                device = {"deviceId": item["deviceId"], "approvedVia": "owner"}
+                device = {
+                    "deviceId": item["deviceId"],
+                    "displayName": item.get("displayName", ""),
+                    "platform": item.get("platform", ""),
+                    "role": item.get("role", "operator"),
+                    "approvedVia": "owner",
+                    "approvedAtMs": int(time.time() * 1000),
+                    "connected": False,
+                }
                 if method == "device.pair.approve":
                     PAIRING["paired"].append(device)
                 return ok | {"payload": {"requestId": item["requestId"], "device": device}}
@@ -195,6 +229,7 @@ def main() -> None:
             Route("/fake/echo", echo, methods=["GET", "POST"]),
             Route("/fake/stream", stream),
             Route("/fake/exit", exit_now, methods=["POST"]),
+            Route("/fake/pair-request", pair_request, methods=["POST"]),
             WebSocketRoute("/", socket),
             Route("/{path:path}", catch_all),
         ],
