@@ -155,6 +155,7 @@ def test_every_contract_binding_is_declared_by_some_configuration() -> None:
     expected = contract_bindings() - {"AGENT_ORIGIN", "DEV_IDENTITY"}
     assert "OPENCLAW_GATEWAY_TOKEN" in expected  # the parser read the whole table
     assert declared == expected
+    assert len(declared) <= 64  # Workers Free: at most 64 environment variables per Worker
 
 
 def test_the_runtime_reads_the_bound_values_as_configured() -> None:
