@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from agent.runtime.channels.base import DeliveryError
 from agent.runtime.errors import PreconditionFailed, RuntimeHostError, StoreError
+from agent.runtime.keyed_tasks import KeyedTasks
 from agent.runtime.sessions import now
 from agent.runtime.store.base import StateStore
 
@@ -121,8 +122,7 @@ class Outbox:
         self._lease = timedelta(seconds=lease)
         self._clock = clock
         self._owner = uuid.uuid4().hex
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._closed = False
+        self._tasks = KeyedTasks()
         self.last_error: dict[str, str] = {}  # per channel, for the status API
 
     async def send(
@@ -169,18 +169,11 @@ class Outbox:
 
     async def close(self) -> None:
         """Stop delivering; unfinished messages stay pending for the next start."""
-        self._closed = True
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.close()
 
     async def idle(self) -> None:
         """Wait until no delivery is in progress (tests, shutdown reports)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self._tasks.idle()
 
     async def get(self, idempotency_key: str) -> OutboxMessage | None:
         """The stored message for this key, if any."""
@@ -188,11 +181,7 @@ class Outbox:
         return loaded[0] if loaded else None
 
     def _spawn(self, mid: str) -> None:
-        if self._closed or mid in self._tasks:
-            return
-        task = asyncio.create_task(self._run(mid), name=f"outbox-{mid[:8]}")
-        self._tasks[mid] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(mid, None))
+        self._tasks.spawn(mid, self._run(mid), name=f"outbox-{mid[:8]}")
 
     async def _load(self, mid: str) -> tuple[OutboxMessage, str] | None:
         obj = await self._store.get(_record_key(mid))

@@ -18,7 +18,6 @@ processes the record in the background. Processing is idempotent and resumable:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -37,6 +36,7 @@ from agent.runtime.errors import (
     StoreError,
 )
 from agent.runtime.jobs.origin import reply_origin
+from agent.runtime.keyed_tasks import KeyedTasks
 from agent.runtime.outbox import Outbox
 from agent.runtime.payloads import WebhookEnvelope
 from agent.runtime.service import ChatService, TurnRequest
@@ -93,10 +93,9 @@ class ChannelHub:
         self.configs = dict(configs)
         self.adapters = dict(adapters)
         self.pairing = PairingBook(store)
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks = KeyedTasks()
         self._chains: dict[str, asyncio.Task[None]] = {}  # last task per session: keeps order
         self._turns = asyncio.Semaphore(TURN_CONCURRENCY)
-        self._closed = False
 
     def statuses(self) -> list[dict[str, Any]]:
         """Every channel: enabled, a readable status, its DM policy, the last delivery error."""
@@ -133,21 +132,14 @@ class ChannelHub:
 
     async def close(self) -> None:
         """Stop processing; unfinished records stay in the inbox for the next start."""
-        self._closed = True
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.close()
         await self.outbox.close()
         for adapter in self.adapters.values():
             await adapter.close()
 
     async def idle(self) -> None:
         """Wait until no record is being processed and no message is being delivered."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self._tasks.idle()
         await self.outbox.idle()
 
     def _spawn(self, key: str, chain: str | None = None) -> None:
@@ -161,13 +153,7 @@ class ChannelHub:
             )
 
     def _spawn_task(self, name: str, work: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
-        if self._closed or name in self._tasks:
-            work.close()
-            return None
-        task: asyncio.Task[None] = asyncio.create_task(work, name=f"inbox-{name}")
-        self._tasks[name] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(name, None))
-        return task
+        return self._tasks.spawn(name, work, name=f"inbox-{name}")
 
     async def _resume(self) -> None:
         delay = 0.5
