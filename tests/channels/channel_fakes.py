@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from suite_support import EDGE_TOKEN, serve_app
 
 from agent.runtime.settings import RuntimeSettings
 
@@ -24,7 +23,6 @@ TG_TOKEN = "123456789:AAHfakefakefakefakefakefakefake0123"
 SLACK_TOKEN = "xoxb-1111-2222-fakefakefake"
 DISCORD_APP = "111122223333444455"
 DISCORD_TOKEN = "discord-bot-token-fake"
-EDGE_TOKEN = "test-edge-token-0123456789"
 
 
 @dataclass
@@ -190,34 +188,13 @@ class FakePlatforms:
         return f"{self.url}/discord/api/v10"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve_fakes() -> Iterator[FakePlatforms]:
     """The fakes on a loopback port for the duration of the block."""
     fakes = FakePlatforms()
-    port = free_port()
-    config = uvicorn.Config(
-        fakes.app(), host="127.0.0.1", port=port, lifespan="off", ws="none", log_level="error"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise AssertionError("fake platforms did not start")
-        time.sleep(0.01)
-    fakes.url = f"http://127.0.0.1:{port}"
-    try:
+    with serve_app(fakes.app(), "fake platforms", ws="none") as url:
+        fakes.url = url
         yield fakes
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def telegram_update(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pydantic_ai.models
 import pytest
 from channel_fakes import FakePlatforms, channel_settings, serve_fakes
+from suite_support import moto_server
 
 from agent.runtime.settings import RuntimeSettings
 
@@ -34,11 +35,5 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's S3 server on loopback (conditional writes enforced), standing in for R2."""
-    from channel_fakes import free_port
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint

@@ -12,7 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-from channel_fakes import EDGE_TOKEN, TG_TOKEN, Failure, FakePlatforms, free_port, telegram_update
+from channel_fakes import EDGE_TOKEN, TG_TOKEN, Failure, FakePlatforms, telegram_update
+from suite_support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 UPDATES = 20

@@ -7,10 +7,12 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+import suite_support
 from channel_fakes import (
     EDGE_TOKEN,
     TG_TOKEN,
@@ -27,6 +29,7 @@ from agent.runtime.app import create_app
 from agent.runtime.settings import RuntimeSettings
 
 OWNER = {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "owner@example.com"}
+wait_ready = partial(suite_support.wait_ready, headers=OWNER, attempts=500)
 
 
 def webhook(
@@ -39,14 +42,6 @@ def webhook(
         "X-Request-Id": rid or uuid.uuid4().hex,  # the edge mints a new id per delivery
     }
     return client.post(f"/webhooks/{channel}", headers=headers, json=payload)
-
-
-def wait_ready(client: TestClient) -> None:
-    for _ in range(500):
-        if client.get("/readyz", headers=OWNER).status_code == 200:
-            return
-        time.sleep(0.01)
-    raise AssertionError(client.get("/readyz", headers=OWNER).json())
 
 
 @pytest.fixture

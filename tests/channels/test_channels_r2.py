@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
-import boto3
+import suite_support
 from channel_fakes import (
     EDGE_TOKEN,
     Failure,
@@ -19,6 +20,10 @@ from starlette.testclient import TestClient
 
 from agent.runtime.app import create_app
 
+wait_ready = partial(
+    suite_support.wait_ready, headers={"X-Agent-Edge-Token": EDGE_TOKEN}, attempts=1000
+)
+
 
 def post(client: TestClient, channel: str, payload: dict[str, object]) -> int:
     headers = {
@@ -30,25 +35,11 @@ def post(client: TestClient, channel: str, payload: dict[str, object]) -> int:
     return client.post(f"/webhooks/{channel}", headers=headers, json=payload).status_code
 
 
-def wait_ready(client: TestClient) -> None:
-    for _ in range(1000):
-        if client.get("/readyz", headers={"X-Agent-Edge-Token": EDGE_TOKEN}).status_code == 200:
-            return
-        time.sleep(0.01)
-    raise AssertionError("not ready")
-
-
 def test_dedupe_outbox_and_restart_on_r2(
     tmp_path: Path, fakes: FakePlatforms, moto_endpoint: str
 ) -> None:
     bucket = f"state-{uuid.uuid4().hex[:12]}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+    s3 = suite_support.s3(moto_endpoint)
     s3.create_bucket(Bucket=bucket)
     settings = channel_settings(
         tmp_path,

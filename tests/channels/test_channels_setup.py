@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
+import suite_support
 from channel_fakes import (
     DISCORD_APP,
     DISCORD_TOKEN,
@@ -32,6 +34,9 @@ from agent.runtime.engine import EngineEvent, TurnOutcome
 from agent.runtime.jobs.origin import current_origin
 
 SECRET = "edge-checked-secret_123"
+wait_ready = partial(
+    suite_support.wait_ready, headers={"X-Agent-Edge-Token": EDGE_TOKEN}, attempts=500
+)
 
 
 def test_set_webhook_sends_url_and_secret_and_prints_neither_secret(
@@ -81,15 +86,6 @@ def test_register_commands(
     assert discord._cli(["register-commands", "--api-base-url", fakes.discord_url]) == 0
     assert capsys.readouterr().out == "registered /ask\n"
     assert fakes.commands == [[discord.ASK_COMMAND]]
-
-
-def wait_ready(client: TestClient) -> None:
-    headers = {"X-Agent-Edge-Token": EDGE_TOKEN}
-    for _ in range(500):
-        if client.get("/readyz", headers=headers).status_code == 200:
-            return
-        time.sleep(0.01)
-    raise AssertionError("not ready")
 
 
 def post(client: TestClient, channel: str, payload: dict[str, object], rid: str) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -14,16 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from suite_support import EDGE_TOKEN, free_port, launch_runtime
 
-EDGE_TOKEN = "test-edge-token-0123456789"
-REPO = Path(__file__).resolve().parents[2]
 EDGE = {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "owner@example.com"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str, step: float = 0.05) -> float:
@@ -85,34 +76,20 @@ def spawn(tmp: Path, openclaw: Path | str, extra: dict[str, str] | None = None) 
     port, gateway_port = free_port(), free_port()
     log = tmp / f"runtime-{port}-{uuid.uuid4().hex[:6]}.log"
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AGENT_", "STATE_", "AI_GATEWAY_", "OPENCLAW_", "BROWSER_"))
+        "AGENT_TENANT": "acme",
+        "AGENT_EDGE_TOKEN": EDGE_TOKEN,
+        "AGENT_ENGINE": "openclaw",
+        "AGENT_LOG_LEVEL": "info",
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "STATE_BACKEND": "local",
+        "STATE_DIR": str(tmp / "store"),
+        "OPENCLAW_BIN": str(openclaw),
+        "OPENCLAW_STATE_DIR": str(tmp / f"oc-{uuid.uuid4().hex[:6]}"),
+        "OPENCLAW_GATEWAY_PORT": str(gateway_port),
+        "OPENCLAW_SYNC_DEBOUNCE_S": "0.3",
+        **(extra or {}),
     }
-    env.update(
-        {
-            "AGENT_TENANT": "acme",
-            "AGENT_EDGE_TOKEN": EDGE_TOKEN,
-            "AGENT_ENGINE": "openclaw",
-            "AGENT_LOG_LEVEL": "info",
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "STATE_BACKEND": "local",
-            "STATE_DIR": str(tmp / "store"),
-            "OPENCLAW_BIN": str(openclaw),
-            "OPENCLAW_STATE_DIR": str(tmp / f"oc-{uuid.uuid4().hex[:6]}"),
-            "OPENCLAW_GATEWAY_PORT": str(gateway_port),
-            "OPENCLAW_SYNC_DEBOUNCE_S": "0.3",
-            **(extra or {}),
-        }
-    )
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.runtime"],
-            env=env,
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    drop = ("AGENT_", "STATE_", "AI_GATEWAY_", "OPENCLAW_", "BROWSER_")
+    proc = launch_runtime(env, log, drop=drop, new_session=True)
     return RuntimeChild(proc, port, gateway_port, log)

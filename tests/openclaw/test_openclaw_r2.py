@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
+from suite_support import moto_server, s3
 
 from agent.runtime.engine.openclaw.sync import StateSync
 from agent.runtime.store.r2 import R2Store
@@ -25,23 +23,12 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 def r2(endpoint: str, bucket: str) -> R2Store:
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    ).create_bucket(Bucket=bucket)
+    s3(endpoint).create_bucket(Bucket=bucket)
     return R2Store(
         bucket=bucket,
         endpoint=endpoint,

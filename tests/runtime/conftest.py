@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pydantic_ai.models
 import pytest
-from moto.server import ThreadedMotoServer
-from rt_support import EDGE_TOKEN, RuntimeProcess, free_port, s3
+from rt_support import EDGE_TOKEN, RuntimeProcess, s3
+from suite_support import moto_server
 
 from agent.runtime.settings import RuntimeSettings
 
@@ -35,11 +35,8 @@ def settings(tmp_path: Path) -> RuntimeSettings:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's threaded S3 server on loopback (real HTTP, conditional writes enforced)."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -16,27 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
-
-EDGE_TOKEN = "test-edge-token-0123456789"
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def s3(endpoint: str):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+from suite_support import EDGE_TOKEN, free_port, launch_runtime, s3
 
 
 @dataclass
@@ -95,29 +73,15 @@ def r2_env(endpoint: str, bucket: str) -> dict[str, str]:
 def spawn_runtime(tmp: Path, env: dict[str, str], port: int | None = None) -> RuntimeProcess:
     port = port or free_port()
     log = tmp / f"runtime-{port}-{uuid.uuid4().hex[:6]}.log"
-    full_env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AGENT_", "STATE_", "AI_GATEWAY_"))
+    settings = {
+        "AGENT_TENANT": "acme",
+        "AGENT_EDGE_TOKEN": EDGE_TOKEN,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "AGENT_LOG_LEVEL": "warning",
+        **env,
     }
-    full_env.update(
-        {
-            "AGENT_TENANT": "acme",
-            "AGENT_EDGE_TOKEN": EDGE_TOKEN,
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "AGENT_LOG_LEVEL": "warning",
-            **env,
-        }
-    )
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.runtime"],
-            env=full_env,
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = launch_runtime(settings, log, drop=("AGENT_", "STATE_", "AI_GATEWAY_"))
     return RuntimeProcess(proc, port, log)
 
 

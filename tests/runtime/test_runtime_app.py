@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+import suite_support
 from rt_support import EDGE_TOKEN, edge_headers
 from starlette.testclient import TestClient
 
@@ -19,14 +21,7 @@ from agent.runtime.store.base import StateStore
 from agent.runtime.store.local import LocalDirStore
 
 H = edge_headers()
-
-
-def wait_ready(client: TestClient) -> None:
-    for _ in range(200):
-        if client.get("/readyz", headers=H).status_code == 200:
-            return
-        time.sleep(0.01)
-    raise AssertionError(client.get("/readyz", headers=H).json())
+wait_ready = partial(suite_support.wait_ready, headers=H, attempts=200)
 
 
 @pytest.fixture

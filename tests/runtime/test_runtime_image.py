@@ -11,7 +11,7 @@ import sys
 import tomllib
 from importlib.metadata import packages_distributions
 
-from rt_support import REPO
+from suite_support import REPO
 
 DOCKERFILE = (REPO / "agent/Dockerfile").read_text()
 

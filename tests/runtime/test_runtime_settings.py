@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from rt_support import EDGE_TOKEN, REPO
+from suite_support import EDGE_TOKEN, REPO
 
 from agent.runtime.errors import ConfigError
 from agent.runtime.settings import load_settings

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pydantic_ai.models
 import pytest
-from moto.server import ThreadedMotoServer
+from suite_support import moto_server, s3
 from tool_support import EDGE_TOKEN
 
 from agent.runtime.settings import RuntimeSettings
@@ -60,23 +58,12 @@ def cdp_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's S3 server on loopback: real HTTP, conditional writes enforced like R2."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
 def r2_bucket(moto_endpoint: str) -> str:
     name = f"tools-{uuid.uuid4().hex[:12]}"
-    boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    ).create_bucket(Bucket=name)
+    s3(moto_endpoint).create_bucket(Bucket=name)
     return name

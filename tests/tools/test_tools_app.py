@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
+import suite_support
 from starlette.testclient import TestClient
 from tool_support import H, LoopbackSite, Script, loopback_site, send
 
@@ -18,20 +20,13 @@ from agent.runtime.settings import RuntimeSettings
 pytestmark = pytest.mark.slow
 
 PAGE = "<html><head><title>Hut</title></head><body><p>Open until October</p></body></html>"
+wait_ready = partial(suite_support.wait_ready, headers=H, attempts=300)
 
 
 @pytest.fixture
 def site() -> Iterator[LoopbackSite]:
     with loopback_site({"/hut": send(PAGE)}) as running:
         yield running
-
-
-def wait_ready(client: TestClient) -> None:
-    for _ in range(300):
-        if client.get("/readyz", headers=H).status_code == 200:
-            return
-        time.sleep(0.01)
-    raise AssertionError(client.get("/readyz", headers=H).json())
 
 
 def tick(client: TestClient, when: datetime) -> dict[str, object]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from functools import partial
 
 import httpx
 import pytest
+import suite_support
 from starlette.testclient import TestClient
 from tool_support import H, Script, deps_for, run_script
 
@@ -16,6 +17,8 @@ from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.local import LocalDirStore
 from agent.runtime.tools.memory import MemoryBook, MemoryPathError, memory_toolset
 from agent.runtime.tools.memory_index import fts_query
+
+wait_ready = partial(suite_support.wait_ready, headers=H, attempts=300)
 
 pytestmark = pytest.mark.anyio
 
@@ -110,14 +113,6 @@ async def test_tools_remember_recall_and_search_through_a_model(
     lines = daily.content.splitlines()
     assert len(lines) == 2
     assert lines[1].endswith("Alice prefers window seats")
-
-
-def wait_ready(client: TestClient) -> None:
-    for _ in range(300):
-        if client.get("/readyz", headers=H).status_code == 200:
-            return
-        time.sleep(0.01)
-    raise AssertionError(client.get("/readyz", headers=H).json())
 
 
 @pytest.fixture

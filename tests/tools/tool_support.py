@@ -20,13 +20,13 @@ from pydantic_ai.messages import (
     ToolReturnPart,
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+from suite_support import EDGE_TOKEN
 
 from agent.runtime.engine.agent import AgentToolset, build_agent
 from agent.runtime.engine.deps import AgentDeps
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
 
-EDGE_TOKEN = "test-edge-token-0123456789"
 H = {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "alice@example.com"}
 
 Call = tuple[str, dict[str, Any]]

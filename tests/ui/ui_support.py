@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from suite_support import serve_app
 
 TG_TOKEN = "123456789:AAHuitestuitestuitestuitestuitest0"
 
@@ -48,26 +46,10 @@ class FakeTelegram:
 @contextmanager
 def fake_telegram() -> Iterator[FakeTelegram]:
     fake = FakeTelegram()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
     app = Starlette(routes=[Route("/bot{token}/{method}", fake.call, methods=["POST"])])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise AssertionError("fake Telegram did not start")
-        time.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    with serve_app(app, "fake Telegram") as url:
+        fake.url = url
         yield fake
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def telegram_update(update_id: int, text: str, user: int = 4242) -> dict[str, object]:

@@ -1,0 +1,112 @@
+"""Helpers the runtime-side test suites share: the edge token, loopback ports, moto S3, apps
+served in a thread, runtime child processes, the in-process `/readyz` wait.
+
+Importable as `suite_support` from any test directory: pytest (prepend import mode) puts `tests/`
+on `sys.path` for `tests/conftest.py`, as it puts each suite's directory there for its own
+`*_support.py` modules.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import uvicorn
+from moto.server import ThreadedMotoServer
+from starlette.testclient import TestClient
+from starlette.types import ASGIApp
+
+EDGE_TOKEN = "test-edge-token-0123456789"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def s3(endpoint: str) -> Any:
+    """A boto3 S3 client for the moto server at `endpoint`."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's threaded S3 server on loopback for the block: real HTTP, and conditional writes
+    (`If-Match` / `If-None-Match`) enforced like R2. Yields its endpoint URL."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@contextmanager
+def serve_app(app: ASGIApp, what: str, **config: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free loopback port in a thread for the block (no lifespan,
+    errors only; `config` adds uvicorn options). Yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, lifespan="off", log_level="error", **config
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def launch_runtime(
+    env: Mapping[str, str], log: Path, *, drop: tuple[str, ...], new_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """`python -m agent.runtime` from the repository root, output to `log`, environment: this
+    process's without the variables starting with `drop` (the developer's own settings must not
+    leak in), then `env`."""
+    full_env = {key: value for key, value in os.environ.items() if not key.startswith(drop)}
+    full_env.update(env)
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "agent.runtime"],
+            env=full_env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=new_session,
+        )
+
+
+def wait_ready(client: TestClient, headers: Mapping[str, str], attempts: int) -> None:
+    """Poll the in-process app's `/readyz` every 10 ms, `attempts` times at most."""
+    for _ in range(attempts):
+        if client.get("/readyz", headers=headers).status_code == 200:
+            return
+        time.sleep(0.01)
+    raise AssertionError(client.get("/readyz", headers=headers).json())
