@@ -123,6 +123,10 @@ class Outbox:
         self._clock = clock
         self._owner = uuid.uuid4().hex
         self._tasks = KeyedTasks()
+        # Messages whose `send` is between its two writes, and a wake-up for when one ends: a
+        # resume that lists the marker first must not take it for a crash leftover and drop it.
+        self._storing: dict[str, int] = {}
+        self._stored = asyncio.Condition()
         self.last_error: dict[str, str] = {}  # per channel, for the status API
 
     async def send(
@@ -148,16 +152,20 @@ class Outbox:
         )
         # Marker first: a crash between the two leaves a marker without a message (dropped on
         # resume), never a message nobody will deliver.
-        await self._store.put(_pending_key(mid), b"")
+        self._storing[mid] = self._storing.get(mid, 0) + 1
         try:
-            await self._store.put(
-                _record_key(mid), record.model_dump_json().encode(), if_none_match=True
-            )
-        except PreconditionFailed:
-            existing = await self._load(mid)
-            if existing is None or existing[0].status != "pending":
-                await self._store.delete(_pending_key(mid))
-                return
+            await self._store.put(_pending_key(mid), b"")
+            try:
+                await self._store.put(
+                    _record_key(mid), record.model_dump_json().encode(), if_none_match=True
+                )
+            except PreconditionFailed:
+                existing = await self._load(mid)
+                if existing is None or existing[0].status != "pending":
+                    await self._store.delete(_pending_key(mid))
+                    return
+        finally:
+            await self._stored_one(mid)
         self._spawn(mid)
 
     async def start(self) -> int:
@@ -179,6 +187,13 @@ class Outbox:
         """The stored message for this key, if any."""
         loaded = await self._load(message_id(idempotency_key))
         return loaded[0] if loaded else None
+
+    async def _stored_one(self, mid: str) -> None:
+        left = self._storing.pop(mid) - 1
+        if left:
+            self._storing[mid] = left
+        async with self._stored:
+            self._stored.notify_all()
 
     def _spawn(self, mid: str) -> None:
         self._tasks.spawn(mid, self._run(mid), name=f"outbox-{mid[:8]}")
@@ -216,6 +231,12 @@ class Outbox:
     async def _attempt(self, mid: str) -> bool:
         """One pass over the message; True when nothing is left to do."""
         loaded = await self._load(mid)
+        if loaded is None and mid in self._storing:
+            # Its `send` has written the marker, not yet the message: wait for it, then look again
+            # (that send's own spawn is dropped while this task runs).
+            async with self._stored:
+                await self._stored.wait_for(lambda: mid not in self._storing)
+            return False
         if loaded is None or loaded[0].status != "pending":
             await self._store.delete(_pending_key(mid))
             return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from agent.runtime.channels.base import DeliveryError
 from agent.runtime.outbox import Outbox, OutboxError, message_id
+from agent.runtime.store.base import StoredObject
 from agent.runtime.store.local import LocalDirStore
 
 pytestmark = pytest.mark.anyio
@@ -187,3 +189,65 @@ async def test_two_runtimes_sending_the_same_key_deliver_once(tmp_path: Path) ->
     )
     await asyncio.gather(settle(a), settle(b))
     assert platform.delivered == [("c", "hi")]
+
+
+class SlowRecordStore(LocalDirStore):
+    """Holds the write of a message record until released (the window between send's writes).
+
+    `looked` is set once someone found the record missing, `dropped` once a marker is deleted.
+    """
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+        self.looked = asyncio.Event()
+        self.dropped = asyncio.Event()
+
+    async def get(self, key: str) -> StoredObject | None:
+        found = await super().get(key)
+        if key.startswith("outbox/messages/") and found is None:
+            self.looked.set()
+        return found
+
+    async def delete(self, key: str) -> None:
+        await super().delete(key)
+        if key.startswith("outbox/pending/"):
+            self.dropped.set()
+
+    async def put(
+        self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> str:
+        if key.startswith("outbox/messages/") and if_none_match:
+            self.reached.set()
+            await self.release.wait()
+        return await super().put(key, body, if_none_match=if_none_match, if_match=if_match)
+
+
+async def test_a_resume_meeting_a_send_between_its_writes_keeps_the_message(
+    tmp_path: Path,
+) -> None:
+    store = SlowRecordStore(tmp_path / "state")
+    stuck = Platform(HANG)
+    outbox = Outbox(store, {"chat": stuck})
+    sending = asyncio.create_task(outbox.send("chat", "c", "late", idempotency_key="race"))
+    await asyncio.wait_for(store.reached.wait(), 10)  # marker written, message not yet
+    assert await outbox.start() == 1  # the resume lists that marker
+    await asyncio.wait_for(store.looked.wait(), 10)  # the resumed task found no message yet
+    # Give a wrong resume ample time to take the marker for a crash leftover and delete it.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(store.dropped.wait(), 0.5)
+    assert not store.dropped.is_set()
+    store.release.set()
+    await asyncio.wait_for(sending, 10)
+    await stuck.wait_calls(1)
+    assert len(stuck.calls) == 1  # one delivery task, not one per start and send
+    await outbox.close()  # shut down mid-delivery: the marker must survive for the next start
+    assert [info.key for info in await store.list("outbox/pending/")] == [
+        f"outbox/pending/{message_id('race')}"
+    ]
+    platform = Platform()
+    resumed = Outbox(LocalDirStore(tmp_path / "state"), {"chat": platform})
+    assert await resumed.start() == 1
+    await settle(resumed)
+    assert platform.delivered == [("c", "late")]

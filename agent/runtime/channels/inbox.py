@@ -173,7 +173,12 @@ class ChannelHub:
         if keys or resumed:
             log.info("resuming %d inbox record(s) and %d outbox message(s)", len(keys), resumed)
         for key in keys:  # in arrival order per channel: turns of one chat stay in order
-            await self._process_logged(key)
+            # Under the record's own key, like `accept`: a webhook recorded after startup may be
+            # listed here while its accepted task is still running, and two tasks on one record
+            # would both claim it (the claim names the record) and answer twice.
+            task = self._spawn_task(key, self._process_logged(key))
+            if task is not None:
+                await asyncio.wait([task])
 
     async def _process_logged(self, key: str, after: asyncio.Task[None] | None = None) -> None:
         if after is not None:
