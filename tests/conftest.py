@@ -2,8 +2,20 @@
 
 import warnings
 
+import pydantic_ai.models
+import pytest
+
 # pulumi_cloudflare warns at import about its own deprecated aliases (AccessApplication, ...);
 # import it once here so `filterwarnings = error` judges only our code.
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_cloudflare\.")
     import pulumi_cloudflare  # noqa: F401
+
+# No test in any suite may reach a real model provider.
+pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Every async test runs on asyncio (the runtime's event loop)."""
+    return "asyncio"

@@ -5,15 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pydantic_ai.models
 import pytest
 from channel_fakes import FakePlatforms, channel_settings, serve_fakes
 from suite_support import moto_server
 
 from agent.runtime.settings import RuntimeSettings
-
-# No test may reach a real model provider.
-pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 
 
 @pytest.fixture
@@ -25,11 +21,6 @@ def fakes() -> Iterator[FakePlatforms]:
 @pytest.fixture
 def settings(tmp_path: Path, fakes: FakePlatforms) -> RuntimeSettings:
     return channel_settings(tmp_path / "state", fakes)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(scope="session")

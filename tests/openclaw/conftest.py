@@ -13,11 +13,6 @@ HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fake_openclaw(tmp_path: Path) -> Path:
     """An executable that runs the fake gateway with whatever arguments it is given."""
     script = tmp_path / "bin" / "openclaw"

@@ -6,20 +6,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import pydantic_ai.models
 import pytest
 from rt_support import EDGE_TOKEN, RuntimeProcess, s3
 from suite_support import moto_server
 
 from agent.runtime.settings import RuntimeSettings
-
-# No test may reach a real model provider.
-pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

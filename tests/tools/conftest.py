@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
-import pydantic_ai.models
 import pytest
 from suite_support import moto_server, s3
 from tool_support import EDGE_TOKEN
@@ -15,14 +14,6 @@ from tool_support import EDGE_TOKEN
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.local import LocalDirStore
 from agent.runtime.tools.local_chromium import LocalChromium
-
-# No test may reach a real model provider.
-pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

@@ -8,14 +8,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import pydantic_ai.models
 import pytest
 from starlette.testclient import TestClient
 
 from agent.runtime.app import create_app
 from agent.runtime.settings import RuntimeSettings
-
-pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 
 EDGE_TOKEN = "ui-test-edge-token-0123"
 H = {"x-agent-edge-token": EDGE_TOKEN, "x-agent-user": "owner@example.com"}
