@@ -5,18 +5,47 @@ UV ?= uv
 STACK ?= dev
 EDGE := agent/edge
 
-.PHONY: setup setup-py setup-edge edge-build lint fmt typecheck test test-py test-edge plan dev bench
+.PHONY: setup setup-py setup-edge edge-build compile lint fmt typecheck test test-py test-edge plan dev bench
 
 setup: setup-py setup-edge
 
-setup-py:
-	$(UV) sync --frozen --compile-bytecode
+# Each install step runs only when its lockfile changed since the last run (a stamp file inside the
+# installed tree, so deleting .venv or node_modules reinstalls): a second `make dev` installs nothing.
+PY_STAMP := .venv/.edgeagent-synced
+EDGE_STAMP := $(EDGE)/node_modules/.edgeagent-installed
+EDGE_DIST := $(EDGE)/dist/index.js
+EDGE_SRC := $(shell find $(EDGE)/src $(EDGE)/scripts -type f 2>/dev/null) $(EDGE)/wrangler.json
 
-setup-edge:
-	npm ci --prefix $(EDGE) --no-audit --no-fund
+setup-py: $(PY_STAMP)
 
-edge-build: setup-edge
-	npm run --prefix $(EDGE) build
+# No --compile-bytecode: compiling all ~21,000 installed files took minutes on a 2-core machine;
+# Python compiles what a command imports on first use, and `make plan` precompiles its own set.
+$(PY_STAMP): uv.lock pyproject.toml
+	@echo "setup: installing the locked Python dependencies (uv sync)..."
+	$(UV) sync --frozen
+	@touch $@
+
+setup-edge: $(EDGE_STAMP)
+
+$(EDGE_STAMP): $(EDGE)/package-lock.json $(EDGE)/package.json
+	@echo "setup: installing the Worker's locked npm tree (npm ci; about a minute the first time)..."
+	npm ci --prefix $(EDGE) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+edge-build: $(EDGE_DIST)
+
+$(EDGE_DIST): $(EDGE_STAMP) $(EDGE_SRC)
+	npm run --silent --prefix $(EDGE) build
+
+# Byte-compile, in parallel and once per lockfile, only the files `make plan` and `make dev` import
+# (~1,700 of ~21,000): without bytecode the plan misses its < 5 s goal and the runtime starts slower.
+COMPILE_STAMP := .venv/.edgeagent-compiled
+
+compile: $(COMPILE_STAMP)
+
+$(COMPILE_STAMP): $(PY_STAMP)
+	$(UV) run --frozen python scripts/compile_imports.py infra.program agent.runtime.__main__ agent.dev
+	@touch $@
 
 lint: setup-py
 	$(UV) run ruff check .
@@ -33,16 +62,16 @@ test-edge: edge-build
 	npm run --prefix $(EDGE) typecheck
 	npm test --prefix $(EDGE)
 
-test-py: setup-py edge-build
+test-py: setup-py compile edge-build
 	scripts/ensure-chromium
 	$(UV) run pytest
 
 test: lint typecheck test-edge test-py
 
-plan: setup-py
+plan: compile
 	$(UV) run python -m infra.plan --stack $(STACK)
 
-dev: setup edge-build
+dev: setup compile edge-build
 	$(UV) run python -m agent.dev
 
 bench: setup edge-build
