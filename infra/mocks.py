@@ -17,7 +17,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 from infra import permissions
-from infra.plan import SECRET
+from infra.placeholders import MOCK_DIGEST, SECRET, mock_id, mock_value
 
 _PERMISSION_GROUPS_FN = "getAccountApiTokenPermissionGroupsList"
 # The provider's invoke token for the permission-group list (an RPC name, not a credential).
@@ -26,27 +26,30 @@ PERMISSION_GROUPS_INVOKE = f"cloudflare:index/{_PERMISSION_GROUPS_FN}:{_PERMISSI
 
 def mock_permission_group_id(name: str) -> str:
     """The id the mocks give a permission group, e.g. `mock-pg-ai-gateway-run`."""
-    return "mock-pg-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return mock_value("pg", re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
 
 
 def _computed(type_: str, name: str) -> dict[str, Any]:
     match type_:
         case "cloudflare:index/accountToken:AccountToken":
-            return {"value": f"mock-token-value-{name}", "status": "active"}
+            return {"value": mock_value("token-value", name), "status": "active"}
         case "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication":
-            return {"aud": f"mock-aud-{name}"}
+            return {"aud": mock_value("aud", name)}
         case "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken":
             return {
-                "clientId": f"mock-client-id-{name}.access",
-                "clientSecret": f"mock-secret-{name}",
+                "clientId": mock_value("client-id", name) + ".access",
+                "clientSecret": mock_value("secret", name),
             }
         case "random:index/randomPassword:RandomPassword":
-            return {"result": f"mock-random-{name}"}
+            return {"result": mock_value("random", name)}
         case "docker-build:index:Image":
             # Known only after a real push; a fixed value keeps plans byte-identical.
-            return {"digest": "sha256:" + "0" * 64}
+            return {"digest": MOCK_DIGEST}
         case "pulumi-python:dynamic/edgeagent:ContainerApplication":
-            return {"application_id": f"mock-app-{name}", "namespace_id": f"mock-ns-{name}"}
+            return {
+                "application_id": mock_value("app", name),
+                "namespace_id": mock_value("ns", name),
+            }
         case _:
             return {}
 
@@ -93,7 +96,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     ) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
         state.update(_computed(args.typ, args.name))
-        return f"{args.name}-id", state
+        return mock_id(args.name), state
 
     def call(
         self, args: pulumi.runtime.MockCallArgs

@@ -28,9 +28,10 @@ from infra.config import load_config
 from infra.cost import estimate_monthly_cost
 from infra.edge_bundle import REPO_ROOT, resolve_bundle
 from infra.errors import BuildError, ConfigError
+from infra.placeholders import SECRET
+from infra.plan_text import render_diff_text, render_text
 
 PROJECT = "edgeagent"
-SECRET = "[secret]"  # noqa: S105 (the redaction marker every secret value prints as)
 
 
 def config_values(config: Mapping[str, object]) -> tuple[dict[str, str], set[str]]:
@@ -210,36 +211,6 @@ def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]
     }
 
 
-def render_text(plan: Mapping[str, Any]) -> str:
-    """Human-readable plan: one block per resource, then the outputs."""
-    lines = [f"stack {plan['stack']}: {len(plan['resources'])} resources"]
-    for resource in plan["resources"]:
-        parent = resource["parent"] or "(stack)"
-        lines.append(f"+ {resource['type']}  {resource['name']}  parent={parent}")
-        for key, value in sorted(resource["inputs"].items()):
-            lines.append(f"    {key} = {json.dumps(value, sort_keys=True)}")
-    lines.append("outputs:")
-    lines += [f"    {k} = {json.dumps(v, sort_keys=True)}" for k, v in plan["outputs"].items()]
-    return "\n".join(lines)
-
-
-def render_diff_text(diff: Mapping[str, Any]) -> str:
-    """Human-readable diff."""
-    lines = [f"+ {r['type']}  {r['name']}" for r in diff["added"]]
-    lines += [f"- {r['type']}  {r['name']}" for r in diff["removed"]]
-    for r in diff["changed"]:
-        lines.append(f"~ {r['type']}  {r['name']}")
-        lines += [f"    {path}" for path in r["paths"]]
-    total = len(diff["added"]) + len(diff["removed"]) + len(diff["changed"])
-    lines.append(
-        f"{len(diff['added'])} to add, {len(diff['removed'])} to remove, "
-        f"{len(diff['changed'])} to change"
-        if total
-        else "no changes"
-    )
-    return "\n".join(lines)
-
-
 def read_stack_config(path: Path) -> dict[str, object]:
     """The `config:` mapping of a Pulumi stack file."""
     document = yaml.safe_load(path.read_text()) or {}
@@ -293,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         cfg = load_config(args.stack, *config_values(config))
         cost = estimate_monthly_cost(cfg.instance_type, cfg.max_instances, cfg.sleep_after)
-        out = "\n".join([render_text(plan), *cost.lines()])
+        out = "\n".join([render_text(plan), "", *cost.lines()])
     print(out)
     return 0
 

@@ -6,8 +6,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# `infra.plan` prints every secret value as this; CrossGuard hands validators the plaintext.
-SECRET = "[secret]"  # noqa: S105 - a placeholder, not a credential
+# `infra.plan` prints every secret value as SECRET; CrossGuard hands validators the plaintext.
+from infra.placeholders import SECRET as SECRET
+
 # What the pack turns a value unknown during preview into.
 UNKNOWN = "[unknown]"
 
