@@ -35,7 +35,14 @@ const mf = new Miniflare(
       if (url.host === teamHost && url.pathname === "/cdn-cgi/access/certs") {
         return new Response(jwks, { headers: { "content-type": "application/json" } });
       }
-      return fetch(request);
+      // Re-issued with Node's fetch (Miniflare's Request class is not Node's).
+      const bodyless = request.method === "GET" || request.method === "HEAD";
+      return fetch(request.url, {
+        method: request.method,
+        headers: Object.fromEntries(request.headers),
+        body: bodyless ? undefined : await request.arrayBuffer(),
+        redirect: "manual",
+      });
     },
   }),
 );
