@@ -33,7 +33,8 @@ class OutputsError(ValueError):
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be an http(s) URL, got {value!r}")
+        # The value is not echoed: a misplaced secret must not end up in the message.
+        raise ValueError("must be an http(s) URL with a host")
     return value.rstrip("/")
 
 

@@ -20,6 +20,7 @@ from verify_support import (
     Gateway,
     access_edge,
     gateway,
+    never_ready_sandbox,
     r2,
     workerd,
 )
@@ -227,9 +228,12 @@ def test_access_off_and_no_webhook_secrets_fail(deployed: Deployed, tmp_path: Pa
     """A Worker deployed with Access off (a dev identity) and no channel secrets, in front of a
     sandbox that never starts."""
     keys = AccessKeys()
-    dead = f"http://127.0.0.1:{free_port()}"
-    open_bindings = bindings(dead, DEV_IDENTITY="anyone@example.com")
-    with workerd(open_bindings, keys, tmp_path / "workerd.log") as worker:
+    with (
+        never_ready_sandbox() as sandbox,
+        workerd(
+            bindings(sandbox, DEV_IDENTITY="anyone@example.com"), keys, tmp_path / "workerd.log"
+        ) as worker,
+    ):
         code, text, marks = verify(deployed.outputs(url=worker, coldStartTimeoutMs=1000))
     assert code == 1
     failed_only(
@@ -243,7 +247,7 @@ def test_access_off_and_no_webhook_secrets_fail(deployed: Deployed, tmp_path: Pa
     )
     assert marks["automation service token reaches /_edge/status"] == "✓"
     assert "fix: the Worker must sit behind Cloudflare Access" in text
-    assert "still sleeping after" in text
+    assert "still starting after" in text
 
 
 def test_workers_dev_stack_skips_the_custom_domain_check(deployed: Deployed) -> None:

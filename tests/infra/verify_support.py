@@ -138,6 +138,7 @@ def access_edge(worker: str, keys: AccessKeys, client_id: str, client_secret: st
     """Cloudflare Access in front of `worker`, as far as the checks see it: a valid service token
     becomes a signed JWT, a wrong one is refused (403); everything else passes through, so the
     Worker's own Access enforcement is what anonymous requests meet."""
+
     async def forward(request: Request) -> Response:
         drop = {"host", "content-length", "cf-access-client-id", "cf-access-client-secret"}
         drop.add("cf-access-jwt-assertion")
@@ -162,6 +163,19 @@ def access_edge(worker: str, keys: AccessKeys, client_id: str, client_secret: st
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
     app = Starlette(routes=[Route("/{path:path}", forward, methods=methods)])
     with serve_app(app, "Access stand-in") as url:
+        yield url
+
+
+@contextmanager
+def never_ready_sandbox() -> Iterator[str]:
+    """A sandbox whose runtime never becomes ready (`/readyz` and everything else: 503)."""
+
+    async def starting(_: Request) -> JSONResponse:
+        return JSONResponse({"ready": False}, 503)
+
+    methods = ["GET", "POST"]
+    app = Starlette(routes=[Route("/{path:path}", starting, methods=methods)])
+    with serve_app(app, "never-ready sandbox") as url:
         yield url
 
 
