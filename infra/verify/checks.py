@@ -210,16 +210,25 @@ def forged_webhooks(target: Target, probe: Probe) -> list[Result]:
         headers = {"Content-Type": "application/json", **_forged(channel, time.time())}
         url = f"{target.url}/webhooks/{channel}"
         response = probe.http.post(url, content=body, headers=headers)
-        if response.status_code == 401:
-            results.append(Result(name, Status.PASS, "401"))
+        answer = _json(response)
+        error = str(answer.get("error", "")) if isinstance(answer, dict) else ""
+        # The Worker's own refusal names the channel; a bare 401 (or a login redirect) is Access
+        # refusing the path, which would refuse the platform's real deliveries too.
+        if response.status_code == 401 and error.startswith(f"invalid {channel} webhook"):
+            results.append(Result(name, Status.PASS, "401 from the Worker's signature check"))
             continue
+        detail = f"got {response.status_code}"
         hint = (
             f"the Worker must verify {channel} signatures: set the channel's verification "
             "secret in the stack config and run `pulumi up`"
         )
-        if response.status_code in (302, 403):
-            hint = "the Access bypass for /webhooks/* is missing: run `pulumi up` again"
-        results.append(Result(name, Status.FAIL, f"got {response.status_code}", hint))
+        if response.status_code in (302, 401, 403):
+            detail += ", not from the Worker's signature check"
+            hint = (
+                "Access refuses /webhooks/*, so real deliveries are refused too: the "
+                "webhooks bypass application is missing; run `pulumi up` again"
+            )
+        results.append(Result(name, Status.FAIL, detail, hint))
     return results
 
 

@@ -16,6 +16,7 @@ from verify_support import (
     AUD,
     R2,
     TEAM_DOMAIN,
+    AccessEdge,
     AccessKeys,
     Gateway,
     access_edge,
@@ -59,6 +60,7 @@ def bindings(sandbox: str, **extra: str) -> dict[str, str]:
 @dataclass
 class Deployed:
     url: str
+    edge: AccessEdge
     worker: str
     store: R2
     gateway: Gateway
@@ -127,11 +129,11 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     with (
         origin() as sandbox,
         workerd(bindings(sandbox, **CHANNEL_SECRETS), keys, logs / "workerd.log") as worker,
-        access_edge(worker, keys, CLIENT_ID, CLIENT_SECRET) as url,
+        access_edge(worker, keys, CLIENT_ID, CLIENT_SECRET) as edge,
         r2(BUCKET) as store,
         gateway(GATEWAY_TOKEN) as (fake_gateway, gateway_url),
     ):
-        yield Deployed(url, worker, store, fake_gateway, gateway_url, logs)
+        yield Deployed(edge.url, edge, worker, store, fake_gateway, gateway_url, logs)
 
 
 ALL_CHECKS = [
@@ -172,8 +174,25 @@ def test_wrong_service_token_fails_the_token_and_readiness_checks(deployed: Depl
         "automation service token reaches /_edge/status",
         "sandbox ready within the cold-start timeout (0 s)",
     )
-    assert "got 403" in text
+    assert "got 401" in text
     assert "fix: the Access application must allow the stack's service token" in text
+
+
+def test_webhooks_refused_by_access_instead_of_the_worker_fail(deployed: Deployed) -> None:
+    deployed.edge.webhook_bypass = False
+    try:
+        code, text, marks = verify(deployed.outputs())
+    finally:
+        deployed.edge.webhook_bypass = True
+    assert code == 1
+    failed_only(
+        marks,
+        "forged telegram webhook gets 401",
+        "forged slack webhook gets 401",
+        "forged discord webhook gets 401",
+    )
+    assert "got 401, not from the Worker's signature check" in text
+    assert "the webhooks bypass application is missing" in text
 
 
 def test_account_wide_state_credentials_fail(deployed: Deployed) -> None:

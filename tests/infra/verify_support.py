@@ -133,13 +133,28 @@ def workerd(bindings: Mapping[str, str], keys: AccessKeys, log: Path) -> Iterato
         _stop(proc)
 
 
+class AccessEdge:
+    """Settings of the Access stand-in; `webhook_bypass` false is a stack whose webhooks
+    application (the Access bypass for /webhooks/*) is missing."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.webhook_bypass = True
+
+
 @contextmanager
-def access_edge(worker: str, keys: AccessKeys, client_id: str, client_secret: str) -> Iterator[str]:
+def access_edge(
+    worker: str, keys: AccessKeys, client_id: str, client_secret: str
+) -> Iterator[AccessEdge]:
     """Cloudflare Access in front of `worker`, as far as the checks see it: a valid service token
-    becomes a signed JWT, a wrong one is refused (403); everything else passes through, so the
-    Worker's own Access enforcement is what anonymous requests meet."""
+    becomes a signed JWT, a wrong one is refused with 401 (the app's `serviceAuth401Redirect`);
+    everything else passes through, so the Worker's own Access enforcement is what anonymous
+    requests meet."""
+    edge = AccessEdge()
 
     async def forward(request: Request) -> Response:
+        if not edge.webhook_bypass and request.url.path.startswith("/webhooks/"):
+            return Response("Unauthorized", 401)
         drop = {"host", "content-length", "cf-access-client-id", "cf-access-client-secret"}
         drop.add("cf-access-jwt-assertion")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in drop}
@@ -150,7 +165,7 @@ def access_edge(worker: str, keys: AccessKeys, client_id: str, client_secret: st
                 (given_secret or "").encode(), client_secret.encode()
             )
             if not valid:
-                return Response("Forbidden", 403)
+                return Response("Unauthorized", 401)
             headers["cf-access-jwt-assertion"] = keys.service_token_jwt(client_id)
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         async with httpx.AsyncClient(timeout=30, follow_redirects=False) as client:
@@ -163,7 +178,8 @@ def access_edge(worker: str, keys: AccessKeys, client_id: str, client_secret: st
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
     app = Starlette(routes=[Route("/{path:path}", forward, methods=methods)])
     with serve_app(app, "Access stand-in") as url:
-        yield url
+        edge.url = url
+        yield edge
 
 
 @contextmanager
