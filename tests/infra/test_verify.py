@@ -254,6 +254,7 @@ def test_access_off_and_no_webhook_secrets_fail(deployed: Deployed, tmp_path: Pa
         ) as worker,
     ):
         code, text, marks = verify(deployed.outputs(url=worker, coldStartTimeoutMs=1000))
+    print(text)  # docs/deploy.md quotes this output as the failing example
     assert code == 1
     failed_only(
         marks,
