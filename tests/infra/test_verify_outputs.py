@@ -3,6 +3,7 @@ returns them (secrets wrapped), and how bad or missing outputs are reported."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,3 +92,9 @@ def test_bad_outputs_are_named_without_their_values() -> None:
     assert "output coldStartTimeoutMs: Input should be greater than or equal to 0" in message
     assert "output bucket: Field required" in message
     assert "very-secret" not in message
+
+
+def test_make_verify_runs_the_module_for_the_given_stack() -> None:
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    recipe = makefile.split("\nverify:", 1)[1].split("\n\n", 1)[0]
+    assert "python -m infra.verify --stack $(STACK)" in recipe
