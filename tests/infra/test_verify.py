@@ -1,4 +1,4 @@
-"""`python -m infra.verify` end to end against a whole stack on loopback (see verify_support):
+"""`python -m infra.verify` end to end against a whole stack on loopback (bench.verify.localstack):
 one run where every check passes, and runs where one misconfiguration fails its check."""
 
 from __future__ import annotations
@@ -6,102 +6,28 @@ from __future__ import annotations
 import io
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from verify_support import (
-    AUD,
-    R2,
-    TEAM_DOMAIN,
-    AccessEdge,
+
+from bench.verify.localstack import (
+    CHANNEL_SECRETS,
+    CLIENT_SECRET,
+    EDGE_TOKEN,
+    GATEWAY_TOKEN,
     AccessKeys,
-    Gateway,
-    access_edge,
-    gateway,
+    Deployed,
+    OutputsWorkspace,
+    bindings,
+    deployed_stack,
     never_ready_sandbox,
-    r2,
     workerd,
 )
-
-from bench.edge_overhead.localdev import free_port, origin
 from infra.verify.cli import main
 
 pytestmark = pytest.mark.slow
-
-BUCKET = "edgeagent-verify-dev"
-CLIENT_ID = "0f1e2d3c4b5a.access"
-CLIENT_SECRET = secrets.token_hex(32)
-EDGE_TOKEN = secrets.token_hex(24)
-GATEWAY_TOKEN = secrets.token_hex(20)
-CHANNEL_SECRETS = {
-    "TELEGRAM_WEBHOOK_SECRET": secrets.token_hex(16),
-    "SLACK_SIGNING_SECRET": secrets.token_hex(16),
-    "DISCORD_PUBLIC_KEY": secrets.token_hex(32),
-}
-
-
-def bindings(sandbox: str, **extra: str) -> dict[str, str]:
-    """The Worker's bindings as the stack sets them, with the sandbox at a local origin."""
-    return {
-        "TENANT": "verify",
-        "ISOLATION": "shared",
-        "ACCESS_TEAM_DOMAIN": TEAM_DOMAIN,
-        "ACCESS_AUD": AUD,
-        "AGENT_EDGE_TOKEN": EDGE_TOKEN,
-        "COLD_START_TIMEOUT_MS": "5000",
-        "AGENT_ORIGIN": sandbox,
-        **extra,
-    }
-
-
-@dataclass
-class Deployed:
-    url: str
-    edge: AccessEdge
-    worker: str
-    store: R2
-    gateway: Gateway
-    gateway_url: str
-    logs: Path
-
-    def outputs(self, **overrides: object) -> dict[str, object]:
-        """The stack outputs as the Automation API returns them: secrets as SecretStr."""
-        outputs: dict[str, object] = {
-            "url": self.url,
-            "workerName": "edgeagent-verify-dev",
-            "accessTeamDomain": TEAM_DOMAIN,
-            "accessAud": AUD,
-            "serviceTokenClientId": CLIENT_ID,
-            "serviceTokenClientSecret": SecretStr(CLIENT_SECRET),
-            "webhookChannels": ["telegram", "slack", "discord"],
-            "coldStartTimeoutMs": 5000,
-            # Nothing listens there: the workers.dev route of a custom-domain stack is off.
-            "workersDevUrl": f"http://127.0.0.1:{free_port()}",
-            "bucket": self.store.bucket,
-            "stateEndpoint": self.store.endpoint,
-            "stateAccessKeyId": SecretStr(self.store.scoped[0]),
-            "stateSecretAccessKey": SecretStr(self.store.scoped[1]),
-            "aiGatewayBaseUrl": self.gateway_url,
-        }
-        outputs.update(overrides)
-        return outputs
-
-
-class OutputsWorkspace:
-    """The Automation API seam with one deployed stack whose outputs are given."""
-
-    def __init__(self, outputs: dict[str, object]) -> None:
-        self._outputs = outputs
-
-    def stack(self, name: str, *, create: bool) -> OutputsWorkspace:
-        assert (name, create) == ("dev", False)
-        return self
-
-    def outputs(self) -> dict[str, object]:
-        return dict(self._outputs)
 
 
 def verify(outputs: dict[str, object]) -> tuple[int, str, dict[str, str]]:
@@ -124,16 +50,8 @@ def verify(outputs: dict[str, object]) -> tuple[int, str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    keys = AccessKeys()
-    logs = tmp_path_factory.mktemp("verify")
-    with (
-        origin() as sandbox,
-        workerd(bindings(sandbox, **CHANNEL_SECRETS), keys, logs / "workerd.log") as worker,
-        access_edge(worker, keys, CLIENT_ID, CLIENT_SECRET) as edge,
-        r2(BUCKET) as store,
-        gateway(GATEWAY_TOKEN) as (fake_gateway, gateway_url),
-    ):
-        yield Deployed(edge.url, edge, worker, store, fake_gateway, gateway_url, logs)
+    with deployed_stack(tmp_path_factory.mktemp("verify")) as stack:
+        yield stack
 
 
 ALL_CHECKS = [

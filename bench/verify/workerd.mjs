@@ -1,6 +1,6 @@
 // The built Worker (agent/edge/dist/index.js) in one workerd process (Miniflare) for the
-// infra.verify end-to-end test: Access on, with the test's own JWKS answered for the team domain.
-//   node tests/infra/verify_workerd.mjs --port 8790
+// infra.verify tests and benchmark: Access on, with their own JWKS answered for the team domain.
+//   node bench/verify/workerd.mjs --port 8790
 // Bindings (JSON object) come in VERIFY_WORKER_BINDINGS and the JWKS in VERIFY_JWKS, through the
 // environment so no secret is on a command line. Every other outbound fetch (the AGENT_ORIGIN
 // stand-in for the sandbox) goes out as it is.

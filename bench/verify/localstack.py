@@ -1,4 +1,4 @@
-"""A whole deployed stack on loopback for `infra.verify`'s end-to-end tests.
+"""A whole deployed stack on loopback for `infra.verify`: its end-to-end tests and its benchmark.
 
 - the built Worker (agent/edge/dist) in one workerd process, Access on, verifying JWTs against a
   JWKS of the test's own (answered for the team domain by `verify_workerd.mjs`);
@@ -18,10 +18,12 @@ import base64
 import hmac
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -31,18 +33,21 @@ from typing import Any
 
 import boto3
 import httpx
+import uvicorn
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from suite_support import REPO, free_port, serve_app
+from starlette.types import ASGIApp
 
-from bench.edge_overhead.localdev import wait_for_http
+from bench.edge_overhead.localdev import REPO_ROOT as REPO
+from bench.edge_overhead.localdev import free_port, origin, wait_for_http
 
 NODE = REPO / "agent" / "edge" / "node_modules" / ".bin" / "node"
-WORKERD_SCRIPT = Path(__file__).with_name("verify_workerd.mjs")
+WORKERD_SCRIPT = Path(__file__).with_name("workerd.mjs")
 TEAM_DOMAIN = "https://verify-team.cloudflareaccess.com"
 AUD = "a" * 64
 KID = "verify-test-key"
@@ -88,6 +93,26 @@ class AccessKeys:
         signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
         signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{_b64(signature)}"
+
+
+@contextmanager
+def serve_app(app: ASGIApp, what: str) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free loopback port in a thread for the block."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="error")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -290,3 +315,91 @@ def gateway(token: str) -> Iterator[tuple[Gateway, str]]:
     app = Starlette(routes=[Route("/v1/{account}/{gw}/{rest:path}", fake.call, methods=["POST"])])
     with serve_app(app, "AI Gateway stand-in") as url:
         yield fake, f"{url}/v1/0123456789abcdef0123456789abcdef/edgeagent-verify"
+
+
+BUCKET = "edgeagent-verify-dev"
+CLIENT_ID = "0f1e2d3c4b5a.access"
+CLIENT_SECRET = secrets.token_hex(32)
+EDGE_TOKEN = secrets.token_hex(24)
+GATEWAY_TOKEN = secrets.token_hex(20)
+CHANNEL_SECRETS = {
+    "TELEGRAM_WEBHOOK_SECRET": secrets.token_hex(16),
+    "SLACK_SIGNING_SECRET": secrets.token_hex(16),
+    "DISCORD_PUBLIC_KEY": secrets.token_hex(32),
+}
+
+
+def bindings(sandbox: str, **extra: str) -> dict[str, str]:
+    """The Worker's bindings as the stack sets them, with the sandbox at a local origin."""
+    return {
+        "TENANT": "verify",
+        "ISOLATION": "shared",
+        "ACCESS_TEAM_DOMAIN": TEAM_DOMAIN,
+        "ACCESS_AUD": AUD,
+        "AGENT_EDGE_TOKEN": EDGE_TOKEN,
+        "COLD_START_TIMEOUT_MS": "5000",
+        "AGENT_ORIGIN": sandbox,
+        **extra,
+    }
+
+
+@dataclass
+class Deployed:
+    url: str
+    edge: AccessEdge
+    worker: str
+    store: R2
+    gateway: Gateway
+    gateway_url: str
+    logs: Path
+
+    def outputs(self, **overrides: object) -> dict[str, object]:
+        """The stack outputs as the Automation API returns them: secrets as SecretStr."""
+        outputs: dict[str, object] = {
+            "url": self.url,
+            "workerName": "edgeagent-verify-dev",
+            "accessTeamDomain": TEAM_DOMAIN,
+            "accessAud": AUD,
+            "serviceTokenClientId": CLIENT_ID,
+            "serviceTokenClientSecret": SecretStr(CLIENT_SECRET),
+            "webhookChannels": ["telegram", "slack", "discord"],
+            "coldStartTimeoutMs": 5000,
+            # Nothing listens there: the workers.dev route of a custom-domain stack is off.
+            "workersDevUrl": f"http://127.0.0.1:{free_port()}",
+            "bucket": self.store.bucket,
+            "stateEndpoint": self.store.endpoint,
+            "stateAccessKeyId": SecretStr(self.store.scoped[0]),
+            "stateSecretAccessKey": SecretStr(self.store.scoped[1]),
+            "aiGatewayBaseUrl": self.gateway_url,
+        }
+        outputs.update(overrides)
+        return outputs
+
+
+class OutputsWorkspace:
+    """The Automation API seam with one deployed stack whose outputs are given."""
+
+    def __init__(self, outputs: dict[str, object]) -> None:
+        self._outputs = outputs
+
+    def stack(self, name: str, *, create: bool) -> OutputsWorkspace:
+        if create:
+            raise AssertionError("infra.verify must never create a stack")
+        return self
+
+    def outputs(self) -> dict[str, object]:
+        return dict(self._outputs)
+
+
+@contextmanager
+def deployed_stack(logs: Path) -> Iterator[Deployed]:
+    """The whole stack on loopback, Access on, three channels, ready sandbox; logs under `logs`."""
+    keys = AccessKeys()
+    with (
+        origin() as sandbox,
+        workerd(bindings(sandbox, **CHANNEL_SECRETS), keys, logs / "workerd.log") as worker,
+        access_edge(worker, keys, CLIENT_ID, CLIENT_SECRET) as edge,
+        r2(BUCKET) as store,
+        gateway(GATEWAY_TOKEN) as (fake_gateway, gateway_url),
+    ):
+        yield Deployed(edge.url, edge, worker, store, fake_gateway, gateway_url, logs)
