@@ -5,7 +5,7 @@ UV ?= uv
 STACK ?= dev
 EDGE := agent/edge
 
-.PHONY: setup setup-py setup-edge edge-build compile lint fmt typecheck test test-py test-edge plan dev bench
+.PHONY: setup setup-py setup-edge edge-build compile lint fmt typecheck test test-py test-edge plan verify dev bench
 
 setup: setup-py setup-edge
 
@@ -70,6 +70,11 @@ test: lint typecheck test-edge test-py
 
 plan: compile
 	$(UV) run python -m infra.plan --stack $(STACK)
+
+# After `pulumi up`: check the live stack from outside (docs/deploy.md). Needs the pulumi CLI,
+# logged in to the stack's backend.
+verify: setup-py
+	$(UV) run python -m infra.verify --stack $(STACK)
 
 dev: setup compile edge-build
 	$(UV) run python -m agent.dev

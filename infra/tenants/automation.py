@@ -9,6 +9,7 @@ the source of truth.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from pathlib import Path
 from pulumi import automation as auto
 from pydantic import SecretStr
 
-from infra.tenants.engine import ChangeSummary, OnOutput
+from infra.tenants.engine import ChangeSummary, OnOutput, StackOutputs
 from infra.tenants.manifest import PROJECT
 from infra.tenants.stacks import ConfigEntry
 
@@ -102,6 +103,17 @@ class AutomationStack:
     def refresh(self, on_output: OnOutput) -> ChangeSummary:
         result = self._stack.refresh(on_output=on_output, color="never", show_secrets=False)
         return _counts(result.summary.resource_changes)
+
+    def outputs(self) -> StackOutputs:
+        # Decrypted by the CLI (`pulumi stack output --json --show-secrets`); wrapped again here.
+        return {
+            name: _secret(output.value) if output.secret else output.value
+            for name, output in self._stack.outputs().items()
+        }
+
+
+def _secret(value: object) -> SecretStr:
+    return SecretStr(value if isinstance(value, str) else json.dumps(value))
 
 
 class AutomationWorkspace:

@@ -32,6 +32,9 @@ class Operation(StrEnum):
 # Resource operation ("create", "update", "same", "delete", ...) -> how many resources.
 ChangeSummary = Mapping[str, int]
 
+# Output name -> value; secret outputs arrive wrapped in SecretStr so they never print by accident.
+StackOutputs = Mapping[str, object]
+
 
 class Stack(Protocol):
     """One selected Pulumi stack."""
@@ -53,6 +56,9 @@ class Stack(Protocol):
 
     def refresh(self, on_output: OnOutput) -> ChangeSummary:
         """`pulumi refresh --yes`, streaming output lines."""
+
+    def outputs(self) -> StackOutputs:
+        """The outputs of the last deployment (`pulumi stack output`), secrets as SecretStr."""
 
 
 class Workspace(Protocol):

@@ -342,10 +342,15 @@ def test_outputs_and_their_secret_parts(full_plan: dict[str, Any]) -> None:
     outputs = full_plan["outputs"]
     assert sorted(outputs) == [
         "accessAud", "accessTeamDomain", "aiGatewayBaseUrl", "aiGatewayId", "aiGatewayUrls",
-        "bucket", "serviceTokenClientId", "serviceTokenClientSecret", "stateEndpoint", "url",
+        "bucket", "coldStartTimeoutMs", "serviceTokenClientId", "serviceTokenClientSecret",
+        "stateAccessKeyId", "stateEndpoint", "stateSecretAccessKey", "url", "webhookChannels",
         "workerName",
     ]  # fmt: skip
     assert outputs["serviceTokenClientSecret"] == "[secret]"
+    # What `infra.verify` reads: the state credentials only as secrets.
+    assert outputs["stateAccessKeyId"] == outputs["stateSecretAccessKey"] == "[secret]"
+    assert outputs["webhookChannels"] == ["telegram", "slack", "discord"]
+    assert outputs["coldStartTimeoutMs"] == 60000
     assert outputs["bucket"] == "edgeagent-acme-prod"
     assert outputs["aiGatewayId"] == "edgeagent-acme-prod"
 

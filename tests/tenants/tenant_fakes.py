@@ -31,6 +31,8 @@ class FakeStack:
     name: str
     config: dict[str, ConfigEntry] = field(default_factory=dict)
     operations: list[Operation] = field(default_factory=list)
+    # What `outputs()` returns: a deployed stack's outputs, secret ones as SecretStr.
+    stack_outputs: dict[str, object] = field(default_factory=dict)
 
     def set_config(self, config: Mapping[str, ConfigEntry]) -> None:
         self.config = dict(config)
@@ -60,6 +62,9 @@ class FakeStack:
 
     def refresh(self, on_output: OnOutput) -> ChangeSummary:
         return self._run(Operation.REFRESH, on_output)
+
+    def outputs(self) -> dict[str, object]:
+        return dict(self.stack_outputs)
 
 
 class FakeWorkspace:

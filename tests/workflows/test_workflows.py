@@ -158,6 +158,26 @@ def test_merge_deploys_dev_then_prod_behind_an_approval() -> None:
         assert pulumi["with"]["policyPacks"] == "infra/policy"
 
 
+def test_every_up_is_followed_by_verify_of_the_same_stack() -> None:
+    for name in ("deploy.yml", "tenants.yml"):
+        for job in load(name)["jobs"].values():
+            job_steps = job.get("steps", [])
+            ups = [i for i, s in enumerate(job_steps) if "up" in _operations(s)]
+            for index in ups:
+                later = "\n".join(str(s.get("run", "")) for s in job_steps[index + 1 :])
+                stack = job_steps[index].get("with", {}).get("stack-name", '"$stack"')
+                assert f"python -m infra.verify --stack {stack}" in later, (name, index)
+
+
+def _operations(step: dict[str, Any]) -> set[str]:
+    """What a step does to stacks: the pulumi/actions command, or infra.tenants' operation."""
+    if str(step.get("uses", "")).startswith("pulumi/actions@"):
+        return {str(step.get("with", {}).get("command", ""))}
+    if "python -m infra.tenants" in str(step.get("run", "")) and "OPERATION" in step.get("env", {}):
+        return {"up"}  # the operation is an input; `up` is one of its choices
+    return set()
+
+
 def test_commands_stacks_and_inputs_exist() -> None:
     makefile = (REPO / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z][a-z0-9-]*):", makefile, re.M))

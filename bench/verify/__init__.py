@@ -1,0 +1,1 @@
+"""`python -m bench.verify`: infra.verify against the whole stack on loopback."""
