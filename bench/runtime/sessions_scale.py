@@ -237,7 +237,7 @@ def rows(report: dict[str, Any]) -> list[Row]:
     unseen = hist["first_turn_in_unseen_session"]
     few, many = str(min(map(int, lists))), str(max(map(int, lists)))
     pages = ", ".join(
-        f"{lists[s]['s']:.3f} s / {lists[s]['reads']} reads at {int(s):,}"
+        f"{lists[s]['s']:.3f} s / {lists[s]['reads']:,} reads at {int(s):,}"
         for s in sorted(lists, key=int)
     )
     sent = hist["model_request"]
@@ -262,7 +262,7 @@ def rows(report: dict[str, Any]) -> list[Row]:
         Row(
             "storage reads of that cold turn",
             "≤ 10",
-            f"{cold['reads']} (startup before it: {cold['startup_reads']})",
+            f"{cold['reads']:,} (startup before it: {cold['startup_reads']:,})",
             cold["reads"] <= 10,
         ),
         Row(
@@ -287,7 +287,7 @@ def rows(report: dict[str, Any]) -> list[Row]:
         Row(
             f"first turn in a {int(big):,}-turn session never loaded by this version",
             "—",
-            f"{unseen['s']:.3f} s, {unseen['reads']} reads",
+            f"{unseen['s']:.3f} s, {unseen['reads']:,} reads",
             None,
         ),
         Row(
