@@ -76,11 +76,16 @@ class SeedStore:
 
     def publish(self) -> int:
         """Copy the objects written since the last publish into the bucket; how many."""
-        backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
         keys, self._unpublished = dict.fromkeys(self._unpublished), []
-        for key in keys:
-            backend.put_object(self._bucket, key, self._objects[key])
-        return len(keys)
+        return put_objects(self._bucket, {key: self._objects[key] for key in keys})
+
+
+def put_objects(bucket: str, objects: dict[str, bytes]) -> int:
+    """Store `objects` in a bucket of the moto server running in this process; how many."""
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+    for key, body in objects.items():
+        backend.put_object(bucket, key, body)
+    return len(objects)
 
 
 class TurnFactory:

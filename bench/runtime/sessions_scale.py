@@ -9,7 +9,9 @@ scale run would. Histories are stored in the runtime's own layout beforehand (`s
 3. the bytes sent to the model per turn at each length (the runtime pointed at a loopback
    OpenAI-compatible fake, `fake_model`);
 4. the first `/api/sessions` page after a start with 10 / 1,000 / 5,000 sessions;
-5. RSS after a turn in each of 200 sessions of 200 turns (stopped at `--fleet-budget-s`).
+5. RSS after a turn in each of 200 sessions of 200 turns (stopped at `--fleet-budget-s`);
+6. the first memory search after a start with 1,000 memory files, before and after the runtime
+   saved its search index (a graceful stop saves it).
 
 Writes `bench/results/sessions_scale.json` and `.md` (goal, measured, PASS/FAIL per row).
 """
@@ -33,9 +35,17 @@ from typing import Any
 import httpx
 
 from agent.runtime.sessions import turn_key
+from agent.runtime.tools.memory import WORKSPACE
 from bench.runtime.fake_model import fake_model
 from bench.runtime.harness import HEADERS, REPO, S3, RequestLog, Runtime, moto_server, spawn
-from bench.runtime.seeding import EPOCH, MARKER, SeedStore, TurnFactory, seed_session
+from bench.runtime.seeding import (
+    EPOCH,
+    MARKER,
+    SeedStore,
+    TurnFactory,
+    put_objects,
+    seed_session,
+)
 
 TIMEOUT = httpx.Timeout(900.0, connect=10.0)
 
@@ -227,6 +237,36 @@ def fleet(
     }
 
 
+def memory_search(s3: S3, files: int) -> dict[str, Any]:
+    """Storage reads of the first memory search after a start, without and with a saved index."""
+    bucket = s3.new_bucket()
+    put_objects(
+        bucket,
+        {
+            f"{WORKSPACE}memory/note-{index:05d}.md": f"- note {index}: topic{index}\n".encode()
+            for index in range(files)
+        },
+    )
+    found: dict[str, Any] = {"files": files}
+    for run in ("first_start", "restart"):
+        with running(s3.env(bucket)) as runtime:
+            before = s3.requests.of(bucket)
+            began = time.perf_counter()
+            response = httpx.get(
+                f"{runtime.url}/api/memory/search",
+                headers=HEADERS,
+                params={"q": f"topic{files - 1}"},
+                timeout=TIMEOUT,
+            )
+            elapsed = time.perf_counter() - began
+            caused = s3.requests.of(bucket) - before
+        hits = response.json().get("hits") if response.status_code == 200 else None
+        if not hits or hits[0]["path"] != f"memory/note-{files - 1:05d}.md":
+            raise RuntimeError(f"memory search failed: {response.status_code} {response.text}")
+        found[run] = {"s": elapsed, "reads": RequestLog.reads(caused), "requests": dict(caused)}
+    return found
+
+
 def rows(report: dict[str, Any]) -> list[Row]:
     hist, lists, crowd = report["history"], report["listing"], report["fleet"]
     small, big = str(min(hist["sizes"])), str(max(hist["sizes"]))
@@ -244,6 +284,7 @@ def rows(report: dict[str, Any]) -> list[Row]:
     sent_text = ", ".join(
         f"{sent[s]['bytes'] / 1024:,.1f} KiB at {int(s):,}" for s in map(str, hist["sizes"])
     )
+    memory = report["memory_search"]
     loaded = f"{crowd['sessions_loaded']} of {crowd['sessions']} sessions"
     complete = crowd["sessions_loaded"] == crowd["sessions"]
     return [
@@ -283,6 +324,13 @@ def rows(report: dict[str, Any]) -> list[Row]:
             f"{crowd['rss_mib']:.1f} MiB ({loaded} in {crowd['loading_s']:.0f} s)",
             complete and crowd["rss_mib"] < 200,
         ),
+        Row(
+            f"storage reads of the first memory search after a restart, {memory['files']:,} files",
+            "≤ 5 (index snapshot + listing)",
+            f"{memory['restart']['reads']:,} in {memory['restart']['s']:.3f} s "
+            f"(first start, no saved index: {memory['first_start']['reads']:,})",
+            memory["restart"]["reads"] <= 5,
+        ),
         Row("data sent to the model per turn", "bounded", sent_text, None),
         Row(
             f"first turn in a {int(big):,}-turn session never loaded by this version",
@@ -320,6 +368,7 @@ def main() -> None:
     parser.add_argument("--history", type=int, nargs="+", default=[10, 1000, 5000])
     parser.add_argument("--sessions", type=int, nargs="+", default=[10, 1000, 5000])
     parser.add_argument("--fleet", type=int, nargs=2, default=[200, 200], metavar=("N", "TURNS"))
+    parser.add_argument("--memory-files", type=int, default=1000)
     parser.add_argument("--reps", type=int, default=3, help="timed turns per history length")
     parser.add_argument("--fleet-budget-s", type=float, default=240.0)
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/sessions_scale.json")
@@ -339,6 +388,8 @@ def main() -> None:
         sessions, turns = args.fleet
         report["fleet"] = fleet(s3, factory, sessions, turns, args.fleet_budget_s)
         print(json.dumps(report["fleet"], indent=2), flush=True)
+        report["memory_search"] = memory_search(s3, args.memory_files)
+        print(json.dumps(report["memory_search"], indent=2), flush=True)
     report["load_average_at_end"] = os.getloadavg()
     report["wall_s"] = time.monotonic() - began
     table = rows(report)
