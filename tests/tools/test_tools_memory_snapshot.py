@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from suite_support import s3
 
+from agent.runtime.errors import StoreError
 from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject
 from agent.runtime.store.local import LocalDirStore
 from agent.runtime.store.r2 import R2Store
+from agent.runtime.tools import memory_index
 from agent.runtime.tools.memory import MemoryBook
 from agent.runtime.tools.memory_index import MemoryIndex, SnapshotError
 from agent.runtime.tools.memory_snapshot import SNAPSHOT_KEY, IndexSnapshots
@@ -246,3 +248,41 @@ async def test_on_r2_a_start_reads_one_snapshot(moto_endpoint: str, r2_bucket: s
     await book.close()
     await store.close()
     await later.close()
+
+
+class FlakyStore(CountingStore):
+    """Fails the first `failures` snapshot uploads, as an unreachable R2 would."""
+
+    def __init__(self, inner: StateStore, failures: int) -> None:
+        super().__init__(inner)
+        self.failures = failures
+
+    async def put(
+        self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> str:
+        if key == SNAPSHOT_KEY and self.failures > 0:
+            self.failures -= 1
+            raise StoreError(f"R2 write of {key!r} failed: unreachable")
+        return await super().put(key, body, if_none_match=if_none_match, if_match=if_match)
+
+
+async def test_a_failed_save_is_retried_and_an_oversized_index_is_not_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FlakyStore(LocalDirStore(tmp_path / "state"), failures=1)
+    await seed(store.inner, 10)
+    book = MemoryBook(store, "UTC")
+    await book.search("harbour")
+    await book.snapshots.save()  # R2 unreachable: logged, still pending
+    assert "memory index snapshot not saved: R2 write" in caplog.text
+    assert await store.inner.get(SNAPSHOT_KEY) is None
+    await book.close()  # shutdown tries again
+    assert store.puts[SNAPSHOT_KEY] == 1
+    assert await store.inner.get(SNAPSHOT_KEY) is not None
+
+    monkeypatch.setattr(memory_index, "MAX_SNAPSHOT_BYTES", 4096)
+    counting, book, _ = await start(store.inner, "harbour")  # the saved one is over the limit now
+    assert counting.file_gets() == 10
+    await book.close()
+    assert counting.puts[SNAPSHOT_KEY] == 0
+    assert "is over 4096" in caplog.text

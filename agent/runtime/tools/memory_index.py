@@ -108,8 +108,14 @@ class MemoryIndex:
         return cls(db)
 
     def dump(self) -> bytes:
-        """The whole index (lines and manifest) as compressed bytes for `load`."""
-        return zlib.compress(self._db.serialize(), 6)
+        """The whole index (lines and manifest) as compressed bytes for `load`.
+
+        Raises SnapshotError when the database is over the size `load` accepts.
+        """
+        raw = self._db.serialize()
+        if len(raw) > MAX_SNAPSHOT_BYTES:
+            raise SnapshotError(f"index of {len(raw)} bytes is over {MAX_SNAPSHOT_BYTES}")
+        return zlib.compress(raw, 6)
 
     def replace(self, path: str, etag: str, content: str) -> None:
         """Index `content` as the version `etag` of `path`."""

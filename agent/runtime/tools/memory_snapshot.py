@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 
 from agent.runtime.errors import StoreError
 from agent.runtime.store.base import StateStore
-from agent.runtime.tools.memory_index import MAX_SNAPSHOT_BYTES, MemoryIndex, SnapshotError
+from agent.runtime.tools.memory_index import MemoryIndex, SnapshotError
 
 SNAPSHOT_KEY = "memory-index/snapshot-1.sqlite.z"
 SNAPSHOT_DELAY_S = 15.0
@@ -78,10 +78,11 @@ class IndexSnapshots:
             if not self._dirty or self._dump is None:
                 return
             self._dirty = False
-            # Taken without an await in between, so it is one consistent state of the index.
-            body = self._dump()
-            if len(body) > MAX_SNAPSHOT_BYTES:
-                log.warning("memory index snapshot not saved: %d bytes is too large", len(body))
+            try:
+                # Taken without an await in between: one consistent state of the index.
+                body = self._dump()
+            except SnapshotError as error:
+                log.warning("memory index snapshot not saved: %s", error)
                 return
             try:
                 await self._store.put(SNAPSHOT_KEY, body)
