@@ -11,7 +11,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,12 @@ from typing import Any
 
 import boto3
 import httpx
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
 
 REPO = Path(__file__).resolve().parents[2]
 EDGE_TOKEN = "bench-edge-token-0123456789"
@@ -33,11 +39,42 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class RequestLog:
+    """Counts the S3 requests moto serves, per bucket and kind (get, head, put, delete, list)."""
+
+    READS = ("get", "head", "list")
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        # Path-style addressing (loopback endpoint): /<bucket> lists, /<bucket>/<key> an object.
+        bucket, _, key = str(environ.get("PATH_INFO", "")).lstrip("/").partition("/")
+        method = str(environ["REQUEST_METHOD"]).lower()
+        kind = "list" if method == "get" and not key else method
+        with self._lock:
+            self.counts[(bucket, kind)] += 1
+        return self._app(environ, start_response)
+
+    def of(self, bucket: str) -> Counter[str]:
+        """Requests so far on `bucket`, by kind; subtract two of these to count a window."""
+        with self._lock:
+            return Counter({kind: n for (name, kind), n in self.counts.items() if name == bucket})
+
+    @staticmethod
+    def reads(counts: Counter[str]) -> int:
+        """Storage reads among `counts`: object GETs and HEADs, and listing pages."""
+        return sum(counts[kind] for kind in RequestLog.READS)
+
+
 @dataclass
 class S3:
-    """A moto S3 server on loopback and a client for it."""
+    """A moto S3 server on loopback (every request counted) and a client for it."""
 
     endpoint: str
+    requests: RequestLog
 
     def client(self) -> Any:
         return boto3.client(
@@ -114,16 +151,20 @@ class S3:
 
 @contextmanager
 def moto_server() -> Iterator[S3]:
+    """moto's S3 server in a thread of this process, as `ThreadedMotoServer` runs it, with every
+    request counted on the way in."""
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    log = RequestLog(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", 0, log, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     try:
-        yield S3(f"http://127.0.0.1:{port}")
+        yield S3(f"http://127.0.0.1:{server.server_port}", log)
     finally:
-        server.stop()
+        server.shutdown()
+        thread.join(10)
 
 
 @dataclass

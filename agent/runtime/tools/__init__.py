@@ -34,13 +34,13 @@ class Tools:
     toolsets: list[AgentToolset] = field(default_factory=list)
 
     async def close(self) -> None:
-        """Stop the browser driver, close the web client and the memory index."""
+        """Stop the browser driver, close the web client, save and close the memory index."""
         try:
             if self.browser is not None:
                 await self.browser.close()
             await self.web.close()
         finally:
-            self.memory.close()
+            await self.memory.close()
 
 
 def open_tools(settings: RuntimeSettings, store: StateStore) -> Tools:

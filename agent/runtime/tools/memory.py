@@ -7,7 +7,8 @@ Layout (below the sandbox's state prefix), as OpenClaw users know it:
 
 Every write is conditional (If-Match on the version read, If-None-Match for a new file), so an edit
 in the UI and a note from the agent never silently overwrite each other. Search goes through the
-FTS5 index in `memory_index`, which is synced from the store's listing before each search.
+FTS5 index in `memory_index`, restored from its stored snapshot (`memory_snapshot`) on the first
+search after a start and synced from the store's listing before each search.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from agent.runtime.errors import PreconditionFailed, StoreError
 from agent.runtime.store.base import StateStore
 from agent.runtime.tools.limits import TOOL_RETRIES
 from agent.runtime.tools.memory_index import Hit, MemoryIndex
+from agent.runtime.tools.memory_snapshot import IndexSnapshots
 
 WORKSPACE = "workspace/"
 LONG_TERM = "MEMORY.md"
@@ -80,11 +82,14 @@ def check_path(path: str) -> str:
 class MemoryBook:
     """The memory files of one sandbox and their search index."""
 
-    def __init__(self, store: StateStore, timezone: str) -> None:
+    def __init__(
+        self, store: StateStore, timezone: str, *, snapshots: IndexSnapshots | None = None
+    ) -> None:
         self._store = store
         self._zone = ZoneInfo(timezone)
-        self._index = MemoryIndex()
+        self._index: MemoryIndex | None = None  # restored on the first search
         self._sync_lock = asyncio.Lock()
+        self.snapshots = snapshots if snapshots is not None else IndexSnapshots(store)
 
     def local_now(self) -> datetime:
         """Now, in the configured time zone."""
@@ -117,7 +122,9 @@ class MemoryBook:
         new_etag = await self._store.put(
             key, body, if_none_match=etag is None, if_match=etag if etag is not None else None
         )
-        self._index.replace(path, new_etag, content)
+        if self._index is not None:
+            self._index.replace(path, new_etag, content)
+            self.snapshots.changed(self._index.dump)
         return new_etag
 
     async def append(self, path: str, text: str) -> str:
@@ -137,8 +144,8 @@ class MemoryBook:
 
     async def search(self, query: str, limit: int = 20) -> list[Hit]:
         """Matching lines across all memory files, best first."""
-        await self._sync()
-        return self._index.search(query, limit)
+        index = await self._sync()
+        return index.search(query, limit)
 
     async def _listing(self) -> list[MemoryFile]:
         infos = await self._store.list(WORKSPACE)
@@ -147,12 +154,16 @@ class MemoryBook:
         ]
         return [f for f in files if PATH_PATTERN.match(f.path)]
 
-    async def _sync(self) -> None:
+    async def _sync(self) -> MemoryIndex:
         async with self._sync_lock:
+            if self._index is None:
+                self._index = await self.snapshots.restore()
+            index = self._index
             listed = {f.path: f.etag for f in await self._listing()}
-            for gone in set(self._index.etags) - set(listed):
-                self._index.drop(gone)
-            stale = [path for path, etag in listed.items() if self._index.etags.get(path) != etag]
+            gone = set(index.etags) - set(listed)
+            for path in gone:
+                index.drop(path)
+            stale = [path for path, etag in listed.items() if index.etags.get(path) != etag]
             gate = asyncio.Semaphore(_LOAD_CONCURRENCY)
 
             async def load(path: str) -> tuple[str, MemoryText | None]:
@@ -161,13 +172,20 @@ class MemoryBook:
 
             for path, text in await asyncio.gather(*(load(path) for path in stale)):
                 if text is None:
-                    self._index.drop(path)
+                    index.drop(path)
                 else:
-                    self._index.replace(path, text.etag, text.content)
+                    index.replace(path, text.etag, text.content)
+            if gone or stale:
+                self.snapshots.changed(index.dump)
+            return index
 
-    def close(self) -> None:
-        """Release the index."""
-        self._index.close()
+    async def close(self) -> None:
+        """Save the index snapshot if it changed, then release the index."""
+        try:
+            await self.snapshots.close()
+        finally:
+            if self._index is not None:
+                self._index.close()
 
 
 def _encode(content: str) -> bytes:
