@@ -33,12 +33,16 @@ export async function internalCredential(edgeToken: string): Promise<string> {
   return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Drop the Access cookie: the container authenticates the edge by token, never by the user's JWT. */
+/**
+ * Drop the Access cookie: the container authenticates the edge by token, never by the user's JWT.
+ * Names are compared as cookie parsers read them (trimmed) and case-insensitively, to fail closed.
+ */
 function withoutAccessCookie(cookie: string): string {
+  const accessName = ACCESS_COOKIE.toLowerCase();
   return cookie
     .split(";")
     .map((part) => part.trim())
-    .filter((part) => part !== "" && !part.startsWith(`${ACCESS_COOKIE}=`))
+    .filter((part) => part !== "" && (part.split("=", 1)[0] ?? "").trim().toLowerCase() !== accessName)
     .join("; ");
 }
 

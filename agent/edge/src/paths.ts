@@ -61,9 +61,19 @@ function describe(byte: number): string {
   }
 }
 
-/** The path's first segment, lowercased: what reserved-prefix checks compare. */
+/**
+ * The first segment of a canonical path, decoded and lowercased: what reserved-prefix checks
+ * compare, so `/%69nternal/x` and `/INTERNAL/x` are `internal` as they are to a lenient router.
+ * Decoding once is final for a path checkPath accepted (no escape of `%` is left in it).
+ */
 export function firstSegment(path: string): string {
-  return (path.split("/")[1] ?? "").toLowerCase();
+  const segment = path.split("/")[1] ?? "";
+  try {
+    return decodeURIComponent(segment).toLowerCase();
+  } catch {
+    // Escapes that are not UTF-8: compare byte by byte instead.
+    return segment.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16))).toLowerCase();
+  }
 }
 
 /**
