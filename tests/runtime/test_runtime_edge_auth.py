@@ -22,6 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 from suite_support import INTERNAL
 
 from agent.runtime.edge_auth import EdgeTokenMiddleware, internal_credential, path_problem
+from agent.runtime.engine.openclaw.proxy import forwarded_headers
 
 #: HMAC-SHA256(key "edge-secret-for-tests", "edgeagent internal v1"), pinned in the Worker's tests
 #: too (agent/edge/test/paths.test.ts): both sides derive the same credential.
@@ -136,6 +137,21 @@ def test_internal_credential_matches_the_worker_derivation() -> None:
     assert internal_credential("edge-secret-for-tests") == WORKER_TEST_VECTOR
     assert internal_credential(EDGE_TOKEN) != WORKER_TEST_VECTOR
     assert EDGE_TOKEN not in internal_credential(EDGE_TOKEN)
+
+
+def test_openclaw_proxy_forwards_neither_edge_credential() -> None:
+    scope: Scope = {
+        "type": "http",
+        "client": ("203.0.113.9", 1234),
+        "headers": [
+            (b"x-agent-edge-token", EDGE_TOKEN.encode()),
+            (b"X-Agent-Internal", internal_credential(EDGE_TOKEN).encode()),
+            (b"x-agent-user", b"alice@example.com"),
+        ],
+    }
+    names = {name for name, _ in forwarded_headers(scope, websocket=False)}
+    assert "x-agent-user" in names
+    assert not names & {"x-agent-edge-token", "x-agent-internal"}
 
 
 # --- The whole class, driven through the middleware with uvicorn's own decoding. ---
