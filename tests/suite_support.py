@@ -25,7 +25,11 @@ from moto.server import ThreadedMotoServer
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
+from agent.runtime.edge_auth import internal_credential
+
 EDGE_TOKEN = "test-edge-token-0123456789"
+#: What the edge adds on its own cron ticks and webhook forwards (never on user requests).
+INTERNAL = {"X-Agent-Internal": internal_credential(EDGE_TOKEN)}
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import suite_support
 from channel_fakes import EDGE_TOKEN, TG_TOKEN, Failure, FakePlatforms, telegram_update
 from suite_support import free_port
 
@@ -61,6 +62,7 @@ def post(url: str, update_id: int, rid: str) -> int:
         f"{url}/webhooks/telegram",
         headers={
             "X-Agent-Edge-Token": EDGE_TOKEN,
+            **suite_support.INTERNAL,
             "X-Agent-User": "channel:telegram",
             "X-Agent-Channel": "telegram",
             "X-Request-Id": rid,

@@ -37,6 +37,7 @@ def webhook(
 ) -> Any:
     headers = {
         "X-Agent-Edge-Token": EDGE_TOKEN,
+        **suite_support.INTERNAL,
         "X-Agent-User": f"channel:{channel}",
         "X-Agent-Channel": channel,
         "X-Request-Id": rid or uuid.uuid4().hex,  # the edge mints a new id per delivery

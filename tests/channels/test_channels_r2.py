@@ -28,6 +28,7 @@ wait_ready = partial(
 def post(client: TestClient, channel: str, payload: dict[str, object]) -> int:
     headers = {
         "X-Agent-Edge-Token": EDGE_TOKEN,
+        **suite_support.INTERNAL,
         "X-Agent-User": f"channel:{channel}",
         "X-Agent-Channel": channel,
         "X-Request-Id": uuid.uuid4().hex,

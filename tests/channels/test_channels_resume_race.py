@@ -71,6 +71,7 @@ def test_record_listed_by_resume_while_accepted_is_processed_once(
     store = OverlappingStore(tmp_path)
     headers = {
         "X-Agent-Edge-Token": EDGE_TOKEN,
+        **suite_support.INTERNAL,
         "X-Agent-User": "channel:slack",
         "X-Agent-Channel": "slack",
         "X-Request-Id": uuid.uuid4().hex,

@@ -91,6 +91,7 @@ def test_register_commands(
 def post(client: TestClient, channel: str, payload: dict[str, object], rid: str) -> None:
     headers = {
         "X-Agent-Edge-Token": EDGE_TOKEN,
+        **suite_support.INTERNAL,
         "X-Agent-User": f"channel:{channel}",
         "X-Agent-Channel": channel,
         "X-Request-Id": rid,

@@ -4,6 +4,7 @@ process it started must be gone, and the turn must be on disk under the local st
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -44,6 +45,19 @@ def _post(url: str, body: dict[str, object]) -> dict[str, object]:
 def _get(url: str) -> tuple[int, str, str]:
     with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - loopback
         return response.status, response.headers["content-type"], response.read().decode()
+
+
+def _raw_status(url: str, method: str, path: str) -> int:
+    """Send `path` byte for byte (no client-side normalisation); the response status."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request(method, path, body=b"{}", headers={"content-type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
 
 
 def test_make_dev_serves_a_working_chat_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
@@ -112,6 +126,12 @@ def test_make_dev_serves_a_working_chat_and_ctrl_c_stops_everything(tmp_path: Pa
         assert "".join(f["text"] for f in frames[:-1]) == frames[-1]["reply"]
         _, _, state = _get(url + "/api/state")
         assert json.loads(state)["user"] == "dev@localhost"
+        # No credentials at all under make dev: the Worker's canonical-path check and the
+        # runtime's internal credential keep every spelling of /internal/* away from the cron.
+        for path in ["/internal%2Fcron", "/internal%2fcron", "//internal/cron", "/INTERNAL/cron"]:
+            assert _raw_status(url, "POST", path) in {400, 404}, path
+        assert _raw_status(url, "POST", "/%2e%2e/internal/cron") in {400, 404}
+        assert not (local / "state" / "inbox" / "cron").exists()
 
         before = time.monotonic()
         proc.send_signal(signal.SIGINT)

@@ -16,6 +16,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from agent.runtime.edge_auth import internal_credential
 from bench.edge_overhead.localdev import build_bundle, free_port, origin, serve_bundle, wrangler_dev
 from bench.edge_overhead.origin import CLOSE_CODE, CLOSE_REASON, STREAM_CHUNKS
 
@@ -74,6 +75,7 @@ def test_http_request_is_proxied_with_edge_headers_and_spoofed_ones_stripped(
             "X-Agent-User": "root@example.com",
             "X-Agent-Edge-Token": "guessed",
             "X-Agent-Channel": "slack",
+            "X-Agent-Internal": internal_credential(EDGE_TOKEN),
         },
     )
     assert status == 200
@@ -87,6 +89,8 @@ def test_http_request_is_proxied_with_edge_headers_and_spoofed_ones_stripped(
     assert headers["x-agent-tenant"] == "local"
     assert headers["x-agent-edge-token"] == EDGE_TOKEN
     assert "x-agent-channel" not in headers
+    # A proxied user request never carries the internal credential, even a client-sent copy.
+    assert "x-agent-internal" not in headers
     assert len(headers["x-request-id"]) == 36
 
 
@@ -122,6 +126,41 @@ def test_internal_paths_are_not_reachable_from_outside(stack: tuple[str, str]) -
     assert len(origin_calls(origin_base)) == before
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/internal%2Fcron", 400),
+        ("/internal%2fcron", 400),
+        ("/internal%5Ccron", 400),
+        ("//internal/cron", 400),
+        ("/%2e%2e/internal/cron", 404),
+        ("/api/..%2Finternal/cron", 400),
+        ("/INTERNAL/cron", 404),
+        ("/webhooks%2Ftelegram", 400),
+        ("/webhooks/telegram/", 404),
+    ],
+)
+def test_encoded_and_dotted_internal_paths_are_refused_at_the_edge(
+    stack: tuple[str, str], path: str, status: int
+) -> None:
+    """`make dev` has no Access: the Worker's path check is all that stands before the origin."""
+    edge, origin_base = stack
+    before = len(origin_calls(origin_base))
+    got, _, body = request(edge, "POST", path, body=b"{}")
+    assert (got, path) == (status, path)
+    assert json.loads(body)["hint"]
+    assert len(origin_calls(origin_base)) == before
+
+
+@pytest.mark.parametrize("path", ["//127.0.0.1:9/steal", "//evil.example/x?y=1", "///evil.example"])
+def test_local_proxy_never_follows_a_network_path(stack: tuple[str, str], path: str) -> None:
+    edge, origin_base = stack
+    before = len(origin_calls(origin_base))
+    status, _, _ = request(edge, "GET", path)
+    assert status == 400
+    assert len(origin_calls(origin_base)) == before
+
+
 def test_scheduled_handler_posts_internal_cron(stack: tuple[str, str]) -> None:
     edge, origin_base = stack
     status, _, _ = request(edge, "GET", "/__scheduled?cron=*/5+*+*+*+*")
@@ -130,6 +169,7 @@ def test_scheduled_handler_posts_internal_cron(stack: tuple[str, str]) -> None:
     assert len(crons) == 1
     assert crons[0]["method"] == "POST"
     assert crons[0]["headers"]["x-agent-edge-token"] == EDGE_TOKEN
+    assert crons[0]["headers"]["x-agent-internal"] == internal_credential(EDGE_TOKEN)
     assert json.loads(crons[0]["body"])["cron"] == "*/5 * * * *"
 
 
@@ -156,7 +196,9 @@ def test_webhook_verified_at_the_edge(stack: tuple[str, str]) -> None:
         headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
     )
     assert status == 200
-    assert json.loads(body)["headers"]["x-agent-channel"] == "telegram"
+    forwarded = json.loads(body)
+    assert forwarded["headers"]["x-agent-channel"] == "telegram"
+    assert forwarded["headers"]["x-agent-internal"] == internal_credential(EDGE_TOKEN)
     status, _, _ = request(
         edge,
         "POST",

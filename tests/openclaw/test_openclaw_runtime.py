@@ -71,7 +71,12 @@ def test_proxy_readiness_and_edge_token(
 
     echoed = httpx.post(
         f"{child.url}/fake/echo?a=1&b=two",
-        headers={**EDGE, "X-Forwarded-For": "127.0.0.1", "CF-Connecting-IP": "93.184.216.34"},
+        headers={
+            **EDGE,
+            "X-Agent-Internal": "not-forwarded",
+            "X-Forwarded-For": "127.0.0.1",
+            "CF-Connecting-IP": "93.184.216.34",
+        },
         content=b"hello gateway",
     )
     assert echoed.status_code == 200
@@ -82,6 +87,7 @@ def test_proxy_readiness_and_edge_token(
     assert seen["body"] == "hello gateway"
     assert seen["headers"]["x-forwarded-for"] == "93.184.216.34"  # overwritten, never loopback
     assert "x-agent-edge-token" not in seen["headers"]
+    assert "x-agent-internal" not in seen["headers"]
     anonymous = httpx.get(f"{child.url}/fake/echo", headers=EDGE).json()
     assert anonymous["headers"]["x-forwarded-for"] == "192.0.2.1"  # unattributed = remote
 

@@ -142,7 +142,12 @@ def test_websocket_without_token_is_refused(client: TestClient) -> None:
 
 
 def test_webhook_recorded_once(client: TestClient, settings: RuntimeSettings) -> None:
-    headers = {**H, "X-Agent-Channel": "telegram", "X-Request-Id": "tg-42"}
+    headers = {
+        **H,
+        **suite_support.INTERNAL,
+        "X-Agent-Channel": "telegram",
+        "X-Request-Id": "tg-42",
+    }
     first = client.post("/webhooks/telegram", headers=headers, json={"update_id": 42})
     assert first.status_code == 202
     assert first.json() == {"recorded": "inbox/telegram/tg-42.json", "duplicate": False}
@@ -157,10 +162,11 @@ def test_webhook_recorded_once(client: TestClient, settings: RuntimeSettings) ->
 
 def test_cron_tick_validated_and_recorded(client: TestClient) -> None:
     tick = {"cron": "*/5 * * * *", "scheduled_time": "2026-11-26T21:00:00Z"}
-    response = client.post("/internal/cron", headers=H, json=tick)
+    internal = {**H, **suite_support.INTERNAL}
+    response = client.post("/internal/cron", headers=internal, json=tick)
     assert response.status_code == 202
     assert response.json()["recorded"] == "inbox/cron/20261126T210000Z.json"
-    bad = client.post("/internal/cron", headers=H, json={"cron": "x", "scheduled_time": "soon"})
+    bad = client.post("/internal/cron", headers=internal, json={"cron": "x", "scheduled_time": "x"})
     assert bad.status_code == 422
     assert "scheduled_time" in bad.json()["error"]
 

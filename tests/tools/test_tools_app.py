@@ -31,7 +31,7 @@ def site() -> Iterator[LoopbackSite]:
 
 def tick(client: TestClient, when: datetime) -> dict[str, object]:
     body = {"cron": "* * * * *", "scheduled_time": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    response = client.post("/internal/cron", headers=H, json=body)
+    response = client.post("/internal/cron", headers={**H, **suite_support.INTERNAL}, json=body)
     assert response.status_code == 202
     result: dict[str, object] = response.json()
     return result

@@ -10,8 +10,9 @@ import type { DirectoryClient } from "./directory";
 import { loadConfig, sandboxName, type EdgeConfig, type Env } from "./env";
 import { ConfigError, jsonError } from "./errors";
 import type { GatewayFactory, SandboxGateway } from "./gateway";
-import { isBrowserNavigation, upstreamRequest, type AgentHeaders } from "./headers";
+import { internalCredential, isBrowserNavigation, upstreamRequest, type AgentHeaders } from "./headers";
 import { refuseCrossOrigin } from "./origin";
+import { checkPath, firstSegment, INTERNAL_PREFIX, WEBHOOK_PREFIX } from "./paths";
 import {
   CHANNELS,
   DISCORD_DEFERRED,
@@ -124,6 +125,23 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     return jsonError(502, "sandbox unreachable", "retry shortly; if it persists, check the container logs");
   });
 
+  // Before any routing decision: only canonical paths are routed, and reserved prefixes are
+  // matched case-insensitively, so no spelling of /internal/* or /webhooks/* reaches the proxy.
+  app.use("*", async (c, next) => {
+    const path = new URL(c.req.url).pathname;
+    const verdict = checkPath(path);
+    if (!verdict.ok) {
+      return jsonError(400, `path refused: ${verdict.reason}`, "send a plain path without encoded separators, dot or empty segments, e.g. /api/sessions");
+    }
+    const first = firstSegment(path);
+    // Only the Worker's own scheduled handler reaches /internal/* (it calls the sandbox directly).
+    if (first === INTERNAL_PREFIX) return jsonError(404, "not found", "internal paths are not reachable from outside");
+    if (first === WEBHOOK_PREFIX && !/^\/webhooks\/[a-z]+$/.test(path)) {
+      return jsonError(404, "unknown webhook path", `use POST /webhooks/<channel> with one of ${CHANNELS.join(", ")}`);
+    }
+    await next();
+  });
+
   app.use("*", async (c, next) => {
     c.set("config", loadConfig(c.env));
     await next();
@@ -154,9 +172,18 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     }
     if (channel === "discord" && isDiscordPing(body)) return c.json({ type: 1 });
     // Chat channels belong to the tenant, so they go to the tenant-level sandbox in both isolations.
-    const agent: AgentHeaders = { user: `channel:${channel}`, tenant: config.tenant, requestId: deps.requestId(), edgeToken: config.edgeToken, channel };
+    const agent: AgentHeaders = {
+      user: `channel:${channel}`,
+      tenant: config.tenant,
+      requestId: deps.requestId(),
+      edgeToken: config.edgeToken,
+      channel,
+      internal: await internalCredential(config.edgeToken),
+    };
     const gateway = deps.gateway(config, c.env, config.tenant);
-    const build = (): Request => upstreamRequest(c.req.raw, agent, body);
+    // Exactly what was verified goes up: the channel's own path (no query) and the body read above.
+    const forwardUrl = new URL(`/webhooks/${channel}`, new URL(c.req.url).origin);
+    const build = (): Request => upstreamRequest(new Request(forwardUrl, { method: "POST", headers: c.req.raw.headers }), agent, body);
     // Not delivered (cold-start timeout, sandbox error): the platform retries, so let it back in.
     const settle = async (delivery: Promise<Response>): Promise<Response> => {
       let response: Response | undefined;
@@ -180,9 +207,6 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     }
     return settle(deliver(gateway, build, "api", config.tenant, config, c.env, deps));
   });
-
-  // Only the Worker's own scheduled handler reaches /internal/* (it calls the sandbox directly).
-  app.all("/internal/*", () => jsonError(404, "not found", "internal paths are not reachable from outside"));
 
   // CSRF: checked before Access and before any sandbox is touched (webhooks above are exempt).
   app.use("*", async (c, next) => refuseCrossOrigin(c.req.raw) ?? next());

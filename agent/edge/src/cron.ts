@@ -1,7 +1,7 @@
 /** Cron: the scheduled handler posts `/internal/cron` to every sandbox of the tenant. */
 import { deliver, type Deps } from "./app";
 import type { EdgeConfig, Env } from "./env";
-import { upstreamRequest } from "./headers";
+import { internalCredential, upstreamRequest } from "./headers";
 
 export interface CronResult {
   sandbox: string;
@@ -24,6 +24,7 @@ export async function runCron(
   const targets = await cronTargets(config, env, deps);
   const body = JSON.stringify({ scheduled_time: new Date(scheduledTime).toISOString(), cron });
   const prefix = `${config.tenant}:`;
+  const internal = await internalCredential(config.edgeToken);
   return Promise.all(
     targets.map(async (sandbox): Promise<CronResult> => {
       const user = sandbox.startsWith(prefix) ? sandbox.slice(prefix.length) : "system:cron";
@@ -33,7 +34,7 @@ export async function runCron(
             method: "POST",
             headers: { "content-type": "application/json" },
           }),
-          { user, tenant: config.tenant, requestId: deps.requestId(), edgeToken: config.edgeToken },
+          { user, tenant: config.tenant, requestId: deps.requestId(), edgeToken: config.edgeToken, internal },
           body,
         );
       try {

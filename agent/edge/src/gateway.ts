@@ -3,6 +3,7 @@
  * deployment, or a plain HTTP origin in local mode. Routing code only sees SandboxGateway.
  */
 import type { EdgeConfig, Env } from "./env";
+import { sameOriginUrl } from "./paths";
 
 export type SandboxState = "sleeping" | "starting" | "ready";
 
@@ -58,10 +59,8 @@ export const containerGateway: GatewayFactory = (_config, env, sandbox) => {
 export const originGateway: GatewayFactory = (config) => {
   const local = config.local;
   if (local === null) throw new Error("originGateway needs AGENT_ORIGIN (checked by loadConfig)");
-  const target = (url: string): URL => {
-    const incoming = new URL(url);
-    return new URL(incoming.pathname + incoming.search, local.origin);
-  };
+  // Only path and query vary: `new URL(path, origin)` would follow a `//other.host/...` path.
+  const target = (url: string): URL => sameOriginUrl(local.origin, url);
   return {
     async forward(request) {
       try {

@@ -21,6 +21,16 @@ async function sha256(data: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest("SHA-256", encoder.encode(data));
 }
 
+/**
+ * Replay-ledger key for a signed delivery: the hash of the exact bytes the signature covers. A
+ * signature's text has many spellings (hex case, a malleable encoding) that all verify; the signed
+ * content has one, so a re-encoded replay of a captured delivery maps to the same key.
+ */
+async function contentNonce(channel: Channel, signed: string): Promise<string> {
+  const digest = new Uint8Array(await sha256(signed));
+  return `${channel}:${[...digest].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
 /** Constant-time string equality (hashing first so lengths are not compared early). */
 export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
   const [ha, hb] = await Promise.all([sha256(a), sha256(b)]);
@@ -45,7 +55,9 @@ export async function verifyTelegram(body: string, headers: Headers, secret: str
   } catch {
     return { ok: false, reason: "body is not JSON" };
   }
-  if (typeof updateId !== "number") return { ok: false, reason: "update_id missing" };
+  // update_id is the platform's own id for the delivery; parsed to a number, so every JSON spelling
+  // of it (1001, 1001.0, 1.001e3) is one ledger key.
+  if (typeof updateId !== "number" || !Number.isSafeInteger(updateId)) return { ok: false, reason: "update_id missing or not an integer" };
   return { ok: true, nonce: `telegram:${updateId}`, ttlMs: TELEGRAM_REPLAY_TTL_MS };
 }
 
@@ -77,7 +89,7 @@ export async function verifySlack(
   // subtle.verify compares in constant time.
   const valid = await crypto.subtle.verify("HMAC", key, mac, encoder.encode(`v0:${timestamp}:${body}`));
   if (!valid) return { ok: false, reason: "signature mismatch" };
-  return { ok: true, nonce: `slack:${signature}`, ttlMs: 2 * TIMESTAMP_WINDOW_MS };
+  return { ok: true, nonce: await contentNonce("slack", `v0:${timestamp}:${body}`), ttlMs: 2 * TIMESTAMP_WINDOW_MS };
 }
 
 /** Discord interactions: Ed25519 over `<timestamp><body>` with the application's public key. */
@@ -98,7 +110,7 @@ export async function verifyDiscord(
   const key = await crypto.subtle.importKey("raw", pub, { name: "Ed25519" }, false, ["verify"]);
   const valid = await crypto.subtle.verify({ name: "Ed25519" }, key, sig, encoder.encode(timestamp + body));
   if (!valid) return { ok: false, reason: "signature mismatch" };
-  return { ok: true, nonce: `discord:${signature}`, ttlMs: 2 * TIMESTAMP_WINDOW_MS };
+  return { ok: true, nonce: await contentNonce("discord", timestamp + body), ttlMs: 2 * TIMESTAMP_WINDOW_MS };
 }
 
 function discordType(body: string): unknown {

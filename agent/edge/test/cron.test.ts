@@ -17,6 +17,8 @@ describe("cron", () => {
     expect(request?.headers.get("x-agent-edge-token")).toBe("edge-secret-for-tests");
     expect(request?.headers.get("x-agent-tenant")).toBe("acme");
     expect(request?.headers.get("x-agent-user")).toBe("system:cron");
+    // The internal credential (docs/contract.md): the runtime accepts /internal/* only with it.
+    expect(request?.headers.get("x-agent-internal")).toBe("29d8b5ac00726e4713f217a97c137f6cafaca1dd68a1b5a889104f081e1af0d3");
     expect(await request?.json()).toEqual({ scheduled_time: new Date(NOW_MS).toISOString(), cron: "*/5 * * * *" });
   });
 

@@ -1,10 +1,11 @@
 """Reverse proxy from port 8080 to the gateway on loopback: HTTP (streamed) and WebSocket.
 
 The edge-token middleware runs before this app, so everything arriving here came through the
-Worker. The token itself is not forwarded. `X-Forwarded-For` is always overwritten: the gateway
-trusts our loopback address as a proxy and auto-pairs devices it believes are local, so an edge
-user must never look local. When no public client address is known the proxy uses 192.0.2.1
-(TEST-NET-1): "remote, unattributed" - which makes OpenClaw ask for device pairing.
+Worker. The token and the internal credential are not forwarded. `X-Forwarded-For` is always
+overwritten: the gateway trusts our loopback address as a proxy and auto-pairs devices it
+believes are local, so an edge user must never look local. When no public client address is
+known the proxy uses 192.0.2.1 (TEST-NET-1): "remote, unattributed" - which makes OpenClaw ask
+for device pairing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from agent.runtime.edge_auth import EDGE_TOKEN_HEADER
+from agent.runtime.edge_auth import EDGE_TOKEN_HEADER, INTERNAL_HEADER
 
 UNATTRIBUTED_CLIENT = "192.0.2.1"
 HOP_BY_HOP = frozenset(
@@ -41,6 +42,7 @@ HOP_BY_HOP = frozenset(
         "forwarded",
         "x-real-ip",
         EDGE_TOKEN_HEADER,
+        INTERNAL_HEADER,
     }
 )
 
