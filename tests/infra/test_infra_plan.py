@@ -136,18 +136,6 @@ def test_lifecycle_aborts_multipart_and_expires_backups_and_delivery_records(
             "conditions": {"prefix": "backups/"},
             "deleteObjectsTransition": {"condition": {"type": "Age", "maxAge": 30 * 86400}},
         },
-        {
-            "id": "expire-channel-event-markers",
-            "enabled": True,
-            "conditions": {"prefix": "channels/events/"},
-            "deleteObjectsTransition": {"condition": {"type": "Age", "maxAge": 30 * 86400}},
-        },
-        {
-            "id": "expire-outbox-messages",
-            "enabled": True,
-            "conditions": {"prefix": "outbox/messages/"},
-            "deleteObjectsTransition": {"condition": {"type": "Age", "maxAge": 30 * 86400}},
-        },
     ]
 
 
