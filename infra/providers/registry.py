@@ -66,14 +66,14 @@ def generate_credentials(
     max_retries: int = 2,
 ) -> RegistryLogin:
     """POST .../containers/registries/registry.cloudflare.com/credentials, as wrangler does."""
-    client = make_client(token, base_url=base_url, max_retries=max_retries)
     try:
-        result = client.containers.registries.credentials.generate(
-            REGISTRY_HOST,
-            account_id=account_id,
-            expiration_minutes=CREDENTIAL_MINUTES,
-            permissions=list(permissions),
-        )
+        with make_client(token, base_url=base_url, max_retries=max_retries) as client:
+            result = client.containers.registries.credentials.generate(
+                REGISTRY_HOST,
+                account_id=account_id,
+                expiration_minutes=CREDENTIAL_MINUTES,
+                permissions=list(permissions),
+            )
     except cloudflare.APIError as error:
         raise describe_api_error(
             f"generating registry credentials ({'+'.join(permissions)})", error
