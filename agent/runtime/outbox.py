@@ -2,7 +2,7 @@
 
     outbox/messages/<id>.json   the message (id = sha256 of the idempotency key), updated If-Match
     outbox/pending/<id>         marker of an unfinished message; what a restart resumes
-    done/<day>/outbox/messages/<id>.json   written once it is sent or failed (agent.runtime.retention)
+    done/<day>/outbox/messages/<id>.json   once sent or failed: expiry index (runtime/retention.py)
 
 A message record is deleted only by the retention sweep, and only once it is no longer pending:
 a message waiting for a sandbox that slept for weeks is still delivered when it wakes.

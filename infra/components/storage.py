@@ -1,8 +1,9 @@
 """Storage: the tenant's private R2 bucket, its lifecycle, and S3 credentials for that bucket only.
 
 Owns the bucket, its lifecycle rules (abort stale multipart uploads; expire old backups) and an
-account token whose single policy grants object read and write on exactly this bucket. Derives the S3 credentials R2 accepts (key id = token id,
-secret = sha256 hex of the token value) as secret outputs. Declares no public access of any kind
+account token whose single policy grants object read and write on exactly this bucket. Derives
+the S3 credentials R2 accepts (key id = token id, secret = sha256 hex of the token value) as
+secret outputs. Declares no public access of any kind
 (no r2.dev domain, no custom domain): the state is reachable only with those credentials.
 """
 

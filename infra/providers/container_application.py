@@ -38,14 +38,14 @@ from pulumi.runtime.rpc import UNKNOWN
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from infra.providers import containers_api as api
-from infra.providers.manifest import check_pushed_manifest
-from infra.providers.registry import generate_credentials
 from infra.providers.cloudflare_api import (
     API_TOKEN_CONFIG_KEY,
     CloudflareApiError,
     make_client,
     resolve_api_token,
 )
+from infra.providers.manifest import check_pushed_manifest
+from infra.providers.registry import generate_credentials
 
 REGISTRY_HOST = "registry.cloudflare.com"
 # Changing any of these means another application (or another namespace): replace it, deleting

@@ -144,7 +144,7 @@ def _same_origin(a: str, b: str) -> bool:
 
 
 def _content_type(response: httpx.Response) -> str:
-    return response.headers.get("content-type", "").split(";")[0].strip()
+    return str(response.headers.get("content-type", "")).split(";")[0].strip()
 
 
 def _json(body: bytes, what: str) -> dict[str, Any]:

@@ -66,7 +66,8 @@ async def sent_message(store: LocalDirStore, clock: Clock, key: str = "telegram:
     await outbox.send("telegram", "chat-1", "hello", idempotency_key=key)
     await asyncio.wait_for(outbox.idle(), 10)
     message = await outbox.get(key)
-    assert message is not None and message.status == "sent"
+    assert message is not None
+    assert message.status == "sent"
     return outbox
 
 
@@ -79,7 +80,8 @@ async def test_a_sent_message_expires_after_the_retention_and_not_before(
     outbox = await sent_message(store, clock)
     on_disk = tmp_path / prefix / record_key("telegram:1")
     index = tmp_path / prefix / done_key(record_key("telegram:1"), T0)
-    assert on_disk.is_file() and index.is_file()
+    assert on_disk.is_file()
+    assert index.is_file()
     retention = wired(store, outbox, clock)
 
     clock.moment = T0 + timedelta(days=DAYS - 1)
@@ -89,7 +91,8 @@ async def test_a_sent_message_expires_after_the_retention_and_not_before(
     clock.moment = T0 + timedelta(days=DAYS + 1)
     report = await retention.sweep()
     assert (report.deleted, report.kept_pending) == (1, 0)
-    assert not on_disk.exists() and not index.exists()
+    assert not on_disk.exists()
+    assert not index.exists()
     assert await store.list("") == []
 
 
@@ -138,7 +141,8 @@ async def test_a_pending_record_with_a_stale_index_entry_is_never_deleted(tmp_pa
     report = await wired(store, outbox, clock).sweep()
     assert (report.deleted, report.kept_pending) == (0, 1)
     message = await outbox.get("telegram:3")
-    assert message is not None and message.status == "pending"
+    assert message is not None
+    assert message.status == "pending"
 
 
 async def test_an_event_marker_expires_only_once_its_inbox_record_is_gone(tmp_path: Path) -> None:
@@ -171,7 +175,8 @@ async def test_a_sweep_is_bounded_and_resumes_oldest_first(tmp_path: Path) -> No
     retention = wired(store, outbox, clock, batch=2)
 
     assert (await retention.sweep()).deleted == 2
-    assert await outbox.get("telegram:0") is None and await outbox.get("telegram:1") is None
+    assert await outbox.get("telegram:0") is None
+    assert await outbox.get("telegram:1") is None
     assert await outbox.get("telegram:2") is not None
     assert (await retention.sweep()).deleted == 2
     assert (await retention.sweep()).deleted == 1

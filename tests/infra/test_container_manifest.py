@@ -105,7 +105,8 @@ def test_an_index_with_an_attestation_stops_before_anything_is_created(
     message = str(caught.value)
     assert "is an image index (application/vnd.oci.image.index.v1+json)" in message
     assert "2 manifests (linux/amd64, attestation)" in message
-    assert "--provenance=false" in message and "linux/amd64" in message
+    assert "--provenance=false" in message
+    assert "linux/amd64" in message
     assert fake.applications == {}
     assert not [p for m, p, _ in fake.requests if m == "POST" and p == APPS]
 
@@ -174,9 +175,11 @@ def test_a_token_realm_that_is_not_https_gets_no_password(base_url: str) -> None
             return Starlette(routes=[Route("/v2/{n:path}/manifests/{d}", manifest)])
 
     login = RegistryLogin(username="v1", password=SecretStr("secret-pw"))
-    with serve_app(Elsewhere()) as url:  # type: ignore[arg-type]
-        with pytest.raises(BuildError, match="token service that is not https"):
-            check_pushed_manifest(image_of(b"x"), login, registry_url=url)
+    with (
+        serve_app(Elsewhere()) as url,  # type: ignore[arg-type]
+        pytest.raises(BuildError, match="token service that is not https"),
+    ):
+        check_pushed_manifest(image_of(b"x"), login, registry_url=url)
 
 
 def test_the_image_is_declared_as_wrangler_builds_it(tmp_path: Path) -> None:
@@ -188,7 +191,9 @@ def test_the_image_is_declared_as_wrangler_builds_it(tmp_path: Path) -> None:
     image = mocks.resources["sandbox-image"][1]
     assert image["platforms"] == ["linux/amd64"]
     assert image["push"] is True
-    assert "exports" not in image and "exec" not in image and "load" not in image
+    assert "exports" not in image
+    assert "exec" not in image
+    assert "load" not in image
 
 
 def test_refresh_keeps_an_image_whose_credential_expired() -> None:
