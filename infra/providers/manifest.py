@@ -12,9 +12,10 @@ provider reads the pushed manifest before pointing an application at it and stop
 fix, if it is an index (OCI image index or Docker manifest list).
 
 Registry HTTP API v2 (https://distribution.github.io/distribution/spec/api/): `GET
-/v2/<name>/manifests/<digest>` with the manifest media types in `Accept`; a 401 names how to
-authenticate in `WWW-Authenticate` (Basic, or Bearer with a token `realm`,
-https://distribution.github.io/distribution/spec/auth/token/).
+/v2/<name>/manifests/<digest>` with the manifest media types in `Accept` and Basic credentials
+from the credentials API, as wrangler reads registry.cloudflare.com manifests
+(packages/wrangler/src/containers/images.ts). A registry that answers 401 with a Bearer
+challenge gets the token flow instead (https://distribution.github.io/distribution/spec/auth/token/).
 """
 
 from __future__ import annotations
@@ -111,13 +112,11 @@ def check_pushed_manifest(
 
 
 def _get(client: httpx.Client, url: str, login: RegistryLogin, base: str) -> httpx.Response:
-    response = client.get(url, headers={"Accept": ACCEPT})
+    basic = (login.username, login.password.get_secret_value())
+    response = client.get(url, headers={"Accept": ACCEPT}, auth=basic)
     if response.status_code != 401:
         return response
     scheme, _, rest = response.headers.get("www-authenticate", "").partition(" ")
-    basic = (login.username, login.password.get_secret_value())
-    if scheme.lower() == "basic":
-        return client.get(url, headers={"Accept": ACCEPT}, auth=basic)
     if scheme.lower() != "bearer":
         return response
     params = dict(_PARAM.findall(rest))
