@@ -187,8 +187,9 @@ class StackConfig(BaseModel):
         default=30,
         ge=1,
         le=3650,
-        description="days before chat dedupe markers (`channels/events/`) and sent-message "
-        "records (`outbox/messages/`) expire",
+        description="days before finished chat dedupe markers (`channels/events/`) and "
+        "sent or failed outbox messages (`outbox/messages/`) are deleted by the runtime; "
+        "pending ones never are (docs/retention.md)",
         examples=[30],
     )
     # Access.

@@ -2,6 +2,10 @@
 
     outbox/messages/<id>.json   the message (id = sha256 of the idempotency key), updated If-Match
     outbox/pending/<id>         marker of an unfinished message; what a restart resumes
+    done/<day>/outbox/messages/<id>.json   once sent or failed: expiry index (runtime/retention.py)
+
+A message record is deleted only by the retention sweep, and only once it is no longer pending:
+a message waiting for a sandbox that slept for weeks is still delivered when it wakes.
 
 `send` creates the message with If-None-Match, so a retried or resumed caller never queues it
 twice, and returns once it is durable; delivery runs in the background with backoff (honouring a
@@ -30,6 +34,7 @@ from pydantic import BaseModel
 from agent.runtime.channels.base import DeliveryError
 from agent.runtime.errors import PreconditionFailed, RuntimeHostError, StoreError
 from agent.runtime.keyed_tasks import KeyedTasks
+from agent.runtime.retention import mark_done
 from agent.runtime.sessions import now
 from agent.runtime.store.base import StateStore
 
@@ -77,8 +82,11 @@ def message_id(idempotency_key: str) -> str:
     return hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
 
 
+OUTBOX_MESSAGES = "outbox/messages/"
+
+
 def _record_key(mid: str) -> str:
-    return f"outbox/messages/{mid}.json"
+    return f"{OUTBOX_MESSAGES}{mid}.json"
 
 
 def _pending_key(mid: str) -> str:
@@ -210,6 +218,16 @@ class Outbox:
             _record_key(record.id), record.model_dump_json().encode(), if_match=etag
         )
 
+    async def _finished(self, record: OutboxMessage) -> None:
+        # Index first, marker last: until the marker is gone a restart comes back here.
+        await mark_done(self._store, _record_key(record.id), record.updated_at)
+        await self._store.delete(_pending_key(record.id))
+
+    async def is_finished(self, record_key: str) -> bool:
+        """Retention guard: True unless the message under `record_key` is still pending."""
+        obj = await self._store.get(record_key)
+        return obj is None or OutboxMessage.model_validate_json(obj.body).status != "pending"
+
     async def _run(self, mid: str) -> None:
         delay = self._base_delay
         while True:
@@ -238,6 +256,8 @@ class Outbox:
                 await self._stored.wait_for(lambda: mid not in self._storing)
             return False
         if loaded is None or loaded[0].status != "pending":
+            if loaded is not None:  # finished before a crash took its index entry with it
+                await mark_done(self._store, _record_key(mid), loaded[0].updated_at)
             await self._store.delete(_pending_key(mid))
             return True
         record, etag = loaded
@@ -271,7 +291,7 @@ class Outbox:
             raise
         record.status, record.lease_owner, record.lease_until = "sent", None, None
         await self._save(record, etag)
-        await self._store.delete(_pending_key(mid))
+        await self._finished(record)
         self.last_error.pop(record.channel, None)
         log.info(
             "outbox %s: delivered to %s in %d part(s)", mid[:8], record.channel, len(record.parts)
@@ -296,6 +316,6 @@ class Outbox:
         record.status, record.last_error = "failed", reason
         record.lease_owner = record.lease_until = None
         await self._save(record, etag)
-        await self._store.delete(_pending_key(record.id))
+        await self._finished(record)
         log.error("outbox %s: giving up on %s: %s", record.id[:8], record.channel, reason)
         return True

@@ -57,6 +57,7 @@ EXAMPLES: dict[str, str] = {
     "WEB_FETCH_ALLOWLIST": "127.0.0.1,intranet.example.com,10.1.0.0/16",
     "AGENT_TIMEZONE": "Europe/Paris",
     "JOB_TIMEOUT_S": "120",
+    "CHANNEL_RECORD_RETENTION_DAYS": "30",
     "OPENCLAW_BIN": "/opt/openclaw/node_modules/.bin/openclaw",
     "OPENCLAW_STATE_DIR": "/home/agent/.openclaw",
     "OPENCLAW_GATEWAY_PORT": "18789",
@@ -108,6 +109,10 @@ class RuntimeSettings(BaseSettings):
     agent_turn_timeout_s: Seconds = 120.0
     agent_shutdown_grace_s: Annotated[float, Field(gt=0, le=9)] = 6.0
     agent_log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # Days after which finished chat dedupe markers and sent outbox messages are deleted
+    # (agent/runtime/retention.py); pending ones never are.
+    channel_record_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
 
     # Chat channels. Kept as raw strings on purpose: a bad channel value disables that channel
     # with a status message (agent/runtime/channels/config.py) instead of stopping the runtime.

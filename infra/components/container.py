@@ -13,13 +13,23 @@ dependency of the application. Deleting the Worker does not delete the applicati
 component's application is deleted explicitly, before the Worker, because it depends on it.
 
 Why pulumi-docker-build and not the docker CLI: it authenticates to registry.cloudflare.com
-with the `registries=[{address, username, password}]` the credentials API returns, keeps them
-in memory (no `docker login` into ~/.docker/config.json), and its diff ignores the password, so
+with the `registries=[{address, username, password}]` the credentials API returns (both the
+username and the password of that one call, as wrangler's `docker login` does), keeps them in
+memory (no `docker login` into ~/.docker/config.json), and its diff ignores the password, so
 the short-lived credential fetched on each `up` (see `infra.providers.registry`) causes no
 diff. Both need a Docker engine where `pulumi up` runs; previews skip the build
-(`build_on_preview=False`), so `pulumi preview` and `infra.plan` run without one. Like wrangler's
-`--provenance=false`, the push must be a plain image manifest: the default `docker` build driver
-emits no attestation manifests.
+(`build_on_preview=False`), so `pulumi preview` and `infra.plan` run without one.
+
+The push must be what wrangler pushes (`docker build --platform linux/amd64
+--provenance=false`): one linux/amd64 image manifest, no index. pulumi-docker-build has no
+provenance input; its buildx path disables provenance (see `infra.providers.manifest`), so the
+inputs here are one platform, `push=True` (a single registry export) and no `exports` or
+`exec`. The application provider reads the pushed manifest back and stops if it is an index.
+
+`pulumi refresh`: the image's stored registry password has expired by then. pulumi-docker-build
+>= 0.0.21 keeps the image in state when the registry read fails for any reason but 404
+(pulumi/pulumi-docker-build#930), and the application pins the digest in its own state, so a
+refresh changes neither (docs/retention.md).
 """
 
 from __future__ import annotations

@@ -55,6 +55,8 @@ def runtime_settings(config: StackConfig) -> dict[str, str]:
         "AGENT_LOG_LEVEL": config.agent_log_level,
         "AGENT_TIMEZONE": config.agent_timezone,
         "JOB_TIMEOUT_S": config.job_timeout_s,
+        # Always bound: the runtime's sweep, not a bucket rule, expires these (docs/retention.md).
+        "CHANNEL_RECORD_RETENTION_DAYS": config.channel_record_retention_days,
         "WEB_FETCH_ALLOWLIST": config.web_fetch_allowlist,
         "TELEGRAM_DM_POLICY": config.telegram_dm_policy,
         "TELEGRAM_ALLOWLIST": config.telegram_allowlist,
@@ -104,7 +106,6 @@ class EdgeAgentStack(EdgeAgentComponent):
                 jurisdiction=cfg.storage_jurisdiction,
                 location=cfg.storage_location,
                 backup_retention_days=cfg.backup_retention_days,
-                channel_record_retention_days=cfg.channel_record_retention_days,
                 token_name=names.token("state"),
                 permission_ids=permission_ids,
             ),

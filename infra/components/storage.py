@@ -1,10 +1,9 @@
 """Storage: the tenant's private R2 bucket, its lifecycle, and S3 credentials for that bucket only.
 
-Owns the bucket, its lifecycle rules (abort stale multipart uploads; expire old backups and the
-runtime's write-once delivery records, see EXPIRING_RECORDS) and an account token whose single
-policy grants object read
-and write on exactly this bucket. Derives the S3 credentials R2 accepts (key id = token id,
-secret = sha256 hex of the token value) as secret outputs. Declares no public access of any kind
+Owns the bucket, its lifecycle rules (abort stale multipart uploads; expire old backups) and an
+account token whose single policy grants object read and write on exactly this bucket. Derives
+the S3 credentials R2 accepts (key id = token id, secret = sha256 hex of the token value) as
+secret outputs. Declares no public access of any kind
 (no r2.dev domain, no custom domain): the state is reachable only with those credentials.
 """
 
@@ -21,17 +20,12 @@ from infra import permissions
 from infra.components.base import EdgeAgentComponent
 
 ABORT_MULTIPART_AFTER_S = 7 * 86400
-# Records the runtime writes once per chat event or outgoing message and never lists or needs
-# after delivery: webhook dedupe markers (agent/runtime/channels/inbox.py) and outbox message
-# records (agent/runtime/outbox.py). What is still pending lives elsewhere (`inbox/`,
-# `outbox/pending/`); an outbox record is rewritten on every attempt, so only one left untouched
-# for the whole retention is dropped (its resume then finds no record and gives up on it).
-# Lifecycle rules match key prefixes only, so the per-user copies (`users/<id>/...`) are not
-# covered; channels always run in the tenant-level sandbox, whose keys have no prefix.
-EXPIRING_RECORDS = {
-    "expire-channel-event-markers": "channels/events/",
-    "expire-outbox-messages": "outbox/messages/",
-}
+# No lifecycle rule for the runtime's chat records (`channels/events/`, `outbox/messages/`): a
+# rule matches a key prefix and an age only
+# (https://developers.cloudflare.com/r2/buckets/object-lifecycles/), so it would also delete a
+# message still pending after a long sleep, and it cannot reach the per-user subtrees
+# (`users/<id>/...`). The runtime expires finished records itself after
+# `channelRecordRetentionDays` (agent/runtime/retention.py, docs/retention.md).
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,7 +35,6 @@ class StorageArgs:
     jurisdiction: str
     location: str | None
     backup_retention_days: int
-    channel_record_retention_days: int
     token_name: str
     permission_ids: pulumi.Output[dict[str, str]]
 
@@ -102,10 +95,6 @@ class Storage(EdgeAgentComponent):
                     },
                 },
                 _expire("expire-old-backups", "backups/", args.backup_retention_days),
-                *(
-                    _expire(rule_id, prefix, args.channel_record_retention_days)
-                    for rule_id, prefix in EXPIRING_RECORDS.items()
-                ),
             ],
             opts=lifecycle_opts,
         )

@@ -6,6 +6,10 @@ it here puts the application in previews and makes drift visible on refresh.
 Owns: the application (create or adopt, PATCH + rollout, delete). Does not own: the image (the
 Container component builds and pushes it and passes the digest-pinned reference) nor the Worker
 whose Durable Object class it attaches to (that Worker must exist first: the component orders it).
+Before an application is created or moved to another image, the pushed manifest is read back
+with fresh pull credentials and must be one image manifest, not an index (`infra.providers.
+manifest`). The digest lives in this resource's state, so the application never depends on the
+image resource's own refresh (see docs/retention.md, "pulumi refresh and the image").
 
 The provider object is pickled into the state by Pulumi, so it holds no client and no token:
 both are made inside each call from the stack config or the environment
@@ -40,6 +44,8 @@ from infra.providers.cloudflare_api import (
     make_client,
     resolve_api_token,
 )
+from infra.providers.manifest import check_pushed_manifest
+from infra.providers.registry import generate_credentials
 
 REGISTRY_HOST = "registry.cloudflare.com"
 # Changing any of these means another application (or another namespace): replace it, deleting
@@ -128,19 +134,32 @@ def check_failures(error: ValidationError) -> list[CheckFailure]:
 class ContainerApplicationProvider(ResourceProvider):
     """CRUD for one container application through the `cloudflare` SDK."""
 
-    def __init__(self, *, base_url: str | None = None, max_retries: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        max_retries: int = 2,
+        registry_url: str | None = None,
+    ) -> None:
         super().__init__()
         self.base_url = base_url
         self.max_retries = max_retries
+        # None: the registry named in the image reference, over https.
+        self.registry_url = registry_url
         self._config: dict[str, object] = {}
 
     # The token may sit in `_config` after `configure`; never let it into a pickle.
     def __getstate__(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "max_retries": self.max_retries}
+        return {
+            "base_url": self.base_url,
+            "max_retries": self.max_retries,
+            "registry_url": self.registry_url,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.base_url = state["base_url"]
         self.max_retries = state["max_retries"]
+        self.registry_url = state.get("registry_url")  # absent from providers pickled before
         self._config = {}
 
     def configure(self, req: ConfigureRequest) -> None:
@@ -149,6 +168,17 @@ class ContainerApplicationProvider(ResourceProvider):
     def _client(self) -> cloudflare.Cloudflare:
         token = resolve_api_token(self._config)
         return make_client(token, base_url=self.base_url, max_retries=self.max_retries)
+
+    def _check_image(self, inputs: ApplicationInputs) -> None:
+        """Stop before the platform is told to run an index it cannot run (wrangler's rule)."""
+        login = generate_credentials(
+            inputs.account_id,
+            resolve_api_token(self._config),
+            permissions=("pull",),
+            base_url=self.base_url,
+            max_retries=self.max_retries,
+        )
+        check_pushed_manifest(inputs.image, login, registry_url=self.registry_url)
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         if _has_unknowns(news):
@@ -170,6 +200,7 @@ class ContainerApplicationProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = _inputs_of(props)
+        self._check_image(inputs)
         client = self._client()
         namespace_id = api.find_namespace_id(
             client, inputs.account_id, script_name=inputs.script_name, class_name=inputs.class_name
@@ -203,8 +234,10 @@ class ContainerApplicationProvider(ResourceProvider):
         }
         return ReadResult(live.id, outs)
 
-    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = _inputs_of(news)
+        if olds.get("image") != inputs.image:
+            self._check_image(inputs)
         client = self._client()
         live = api.get_application(client, inputs.account_id, id_)
         if live is None:

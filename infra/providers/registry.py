@@ -1,11 +1,16 @@
 """Everything about registry.cloudflare.com: image names, content tags, push credentials.
 
 Push credentials are short-lived (15 minutes) and come from the Containers API, the call
-wrangler makes before `docker push`. They are only requested when something could be pushed: a
-real `pulumi up`, never a preview or a run under test mocks. pulumi-docker-build's Image diff
-compares a registry's address and username but ignores its password, and the username is
-stable (`v1`), so a fresh password on every `up` changes nothing by itself and previews (which
-carry a placeholder password) show no diff either.
+wrangler makes before `docker login --username <username> --password-stdin` (cloudflare/
+workers-sdk packages/containers-shared/src/login.ts): the login uses the `username` and
+`password` that call returns, never a constant. They are only requested when something could be
+pushed: a real `pulumi up`, never a preview or a run under test mocks. pulumi-docker-build's
+Image diff compares a registry's address and username but ignores its password
+(provider/internal/image.go, `Diff`), so a fresh password on every `up` changes nothing by
+itself. A preview, which requests nothing, shows PREVIEW_USERNAME, the username the API has
+returned so far; should the API return another one, the next `up` shows a one-time registries
+update of the image (no rebuild of an unchanged context is needed for the application: it pins
+the digest).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import cloudflare
 import pulumi
@@ -31,9 +37,11 @@ from infra.providers.cloudflare_api import (
 )
 
 REGISTRY_HOST = "registry.cloudflare.com"
-# The username the credentials API returns for the managed registry (wrangler logs in with it).
-REGISTRY_USERNAME = "v1"
+# Shown in previews only (nothing is requested there); a real `up` logs in with the username the
+# credentials API returns.
+PREVIEW_USERNAME = "v1"
 CREDENTIAL_MINUTES = 15
+Permission = Literal["push", "pull"]
 
 
 def repository(account_id: str, name: str) -> str:
@@ -49,20 +57,32 @@ class RegistryLogin:
     password: SecretStr
 
 
-def generate_push_credentials(
-    account_id: str, token: SecretStr, *, base_url: str | None = None, max_retries: int = 2
+def generate_credentials(
+    account_id: str,
+    token: SecretStr,
+    *,
+    permissions: tuple[Permission, ...] = ("push", "pull"),
+    base_url: str | None = None,
+    max_retries: int = 2,
 ) -> RegistryLogin:
-    """POST .../containers/registries/registry.cloudflare.com/credentials (push + pull)."""
-    client = make_client(token, base_url=base_url, max_retries=max_retries)
+    """POST .../containers/registries/registry.cloudflare.com/credentials, as wrangler does."""
     try:
-        result = client.containers.registries.credentials.generate(
-            REGISTRY_HOST,
-            account_id=account_id,
-            expiration_minutes=CREDENTIAL_MINUTES,
-            permissions=["push", "pull"],
-        )
+        with make_client(token, base_url=base_url, max_retries=max_retries) as client:
+            result = client.containers.registries.credentials.generate(
+                REGISTRY_HOST,
+                account_id=account_id,
+                expiration_minutes=CREDENTIAL_MINUTES,
+                permissions=list(permissions),
+            )
     except cloudflare.APIError as error:
-        raise describe_api_error("generating registry push credentials", error) from None
+        raise describe_api_error(
+            f"generating registry credentials ({'+'.join(permissions)})", error
+        ) from None
+    if not result.username or not result.password:
+        raise BuildError(
+            f"the credentials API returned no username or password for {REGISTRY_HOST}; "
+            "check that the token has Containers: Edit on the account"
+        )
     return RegistryLogin(username=result.username, password=SecretStr(result.password))
 
 
@@ -75,32 +95,29 @@ def pushes_for_real() -> bool:
 
 def registry_login(
     account_id: str, api_token: pulumi.Input[str] | None
-) -> tuple[str, pulumi.Output[str]]:
+) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
     """Username and (secret) password to hand pulumi-docker-build for this run.
 
-    The token is `api_token` if given, else the Cloudflare provider's own `cloudflare:apiToken`
-    (read here because it is the provider's credential, not part of the stack model), else
-    CLOUDFLARE_API_TOKEN.
+    Both come from one credentials call. The token is `api_token` if given, else the Cloudflare
+    provider's own `cloudflare:apiToken` (read here because it is the provider's credential, not
+    part of the stack model), else CLOUDFLARE_API_TOKEN.
     """
     if not pushes_for_real():
-        return REGISTRY_USERNAME, pulumi.Output.secret("")
+        return pulumi.Output.from_input(PREVIEW_USERNAME), pulumi.Output.secret("")
 
-    def fetch(token: str | None) -> str:
+    def fetch(token: str | None) -> dict[str, str]:
         # Without a configured token, resolve_api_token falls back to CLOUDFLARE_API_TOKEN.
         source = {API_TOKEN_CONFIG_KEY: token} if token else {}
-        login = generate_push_credentials(account_id, resolve_api_token(source))
-        if login.username != REGISTRY_USERNAME:
-            pulumi.log.warn(
-                f"{REGISTRY_HOST} returned username {login.username!r}, not "
-                f"{REGISTRY_USERNAME!r}; the image will show a one-time registries diff"
-            )
-        return login.password.get_secret_value()
+        login = generate_credentials(account_id, resolve_api_token(source))
+        return {"username": login.username, "password": login.password.get_secret_value()}
 
     token = (
         api_token if api_token is not None else pulumi.Config("cloudflare").get_secret("apiToken")
     )
-    password = pulumi.Output.from_input(token).apply(fetch)
-    return REGISTRY_USERNAME, pulumi.Output.secret(password)
+    # The token is secret, so `login` is too; the username is not a secret and is unwrapped.
+    login = pulumi.Output.from_input(token).apply(fetch)
+    username = pulumi.Output.unsecret(login.apply(lambda value: value["username"]))
+    return username, pulumi.Output.secret(login.apply(lambda value: value["password"]))
 
 
 # --- content tag ----------------------------------------------------------------------------

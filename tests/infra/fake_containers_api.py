@@ -37,6 +37,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from typing_extensions import get_type_hints, is_typeddict
 
+from tests.infra.fake_registry import FakeRegistry
+
 ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
 TOKEN = "fake-token-7d1c0b9e"
 # Fields wrangler sends that the SDK's types lack (../shared/CONTAINERS.md).
@@ -92,7 +94,17 @@ class FakeContainersApi:
     faults: dict[tuple[str, str], Fault] = field(default_factory=dict)
     bad_auth_attempts: int = 0
     issued_passwords: list[str] = field(default_factory=list)
+    # What the credentials API answers as the registry username (not a constant on purpose).
+    registry_username: str = "v1"
+    # registry.cloudflare.com's manifest reads, on the same loopback server (`/v2/...`), open to
+    # the credentials this fake issued.
+    registry: FakeRegistry = field(default_factory=FakeRegistry)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.registry.accepts = lambda user, password: (
+            user == self.registry_username and password in self.issued_passwords
+        )
 
     def add_namespace(self, script: str, class_name: str) -> str:
         namespace_id = f"ns{next(self._ids):030d}"
@@ -161,6 +173,7 @@ class FakeContainersApi:
                     methods=["POST"],
                     name="credentials",
                 ),
+                *self.registry.routes(),
             ]
         )
 
@@ -280,7 +293,7 @@ class FakeContainersApi:
             {
                 "account_id": ACCOUNT_ID,
                 "registry_host": "registry.cloudflare.com",
-                "username": "v1",
+                "username": self.registry_username,
                 "password": self.issued_passwords[-1],
             }
         )

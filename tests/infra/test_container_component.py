@@ -23,7 +23,7 @@ from infra.providers.cloudflare_api import CloudflareApiError
 from infra.providers.registry import (
     content_tag,
     copied_sources,
-    generate_push_credentials,
+    generate_credentials,
     pushes_for_real,
     registry_login,
 )
@@ -265,9 +265,10 @@ def test_push_credentials_come_from_the_containers_api(
 ) -> None:
     from pydantic import SecretStr
 
-    login = generate_push_credentials(ACCOUNT_ID, SecretStr(TOKEN), base_url=base_url)
+    fake.registry_username = "v2-acct-4f1e"
+    login = generate_credentials(ACCOUNT_ID, SecretStr(TOKEN), base_url=base_url)
 
-    assert login.username == "v1"
+    assert login.username == "v2-acct-4f1e"
     assert login.password.get_secret_value() == fake.issued_passwords[-1]
     assert fake.issued_passwords[-1] not in repr(login)
     method, path, body = fake.requests[-1]
@@ -286,7 +287,7 @@ def test_push_credential_errors_do_not_leak_the_token(
 
     fake.fail("POST", "credentials", 403)
     with pytest.raises(CloudflareApiError, match="HTTP 403") as caught:
-        generate_push_credentials(ACCOUNT_ID, SecretStr(TOKEN), base_url=base_url, max_retries=0)
+        generate_credentials(ACCOUNT_ID, SecretStr(TOKEN), base_url=base_url, max_retries=0)
     assert TOKEN not in str(caught.value)
 
 
@@ -304,11 +305,12 @@ def test_registry_login_outside_a_real_up_is_a_placeholder() -> None:
 
 
 @pytest.mark.parametrize("source", ["argument", "provider config", "environment"])
-def test_a_real_up_fetches_a_fresh_secret_password(
+def test_a_real_up_logs_in_with_the_username_and_secret_password_the_api_returns(
     base_url: str, fake: FakeContainersApi, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
     from infra.providers import registry
 
+    fake.registry_username = "v2-acct-4f1e"
     monkeypatch.setattr(registry, "pushes_for_real", lambda: True)
     monkeypatch.setenv("CLOUDFLARE_BASE_URL", base_url)
     monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
@@ -327,7 +329,9 @@ def test_a_real_up_fetches_a_fresh_secret_password(
         }
 
     _, _, outputs = run_under_mocks(build, config=config)
-    assert outputs["username"] == "v1"
+    assert outputs["username"] == "v2-acct-4f1e"
+    assert outputs["username.secret"] is False
+    assert len(fake.issued_passwords) == 1  # one call yields both
     assert outputs["password"] == fake.issued_passwords[-1]
     assert outputs["password.secret"] is True
     assert fake.bad_auth_attempts == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -17,10 +18,14 @@ from infra.providers.cloudflare_api import CloudflareApiError
 from infra.providers.container_application import ContainerApplicationProvider
 from infra.providers.containers_api import rollout_steps
 from tests.infra.fake_containers_api import ACCOUNT_ID, TOKEN, FakeContainersApi, serve
+from tests.infra.fake_registry import plain_manifest
 
 SCRIPT = "edgeagent-acme-dev"
-IMAGE_V1 = "registry.cloudflare.com/" + ACCOUNT_ID + "/edgeagent-sandbox@sha256:" + "a" * 64
-IMAGE_V2 = "registry.cloudflare.com/" + ACCOUNT_ID + "/edgeagent-sandbox@sha256:" + "b" * 64
+REPOSITORY = f"{ACCOUNT_ID}/edgeagent-sandbox"
+MANIFEST_V1, MANIFEST_V2 = plain_manifest("v1"), plain_manifest("v2")
+IMAGE_V1 = f"registry.cloudflare.com/{REPOSITORY}@sha256:{hashlib.sha256(MANIFEST_V1).hexdigest()}"
+IMAGE_V2 = f"registry.cloudflare.com/{REPOSITORY}@sha256:{hashlib.sha256(MANIFEST_V2).hexdigest()}"
+CREDENTIALS = f"/accounts/{ACCOUNT_ID}/containers/registries/registry.cloudflare.com/credentials"
 
 
 def props(**overrides: Any) -> dict[str, Any]:
@@ -50,6 +55,8 @@ def fake() -> FakeContainersApi:
     api = FakeContainersApi()
     api.add_namespace("some-other-worker", "Sandbox")
     api.add_namespace(SCRIPT, "Sandbox")
+    api.registry.push(REPOSITORY, MANIFEST_V1)
+    api.registry.push(REPOSITORY, MANIFEST_V2)
     return api
 
 
@@ -62,7 +69,9 @@ def base_url(fake: FakeContainersApi) -> Iterator[str]:
 def configured(
     base_url: str, token: str | None = TOKEN, retries: int = 0
 ) -> ContainerApplicationProvider:
-    provider = ContainerApplicationProvider(base_url=base_url, max_retries=retries)
+    provider = ContainerApplicationProvider(
+        base_url=base_url, max_retries=retries, registry_url=base_url
+    )
     raw = {} if token is None else {"cloudflare:apiToken": token}
     provider.configure(ConfigureRequest(Config(raw, "edgeagent")))
     return provider
@@ -78,7 +87,9 @@ def namespace_of(fake: FakeContainersApi, script: str) -> str:
 
 
 def mutations(fake: FakeContainersApi) -> list[tuple[str, str]]:
-    return [(m, p) for m, p, _ in fake.requests if m in ("POST", "PATCH", "DELETE")]
+    return [
+        (m, p) for m, p, _ in fake.requests if m in ("POST", "PATCH", "DELETE") and p != CREDENTIALS
+    ]
 
 
 # --- create -----------------------------------------------------------------------------------
@@ -91,6 +102,7 @@ def test_create_follows_wranglers_order_and_body(
 
     apps = f"/accounts/{ACCOUNT_ID}/containers/applications"
     assert [(m, p) for m, p, _ in fake.requests] == [
+        ("POST", CREDENTIALS),  # pull credentials to read the pushed manifest back
         ("GET", f"/accounts/{ACCOUNT_ID}/workers/durable_objects/namespaces"),
         ("GET", apps),
         ("POST", apps),

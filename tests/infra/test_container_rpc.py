@@ -11,6 +11,7 @@ nothing the servicer returns (which the engine writes to state) carries the toke
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import subprocess
@@ -28,9 +29,15 @@ from pulumi.runtime.proto import provider_pb2_grpc
 
 from infra.providers.container_application import ContainerApplicationProvider
 from tests.infra.fake_containers_api import ACCOUNT_ID, TOKEN, FakeContainersApi, serve
+from tests.infra.fake_registry import plain_manifest
 
 SCRIPT = "edgeagent-acme-dev"
-IMAGE = f"registry.cloudflare.com/{ACCOUNT_ID}/edgeagent-sandbox@sha256:" + "d" * 64
+REPOSITORY = f"{ACCOUNT_ID}/edgeagent-sandbox"
+MANIFESTS = (plain_manifest("d"), plain_manifest("e"))
+IMAGE, IMAGE_2 = (
+    f"registry.cloudflare.com/{REPOSITORY}@sha256:{hashlib.sha256(m).hexdigest()}"
+    for m in MANIFESTS
+)
 URN = "urn:pulumi:dev::edgeagent::pulumi-python:dynamic/edgeagent:ContainerApplication::app"
 
 
@@ -56,6 +63,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def fake() -> FakeContainersApi:
     api = FakeContainersApi()
     api.add_namespace(SCRIPT, "Sandbox")
+    for manifest in MANIFESTS:
+        api.registry.push(REPOSITORY, manifest)
     return api
 
 
@@ -79,7 +88,7 @@ def host(fake: FakeContainersApi) -> Iterator[tuple[Any, dict[str, Any]]]:
             config = struct_pb2.Struct()
             config.update({"cloudflare:apiToken": TOKEN, "edgeagent:accountId": ACCOUNT_ID})
             stub.Configure(proto.ConfigureRequest(args=config), timeout=30)
-            provider = ContainerApplicationProvider(base_url=url, max_retries=0)
+            provider = ContainerApplicationProvider(base_url=url, max_retries=0, registry_url=url)
             inputs = {
                 PROVIDER_KEY: serialize_provider(provider),
                 "account_id": ACCOUNT_ID,
@@ -118,7 +127,7 @@ def test_a_full_lifecycle_through_the_engine_protocol(
     assert state["max_instances"] == 1
     assert state["namespace_id"] == fake.namespaces[0]["id"]
 
-    changed = {**inputs, "image": IMAGE.replace("d" * 64, "e" * 64)}
+    changed = {**inputs, "image": IMAGE_2}
     diff = stub.Diff(
         proto.DiffRequest(id=created.id, urn=URN, olds=created.properties, news=to_struct(changed)),
         timeout=30,

@@ -136,18 +136,6 @@ def test_lifecycle_aborts_multipart_and_expires_backups_and_delivery_records(
             "conditions": {"prefix": "backups/"},
             "deleteObjectsTransition": {"condition": {"type": "Age", "maxAge": 30 * 86400}},
         },
-        {
-            "id": "expire-channel-event-markers",
-            "enabled": True,
-            "conditions": {"prefix": "channels/events/"},
-            "deleteObjectsTransition": {"condition": {"type": "Age", "maxAge": 30 * 86400}},
-        },
-        {
-            "id": "expire-outbox-messages",
-            "enabled": True,
-            "conditions": {"prefix": "outbox/messages/"},
-            "deleteObjectsTransition": {"condition": {"type": "Age", "maxAge": 30 * 86400}},
-        },
     ]
 
 
@@ -254,7 +242,7 @@ def test_no_bypass_exists_without_a_channel(dev_plan: dict[str, Any]) -> None:
 CONTRACT_PLAIN = {
     "TENANT", "ISOLATION", "ACCESS_TEAM_DOMAIN", "ACCESS_AUD", "SLEEP_AFTER",
     "COLD_START_TIMEOUT_MS", "AGENT_ENGINE", "AGENT_MODEL", "AI_GATEWAY_BASE_URL",
-    "STATE_BUCKET", "STATE_ENDPOINT", "BROWSER_CDP_URL",
+    "STATE_BUCKET", "STATE_ENDPOINT", "BROWSER_CDP_URL", "CHANNEL_RECORD_RETENTION_DAYS",
 }  # fmt: skip
 CONTRACT_SECRETS = {
     "AGENT_EDGE_TOKEN", "AI_GATEWAY_TOKEN", "STATE_ACCESS_KEY_ID", "STATE_SECRET_ACCESS_KEY",

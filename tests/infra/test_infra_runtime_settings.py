@@ -125,16 +125,21 @@ def test_openclaw_origins_follow_the_custom_domain_or_the_configured_list() -> N
     assert bindings_of(timeout)["COLD_START_TIMEOUT_MS"]["text"] == "9000"
 
 
-def test_record_retention_is_configurable() -> None:
+def test_record_retention_goes_to_the_runtime_not_to_a_bucket_rule() -> None:
     document = plan("dev", {**minimal_config(), "edgeagent:channelRecordRetentionDays": 7})
     rules = one(document, "R2BucketLifecycle", "edgeagent-storage-lifecycle")["inputs"]["rules"]
     ages = {r["conditions"]["prefix"]: r["deleteObjectsTransition"]["condition"]["maxAge"] for r in
             rules if "deleteObjectsTransition" in r}  # fmt: skip
-    assert ages == {
-        "backups/": 30 * 86400,
-        "channels/events/": 7 * 86400,
-        "outbox/messages/": 7 * 86400,
-    }
+    # A prefix rule would also expire pending messages and miss `users/<id>/...`.
+    assert ages == {"backups/": 30 * 86400}
+    assert bindings_of(document)["CHANNEL_RECORD_RETENTION_DAYS"]["text"] == "7"
+    default = bindings_of(plan("dev", minimal_config()))
+    assert default["CHANNEL_RECORD_RETENTION_DAYS"]["text"] == "30"
+    settings = load_settings(
+        agent_tenant="acme", agent_edge_token="e" * 32, state_backend="local",
+        channel_record_retention_days=bindings_of(document)["CHANNEL_RECORD_RETENTION_DAYS"]["text"],
+    )  # fmt: skip
+    assert settings.channel_record_retention_days == 7
 
 
 def contract_bindings() -> set[str]:

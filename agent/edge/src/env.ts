@@ -42,6 +42,7 @@ export interface Env {
   WEB_FETCH_ALLOWLIST?: string;
   AGENT_TIMEZONE?: string;
   JOB_TIMEOUT_S?: string;
+  CHANNEL_RECORD_RETENTION_DAYS?: string;
   AGENT_INSTRUCTIONS?: string;
   AGENT_TURN_TIMEOUT_S?: string;
   AGENT_LOG_LEVEL?: string;

@@ -14,6 +14,7 @@ from agent.runtime.channels.base import ChannelAdapter, redact_http_logs
 from agent.runtime.channels.config import ChannelConfig, load_channel_configs
 from agent.runtime.channels.inbox import ChannelHub
 from agent.runtime.outbox import Outbox
+from agent.runtime.retention import Retention
 from agent.runtime.service import ChatService
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
@@ -56,4 +57,5 @@ def open_channels(
         elif not config.status.startswith("not configured"):
             log.warning("channel %s %s", name, config.status)
     outbox = Outbox(store, adapters)
-    return ChannelHub(store, service, outbox, configs, adapters)
+    retention = Retention(store, days=settings.channel_record_retention_days)
+    return ChannelHub(store, service, outbox, configs, adapters, retention)

@@ -11,8 +11,10 @@ processes the record in the background. Processing is idempotent and resumable:
 3. the turn runs through `ChatService.turn` with `turn_id = <channel>-<platform id>`, so a
    re-run after a crash returns the stored turn instead of a second one;
 4. the reply goes to the outbox keyed by the same id (stored once, delivered with retries);
-5. only then is the inbox record deleted. Whatever is still under `inbox/<channel>/` at startup
-   is unfinished and processed again.
+5. the marker is indexed for expiry (`done/<day>/channels/events/...`, agent.runtime.retention),
+   and only then is the inbox record deleted. Whatever is still under `inbox/<channel>/` at
+   startup is unfinished and processed again; a marker whose inbox record still exists is
+   never expired.
 """
 
 from __future__ import annotations
@@ -37,14 +39,16 @@ from agent.runtime.errors import (
 )
 from agent.runtime.jobs.origin import reply_origin
 from agent.runtime.keyed_tasks import KeyedTasks
-from agent.runtime.outbox import Outbox
+from agent.runtime.outbox import OUTBOX_MESSAGES, Outbox
 from agent.runtime.payloads import WebhookEnvelope
+from agent.runtime.retention import Retention, mark_done
 from agent.runtime.service import ChatService, TurnRequest
 from agent.runtime.sessions import SESSION_ID, now
 from agent.runtime.store.base import StateStore
 
 log = logging.getLogger("agent.runtime.channels")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+EVENTS_PREFIX = "channels/events/"
 _STORE_RETRIES = 5  # in-process tries when the state store fails; then the next start resumes
 TURN_CONCURRENCY = 8  # channel turns at once: a burst over many chats queues instead of piling up
 
@@ -55,6 +59,12 @@ def session_for(channel: str, thread: str) -> str:
     if SESSION_ID.match(candidate):
         return candidate
     return f"{channel}-{hashlib.sha256(thread.encode()).hexdigest()[:32]}"
+
+
+def event_marker(channel: str, event_id: str) -> str:
+    """The dedupe marker of one platform event."""
+    digest = hashlib.sha256(event_id.encode()).hexdigest()[:40]
+    return f"{EVENTS_PREFIX}{channel}/{digest}.json"
 
 
 def pairing_text(request: PairingRequest) -> str:
@@ -86,6 +96,7 @@ class ChannelHub:
         outbox: Outbox,
         configs: Mapping[str, ChannelConfig],
         adapters: Mapping[str, ChannelAdapter],
+        retention: Retention | None = None,
     ) -> None:
         self.store = store
         self.service = service
@@ -96,6 +107,11 @@ class ChannelHub:
         self._tasks = KeyedTasks()
         self._chains: dict[str, asyncio.Task[None]] = {}  # last task per session: keeps order
         self._turns = asyncio.Semaphore(TURN_CONCURRENCY)
+        # Finished dedupe markers and outbox messages expire; pending ones never do.
+        self.retention = retention
+        if retention is not None:
+            retention.guard(EVENTS_PREFIX, self.event_finished)
+            retention.guard(OUTBOX_MESSAGES, outbox.is_finished)
 
     def statuses(self) -> list[dict[str, Any]]:
         """Every channel: enabled, a readable status, its DM policy, the last delivery error."""
@@ -219,11 +235,19 @@ class ChannelHub:
             await self._answer(channel, parsed, envelope.request_id)
         else:
             await self._refuse(config, parsed)
+        await mark_done(self.store, event_marker(channel, parsed.event_id), now())
         await self.store.delete(key)
 
+    async def event_finished(self, marker_key: str) -> bool:
+        """Retention guard: a dedupe marker is finished once the inbox record it names is gone."""
+        marker = await self.store.get(marker_key)
+        if marker is None:
+            return True
+        owner = json.loads(marker.body).get("inbox")
+        return not isinstance(owner, str) or await self.store.get(owner) is None
+
     async def _claim(self, channel: str, event_id: str, key: str) -> bool:
-        digest = hashlib.sha256(event_id.encode()).hexdigest()[:40]
-        marker = f"channels/events/{channel}/{digest}.json"
+        marker = event_marker(channel, event_id)
         body = json.dumps({"inbox": key, "event_id": event_id, "at": now().isoformat()})
         try:
             await self.store.put(marker, body.encode(), if_none_match=True)

@@ -7,6 +7,7 @@ records (channels, scheduled jobs) build on this: webhooks go on to `runtime.cha
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import asdict
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from agent.runtime.errors import PreconditionFailed, RequestError
+from agent.runtime.errors import PreconditionFailed, RequestError, StoreError
 from agent.runtime.http import MAX_BODY_BYTES, parse_body, parse_json_object, request_id
 from agent.runtime.payloads import CronTick, WebhookEnvelope
 from agent.runtime.sessions import now
@@ -23,6 +24,7 @@ from agent.runtime.sessions import now
 if TYPE_CHECKING:
     from agent.runtime.app import Runtime
 
+log = logging.getLogger("agent.runtime.inbound")
 CHANNEL = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 CRON_EXAMPLE = '{"cron": "*/5 * * * *", "scheduled_time": "2026-11-26T21:00:00Z"}'
@@ -84,9 +86,21 @@ async def cron_tick(request: Request) -> JSONResponse:
     # Then run the jobs due now: each firing is claimed in the store, so a redelivered tick or a
     # second runtime never runs one twice; with nothing due no model is called.
     report = await runtime.tools.scheduler.run_due(runtime.service, runtime.outbox)
+    await _expire_finished(runtime)
     return JSONResponse(
         {"recorded": key, "duplicate": not created, "jobs": asdict(report)}, status_code=202
     )
+
+
+async def _expire_finished(runtime: Runtime) -> None:
+    """The retention sweep (at most hourly, bounded); a store hiccup waits for a later tick."""
+    retention = runtime.channels.retention if runtime.channels else None
+    if retention is None:
+        return
+    try:
+        await retention.sweep_due()
+    except StoreError as error:
+        log.warning("retention sweep: state store: %s; next tick retries", error)
 
 
 routes = [
