@@ -31,6 +31,7 @@ import pulumi
 import pulumi_docker_build as docker_build
 
 from infra.components.base import EdgeAgentComponent
+from infra.paths import program_relative
 from infra.providers.container_application import (
     ContainerApplication,
     ContainerApplicationArgs,
@@ -84,8 +85,9 @@ class Container(EdgeAgentComponent):
         image_name, image_opts = self.child("image")
         image = docker_build.Image(
             image_name,
-            context={"location": str(args.context)},
-            dockerfile={"location": str(args.dockerfile)},
+            # Relative to where Pulumi runs the provider, never the checkout's absolute path.
+            context={"location": program_relative(args.context)},
+            dockerfile={"location": program_relative(args.dockerfile)},
             platforms=[docker_build.Platform.LINUX_AMD64],
             target=args.engine,
             build_args=build_args,

@@ -1,0 +1,25 @@
+"""Where the checkout is, and how a file in it is named in a resource input.
+
+A resource input must not hold the absolute path of the checkout: it would differ between two
+clones (and between a laptop and CI), so every preview would show a change and a plan would not
+compare across machines. Files the providers read (Worker modules, the Docker build context) are
+therefore given relative to the directory Pulumi runs the program and its provider plugins in.
+
+Pulumi runs a program whose `main` (Pulumi.yaml) is a directory *in* that directory, and starts
+the provider plugins there too ("So that any relative paths inside of the program are correct",
+pulumi/pulumi `getPwdMain`): for this project `main: infra/`, hence PROGRAM_DIR.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Pulumi.yaml `main`; a test keeps the two in step.
+PROGRAM_DIR = REPO_ROOT / "infra"
+
+
+def program_relative(path: Path) -> str:
+    """`path` as the providers will resolve it: relative to PROGRAM_DIR, `/`-separated."""
+    return Path(os.path.relpath(path.resolve(), PROGRAM_DIR)).as_posix()
