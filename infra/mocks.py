@@ -76,13 +76,15 @@ def plain_inputs(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Registration:
-    """One registered resource: its type, logical name, parent's logical name and inputs."""
+    """One registered resource: type, logical name, parent's logical name, inputs, and the
+    logical names of the resources it waits for (explicit `depends_on` and input sources)."""
 
     type: str
     name: str
     parent: str | None
     inputs: dict[str, Any]
     custom: bool
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass
@@ -151,6 +153,9 @@ class RecordingMonitor(MockMonitor):
                     parent=parent,
                     inputs=plain_inputs(request.object),
                     custom=bool(request.custom),
+                    depends_on=tuple(
+                        sorted({urn.rpartition("::")[2] for urn in request.dependencies})
+                    ),
                 )
             )
         return response

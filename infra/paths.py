@@ -21,5 +21,12 @@ PROGRAM_DIR = REPO_ROOT / "infra"
 
 
 def program_relative(path: Path) -> str:
-    """`path` as the providers will resolve it: relative to PROGRAM_DIR, `/`-separated."""
-    return Path(os.path.relpath(path.resolve(), PROGRAM_DIR)).as_posix()
+    """A file of the checkout relative to PROGRAM_DIR (`/`-separated); any other path as is.
+
+    A path outside the checkout (a dist directory named by EDGEAGENT_EDGE_DIST, say) is the
+    caller's own choice of machine-specific location, so it stays absolute.
+    """
+    resolved = path.resolve()
+    if not resolved.is_relative_to(REPO_ROOT):
+        return str(resolved)
+    return Path(os.path.relpath(resolved, PROGRAM_DIR)).as_posix()

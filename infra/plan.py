@@ -157,6 +157,7 @@ def _run(
                 "name": reg.name,
                 "parent": reg.parent,
                 "inputs": _redact(reg.inputs),
+                "dependsOn": list(reg.depends_on),
             }
             for reg in mocks.registrations
         ),

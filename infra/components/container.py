@@ -59,6 +59,8 @@ class ContainerArgs:
     # Image variant = Dockerfile target: `native`, or `openclaw` with this pinned npm version.
     engine: str = "native"
     openclaw_version: str = "2026.9.6"
+    # Placement boundary of the instances (the stack's storage jurisdiction); None = anywhere.
+    jurisdiction: str | None = None
     # The stack's `cloudflare:apiToken` (secret); None = CLOUDFLARE_API_TOKEN.
     api_token: pulumi.Input[str] | None = None
 
@@ -114,6 +116,7 @@ class Container(EdgeAgentComponent):
                 rollout_step_percentage=args.rollout_step_percentage,
                 rollout_active_grace_period=args.rollout_active_grace_period,
                 logs_enabled=args.logs_enabled,
+                jurisdiction=args.jurisdiction,
             ),
             opts=app_opts,
         )

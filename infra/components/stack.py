@@ -244,6 +244,10 @@ class EdgeAgentStack(EdgeAgentComponent):
                 dockerfile=REPO_ROOT / "agent" / "Dockerfile",
                 engine=cfg.agent_engine,
                 openclaw_version=cfg.openclaw_version,
+                # Sandboxes hold the bucket's credentials: they run where the bucket lives.
+                jurisdiction=None
+                if cfg.storage_jurisdiction == "default"
+                else cfg.storage_jurisdiction,
             ),
             child,
         )

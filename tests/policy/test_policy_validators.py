@@ -321,4 +321,5 @@ def test_every_policy_is_registered_once() -> None:
         "no-secret-in-plain-binding",
         "tokens-scoped",
         "no-local-dev-origin",
+        "same-jurisdiction",
     }
