@@ -139,8 +139,8 @@ def find_namespace_id(
         raise describe_api_error("listing Durable Object namespaces", error) from None
     raise CloudflareApiError(
         f"Durable Object class {class_name!r} of Worker {script_name!r} has no namespace on "
-        f"account {account_id}: the Worker version that declares the class (migration "
-        "new_sqlite_classes) must be deployed before the container application"
+        f"account {account_id}: the Worker upload that provisions the class (its `exports`, "
+        "docs/deploy-rules.md) must be deployed before the container application"
     )
 
 
