@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from infra.errors import BuildError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Pulumi.yaml `main`; a test keeps the two in step.
 PROGRAM_DIR = REPO_ROOT / "infra"
@@ -30,3 +32,13 @@ def program_relative(path: Path) -> str:
     if not resolved.is_relative_to(REPO_ROOT):
         return str(resolved)
     return Path(os.path.relpath(resolved, PROGRAM_DIR)).as_posix()
+
+
+def check_program_dir(cwd: Path) -> None:
+    """Fail before declaring anything if the providers would resolve relative paths elsewhere."""
+    if cwd.resolve() != PROGRAM_DIR:
+        raise BuildError(
+            f"the Pulumi program runs in {cwd}, not {PROGRAM_DIR}: Worker modules and the Docker "
+            "build context are given relative to the latter; keep `main: infra/` in Pulumi.yaml "
+            "and run pulumi from the repository (docs/deploy-rules.md)"
+        )

@@ -20,7 +20,8 @@ from infra_fixtures import EDGE_DIST, full_config, minimal_config, one, resource
 from test_infra_components import worker_args
 
 from infra.components.worker import EdgeWorker
-from infra.paths import PROGRAM_DIR, REPO_ROOT, program_relative
+from infra.errors import BuildError
+from infra.paths import PROGRAM_DIR, REPO_ROOT, check_program_dir, program_relative
 from infra.plan import plan_stack, run_with_mocks
 
 BOTH = ["Sandbox", "Directory"]
@@ -130,6 +131,12 @@ def test_pulumi_runs_the_program_in_the_directory_paths_are_relative_to() -> Non
     assert (REPO_ROOT / main).resolve() == PROGRAM_DIR
     assert program_relative(REPO_ROOT / "agent" / "Dockerfile") == "../agent/Dockerfile"
     assert program_relative(Path("/opt/dist/index.js")) == "/opt/dist/index.js"
+
+
+def test_a_program_run_elsewhere_stops_before_declaring_anything() -> None:
+    check_program_dir(PROGRAM_DIR)
+    with pytest.raises(BuildError, match=r"keep `main: infra/` in Pulumi\.yaml"):
+        check_program_dir(REPO_ROOT)
 
 
 def _strings(value: Any) -> list[str]:
