@@ -20,8 +20,8 @@ from typing import IO
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from infra.errors import BuildError
+from infra.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 EDGE_DIR = REPO_ROOT / "agent" / "edge"
 DIST_ENV = "EDGEAGENT_EDGE_DIST"
 

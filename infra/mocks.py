@@ -2,12 +2,15 @@
 
 The provider's computed outputs (token values, Access AUD, service token credentials, random
 passwords) come back as fixed placeholders derived from the logical name, so runs are
-reproducible; the permission-group lookup answers with every group the program asks for.
+reproducible; the permission-group lookup answers with every group the program asks for, and
+the Workers scripts list with `live_scripts` (script name -> its live Durable Object classes;
+empty by default: a first deploy).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +20,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 from infra import permissions
+from infra.components.worker import LIST_SCRIPTS_INVOKE
 from infra.placeholders import MOCK_DIGEST, SECRET, mock_id, mock_value
 
 _PERMISSION_GROUPS_FN = "getAccountApiTokenPermissionGroupsList"
@@ -75,13 +79,15 @@ def plain_inputs(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Registration:
-    """One registered resource: its type, logical name, parent's logical name and inputs."""
+    """One registered resource: type, logical name, parent's logical name, inputs, and the
+    logical names of the resources it waits for (explicit `depends_on` and input sources)."""
 
     type: str
     name: str
     parent: str | None
     inputs: dict[str, Any]
     custom: bool
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass
@@ -90,6 +96,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     registrations: list[Registration] = field(default_factory=list)
     calls: list[pulumi.runtime.MockCallArgs] = field(default_factory=list)
+    live_scripts: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def new_resource(
         self, args: pulumi.runtime.MockResourceArgs
@@ -115,6 +122,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 for name in names
             ]
             return {"results": results}, []
+        if args.token == LIST_SCRIPTS_INVOKE:
+            scripts = [
+                {
+                    "id": script,
+                    "exports": {
+                        cls: {"type": "durable-object", "storage": "sqlite"} for cls in classes
+                    },
+                }
+                for script, classes in sorted(self.live_scripts.items())
+            ]
+            return {"results": scripts}, []
         return {}, []
 
 
@@ -138,6 +156,9 @@ class RecordingMonitor(MockMonitor):
                     parent=parent,
                     inputs=plain_inputs(request.object),
                     custom=bool(request.custom),
+                    depends_on=tuple(
+                        sorted({urn.rpartition("::")[2] for urn in request.dependencies})
+                    ),
                 )
             )
         return response

@@ -13,7 +13,7 @@ import asyncio
 import json
 import sys
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,9 @@ from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import load_config
 from infra.cost import estimate_monthly_cost
-from infra.edge_bundle import REPO_ROOT, resolve_bundle
+from infra.edge_bundle import resolve_bundle
 from infra.errors import BuildError, ConfigError
+from infra.paths import REPO_ROOT
 from infra.placeholders import SECRET
 from infra.plan_text import render_diff_text, render_text
 
@@ -58,11 +59,8 @@ def _redact(value: Any) -> Any:
         return {key: _redact(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_redact(item) for item in value]
-    if isinstance(value, str) and value.startswith(f"{REPO_ROOT}/"):
-        # Paths inside the repository print relative to it, so plans compare across checkouts.
-        return value[len(str(REPO_ROOT)) + 1 :]
-    if isinstance(value, str) and value == str(REPO_ROOT):
-        return "."
+    # Printed as declared: no input holds the checkout's path (infra/paths.py), so plans from
+    # two clones are byte-identical without rewriting anything here.
     return value
 
 
@@ -80,8 +78,12 @@ def run_with_mocks(
     program: Callable[[], None],
     values: Mapping[str, str] | None = None,
     secret_keys: Collection[str] = (),
+    live_scripts: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Run `program` under recording mocks in a fresh Pulumi runtime; return the plan document.
+
+    `live_scripts` is what the account is taken to hold: Worker name -> its live Durable Object
+    classes (none: a first deploy).
 
     Each run gets its own thread, hence its own event loop and an empty contextvars context:
     Pulumi keeps its settings, config and root stack there, so runs never see each other and
@@ -105,7 +107,9 @@ def run_with_mocks(
         loop.set_default_executor(executor)
         asyncio.set_event_loop(loop)
         try:
-            result.update(_run(stack, dict(values or {}), set(secret_keys), program))
+            result.update(
+                _run(stack, dict(values or {}), set(secret_keys), program, live_scripts or {})
+            )
         except BaseException as exc:
             failure.append(exc)
         finally:
@@ -123,7 +127,11 @@ def run_with_mocks(
 
 
 def _run(
-    stack: str, values: dict[str, str], secret_keys: set[str], program: Callable[[], None]
+    stack: str,
+    values: dict[str, str],
+    secret_keys: set[str],
+    program: Callable[[], None],
+    live_scripts: Mapping[str, Sequence[str]],
 ) -> dict[str, Any]:
     from infra.mocks import RecordingMocks, RecordingMonitor  # imports the provider SDK (slow)
 
@@ -133,7 +141,7 @@ def _run(
     settings = pulumi.runtime.settings.SETTINGS
     settings.outputs = set()
     settings.lock = threading.Lock()
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(live_scripts=live_scripts)
     pulumi.runtime.set_all_config(values, sorted(secret_keys))
     pulumi.runtime.set_mocks(
         mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks)
@@ -150,6 +158,7 @@ def _run(
                 "name": reg.name,
                 "parent": reg.parent,
                 "inputs": _redact(reg.inputs),
+                "dependsOn": list(reg.depends_on),
             }
             for reg in mocks.registrations
         ),
@@ -159,11 +168,20 @@ def _run(
 
 
 def plan_stack(
-    stack: str, config: Mapping[str, object], *, edge_dist: Path | None = None
+    stack: str,
+    config: Mapping[str, object],
+    *,
+    edge_dist: Path | None = None,
+    live_classes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The desired state of `stack` with this stack-file `config:` mapping, as the JSON plan."""
+    """The desired state of `stack` with this stack-file `config:` mapping, as the JSON plan.
+
+    By default the stack's Worker does not exist yet (a first deploy); `live_classes` plans a
+    later deploy to a Worker that already has those Durable Object classes.
+    """
     values, secret_keys = config_values(config)
-    load_config(stack, values, secret_keys)  # fail with every bad key before declaring anything
+    # Fail with every bad key before declaring anything.
+    names = load_config(stack, values, secret_keys).names
     bundle = resolve_bundle(edge_dist)
 
     def program() -> None:
@@ -171,7 +189,8 @@ def plan_stack(
 
         main(bundle.dist_dir)
 
-    return run_with_mocks(stack, program, values, secret_keys)
+    live = {} if live_classes is None else {names.worker: live_classes}
+    return run_with_mocks(stack, program, values, secret_keys, live)
 
 
 def _paths(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -234,7 +253,16 @@ def main(argv: list[str] | None = None) -> int:
         "--diff", type=Path, metavar="OLD.json", help="compare with an earlier json plan"
     )
     parser.add_argument("--edge-dist", type=Path, help="use this built edge dist directory as is")
+    parser.add_argument(
+        "--live-classes",
+        metavar="A,B",
+        help="plan a later deploy: the Worker already has these Durable Object classes "
+        "(default: a first deploy, the Worker does not exist yet)",
+    )
     args = parser.parse_args(argv)
+    live_classes = (
+        None if args.live_classes is None else [c for c in args.live_classes.split(",") if c]
+    )
 
     config_file = args.config_file or REPO_ROOT / f"Pulumi.{args.stack}.yaml"
     try:
@@ -243,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot read stack config: {exc}", file=sys.stderr)
         return 2
     try:
-        plan = plan_stack(args.stack, config, edge_dist=args.edge_dist)
+        plan = plan_stack(args.stack, config, edge_dist=args.edge_dist, live_classes=live_classes)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,10 +1,13 @@
 """Access: Zero Trust in front of the agent's hostname.
 
-Owns the Access application for the hostname, a reusable allow policy built from exactly the
+Owns the Access application for the agent, a reusable allow policy built from exactly the
 configured rules (emails, email domains, Access groups), a service token for automation with its
 own `non_identity` policy, and -- only when a chat channel is configured -- a separate application
 for `<host>/webhooks/*` whose single policy is a bypass (the edge verifies every webhook
 signature itself). Exports the AUD tag and the team domain the Worker verifies JWTs against.
+On a custom domain the application's destination is that hostname (`public`); on workers.dev it
+is the Worker itself, by id (`worker`, and `preview_worker` for its preview URLs), the
+destination type the Access API has for Workers.
 It does not create identity providers or Access groups: those are referenced by id.
 """
 
@@ -32,6 +35,8 @@ class AccessArgs:
     service_policy_name: str
     bypass_policy_name: str
     service_token_name: str
+    # The Worker to protect by id on workers.dev; None on a custom domain (hostname destination).
+    worker_id: pulumi.Input[str] | None = None
     allowed_emails: Sequence[str] = ()
     allowed_email_domains: Sequence[str] = ()
     access_group_ids: Sequence[str] = ()
@@ -39,6 +44,23 @@ class AccessArgs:
     session_duration: str = "24h"
     service_token_duration: str = "8760h"  # noqa: S105 (a lifetime, not a secret)
     webhooks: bool = False
+
+
+Destination = cloudflare.ZeroTrustAccessApplicationDestinationArgsDict
+
+
+def destinations(args: AccessArgs) -> list[Destination]:
+    """What the application protects: the Worker by id on workers.dev, else the hostname."""
+    if args.worker_id is None:
+        return [{"type": "public", "uri": args.hostname}]
+    # Access API destinations: `worker` protects the Worker on workers.dev, `preview_worker`
+    # its preview URLs, both by the Worker's id (`worker_id`); no hostname to keep in step.
+    # https://developers.cloudflare.com/api/resources/zero_trust/subresources/access/subresources/applications/methods/create/
+    # https://developers.cloudflare.com/workers/configuration/routing/workers-dev/#manage-access-to-workersdev
+    return [
+        {"type": "worker", "worker_id": args.worker_id},
+        {"type": "preview_worker", "worker_id": args.worker_id},
+    ]
 
 
 def allow_includes(args: AccessArgs) -> list[cloudflare.ZeroTrustAccessPolicyIncludeArgsDict]:
@@ -95,7 +117,7 @@ class Access(EdgeAgentComponent):
             name=args.app_name,
             type="self_hosted",
             domain=args.hostname,
-            destinations=[{"type": "public", "uri": args.hostname}],
+            destinations=destinations(args),
             session_duration=args.session_duration,
             allowed_idps=list(args.allowed_idp_ids) or None,
             auto_redirect_to_identity=len(args.allowed_idp_ids) == 1,

@@ -68,6 +68,12 @@ class AiGateway(EdgeAgentComponent):
             cache_invalidate_on_update=True,
             opts=gateway_opts,
         )
+        # As narrow as the token API allows: "AI Gateway Run" alone, on this one account. Token
+        # policy resources are accounts, zones and (for R2 item groups) buckets; no resource key
+        # for a single gateway is documented, so the gateway id cannot be the token's boundary
+        # (docs/deploy-rules.md, "AI Gateway token").
+        # https://developers.cloudflare.com/fundamentals/api/how-to/create-via-api/
+        # https://developers.cloudflare.com/ai-gateway/configuration/authentication/
         scope = json.dumps({permissions.account_resource(args.account_id): "*"})
         token_name, token_opts = self.child("token")
         token = cloudflare.AccountToken(

@@ -41,6 +41,7 @@ import pulumi
 import pulumi_docker_build as docker_build
 
 from infra.components.base import EdgeAgentComponent
+from infra.paths import program_relative
 from infra.providers.container_application import (
     ContainerApplication,
     ContainerApplicationArgs,
@@ -68,6 +69,8 @@ class ContainerArgs:
     # Image variant = Dockerfile target: `native`, or `openclaw` with this pinned npm version.
     engine: str = "native"
     openclaw_version: str = "2026.9.6"
+    # Placement boundary of the instances (the stack's storage jurisdiction); None = anywhere.
+    jurisdiction: str | None = None
     # The stack's `cloudflare:apiToken` (secret); None = CLOUDFLARE_API_TOKEN.
     api_token: pulumi.Input[str] | None = None
 
@@ -94,8 +97,9 @@ class Container(EdgeAgentComponent):
         image_name, image_opts = self.child("image")
         image = docker_build.Image(
             image_name,
-            context={"location": str(args.context)},
-            dockerfile={"location": str(args.dockerfile)},
+            # Relative to where Pulumi runs the provider, never the checkout's absolute path.
+            context={"location": program_relative(args.context)},
+            dockerfile={"location": program_relative(args.dockerfile)},
             platforms=[docker_build.Platform.LINUX_AMD64],
             target=args.engine,
             build_args=build_args,
@@ -122,6 +126,7 @@ class Container(EdgeAgentComponent):
                 rollout_step_percentage=args.rollout_step_percentage,
                 rollout_active_grace_period=args.rollout_active_grace_period,
                 logs_enabled=args.logs_enabled,
+                jurisdiction=args.jurisdiction,
             ),
             opts=app_opts,
         )

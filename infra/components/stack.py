@@ -23,7 +23,8 @@ from infra.components.container import Container, ContainerArgs
 from infra.components.storage import Storage, StorageArgs
 from infra.components.worker import EdgeWorker, WorkerArgs
 from infra.config import StackConfig
-from infra.edge_bundle import REPO_ROOT, EdgeBundle
+from infra.edge_bundle import EdgeBundle
+from infra.paths import REPO_ROOT
 
 # The Durable Object class the container backs (docs/contract.md).
 SANDBOX_CLASS = "Sandbox"
@@ -88,6 +89,7 @@ class EdgeAgentStack(EdgeAgentComponent):
     """Everything one tenant needs in one environment."""
 
     url: pulumi.Output[str]
+    access: Access
     openclaw_gateway_token: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: StackArgs, opts: pulumi.ResourceOptions | None = None):
@@ -135,28 +137,35 @@ class EdgeAgentStack(EdgeAgentComponent):
             ),
             child,
         )
-        self.access = Access(
-            f"{name}-access",
-            AccessArgs(
-                account_id=cfg.account_id,
-                hostname=hostname,
-                team_domain=cfg.access_team_domain,
-                app_name=names.access("agent"),
-                webhooks_app_name=names.access("webhooks"),
-                allow_policy_name=names.access("allow users"),
-                service_policy_name=names.access("automation"),
-                bypass_policy_name=names.access("webhooks bypass"),
-                service_token_name=names.access("automation"),
-                allowed_emails=cfg.allowed_emails,
-                allowed_email_domains=cfg.allowed_email_domains,
-                access_group_ids=cfg.access_group_ids,
-                allowed_idp_ids=cfg.allowed_idp_ids,
-                session_duration=cfg.session_duration,
-                service_token_duration=cfg.service_token_duration,
-                webhooks=has_channels(cfg),
-            ),
-            child,
-        )
+
+        def access_for(worker_id: pulumi.Output[str]) -> dict[str, pulumi.Input[str]]:
+            # Called by EdgeWorker between its Worker and its version: on workers.dev Access
+            # protects the Worker by id, and the version binds the application's AUD.
+            self.access = Access(
+                f"{name}-access",
+                AccessArgs(
+                    account_id=cfg.account_id,
+                    hostname=hostname,
+                    worker_id=worker_id if cfg.hostname is None else None,
+                    team_domain=cfg.access_team_domain,
+                    app_name=names.access("agent"),
+                    webhooks_app_name=names.access("webhooks"),
+                    allow_policy_name=names.access("allow users"),
+                    service_policy_name=names.access("automation"),
+                    bypass_policy_name=names.access("webhooks bypass"),
+                    service_token_name=names.access("automation"),
+                    allowed_emails=cfg.allowed_emails,
+                    allowed_email_domains=cfg.allowed_email_domains,
+                    access_group_ids=cfg.access_group_ids,
+                    allowed_idp_ids=cfg.allowed_idp_ids,
+                    session_duration=cfg.session_duration,
+                    service_token_duration=cfg.service_token_duration,
+                    webhooks=has_channels(cfg),
+                ),
+                child,
+            )
+            return {"ACCESS_AUD": self.access.aud}
+
         self.edge_token = random.RandomPassword(
             f"{name}-edge-token", length=48, special=False, opts=child
         )
@@ -165,7 +174,6 @@ class EdgeAgentStack(EdgeAgentComponent):
             "TENANT": cfg.tenant,
             "ISOLATION": cfg.isolation,
             "ACCESS_TEAM_DOMAIN": cfg.access_team_domain,
-            "ACCESS_AUD": self.access.aud,
             "SLEEP_AFTER": cfg.sleep_after,
             "COLD_START_TIMEOUT_MS": str(cfg.cold_start_timeout_ms),
             "AGENT_ENGINE": cfg.agent_engine,
@@ -218,6 +226,7 @@ class EdgeAgentStack(EdgeAgentComponent):
                 zone_id=cfg.zone_id,
                 # Makes the sandbox namespace container-enabled; the application is below.
                 containers=[SANDBOX_CLASS],
+                plain_vars_for_worker=access_for,
             ),
             child,
         )
@@ -236,6 +245,10 @@ class EdgeAgentStack(EdgeAgentComponent):
                 dockerfile=REPO_ROOT / "agent" / "Dockerfile",
                 engine=cfg.agent_engine,
                 openclaw_version=cfg.openclaw_version,
+                # Sandboxes hold the bucket's credentials: they run where the bucket lives.
+                jurisdiction=None
+                if cfg.storage_jurisdiction == "default"
+                else cfg.storage_jurisdiction,
             ),
             child,
         )

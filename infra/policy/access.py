@@ -3,7 +3,9 @@
 Hostnames come from custom domains, routes and the workers.dev subdomain (whose account part is
 not in the plan, hence `<script>.*.workers.dev`). A hostname is covered by a self-hosted Access
 application whose domain takes the whole host (no path, or `/*`) and which has at least one
-policy that really checks identity: not `bypass`, and not an allow rule for `everyone`.
+policy that really checks identity: not `bypass`, and not an allow rule for `everyone`. A
+Worker's workers.dev hostname is also covered by such an application whose destination is that
+Worker by id (`type: worker`), the destination the Access API has for Workers.
 """
 
 from __future__ import annotations
@@ -52,6 +54,27 @@ def _app_domains(app: PlanResource) -> list[str]:
     if isinstance(destinations, Sequence) and not isinstance(destinations, str):
         domains.extend(d.get("uri") for d in destinations if isinstance(d, Mapping))
     return [d for d in domains if isinstance(d, str) and d]
+
+
+def _protects_worker(app: PlanResource, worker: PlanResource) -> bool:
+    """The application has a `type: worker` destination naming this Worker's id.
+
+    CrossGuard says which resources fed `destinations`; the offline plan's mocks give the Worker
+    the id `<logical name>-id`; an existing resource's props carry its `id`.
+    """
+    destinations = app.inputs.get("destinations")
+    if not isinstance(destinations, Sequence) or isinstance(destinations, str):
+        return False
+    ids = {
+        d.get("workerId")
+        for d in destinations
+        if isinstance(d, Mapping) and d.get("type") == "worker"
+    }
+    if not ids:
+        return False
+    if worker.name in app.dependencies.get("destinations", ()):
+        return True
+    return bool(ids & {worker.inputs.get("id"), f"{worker.name}{MOCK_ID_SUFFIX}"} - {None})
 
 
 def _label_pattern(host: str) -> re.Pattern[str]:
@@ -113,6 +136,10 @@ def hostnames_behind_access(resources: Sequence[PlanResource]) -> list[Violation
     apps = _protecting_apps(resources)
     found = []
     for resource, host in _served_hosts(resources):
+        if type_name(resource.type) == "Worker" and any(
+            _protects_worker(app, resource) for app in apps
+        ):
+            continue
         if not any(_covers(domain, host) for app in apps for domain in _app_domains(app)):
             found.append(
                 Violation(

@@ -16,6 +16,7 @@ from typing import Any
 
 from infra.policy.access import hostnames_behind_access
 from infra.policy.plan import SECRET, PlanResource, Violation, enabled, of_type, resources_of
+from infra.policy.residency import storage_and_sandboxes_share_a_jurisdiction
 from infra.policy.tokens import tokens_scoped_to_named_resources
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "no_local_dev_origin",
     "no_public_r2",
     "no_secret_in_plain_binding",
+    "storage_and_sandboxes_share_a_jurisdiction",
     "tokens_scoped_to_named_resources",
     "validate_plan",
     "validate_resources",
@@ -187,6 +189,12 @@ POLICIES: tuple[PolicySpec, ...] = (
         "API tokens name the exact resources they reach.",
         Scope.STACK,
         tokens_scoped_to_named_resources,
+    ),
+    PolicySpec(
+        "same-jurisdiction",
+        "Sandboxes run in the jurisdiction of the bucket whose credentials they hold.",
+        Scope.STACK,
+        storage_and_sandboxes_share_a_jurisdiction,
     ),
     PolicySpec(
         "no-local-dev-origin",

@@ -15,6 +15,7 @@ import cloudflare
 from pydantic import SecretStr
 
 from infra.errors import EdgeAgentError
+from infra.permissions import deploy_hint
 
 # Names of where the token lives, not tokens.
 API_TOKEN_CONFIG_KEY = "cloudflare:apiToken"  # noqa: S105
@@ -37,7 +38,7 @@ def resolve_api_token(config: Mapping[str, object]) -> SecretStr:
     raise CloudflareApiError(
         f"no Cloudflare API token: set the secret config `{API_TOKEN_CONFIG_KEY}` "
         f"(pulumi config set --secret {API_TOKEN_CONFIG_KEY} <token>) or the environment "
-        f"variable {API_TOKEN_ENV}; the token needs Containers Edit and Workers Scripts Edit"
+        f"variable {API_TOKEN_ENV}; {deploy_hint()}"
     )
 
 
@@ -90,10 +91,7 @@ def _error_details(error: cloudflare.APIStatusError) -> str:
 
 def _hint_for_status(status: int) -> str:
     if status in (401, 403):
-        return (
-            "Check that the API token is valid and has Containers Edit and Workers Scripts Edit "
-            "permissions on this account."
-        )
+        return f"Check that the API token is valid; {deploy_hint()}."
     if status == 404:
         return "Check the account id and that the resource still exists."
     if status == 409:

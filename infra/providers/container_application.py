@@ -53,6 +53,7 @@ REGISTRY_HOST = "registry.cloudflare.com"
 REPLACE_KEYS = ("account_id", "name", "script_name", "class_name")
 UPDATE_KEYS = (
     "image",
+    "jurisdiction",
     "instance_type",
     "max_instances",
     "rollout_active_grace_period",
@@ -70,6 +71,7 @@ _EXAMPLES = {
     "rollout_step_percentage": "100",
     "rollout_active_grace_period": "0",
     "logs_enabled": "true",
+    "jurisdiction": "eu",
 }
 
 
@@ -89,6 +91,8 @@ class ApplicationInputs(BaseModel):
     rollout_step_percentage: api.StepPercentage | None = None
     rollout_active_grace_period: int = Field(default=0, ge=0)
     logs_enabled: bool = True
+    # Placement boundary (`constraints.jurisdiction`); None places anywhere.
+    jurisdiction: api.Jurisdiction | None = None
 
     @field_validator("image")
     @classmethod
@@ -106,6 +110,7 @@ class ApplicationInputs(BaseModel):
             rollout_active_grace_period=self.rollout_active_grace_period,
             logs_enabled=self.logs_enabled,
             rollout_step_percentage=self.rollout_step_percentage,
+            jurisdiction=self.jurisdiction,
         )
 
 
@@ -229,6 +234,7 @@ class ContainerApplicationProvider(ResourceProvider):
             "max_instances": live.max_instances,
             "rollout_active_grace_period": live.rollout_active_grace_period or 0,
             "logs_enabled": config.logs_enabled,
+            "jurisdiction": live.jurisdiction,
             "application_id": live.id,
             "namespace_id": live.namespace_id,
         }
@@ -290,6 +296,7 @@ class ContainerApplicationArgs:
     rollout_step_percentage: pulumi.Input[int] | None = None
     rollout_active_grace_period: pulumi.Input[int] = 0
     logs_enabled: pulumi.Input[bool] = True
+    jurisdiction: pulumi.Input[str] | None = None
 
 
 class ContainerApplication(
@@ -320,6 +327,7 @@ class ContainerApplication(
             "rollout_step_percentage": args.rollout_step_percentage,
             "rollout_active_grace_period": args.rollout_active_grace_period,
             "logs_enabled": args.logs_enabled,
+            "jurisdiction": args.jurisdiction,
             "application_id": None,
             "namespace_id": None,
         }

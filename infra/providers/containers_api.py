@@ -24,6 +24,20 @@ STEP_PERCENTAGES: tuple[StepPercentage, ...] = (5, 10, 20, 25, 50, 100)
 DEFAULT_STEPS: tuple[StepPercentage, ...] = (10, 100)
 # wrangler's default placement tiers; not in the SDK's types, sent as an extra body key.
 DEFAULT_CONSTRAINTS: dict[str, Any] = {"tiers": [1, 2]}
+# Placement jurisdictions a stack can ask for: the R2 jurisdictions other than `default`.
+Jurisdiction = Literal["eu", "fedramp"]
+
+
+def constraints(jurisdiction: Jurisdiction | None) -> dict[str, Any]:
+    """Placement constraints as wrangler sends them: its tiers, plus the jurisdiction if any.
+
+    `constraints.jurisdiction` keeps every instance inside that compliance boundary (eu: EEUR,
+    WEUR; fedramp: ENAM, WNAM); wrangler sends it on create and on modify (containers/config.ts).
+    https://developers.cloudflare.com/containers/platform-details/placement/
+    """
+    if jurisdiction is None:
+        return dict(DEFAULT_CONSTRAINTS)
+    return {**DEFAULT_CONSTRAINTS, "jurisdiction": jurisdiction}
 
 
 class _Lenient(BaseModel):
@@ -50,6 +64,10 @@ class LiveConfiguration(_Lenient):
         )
 
 
+class _Constraints(_Lenient):
+    jurisdiction: str | None = None
+
+
 class _DurableObjects(_Lenient):
     namespace_id: str
 
@@ -64,6 +82,11 @@ class LiveApplication(_Lenient):
     max_instances: int | None = None
     durable_objects: _DurableObjects | None = None
     rollout_active_grace_period: int | None = None
+    constraints: _Constraints | None = None
+
+    @property
+    def jurisdiction(self) -> str | None:
+        return self.constraints.jurisdiction if self.constraints else None
 
     @property
     def namespace_id(self) -> str | None:
@@ -84,6 +107,10 @@ class DesiredApplication(_Lenient):
     rollout_active_grace_period: int
     logs_enabled: bool
     rollout_step_percentage: StepPercentage | None = None
+    jurisdiction: Jurisdiction | None = None
+
+    def placement_differs(self, live: LiveApplication) -> bool:
+        return live.jurisdiction != self.jurisdiction
 
     def configuration_differs(self, live: LiveApplication) -> bool:
         config = live.configuration or LiveConfiguration()
@@ -112,8 +139,8 @@ def find_namespace_id(
         raise describe_api_error("listing Durable Object namespaces", error) from None
     raise CloudflareApiError(
         f"Durable Object class {class_name!r} of Worker {script_name!r} has no namespace on "
-        f"account {account_id}: the Worker version that declares the class (migration "
-        "new_sqlite_classes) must be deployed before the container application"
+        f"account {account_id}: the Worker upload that provisions the class (its `exports`, "
+        "docs/deploy-rules.md) must be deployed before the container application"
     )
 
 
@@ -163,7 +190,7 @@ def create_application(
             max_instances=desired.max_instances,
             durable_objects={"namespace_id": namespace_id},
             rollout_active_grace_period=desired.rollout_active_grace_period,
-            extra_body={"constraints": DEFAULT_CONSTRAINTS},
+            extra_body={"constraints": constraints(desired.jurisdiction)},
         )
     except cloudflare.APIError as error:
         raise describe_api_error(
@@ -180,13 +207,18 @@ def modify_application(
 ) -> bool:
     """PATCH what can change in place, then roll out a new configuration; False if nothing to do."""
     scaling, configuration = desired.scaling_differs(live), desired.configuration_differs(live)
-    if scaling:
+    placement = desired.placement_differs(live)
+    if scaling or placement:
         try:
             client.containers.applications.edit(
                 live.id,
                 account_id=account_id,
                 max_instances=desired.max_instances,
                 rollout_active_grace_period=desired.rollout_active_grace_period,
+                # The whole object, as wrangler sends it: a PATCH replaces `constraints`.
+                extra_body={"constraints": constraints(desired.jurisdiction)}
+                if placement
+                else None,
             )
         except cloudflare.APIError as error:
             raise describe_api_error(
@@ -213,7 +245,7 @@ def modify_application(
             raise describe_api_error(
                 f"rolling out container application {live.name!r}", error
             ) from None
-    return scaling or configuration
+    return scaling or placement or configuration
 
 
 def rollout_steps(

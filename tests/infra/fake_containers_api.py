@@ -252,7 +252,7 @@ class FakeContainersApi:
             invalid = self._shape(ApplicationEditParams, body)
             if invalid:
                 return invalid
-            for key in ("max_instances", "rollout_active_grace_period"):
+            for key in ("max_instances", "rollout_active_grace_period", "constraints"):
                 if key in body:
                     app[key] = body[key]
             app["version"] += 1

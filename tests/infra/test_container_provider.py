@@ -14,6 +14,7 @@ from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
 
+from infra.permissions import deploy_hint
 from infra.providers.cloudflare_api import CloudflareApiError
 from infra.providers.container_application import ContainerApplicationProvider
 from infra.providers.containers_api import rollout_steps
@@ -414,7 +415,7 @@ def test_a_rejected_token_names_the_permissions_needed(
     with pytest.raises(CloudflareApiError) as caught:
         configured(base_url, token="wrong-token").create(props())
     assert "HTTP 403" in str(caught.value)
-    assert "Containers Edit" in str(caught.value)
+    assert deploy_hint() in str(caught.value)  # the one list of docs/deploy-rules.md
     assert "wrong-token" not in str(caught.value)
     assert fake.bad_auth_attempts == 1
 

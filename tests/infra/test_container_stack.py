@@ -24,8 +24,9 @@ def test_the_image_is_built_from_the_runtime_dockerfile_for_amd64(dev_plan: dict
     image = one(dev_plan, "Image", "edgeagent-container-image")
     inputs = image["inputs"]
     assert image["parent"] == "edgeagent-container"
-    assert inputs["context"] == {"location": "."}
-    assert inputs["dockerfile"] == {"location": "agent/Dockerfile"}
+    # Relative to infra/, where Pulumi runs the program and its providers (infra/paths.py).
+    assert inputs["context"] == {"location": ".."}
+    assert inputs["dockerfile"] == {"location": "../agent/Dockerfile"}
     assert inputs["target"] == "native"
     assert inputs["platforms"] == ["linux/amd64"]
     assert inputs["push"] is True

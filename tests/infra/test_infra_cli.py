@@ -53,7 +53,8 @@ def test_text_plan_and_diff_from_a_config_file(tmp_path: Path) -> None:
     assert old.returncode == 0, old.stderr
     (tmp_path / "old.json").write_text(old.stdout)
     text = run_plan("--stack", "acme-prod", "--config-file", str(base))
-    assert text.stdout.startswith("stack acme-prod: 24 resources in 7 components\n")
+    # A first deploy: the Durable Object classes are provisioned by `edgeagent-edge-provision`.
+    assert text.stdout.startswith("stack acme-prod: 25 resources in 7 components\n")
     storage = text.stdout.split("\nedgeagent-storage  (Storage)\n", 1)[1].split("\n\n", 1)[0]
     assert "  + cloudflare:R2Bucket  edgeagent-storage-bucket" in storage.splitlines()
     assert text.stdout.rstrip().splitlines()[-3].startswith("container cost estimate")

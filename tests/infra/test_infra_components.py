@@ -42,6 +42,8 @@ def test_worker_alone_declares_its_resources_under_itself() -> None:
         ("WorkerVersion", "w-version", "w"),
         ("WorkersCronTrigger", "w-cron", "w"),
         ("WorkersDeployment", "w-deployment", "w"),
+        # A first deploy (no live Worker): the classes are provisioned before the version.
+        ("WorkersScript", "w-provision", "w"),
     ]
     version = one(document, "WorkerVersion", "w-version")["inputs"]
     assert version["bindings"][-1] == {
@@ -131,9 +133,9 @@ def test_permission_lookup_is_one_invoke_for_the_account() -> None:
         plan("dev", minimal_config())
     finally:
         RecordingMocks.call = original  # type: ignore[method-assign]
-    assert [(c.token, c.args.get("accountId")) for c in calls] == [
-        (PERMISSION_GROUPS_INVOKE, ACCOUNT)
-    ]
+    assert [
+        (c.token, c.args.get("accountId")) for c in calls if c.token == PERMISSION_GROUPS_INVOKE
+    ] == [(PERMISSION_GROUPS_INVOKE, ACCOUNT)]
 
 
 PERMISSION_IDS = {

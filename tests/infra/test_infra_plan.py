@@ -39,6 +39,8 @@ DEV_RESOURCES = sorted(
         (f"{CF}/zeroTrustAccessPolicy:ZeroTrustAccessPolicy", "edgeagent-access-service-policy"),
         (f"{CF}/zeroTrustAccessApplication:ZeroTrustAccessApplication", "edgeagent-access-app"),
         (f"{CF}/worker:Worker", "edgeagent-edge-worker"),
+        # Plans are first deploys unless told otherwise: the classes are provisioned first.
+        (f"{CF}/workersScript:WorkersScript", "edgeagent-edge-provision"),
         (f"{CF}/workerVersion:WorkerVersion", "edgeagent-edge-version"),
         (f"{CF}/workersDeployment:WorkersDeployment", "edgeagent-edge-deployment"),
         (f"{CF}/workersCronTrigger:WorkersCronTrigger", "edgeagent-edge-cron"),
@@ -217,6 +219,20 @@ def test_access_application_protects_the_whole_hostname(full_plan: dict[str, Any
     ]
 
 
+def test_workers_dev_access_protects_the_worker_by_id(dev_plan: dict[str, Any]) -> None:
+    app = one(dev_plan, "ZeroTrustAccessApplication", "edgeagent-access-app")
+    assert app["inputs"]["destinations"] == [
+        {"type": "worker", "workerId": "edgeagent-edge-worker-id"},
+        {"type": "preview_worker", "workerId": "edgeagent-edge-worker-id"},
+    ]
+    assert app["inputs"]["domain"] == "edgeagent-default-dev.example-team.workers.dev"
+    # The Worker exists before its Access application, which exists before the version that
+    # binds its AUD.
+    assert "edgeagent-edge-worker" in app["dependsOn"]
+    version = one(dev_plan, "WorkerVersion", "edgeagent-edge-version")
+    assert "edgeagent-access-app" in version["dependsOn"]
+
+
 def test_webhook_bypass_covers_only_the_webhook_paths(full_plan: dict[str, Any]) -> None:
     app = one(full_plan, "ZeroTrustAccessApplication", "edgeagent-access-webhooks-app")["inputs"]
     assert app["domain"] == "agent.example.com/webhooks/*"
@@ -289,7 +305,8 @@ def test_worker_version_uploads_the_manifest_modules_and_declares_classes(
     [module] = version["modules"]
     assert module["name"] == "index.js"
     assert module["contentType"] == "application/javascript+module"
-    assert module["contentFile"] == "tests/infra/fixtures/edge-dist/index.js"
+    # Relative to infra/, where Pulumi runs the program and its providers (infra/paths.py).
+    assert module["contentFile"] == "../tests/infra/fixtures/edge-dist/index.js"
     assert version["containers"] == [{"className": "Sandbox"}]
     assert set(bindings_of(dev_plan)) == CONTRACT_PLAIN | CONTRACT_SECRETS | {
         "SANDBOX",
@@ -443,9 +460,11 @@ def test_diff_names_added_removed_and_changed_paths() -> None:
     assert by_name["edgeagent-access-allow-policy"] == ["includes"]
     assert by_name["edgeagent-edge-cron"] == ["schedules[0].cron"]
     assert by_name["edgeagent-edge-version"] == ["bindings"]
+    assert by_name["edgeagent-edge-provision"] == ["bindings"]
     assert set(by_name) == {
         "edgeagent-access-allow-policy",
         "edgeagent-edge-cron",
+        "edgeagent-edge-provision",
         "edgeagent-edge-version",
     }
     assert diff_plans(new, new) == {"added": [], "removed": [], "changed": []}

@@ -113,18 +113,21 @@ def test_pack_reports_each_violation_against_its_resource(dev_plan: dict[str, An
         token = in_place(p, "AccountToken", "storage-token")
         token["inputs"]["policies"][0]["resources"] = json.dumps({"com.cloudflare.*": "*"})
         p["resources"] = [r for r in p["resources"] if not r["name"].endswith("access-app")]
+        in_place(p, "ContainerApplication")["inputs"]["jurisdiction"] = "eu"
 
     broken = edited(dev_plan, break_everything)
     reports = run_stack_policies(broken)
     version = in_place(broken, "WorkerVersion")
     token = in_place(broken, "AccountToken", "storage-token")
     worker = in_place(broken, "Worker")
+    app = in_place(broken, "ContainerApplication")
     assert {name: [u for _, u in found] for name, found in reports.items()} == {
         "no-public-r2": [urn("public-url", "cloudflare:index/x:R2ManagedDomain")],
         "hostnames-behind-access": [urn(worker["name"], worker["type"])],
         "no-secret-in-plain-binding": [urn(version["name"], version["type"])],
         "tokens-scoped": [urn(token["name"], token["type"])],
         "no-local-dev-origin": [urn(version["name"], version["type"])],
+        "same-jurisdiction": [urn(app["name"], app["type"])],
     }
     [(message, _)] = reports["no-secret-in-plain-binding"]
     assert message.startswith(f"{version['name']}: binding 'AI_GATEWAY_TOKEN' is a secret by name")

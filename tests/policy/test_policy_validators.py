@@ -116,6 +116,30 @@ def test_workers_dev_without_access_app_is_caught(dev_plan: dict[str, Any]) -> N
     assert f"serves '{worker['inputs']['name']}.*.workers.dev'" in found.message
 
 
+def test_workers_dev_is_covered_by_a_worker_destination_alone(dev_plan: dict[str, Any]) -> None:
+    def elsewhere(p: dict[str, Any]) -> None:
+        # No hostname of the app matches workers.dev: only the `type: worker` destination.
+        in_place(p, "ZeroTrustAccessApplication", "access-app")["inputs"]["domain"] = "x.example"
+
+    plan = edited(dev_plan, elsewhere)
+    worker = resource(dev_plan, "Worker")
+    app = resource(plan, "ZeroTrustAccessApplication", "access-app")
+    assert {"type": "worker", "workerId": f"{worker['name']}-id"} in app["inputs"]["destinations"]
+    assert violations(hostnames_behind_access, plan) == []
+
+
+def test_a_worker_destination_naming_another_worker_does_not_count(
+    dev_plan: dict[str, Any],
+) -> None:
+    def other_worker(p: dict[str, Any]) -> None:
+        app = in_place(p, "ZeroTrustAccessApplication", "access-app")["inputs"]
+        app["domain"] = "x.example"
+        app["destinations"] = [{"type": "worker", "workerId": "someone-elses-worker"}]
+
+    [found] = violations(hostnames_behind_access, edited(dev_plan, other_worker))
+    assert found.resource == resource(dev_plan, "Worker")["name"]
+
+
 def test_app_without_policies_does_not_count(prod_plan: dict[str, Any]) -> None:
     def strip(p: dict[str, Any]) -> None:
         in_place(p, "ZeroTrustAccessApplication", "access-app")["inputs"]["policies"] = []
@@ -321,4 +345,5 @@ def test_every_policy_is_registered_once() -> None:
         "no-secret-in-plain-binding",
         "tokens-scoped",
         "no-local-dev-origin",
+        "same-jurisdiction",
     }
