@@ -16,7 +16,15 @@ from infra.policy.plan import resources_of
 from infra.policy.residency import storage_and_sandboxes_share_a_jurisdiction
 from infra.providers.container_application import ContainerApplicationProvider
 from tests.infra.fake_containers_api import ACCOUNT_ID, FakeContainersApi, serve
-from tests.infra.test_container_provider import SCRIPT, configured, mutations, props
+from tests.infra.test_container_provider import (
+    MANIFEST_V1,
+    MANIFEST_V2,
+    REPOSITORY,
+    SCRIPT,
+    configured,
+    mutations,
+    props,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +37,8 @@ def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def fake() -> FakeContainersApi:
     api = FakeContainersApi()
     api.add_namespace(SCRIPT, "Sandbox")
+    api.registry.push(REPOSITORY, MANIFEST_V1)  # the images `props()` names, as a push leaves them
+    api.registry.push(REPOSITORY, MANIFEST_V2)
     return api
 
 
