@@ -56,6 +56,7 @@ def runtime_settings(config: StackConfig) -> dict[str, str]:
         "AGENT_TIMEZONE": config.agent_timezone,
         "JOB_TIMEOUT_S": config.job_timeout_s,
         "WEB_FETCH_ALLOWLIST": config.web_fetch_allowlist,
+        "AGENT_ADMIN_EMAILS": config.admin_emails,
         "TELEGRAM_DM_POLICY": config.telegram_dm_policy,
         "TELEGRAM_ALLOWLIST": config.telegram_allowlist,
         "SLACK_DM_POLICY": config.slack_dm_policy,
