@@ -362,6 +362,7 @@ def test_long_session_lists_and_histories_page(page: Page, local_dir: Path, shot
     """More sessions than one listing page and a session longer than one history page: the page
     shows the newest of each and fetches the rest on demand ("More sessions", "Load older")."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from agent.runtime.sessions import SessionStore, Turn
     from agent.runtime.store.local import LocalDirStore
@@ -386,7 +387,9 @@ def test_long_session_lists_and_histories_page(page: Page, local_dir: Path, shot
                     )
                     await sessions.append(session_id, draft)
 
-    asyncio.run(fill())
+    # Playwright's sync API runs an event loop in this thread: write from another one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, fill()).result()
     page.click("nav a[data-view=memory]")
     expect(page.locator("#memory-scope")).to_contain_text("Memory is shared")
     page.click("nav a[data-view=chat]")
