@@ -208,3 +208,32 @@ def test_old_layout_sessions_stay_private_after_migration(
         assert ids(client, A) == ["legacy-a"]
         assert ids(client, B) == ["legacy-b"]
         assert client.get("/api/state", headers=OPS).json()["counts"]["sessions"] == 2
+
+
+def test_one_new_session_claimed_by_two_identities_at_once(private: RuntimeSettings) -> None:
+    """Both first turns start before either is stored: the session lock and the conditional
+    owner record leave exactly one owner, and the other identity's turn is never written."""
+    import asyncio
+
+    from agent.runtime.errors import RequestError
+    from agent.runtime.service import TurnRequest
+
+    with TestClient(create_app(private)) as client:
+        wait_ready(client)
+        service = client.app.state.runtime.service  # type: ignore[attr-defined]
+
+        async def both() -> list[str]:
+            async def one(user: str) -> str:
+                try:
+                    await service.turn(TurnRequest("fresh", f"hi from {user}", user, "api", "r"))
+                except RequestError as error:
+                    return str(error.status)
+                return user
+
+            return list(await asyncio.gather(one(ALICE), one(BOB)))
+
+        outcome = client.portal.call(both)  # type: ignore[union-attr]
+        assert "404" in outcome
+        winner = next(user for user in outcome if user != "404")
+        turns = client.get("/api/sessions/fresh", headers=edge_headers(winner)).json()["turns"]
+        assert [t["user"] for t in turns] == [winner]
