@@ -16,7 +16,7 @@ import httpx
 
 from agent.runtime.engine import AgentDeps, Engine, TextDelta, TurnOutcome
 from agent.runtime.errors import EngineError, RequestError
-from agent.runtime.session_index import SessionAccess
+from agent.runtime.session_access import SessionAccess
 from agent.runtime.sessions import SessionStore, Turn, now
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore

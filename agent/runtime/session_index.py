@@ -1,4 +1,4 @@
-"""Who owns each session, listings newest first in O(page), exact counts, and paged history.
+"""Who owns each session, listings newest first in O(page), and exact session counts.
 
 Layout (below the sandbox's state prefix), every object created once with If-None-Match: *
 except the two counters, which change only with If-Match:
@@ -40,7 +40,6 @@ import hashlib
 import json
 import logging
 import re
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,7 +54,6 @@ if TYPE_CHECKING:
     from agent.runtime.sessions import Turn
 
 log = logging.getLogger("agent.runtime.sessions")
-audit_log = logging.getLogger("agent.runtime.audit")
 
 OWNERS = "session-owners/"
 ORDER_ALL = "session-order/all/"
@@ -77,7 +75,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RECENT = 256  # session ids a counter remembers, so a retried bump is not counted twice
 _CAS_TRIES = 64
 _READ_CONCURRENCY = 16
-_TURN_NAME = re.compile(r"^([0-9]{8})\.json$")
 
 
 class SessionMeta(BaseModel):
@@ -330,117 +327,3 @@ class SessionIndex:
                 return 1
 
         return sum(await asyncio.gather(*(one(info.key) for info in infos)))
-
-
-class SessionAccess:
-    """Who may see and write which session: its owner; admins may read (and list) all."""
-
-    def __init__(self, index: SessionIndex, store: StateStore, admins: frozenset[str]) -> None:
-        self.index = index
-        self._store = store
-        self._admins = frozenset(canonical_identity(a) for a in admins)
-
-    def is_admin(self, identity: str) -> bool:
-        """Whether `identity` is one of the configured admin emails."""
-        return canonical_identity(identity) in self._admins
-
-    async def readable(self, session_id: str, identity: str) -> SessionMeta:
-        """The session's entry if `identity` may read it, else the 404 of a missing session."""
-        meta = await self.index.meta(session_id)
-        if meta is None:
-            raise not_found(session_id)
-        if same_identity(meta.created_by, identity):
-            return meta
-        if not self.is_admin(identity):
-            raise not_found(session_id)
-        await self.audit("read_session", identity, session_id, owner=meta.created_by)
-        return meta
-
-    async def check_turn(
-        self, session_id: str, identity: str, channel: str, *, has_history: bool
-    ) -> None:
-        """Refuse a web identity's turn in a session it does not own (404; 403 for an admin).
-
-        Called with the session held (SessionStore.open), so a session whose first turn is in
-        flight is already registered or will be refused at `register`. A session with turns but
-        no entry is nobody's: refused (fail closed).
-        """
-        if channel not in WEB_CHANNELS:
-            return
-        meta = await self.index.meta(session_id)
-        if meta is None and not has_history:
-            return
-        if meta is not None and same_identity(meta.created_by, identity):
-            return
-        if meta is not None and self.is_admin(identity):
-            raise RequestError(
-                403,
-                f"session {session_id!r} belongs to another identity",
-                "admins may read other identities' sessions but not write to them",
-            )
-        raise not_found(session_id)
-
-    async def audit(self, action: str, identity: str, session_id: str | None, **extra: str) -> None:
-        """One structured audit line, and an audit object in the store."""
-        at = datetime.now(UTC)
-        record = {"audit": action, "admin": identity, "session_id": session_id, **extra}
-        audit_log.info(json.dumps(record, sort_keys=True), extra={"audit": record})
-        body = json.dumps({**record, "at": at.isoformat()}).encode()
-        key = f"audit/{at:%Y-%m-%d}/{at:%H%M%S%f}-{uuid.uuid4().hex[:12]}.json"
-        try:
-            await self._store.put(key, body, if_none_match=True)
-        except StoreError as error:  # the log line stands; say the object is missing
-            audit_log.warning("audit object %s not stored: %s", key, error)
-
-
-@dataclass(frozen=True, slots=True)
-class TurnPage:
-    """Turns `before - limit .. before - 1` in order, and the `before` of the older page."""
-
-    turns: list[Turn]
-    older: int | None
-
-
-async def latest_seq(store: StateStore, session_id: str) -> int:
-    """The highest turn number, in O(log n) one-key listings (no turn object is read)."""
-    prefix = f"sessions/{session_id}/"
-
-    async def first_from(seq: int) -> int | None:
-        after = f"{prefix}{seq - 1:08d}.json" if seq > 1 else None
-        infos = await store.list(prefix, start_after=after, max_keys=1)
-        # Turn names are digits, which sort before any other object under the prefix.
-        found = _TURN_NAME.match(infos[0].key[len(prefix) :]) if infos else None
-        return int(found.group(1)) if found else None
-
-    if await first_from(1) is None:
-        return 0
-    low, high = 1, 2  # a turn >= low exists; find a high with none (sequences have no gaps)
-    while (seen := await first_from(high)) is not None:
-        low, high = seen, seen * 2
-    while high - low > 1:
-        middle = (low + high) // 2
-        if await first_from(middle) is None:
-            high = middle
-        else:
-            low = middle
-    return low
-
-
-async def read_turns(
-    store: StateStore, session_id: str, before: int | None, limit: int
-) -> TurnPage:
-    """One page of a session's turns, newest page by default, reading only its turn objects."""
-    from agent.runtime.sessions import Turn, turn_key
-
-    end = (await latest_seq(store, session_id) + 1) if before is None else before
-    start = max(1, end - limit)
-    gate = asyncio.Semaphore(_READ_CONCURRENCY)
-
-    async def fetch(seq: int) -> Turn | None:
-        async with gate:
-            obj = await store.get(turn_key(session_id, seq))
-        return None if obj is None else Turn.model_validate_json(obj.body)
-
-    loaded = await asyncio.gather(*(fetch(seq) for seq in range(start, end)))
-    turns = [turn for turn in loaded if turn is not None]
-    return TurnPage(turns, start if start > 1 and turns else None)

@@ -16,16 +16,15 @@ from typing import Any
 import pytest
 
 from agent.runtime.errors import RequestError
+from agent.runtime.session_history import latest_seq, read_turns
 from agent.runtime.session_index import (
     MIGRATED,
     ORDER_ALL,
     SessionIndex,
     SessionMeta,
-    latest_seq,
     order_name,
     owner_hash,
     owner_key,
-    read_turns,
 )
 from agent.runtime.sessions import SessionStore, Turn, turn_key
 from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject

@@ -12,7 +12,8 @@ from agent.runtime.errors import RequestError
 from agent.runtime.http import identity, parse_body, request_id
 from agent.runtime.payloads import ChatReply, ChatRequest, TurnView
 from agent.runtime.service import TurnRequest
-from agent.runtime.session_index import not_found, read_turns, same_identity
+from agent.runtime.session_history import read_turns
+from agent.runtime.session_index import not_found, same_identity
 from agent.runtime.sessions import check_session_id, new_session_id
 
 if TYPE_CHECKING:
