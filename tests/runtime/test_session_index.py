@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import suite_support
+from rt_support import edge_headers
+from starlette.testclient import TestClient
 
+from agent.runtime.app import AppDeps, create_app
 from agent.runtime.errors import RequestError
 from agent.runtime.session_history import latest_seq, read_turns
 from agent.runtime.session_index import (
@@ -27,6 +31,7 @@ from agent.runtime.session_index import (
     owner_key,
 )
 from agent.runtime.sessions import SessionStore, Turn, turn_key
+from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject
 from agent.runtime.store.local import LocalDirStore
 
@@ -281,3 +286,23 @@ async def test_history_pages_read_only_their_turns(tmp_path: Path) -> None:
         for seq in range(1, size + 1):
             (tmp_path / turn_key(f"n{size}", seq)).write_text("{}")
         assert await latest_seq(LocalDirStore(tmp_path), f"n{size}") == size
+
+
+def test_the_http_listing_of_5000_sessions_reads_one_page(
+    tmp_path: Path, settings: RuntimeSettings
+) -> None:
+    write_index_files(settings.state_dir, many(5000))
+    store = CountingStore(LocalDirStore(settings.state_dir))
+    app = create_app(settings, AppDeps(store=store))  # type: ignore[arg-type]
+    with TestClient(app) as client:
+        suite_support.wait_ready(client, headers=edge_headers(), attempts=200)
+        store.reset()
+        first = client.get("/api/sessions", headers=edge_headers(), params={"limit": 50}).json()
+        assert len(first["sessions"]) == 50
+        assert {s["created_by"] for s in first["sessions"]} == {"alice@example.com"}
+        assert (len(store.lists), len(store.gets)) == (1, 50 + 1)  # + the migration marker
+        store.reset()
+        query = {"limit": 50, "cursor": first["next_cursor"]}
+        second = client.get("/api/sessions", headers=edge_headers(), params=query).json()
+        assert second["sessions"][0]["session_id"] == "s04898"
+        assert (len(store.lists), len(store.gets)) == (1, 50)
