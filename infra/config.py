@@ -289,6 +289,11 @@ class StackConfig(BaseModel):
         description="hosts, IPs or CIDRs web fetch may reach although private or loopback",
         examples=[["intranet.example.com", "10.1.0.0/16"]],
     )
+    admin_emails: list[Email] = Field(
+        default_factory=list,
+        description="identities that may list and read every session (each read audit-logged)",
+        examples=[["ops@example.com"]],
+    )
     openclaw_allowed_origins: list[
         Annotated[str, _pattern(_ORIGIN, "an https origin (no path) such as `https://a.example`")]
     ] = Field(

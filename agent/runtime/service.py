@@ -16,6 +16,7 @@ import httpx
 
 from agent.runtime.engine import AgentDeps, Engine, TextDelta, TurnOutcome
 from agent.runtime.errors import EngineError, RequestError
+from agent.runtime.session_access import SessionAccess
 from agent.runtime.sessions import SessionStore, Turn, now
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
@@ -49,12 +50,16 @@ class ChatService:
         self.settings = settings
         self.store = store
         self.sessions = sessions
+        self.access = SessionAccess(sessions.index, store, settings.admin_emails)
         self.engine = engine
         self.http = http
 
     async def turn(self, request: TurnRequest, on_delta: OnDelta | None = None) -> Turn:
         """Run one turn and return it once it is durably stored."""
         async with self.sessions.open(request.session_id) as history:
+            await self.access.check_turn(
+                request.session_id, request.user, request.channel, has_history=bool(history)
+            )
             if request.turn_id is not None:
                 for done in history:
                     if done.turn_id == request.turn_id:

@@ -2,8 +2,10 @@
 
 Layout (below the sandbox's state prefix):
 
-    session-index/<session>.json         created once, If-None-Match: * (title, creator, time)
     sessions/<session>/<seq:08d>.json    one immutable object per turn, If-None-Match: *
+
+plus the session's owner record and listing entries, created at its first turn before the turn
+itself (agent.runtime.session_index).
 
 A turn is acknowledged only after its own object was created. Writers never overwrite: the
 sequence number is claimed by the conditional create itself, so two writers (two runtimes, or a
@@ -19,7 +21,6 @@ Sessions load lazily on first use and stay cached (bounded LRU) in this process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import uuid
 from collections import OrderedDict
@@ -32,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.runtime.errors import PreconditionFailed, RequestError, StoreError
+from agent.runtime.session_index import SessionIndex
 from agent.runtime.store.base import StateStore
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -55,15 +57,6 @@ class Turn(BaseModel):
     # Opaque to this module: the engine's own serialization (pydantic-ai's ModelMessagesTypeAdapter
     # JSON for the native engine).
     messages: list[Any] = Field(default_factory=list)
-
-
-class SessionMeta(BaseModel):
-    """The listing entry of a session."""
-
-    session_id: str
-    title: str
-    created_by: str
-    created_at: datetime
 
 
 @dataclass
@@ -97,11 +90,6 @@ def turn_key(session_id: str, seq: int) -> str:
     return f"sessions/{session_id}/{seq:08d}.json"
 
 
-def meta_key(session_id: str) -> str:
-    """Where a session's listing entry lives."""
-    return f"session-index/{session_id}.json"
-
-
 class SessionStore:
     """Append-only session histories over a StateStore, cached in memory."""
 
@@ -109,7 +97,7 @@ class SessionStore:
         self._store = store
         self._max_cached = max_cached
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
-        self._metas: dict[str, SessionMeta] = {}  # index entries are immutable once created
+        self.index = SessionIndex(store)
 
     def _entry(self, session_id: str) -> tuple[_Session, bool]:
         entry = self._sessions.get(session_id)
@@ -144,7 +132,7 @@ class SessionStore:
         """Durably add a turn (caller holds `open`); return it with the sequence it won."""
         entry, _ = self._entry(session_id)
         if not entry.turns:
-            await self._create_meta(session_id, draft)
+            await self.index.register(session_id, draft)
         for attempt in range(_MAX_CLAIMS):
             turn = draft.model_copy(update={"seq": entry.next_seq})
             key = turn_key(session_id, turn.seq)
@@ -167,19 +155,6 @@ class SessionStore:
             return turn
         raise StoreError(f"session {session_id!r}: no free turn number after {_MAX_CLAIMS} tries")
 
-    async def _create_meta(self, session_id: str, draft: Turn) -> None:
-        meta = SessionMeta(
-            session_id=session_id,
-            title=draft.prompt[:80],
-            created_by=draft.user,
-            created_at=draft.created_at,
-        )
-        # If another writer created the session first, its entry stands.
-        with contextlib.suppress(PreconditionFailed):
-            await self._store.put(
-                meta_key(session_id), meta.model_dump_json().encode(), if_none_match=True
-            )
-
     async def _catch_up(self, session_id: str, entry: _Session) -> None:
         known = entry.next_seq
         infos = await self._store.list(f"sessions/{session_id}/")
@@ -200,26 +175,6 @@ class SessionStore:
             if turn.seq != entry.next_seq:
                 raise StoreError(f"session {session_id!r} has a gap before turn {turn.seq}")
             entry.turns.append(turn)
-
-    async def list_sessions(self, limit: int = 100) -> list[SessionMeta]:
-        """Listing entries, newest first, reading at most `limit` of them."""
-        infos = await self._store.list("session-index/")
-        gate = asyncio.Semaphore(_LOAD_CONCURRENCY)
-
-        async def fetch(key: str) -> SessionMeta | None:
-            if key in self._metas:
-                return self._metas[key]
-            async with gate:
-                obj = await self._store.get(key)
-            if obj is None:
-                return None
-            meta = self._metas[key] = SessionMeta.model_validate_json(obj.body)
-            return meta
-
-        metas = await asyncio.gather(*(fetch(info.key) for info in infos))
-        found = [meta for meta in metas if meta is not None]
-        found.sort(key=lambda m: m.created_at, reverse=True)
-        return found[:limit]
 
 
 def _seq_of(key: str) -> int:

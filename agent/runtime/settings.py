@@ -56,6 +56,7 @@ EXAMPLES: dict[str, str] = {
     "BROWSER_API_TOKEN": "<API token with Browser Rendering Edit>",
     "WEB_FETCH_ALLOWLIST": "127.0.0.1,intranet.example.com,10.1.0.0/16",
     "AGENT_TIMEZONE": "Europe/Paris",
+    "AGENT_ADMIN_EMAILS": "ops@example.com,lead@example.com",
     "JOB_TIMEOUT_S": "120",
     "CHANNEL_RECORD_RETENTION_DAYS": "30",
     "OPENCLAW_BIN": "/opt/openclaw/node_modules/.bin/openclaw",
@@ -137,6 +138,8 @@ class RuntimeSettings(BaseSettings):
     web_fetch_allowlist: str = ""
     agent_timezone: str = "UTC"
     job_timeout_s: Seconds = 120.0
+    # Identities (comma-separated emails) that may list and read every session, audit-logged.
+    agent_admin_emails: str = ""
 
     # AGENT_ENGINE=openclaw (agent/runtime/engine/openclaw): the supervised OpenClaw gateway.
     openclaw_bin: str = "openclaw"
@@ -178,6 +181,14 @@ class RuntimeSettings(BaseSettings):
         for entry in filter(None, (part.strip() for part in value.split(","))):
             if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", entry):
                 raise ValueError(f"{entry!r} is not an origin such as https://agent.example.com")
+        return value
+
+    @field_validator("agent_admin_emails")
+    @classmethod
+    def _admin_emails(cls, value: str) -> str:
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            if not re.fullmatch(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+", entry):
+                raise ValueError(f"{entry!r} is not an email such as ops@example.com")
         return value
 
     @field_validator("agent_timezone")
@@ -228,6 +239,12 @@ class RuntimeSettings(BaseSettings):
     def is_offline(self) -> bool:
         """True when the built-in deterministic model answers."""
         return self.agent_model == "offline"
+
+    @property
+    def admin_emails(self) -> frozenset[str]:
+        """AGENT_ADMIN_EMAILS as a set of lower-case emails."""
+        parts = (part.strip().lower() for part in self.agent_admin_emails.split(","))
+        return frozenset(filter(None, parts))
 
     @property
     def state_prefix(self) -> str:

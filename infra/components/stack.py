@@ -59,6 +59,7 @@ def runtime_settings(config: StackConfig) -> dict[str, str]:
         # Always bound: the runtime's sweep, not a bucket rule, expires these (docs/retention.md).
         "CHANNEL_RECORD_RETENTION_DAYS": config.channel_record_retention_days,
         "WEB_FETCH_ALLOWLIST": config.web_fetch_allowlist,
+        "AGENT_ADMIN_EMAILS": config.admin_emails,
         "TELEGRAM_DM_POLICY": config.telegram_dm_policy,
         "TELEGRAM_ALLOWLIST": config.telegram_allowlist,
         "SLACK_DM_POLICY": config.slack_dm_policy,

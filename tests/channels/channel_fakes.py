@@ -275,6 +275,8 @@ def channel_settings(state_dir: Path, fakes: FakePlatforms, **overrides: object)
         "discord_application_id": DISCORD_APP,
         "discord_api_base_url": fakes.discord_url,
         "discord_dm_policy": "open",
+        # Channel sessions belong to the chat's senders: the owner reads them as an admin.
+        "agent_admin_emails": "owner@example.com",
     }
     values.update(overrides)
     return RuntimeSettings(**values)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ OPTIONAL_PLAIN = {
     "AGENT_INSTRUCTIONS", "AGENT_TURN_TIMEOUT_S", "AGENT_LOG_LEVEL", "AGENT_TIMEZONE",
     "JOB_TIMEOUT_S", "WEB_FETCH_ALLOWLIST", "TELEGRAM_DM_POLICY", "TELEGRAM_ALLOWLIST",
     "SLACK_DM_POLICY", "SLACK_ALLOWLIST", "DISCORD_DM_POLICY", "DISCORD_ALLOWLIST",
-    "OPENCLAW_ALLOWED_ORIGINS",
+    "OPENCLAW_ALLOWED_ORIGINS", "AGENT_ADMIN_EMAILS",
 }  # fmt: skip
 OPENCLAW = {"edgeagent:agentEngine": "openclaw", "edgeagent:instanceType": "standard-1"}
 TOKEN_RESOURCE = ("random:index/randomPassword:RandomPassword", "edgeagent-openclaw-token")
@@ -43,6 +43,7 @@ SETTINGS = {
     "edgeagent:slackAllowlist": ["U0123ABCD"],
     "edgeagent:discordDmPolicy": "pairing",
     "edgeagent:discordAllowlist": ["80351110224678912"],
+    "edgeagent:adminEmails": ["ops@example.com", "lead@example.com"],
 }
 EXPECTED_TEXT = {
     "AGENT_INSTRUCTIONS": "You are Ada, my research assistant.\nCite sources.",
@@ -57,6 +58,7 @@ EXPECTED_TEXT = {
     "SLACK_ALLOWLIST": "U0123ABCD",
     "DISCORD_DM_POLICY": "pairing",
     "DISCORD_ALLOWLIST": "80351110224678912",
+    "AGENT_ADMIN_EMAILS": "ops@example.com,lead@example.com",
 }
 
 
@@ -181,6 +183,7 @@ def test_the_runtime_reads_the_bound_values_as_configured() -> None:
     assert (settings.agent_turn_timeout_s, settings.job_timeout_s) == (90.0, 600.0)
     assert (settings.agent_log_level, settings.agent_timezone) == ("warning", "Europe/Paris")
     assert settings.web_fetch_allowlist == "intranet.example.com,10.1.0.0/16"
+    assert settings.admin_emails == {"ops@example.com", "lead@example.com"}
     assert settings.openclaw_allowed_origins == "https://agent.example.com"
     channels = load_channel_configs(settings)
     assert {name: c.status for name, c in channels.items()} == dict.fromkeys(channels, "ready")

@@ -250,9 +250,11 @@ class CountingStore:
         self.reads += 1
         return await self.inner.get(key)
 
-    async def list(self, prefix: str) -> object:
+    async def list(
+        self, prefix: str, start_after: str | None = None, max_keys: int | None = None
+    ) -> object:
         self.reads += 1
-        return await self.inner.list(prefix)
+        return await self.inner.list(prefix, start_after, max_keys)
 
 
 def test_startup_reads_no_session(settings: RuntimeSettings) -> None:

@@ -42,7 +42,8 @@ async def test_turns_persist_and_restore_lazily(tmp_path: Path) -> None:
     restarted = SessionStore(store)  # a new process: nothing cached
     turns = await restarted.read("s1")
     assert [t.prompt for t in turns] == ["m0", "m1", "m2"]
-    assert [m.title for m in await restarted.list_sessions()] == ["m0"]
+    page = await restarted.index.page(None, None, 10)
+    assert [m.title for m in page.sessions] == ["m0"]
 
 
 async def test_two_writers_one_session_lose_nothing(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from agent.runtime.errors import PreconditionFailed, StoreError
-from agent.runtime.store import StateStore
+from agent.runtime.store import ObjectInfo, StateStore
 from agent.runtime.store.local import LocalDirStore
 from agent.runtime.store.periodic import PeriodicSyncStore
 from agent.runtime.store.r2 import R2Store
@@ -51,6 +51,45 @@ async def test_put_get_list_delete(store: StateStore) -> None:
     await store.delete("sessions/x/00000001.json")  # idempotent
     assert await store.get("sessions/x/00000001.json") is None
     await store.check()
+
+
+async def test_list_one_page_after_a_key(store: StateStore) -> None:
+    for name in ["a", "b", "c", "d", "e"]:
+        await store.put(f"order/{name}.json", name.encode())
+    await store.put("orderly/z.json", b"z")  # a sibling prefix stays out
+
+    def keys(infos: list[ObjectInfo]) -> list[str]:
+        return [info.key for info in infos]
+
+    assert keys(await store.list("order/", max_keys=2)) == ["order/a.json", "order/b.json"]
+    page = await store.list("order/", start_after="order/b.json", max_keys=2)
+    assert keys(page) == ["order/c.json", "order/d.json"]
+    assert keys(await store.list("order/", start_after="order/d.json", max_keys=2)) == [
+        "order/e.json"
+    ]
+    assert await store.list("order/", start_after="order/e.json") == []
+    # start_after need not exist: it is a position in key order.
+    assert keys(await store.list("order/", start_after="order/bb")) == [
+        "order/c.json",
+        "order/d.json",
+        "order/e.json",
+    ]
+    assert [i.size for i in await store.list("order/", max_keys=1)] == [1]
+
+
+async def test_periodic_store_pages_over_buffered_writes(tmp_path: Path) -> None:
+    inner = LocalDirStore(tmp_path)
+    for name in ["a", "b", "c", "d"]:
+        await inner.put(f"order/{name}.json", name.encode())
+    store = PeriodicSyncStore(inner, interval=3600)
+    await store.delete("order/a.json")
+    await store.delete("order/b.json")
+    await store.put("order/bb.json", b"bb")
+    page = await store.list("order/", max_keys=2)
+    assert [i.key for i in page] == ["order/bb.json", "order/c.json"]
+    after = await store.list("order/", start_after="order/bb.json", max_keys=5)
+    assert [i.key for i in after] == ["order/c.json", "order/d.json"]
+    await store.close()
 
 
 async def test_create_only_if_absent(store: StateStore) -> None:

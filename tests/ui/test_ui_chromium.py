@@ -356,3 +356,63 @@ def test_a_reply_lost_with_the_connection_is_resent_and_answered_once(
     assert [t["turn_id"] for t in turns] == dropped  # stored once, under the page's turn_id
     expect(agent.locator(".text")).to_have_text(turns[0]["reply"])
     page.close()
+
+
+def test_long_session_lists_and_histories_page(page: Page, local_dir: Path, shots: Path) -> None:
+    """More sessions than one listing page and a session longer than one history page: the page
+    shows the newest of each and fetches the rest on demand ("More sessions", "Load older")."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agent.runtime.sessions import SessionStore, Turn
+    from agent.runtime.store.local import LocalDirStore
+
+    async def fill() -> None:
+        sessions = SessionStore(LocalDirStore(local_dir / "state"))
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        for index in range(40):  # a session per day, oldest first; plus one long one, newest
+            session_id = f"paged-{index:02d}" if index < 39 else "paged-long"
+            turns = 61 if session_id == "paged-long" else 1
+            async with sessions.open(session_id):
+                for seq in range(1, turns + 1):
+                    draft = Turn(
+                        seq=1,
+                        turn_id=f"{session_id}-{seq}",
+                        user=IDENTITY,
+                        channel="api",
+                        created_at=start.replace(day=1 + index % 28, month=1 + index // 28),
+                        prompt=f"{session_id} m{seq}",
+                        reply=f"reply {seq}",
+                        model="offline",
+                    )
+                    await sessions.append(session_id, draft)
+
+    # Playwright's sync API runs an event loop in this thread: write from another one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, fill()).result()
+    page.click("nav a[data-view=memory]")
+    expect(page.locator("#memory-scope")).to_contain_text("Memory is shared")
+    page.click("nav a[data-view=chat]")
+    items = page.locator("#session-list [data-session]")
+    expect(items).to_have_count(30)
+    more = page.locator("#sessions-more")
+    expect(more).to_be_visible()
+    more.click()
+    expect(more).to_be_hidden()
+    expect(page.locator('#session-list [data-session^="paged-"]')).to_have_count(40)
+    listed = items.evaluate_all("nodes => nodes.map(n => n.dataset.session)")
+    assert len(set(listed)) == len(listed)
+    paged = [s for s in listed if s.startswith("paged-")]
+    assert paged[0] == "paged-long"
+    assert paged[1:] == [f"paged-{i:02d}" for i in range(38, -1, -1)]  # newest first
+
+    page.click('#session-list [data-session="paged-long"]')
+    expect(page.locator(".msg.user")).to_have_count(50)
+    expect(page.locator(".msg.user").last).to_have_text("paged-long m61")
+    older = page.locator("#load-older")
+    expect(older).to_be_visible()
+    older.click()
+    expect(page.locator(".msg.user")).to_have_count(61)
+    expect(page.locator(".msg.user").first).to_have_text("paged-long m1")
+    expect(older).to_be_hidden()
+    page.screenshot(path=str(shots / "paging.png"), full_page=True)

@@ -40,6 +40,7 @@ export interface Env {
   DISCORD_DM_POLICY?: string;
   DISCORD_ALLOWLIST?: string;
   WEB_FETCH_ALLOWLIST?: string;
+  AGENT_ADMIN_EMAILS?: string;
   AGENT_TIMEZONE?: string;
   JOB_TIMEOUT_S?: string;
   CHANNEL_RECORD_RETENTION_DAYS?: string;

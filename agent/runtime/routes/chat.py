@@ -12,7 +12,9 @@ from agent.runtime.errors import RequestError
 from agent.runtime.http import identity, parse_body, request_id
 from agent.runtime.payloads import ChatReply, ChatRequest, TurnView
 from agent.runtime.service import TurnRequest
-from agent.runtime.sessions import new_session_id
+from agent.runtime.session_history import read_turns
+from agent.runtime.session_index import not_found, same_identity
+from agent.runtime.sessions import check_session_id, new_session_id
 
 if TYPE_CHECKING:
     from agent.runtime.app import Runtime
@@ -50,30 +52,64 @@ async def send_message(request: Request) -> JSONResponse:
     return JSONResponse(reply.model_dump(mode="json"))
 
 
+def _int_param(
+    request: Request, name: str, default: int | None, high: int, example: str
+) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise RequestError(422, f"invalid query parameter: {name}", f"use 1-{high}, e.g. {example}")
+    return int(raw)
+
+
 async def list_sessions(request: Request) -> JSONResponse:
-    """Sessions, newest first."""
-    identity(request)
+    """The caller's sessions (an admin's: everyone's), newest first, one page per request.
+
+    `?limit=` (1-1000, default 100) and `?cursor=` (the previous page's `next_cursor`).
+    """
+    user = identity(request)
     runtime = runtime_of(request)
-    raw_limit = request.query_params.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
-        raise RequestError(422, "invalid query parameter: limit", "use 1-1000, e.g. ?limit=50")
-    metas = await runtime.service.sessions.list_sessions(int(raw_limit))
-    return JSONResponse({"sessions": [m.model_dump(mode="json") for m in metas]})
+    limit = _int_param(request, "limit", 100, 1000, "?limit=50")
+    assert limit is not None
+    access = runtime.service.access
+    admin = access.is_admin(user)
+    page = await access.index.page(
+        None if admin else user, request.query_params.get("cursor"), limit
+    )
+    if admin:
+        others = [m.session_id for m in page.sessions if not same_identity(m.created_by, user)]
+        if others:
+            await access.audit("list_sessions", user, None, sessions=",".join(others))
+    return JSONResponse(
+        {
+            "sessions": [m.model_dump(mode="json") for m in page.sessions],
+            "next_cursor": page.next_cursor,
+        }
+    )
 
 
 async def read_session(request: Request) -> JSONResponse:
-    """Every turn of one session, in order."""
-    identity(request)
+    """One page of a session's turns, in order: the newest by default, `?before=<seq>` older.
+
+    Only the session's owner (or an admin, audit-logged) sees it; anyone else gets 404.
+    """
+    user = identity(request)
     runtime = runtime_of(request)
-    session_id = request.path_params["session_id"]
-    turns = await runtime.service.sessions.read(session_id)
-    if not turns:
-        raise RequestError(404, f"no session {session_id!r}", "list sessions at /api/sessions")
-    views = [TurnView.model_validate(turn, from_attributes=True) for turn in turns]
+    session_id = check_session_id(request.path_params["session_id"])
+    limit = _int_param(request, "limit", 50, 500, "?limit=50")
+    before = _int_param(request, "before", None, 99_999_999, "?before=120")
+    assert limit is not None
+    await runtime.service.access.readable(session_id, user)
+    page = await read_turns(runtime.store, session_id, before, limit)
+    if not page.turns and before is None:
+        raise not_found(session_id)
+    views = [TurnView.model_validate(turn, from_attributes=True) for turn in page.turns]
     return JSONResponse(
         {
             "session_id": session_id,
             "turns": [view.model_dump(mode="json") for view in views],
+            "older_before": page.older,
         }
     )
 

@@ -24,8 +24,6 @@ from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject
 if TYPE_CHECKING:
     from agent.runtime.app import Runtime
 
-SESSION_INDEX = "session-index/"  # the prefix of sessions.meta_key
-
 
 class WriteClock:
     """A StateStore that delegates everything and remembers when the last write returned."""
@@ -44,8 +42,12 @@ class WriteClock:
         self.last_write_at = datetime.now(UTC)
         return etag
 
-    async def list(self, prefix: str) -> list[ObjectInfo]:
-        return await self.inner.list(prefix)
+    async def list(
+        self, prefix: str, start_after: str | None = None, max_keys: int | None = None
+    ) -> list[ObjectInfo]:
+        if start_after is None and max_keys is None:
+            return await self.inner.list(prefix)
+        return await self.inner.list(prefix, start_after=start_after, max_keys=max_keys)
 
     async def delete(self, key: str) -> None:
         await self.inner.delete(key)
@@ -73,16 +75,18 @@ def _location(runtime: Runtime) -> dict[str, Any]:
     return {"backend": "r2", "bucket": settings.state_bucket, "endpoint": settings.state_endpoint}
 
 
-async def _counts(runtime: Runtime) -> dict[str, int]:
+async def _counts(runtime: Runtime, user: str) -> dict[str, int]:
     hub = runtime.channels
+    access = runtime.service.access
+    # One counter read: everyone's sessions for an admin, the caller's own otherwise.
     sessions, memory, jobs, pairings = await asyncio.gather(
-        runtime.store.list(SESSION_INDEX),
+        access.index.count(None if access.is_admin(user) else user),
         runtime.tools.memory.list_files(),
         runtime.tools.jobs.list(),
         hub.pairing.pending() if hub is not None else asyncio.sleep(0, result=[]),
     )
     return {
-        "sessions": len(sessions),
+        "sessions": sessions,
         "memory_files": len(memory),
         "jobs_active": sum(1 for job in jobs if job.status == "active"),
         "pairings_pending": len(pairings),
@@ -118,7 +122,7 @@ async def read_state(request: Request) -> JSONResponse:
                     else f"periodic: buffered, synced every {settings.state_sync_interval_s:g} s"
                 ),
             },
-            "counts": await _counts(runtime),
+            "counts": await _counts(runtime, user),
         }
     )
 

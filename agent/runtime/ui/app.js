@@ -18,6 +18,9 @@ function memoryUrl(path) {
 async function loadState() {
   const state = await api("/api/state");
   $("who").textContent = `Signed in as ${state.user}`;
+  if (state.state.prefix) {
+    $("memory-scope").textContent = "Memory here is yours alone: this sandbox belongs to you (per-user isolation).";
+  }
   $("model").textContent = `${state.engine} · ${state.model}`;
   $("offline-badge").hidden = !state.offline;
   const facts = $("state-list");
@@ -44,7 +47,9 @@ async function loadState() {
 
 // ---------------------------------------------------------------- chat
 
-const chat = { socket: null, session: null, inflight: null, retryMs: 500, queue: [] };
+const SESSION_PAGE = 30; // sessions per listing page
+const HISTORY_PAGE = 50; // turns per history page
+const chat = { socket: null, session: null, inflight: null, retryMs: 500, queue: [], cursor: null, older: null };
 
 function setConn(state, label) {
   const conn = $("conn");
@@ -52,13 +57,22 @@ function setConn(state, label) {
   conn.textContent = label;
 }
 
-function bubble(role, text, meta) {
+function bubble(role, text, meta, scroll = true) {
   $("chat-empty")?.remove();
   const body = el("div", { className: "text", textContent: text });
   const node = el("div", { className: `msg ${role}` }, body, meta ? el("div", { className: "meta", textContent: meta }) : null);
   $("messages").append(node);
-  node.scrollIntoView({ block: "end" });
+  if (scroll) node.scrollIntoView({ block: "end" });
   return node;
+}
+
+function turnNodes(turns) {
+  return turns.flatMap((turn) => [
+    el("div", { className: "msg user", dataset: { seq: String(turn.seq) } }, el("div", { className: "text", textContent: turn.prompt })),
+    el("div", { className: "msg agent" },
+      el("div", { className: "text", textContent: turn.reply }),
+      el("div", { className: "meta", textContent: `${turn.model} · ${turn.channel} · ${when(turn.created_at)}` })),
+  ]);
 }
 
 function connect() {
@@ -131,34 +145,65 @@ function submitChat(event) {
   sendNext();
 }
 
-async function loadSessions() {
-  const { sessions } = await api("/api/sessions?limit=100");
-  const list = $("session-list");
-  list.replaceChildren(...sessions.map((s) => el("li", {},
+function sessionItem(s) {
+  return el("li", {},
     el("button", {
       type: "button",
       className: s.session_id === chat.session ? "item active" : "item",
       onclick: () => openSession(s.session_id).catch(showError),
       dataset: { session: s.session_id },
-    }, el("span", { className: "title", textContent: s.title || s.session_id }), el("span", { className: "sub", textContent: when(s.created_at) })))));
-  if (sessions.length === 0) list.append(el("li", { className: "muted", textContent: "No sessions yet." }));
+    }, el("span", { className: "title", textContent: s.title || s.session_id }), el("span", { className: "sub", textContent: when(s.created_at) })));
 }
 
+// The listing comes a page at a time, newest first; "More sessions" follows the server's cursor.
+async function loadSessions(more = false) {
+  const cursor = more ? chat.cursor : null;
+  const query = `limit=${SESSION_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+  const { sessions, next_cursor } = await api(`/api/sessions?${query}`);
+  const list = $("session-list");
+  const items = sessions.map(sessionItem);
+  if (more) list.append(...items); else list.replaceChildren(...items);
+  chat.cursor = next_cursor;
+  $("sessions-more").hidden = !next_cursor;
+  if (!more && sessions.length === 0) list.append(el("li", { className: "muted", textContent: "No sessions yet." }));
+}
+
+function markActive() {
+  for (const button of $("session-list").querySelectorAll("button[data-session]")) {
+    button.classList.toggle("active", button.dataset.session === chat.session);
+  }
+}
+
+// A session opens on its newest page of turns; "Load older messages" prepends the page before.
 async function openSession(id) {
   if (chat.inflight) { toast("Wait for the current reply first."); return; }
-  const { turns } = await api(`/api/sessions/${encodeURIComponent(id)}`);
+  const page = await api(`/api/sessions/${encodeURIComponent(id)}?limit=${HISTORY_PAGE}`);
   chat.session = id;
-  $("messages").replaceChildren();
-  for (const turn of turns) {
-    bubble("user", turn.prompt);
-    bubble("agent", turn.reply, `${turn.model} · ${turn.channel} · ${when(turn.created_at)}`);
-  }
-  await loadSessions();
+  chat.older = page.older_before;
+  $("messages").replaceChildren(...turnNodes(page.turns));
+  $("load-older").hidden = !chat.older;
+  $("messages").lastElementChild?.scrollIntoView({ block: "end" });
+  markActive();
+}
+
+async function loadOlder() {
+  if (!chat.session || !chat.older) return;
+  const id = chat.session;
+  const page = await api(`/api/sessions/${encodeURIComponent(id)}?limit=${HISTORY_PAGE}&before=${chat.older}`);
+  if (chat.session !== id) return;
+  const box = $("messages");
+  const first = box.firstElementChild;
+  box.prepend(...turnNodes(page.turns));
+  first?.scrollIntoView({ block: "start" });
+  chat.older = page.older_before;
+  $("load-older").hidden = !chat.older;
 }
 
 function newChat() {
   if (chat.inflight) { toast("Wait for the current reply first."); return; }
   chat.session = null;
+  chat.older = null;
+  $("load-older").hidden = true;
   $("messages").replaceChildren(el("p", { className: "empty", id: "chat-empty", textContent: "Say hello to start a new session." }));
   loadSessions().catch(showError);
   $("chat-input").focus();
@@ -285,7 +330,7 @@ async function approve(pairing) {
 
 // ---------------------------------------------------------------- navigation
 
-const loaders = { chat: loadSessions, memory: loadMemoryFiles, jobs: loadJobs, channels: loadChannels, state: loadState };
+const loaders = { chat: () => loadSessions(), memory: loadMemoryFiles, jobs: loadJobs, channels: loadChannels, state: loadState };
 
 function route() {
   const view = (location.hash || "#chat").slice(1);
@@ -302,6 +347,8 @@ function start() {
     if (event.key === "Enter" && !event.shiftKey) submitChat(event);
   });
   $("new-chat").addEventListener("click", newChat);
+  $("sessions-more").addEventListener("click", () => loadSessions(true).catch(showError));
+  $("load-older").addEventListener("click", () => loadOlder().catch(showError));
   $("memory-save").addEventListener("click", () => saveMemory().catch(showError));
   $("memory-search").addEventListener("submit", (event) => searchMemory(event).catch(showError));
   $("memory-new").addEventListener("submit", newMemoryFile);
