@@ -227,6 +227,9 @@ def test_the_cron_tick_sweeps_a_per_user_sandbox(tmp_path: Path) -> None:
     tick = {"cron": "*/5 * * * *", "scheduled_time": "2026-11-26T21:00:00Z"}
     with TestClient(create_app(settings)) as client:
         wait_ready(client, headers=HEADERS, attempts=200)
-        assert client.post("/internal/cron", headers={**HEADERS, **INTERNAL}, json=tick).status_code == 202
+        assert (
+            client.post("/internal/cron", headers={**HEADERS, **INTERNAL}, json=tick).status_code
+            == 202
+        )
     assert not (root / "outbox/messages/a.json").exists()
     assert (root / "outbox/messages/b.json").is_file()
