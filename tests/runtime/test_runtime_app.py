@@ -244,9 +244,9 @@ class CountingStore:
         self.reads += 1
         return await self.inner.get(key)
 
-    async def list(self, prefix: str) -> object:
+    async def list(self, prefix: str, **page: object) -> object:
         self.reads += 1
-        return await self.inner.list(prefix)
+        return await self.inner.list(prefix, **page)
 
 
 def test_startup_reads_no_session(settings: RuntimeSettings) -> None:

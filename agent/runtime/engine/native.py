@@ -20,7 +20,7 @@ from agent.runtime.engine.agent import AgentToolset, build_agent
 from agent.runtime.engine.base import EngineEvent, TextDelta, TurnOutcome
 from agent.runtime.engine.deps import AgentDeps
 from agent.runtime.errors import EngineError
-from agent.runtime.sessions import Turn
+from agent.runtime.sessions import SessionWindow, Turn
 
 
 class NativeEngine:
@@ -61,10 +61,10 @@ class NativeEngine:
             await closer()
 
     async def turn(
-        self, history: Sequence[Turn], prompt: str, deps: AgentDeps
+        self, session: SessionWindow, prompt: str, deps: AgentDeps
     ) -> AsyncIterator[EngineEvent]:
         """Stream text deltas, then the outcome with this turn's new messages."""
-        past = _history(history)
+        past = [message for turn in session.turns for message in turn_messages(turn)]
         async with self._agent.run_stream_events(prompt, message_history=past, deps=deps) as events:
             async for event in events:
                 if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
@@ -83,6 +83,7 @@ class NativeEngine:
         raise EngineError("the agent run ended without a result")
 
 
-def _history(turns: Sequence[Turn]) -> list[ModelMessage]:
-    flat = [message for turn in turns for message in turn.messages]
-    return ModelMessagesTypeAdapter.validate_python(flat)
+def turn_messages(turn: Turn) -> list[ModelMessage]:
+    """A stored turn's messages, validated once per loaded turn."""
+    parsed: list[ModelMessage] = turn.parsed(ModelMessagesTypeAdapter.validate_python)
+    return parsed

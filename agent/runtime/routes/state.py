@@ -44,8 +44,10 @@ class WriteClock:
         self.last_write_at = datetime.now(UTC)
         return etag
 
-    async def list(self, prefix: str) -> list[ObjectInfo]:
-        return await self.inner.list(prefix)
+    async def list(
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
+    ) -> list[ObjectInfo]:
+        return await self.inner.list(prefix, start_after=start_after, max_keys=max_keys)
 
     async def delete(self, key: str) -> None:
         await self.inner.delete(key)

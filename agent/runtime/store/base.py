@@ -45,8 +45,11 @@ class StateStore(Protocol):
         """Write durably and return the new etag; raise PreconditionFailed on a lost race."""
         ...
 
-    async def list(self, prefix: str) -> list[ObjectInfo]:
-        """Every object whose key starts with `prefix`, in key order."""
+    async def list(
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
+    ) -> list[ObjectInfo]:
+        """Objects whose key starts with `prefix`, in key order: only keys after `start_after`,
+        at most `max_keys` of them (S3 ListObjectsV2 `StartAfter` / `MaxKeys`)."""
         ...
 
     async def delete(self, key: str) -> None:

@@ -86,25 +86,36 @@ class LocalDirStore:
             tmp.unlink(missing_ok=True)
         return etag_of(body)
 
-    async def list(self, prefix: str) -> list[ObjectInfo]:
-        """Objects under `prefix`, in key order."""
-        return await asyncio.to_thread(self._list, prefix)
+    async def list(
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
+    ) -> list[ObjectInfo]:
+        """Objects under `prefix`, in key order, after `start_after`, at most `max_keys`."""
+        return await asyncio.to_thread(self._list, prefix, start_after, max_keys)
 
-    def _list(self, prefix: str) -> builtins.list[ObjectInfo]:
+    def _list(
+        self, prefix: str, start_after: str | None, max_keys: int | None
+    ) -> builtins.list[ObjectInfo]:
         full = self._prefix + prefix
+        after = self._prefix + start_after if start_after is not None else ""
         # Walk only the deepest directory the prefix names, not the whole tree.
         base = self._root / full.rsplit("/", 1)[0] if "/" in full else self._root
-        found: builtins.list[ObjectInfo] = []
+        keys: builtins.list[str] = []
         for dirpath, _dirs, files in os.walk(base):
             for name in files:
                 if name.startswith(_TMP) or name == _LOCK:
                     continue
-                path = Path(dirpath) / name
-                rel = path.relative_to(self._root).as_posix()
-                if rel.startswith(full):
-                    body = path.read_bytes()
-                    found.append(ObjectInfo(rel[len(self._prefix) :], etag_of(body), len(body)))
-        return sorted(found, key=lambda info: info.key)
+                rel = (Path(dirpath) / name).relative_to(self._root).as_posix()
+                if rel.startswith(full) and rel > after:
+                    keys.append(rel)
+        keys.sort()
+        found: builtins.list[ObjectInfo] = []
+        for rel in keys[:max_keys] if max_keys is not None else keys:
+            try:
+                body = (self._root / rel).read_bytes()  # only the listed page is read
+            except FileNotFoundError:
+                continue
+            found.append(ObjectInfo(rel[len(self._prefix) :], etag_of(body), len(body)))
+        return found
 
     async def delete(self, key: str) -> None:
         """Remove the object if present."""

@@ -61,17 +61,20 @@ class PeriodicSyncStore:
         self._pending[key] = body
         return etag_of(body)
 
-    async def list(self, prefix: str) -> list[ObjectInfo]:
+    async def list(
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
+    ) -> list[ObjectInfo]:
         """The inner listing overlaid with buffered writes."""
-        merged = {info.key: info for info in await self._inner.list(prefix)}
+        inner = await self._inner.list(prefix, start_after=start_after)
+        merged = {info.key: info for info in inner}
         for key, body in self._pending.items():
-            if not key.startswith(prefix):
+            if not key.startswith(prefix) or (start_after is not None and key <= start_after):
                 continue
             if body is None:
                 merged.pop(key, None)
             else:
                 merged[key] = ObjectInfo(key, etag_of(body), len(body))
-        return [merged[key] for key in sorted(merged)]
+        return [merged[key] for key in sorted(merged)][:max_keys]
 
     async def delete(self, key: str) -> None:
         """Buffer the delete."""

@@ -109,23 +109,34 @@ class R2Store:
             raise self._fail("write", key, error) from None
         return response["ETag"]
 
-    async def list(self, prefix: str) -> list[ObjectInfo]:
+    async def list(
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
+    ) -> list[ObjectInfo]:
         """Objects under `prefix`, in key order (S3 lists in UTF-8 binary order)."""
-        return await asyncio.to_thread(self._list, prefix)
+        return await asyncio.to_thread(self._list, prefix, start_after, max_keys)
 
-    def _list(self, prefix: str) -> builtins.list[ObjectInfo]:
+    def _list(
+        self, prefix: str, start_after: str | None, max_keys: int | None
+    ) -> builtins.list[ObjectInfo]:
         found: builtins.list[ObjectInfo] = []
         strip = len(self._prefix)
+        # ListObjectsV2 StartAfter / MaxKeys: https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
+        # (R2 supports both: https://developers.cloudflare.com/r2/api/s3/api/)
+        extra: dict[str, Any] = {}
+        if start_after is not None:
+            extra["StartAfter"] = self._full(start_after)
+        if max_keys is not None:
+            extra["PaginationConfig"] = {"MaxItems": max_keys, "PageSize": min(max_keys, 1000)}
         try:
             pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self._bucket, Prefix=self._prefix + prefix
+                Bucket=self._bucket, Prefix=self._prefix + prefix, **extra
             )
             for page in pages:
                 for item in page.get("Contents", []):
                     found.append(ObjectInfo(item["Key"][strip:], item["ETag"], item["Size"]))
         except (ClientError, BotoCoreError) as error:
             raise self._fail("listing", prefix, error) from None
-        return found
+        return found[:max_keys] if max_keys is not None else found
 
     async def delete(self, key: str) -> None:
         """Remove the object if present."""
