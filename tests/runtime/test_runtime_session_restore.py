@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from store_support import CountingStore
 
 from agent.runtime.errors import PreconditionFailed
 from agent.runtime.sessions import (
@@ -23,38 +24,9 @@ from agent.runtime.sessions import (
     turn_id_key,
     turn_key,
 )
-from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject
 from agent.runtime.store.local import LocalDirStore
 
 pytestmark = pytest.mark.anyio
-
-
-class CountingStore:
-    """Counts storage reads (get and list calls) and writes, delegating everything."""
-
-    def __init__(self, inner: StateStore) -> None:
-        self.inner = inner
-        self.reads: list[str] = []
-        self.writes: list[str] = []
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
-
-    async def get(self, key: str) -> StoredObject | None:
-        self.reads.append(f"get {key}")
-        return await self.inner.get(key)
-
-    async def list(
-        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
-    ) -> list[ObjectInfo]:
-        self.reads.append(f"list {prefix}")
-        return await self.inner.list(prefix, start_after=start_after, max_keys=max_keys)
-
-    async def put(
-        self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
-    ) -> str:
-        self.writes.append(key)
-        return await self.inner.put(key, body, if_none_match=if_none_match, if_match=if_match)
 
 
 def make_turn(seq: int, prompt: str | None = None) -> Turn:
