@@ -40,6 +40,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -51,10 +52,12 @@ log = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CHECKPOINT_EVERY = 4  # a cold restore then reads at most 3 turns after the newest checkpoint
-DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
-# Parsed turns take several times their JSON size in Python objects (measured ~6x for pydantic-ai
-# messages); the cache budget counts that, not the bytes on the wire.
-IN_MEMORY_FACTOR = 6
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024  # a quarter of a `lite` instance (256 MiB)
+CACHE_SHARE_OF_MEMORY = 4  # the cache may take 1/4 of the container's memory
+CGROUP = Path("/sys/fs/cgroup")
+# Parsed turns take several times their JSON size in Python objects (measured 6.1x for turns with
+# their parsed pydantic-ai messages); the cache budget counts that, not the bytes on the wire.
+IN_MEMORY_FACTOR = 7
 _MAX_CLAIMS = 64
 _LOAD_CONCURRENCY = 16
 _NEWEST_FIRST = 99_999_999
@@ -161,6 +164,22 @@ class SessionWindow:
         return await self.owner.record_summary(self, summary, folded)
 
 
+def cache_budget(configured: int | None, cgroup: Path = CGROUP) -> int:
+    """AGENT_SESSION_CACHE_BYTES, else a quarter of the container's memory limit (cgroup v2, then
+    v1), else DEFAULT_CACHE_BYTES when no limit is visible."""
+    if configured is not None:
+        return configured
+    for name in ("memory.max", "memory/memory.limit_in_bytes"):
+        try:
+            raw = (cgroup / name).read_text().strip()
+        except OSError:
+            continue
+        # v2 writes "max" and v1 a huge number when unlimited: no limit to derive from.
+        if raw.isdigit() and int(raw) < 1 << 50:
+            return int(raw) // CACHE_SHARE_OF_MEMORY
+    return DEFAULT_CACHE_BYTES
+
+
 def check_session_id(session_id: str) -> str:
     """Reject ids that are not safe key segments."""
     if not SESSION_ID.match(session_id):
@@ -232,6 +251,13 @@ class SessionStore:
             if not window.lock.locked():
                 total -= window.size
                 del self._sessions[session_id]
+
+    async def warm(self) -> None:
+        """Run a cold restore's read path once (list with max_keys, get), so readiness means a
+        session can be restored now; raises StoreError if it cannot."""
+        await self._store.list("session-checkpoints/", max_keys=1)
+        await self._store.get(checkpoint_key("readiness-probe", 1))
+        Checkpoint.model_validate_json(Checkpoint(upto=1, summary=None, turns=[]).model_dump_json())
 
     @asynccontextmanager
     async def open(self, session_id: str) -> AsyncIterator[SessionWindow]:

@@ -14,10 +14,12 @@ from store_support import CountingStore
 from agent.runtime.errors import PreconditionFailed
 from agent.runtime.sessions import (
     CHECKPOINT_EVERY,
+    DEFAULT_CACHE_BYTES,
     Checkpoint,
     SessionStore,
     Summary,
     Turn,
+    cache_budget,
     checkpoint_key,
     now,
     summary_key,
@@ -186,3 +188,12 @@ async def test_turn_id_key_is_a_safe_segment() -> None:
     key = turn_id_key("s", "../../etc:passwd")
     assert key.startswith("turn-ids/s/")
     assert ".." not in key
+
+
+def test_cache_budget_comes_from_the_setting_or_the_container_memory(tmp_path: Path) -> None:
+    assert cache_budget(5_000_000, tmp_path) == 5_000_000
+    assert cache_budget(None, tmp_path) == DEFAULT_CACHE_BYTES  # no cgroup files
+    (tmp_path / "memory.max").write_text("max\n")
+    assert cache_budget(None, tmp_path) == DEFAULT_CACHE_BYTES  # unlimited
+    (tmp_path / "memory.max").write_text(f"{256 * 1024 * 1024}\n")  # a `lite` instance
+    assert cache_budget(None, tmp_path) == 64 * 1024 * 1024

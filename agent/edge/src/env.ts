@@ -44,6 +44,7 @@ export interface Env {
   JOB_TIMEOUT_S?: string;
   AGENT_INSTRUCTIONS?: string;
   AGENT_TURN_TIMEOUT_S?: string;
+  AGENT_CONTEXT_TOKENS?: string;
   AGENT_LOG_LEVEL?: string;
   OPENCLAW_ALLOWED_ORIGINS?: string;
   OPENCLAW_GATEWAY_TOKEN?: string;
