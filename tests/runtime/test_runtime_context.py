@@ -146,6 +146,8 @@ async def test_at_5000_turns_every_request_stays_in_budget_and_keeps_old_facts(
     # The full history is still in the store, unchanged; the summary is its own object.
     assert len([k for k in store.objects if k.startswith("sessions/long/")]) == 5012
     assert [k for k in store.objects if k.startswith("session-summaries/long/")]
+    last = Turn.model_validate_json(store.objects[turn_key("long", 5012)])
+    assert len(last.messages) == 2  # only this turn's request and reply, no summary, no history
     async with sessions.open("long") as window:
         assert window.summary is not None
         assert "4711" in window.summary.text
@@ -251,3 +253,61 @@ async def test_summary_objects_are_created_not_replaced(settings: RuntimeSetting
     before = dict(store.objects)
     await run_turn(engine, sessions, settings, "two")
     assert all(store.objects[k] == body for k, body in before.items())  # nothing overwritten
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs (no except clause catches a BaseException)."""
+
+
+class KillOnce(MemoryStore):
+    """A store whose process 'dies' at the first write under `prefix`, after `skip` such writes."""
+
+    def __init__(self, prefix: str, skip: int = 0) -> None:
+        super().__init__()
+        self.prefix, self.skip, self.armed = prefix, skip, True
+
+    async def put(self, key: str, body: bytes, **conditions: object) -> str:
+        if self.armed and key.startswith(self.prefix):
+            if self.skip == 0:
+                self.armed = False
+                raise Killed(key)
+            self.skip -= 1
+        return await super().put(key, body, **conditions)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "skip"),
+    [("turn-ids/", 5), ("session-summaries/", 0), ("session-checkpoints/", 0)],
+    ids=["mid-markers", "before-summary", "before-checkpoint"],
+)
+async def test_a_kill_mid_compaction_loses_nothing(
+    settings: RuntimeSettings, prefix: str, skip: int
+) -> None:
+    store = KillOnce(prefix, skip)
+    fill(store, "long", 300)
+    engine = NativeEngine(
+        Capture().model(), label="c", offline=True, instructions="x", context_tokens=2000
+    )
+
+    async def until_killed() -> None:
+        for n in range(8):
+            await run_turn(engine, SessionStore(store), settings, f"before {n}")  # type: ignore[arg-type]
+
+    with pytest.raises(Killed):
+        await until_killed()
+    before = {k: v for k, v in store.objects.items() if k.startswith("sessions/")}
+    # A new process on the same store: every turn is there, the next turns compact and answer.
+    capture = Capture()
+    engine = NativeEngine(
+        capture.model(), label="c", offline=True, instructions="x", context_tokens=2000
+    )
+    sessions = SessionStore(store)  # type: ignore[arg-type]
+    for n in range(3):
+        await run_turn(engine, sessions, settings, f"after {n}")
+    assert all(store.objects[k] == v for k, v in before.items())
+    seqs = sorted(int(k.rsplit("/", 1)[1][:8]) for k in store.objects if k.startswith("sessions/"))
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert "4711" in capture.text(capture.replies()[-1])
+    async with sessions.open("long") as window:
+        assert window.summary is not None
+        assert window.next_seq == len(seqs) + 1

@@ -16,6 +16,7 @@ Tokens are estimated, conservatively, as one per 4 bytes of the serialized messa
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Sequence
@@ -137,7 +138,9 @@ class ContextManager:
         # If compaction could not run (model or store failure), drop old turns from this request
         # only: the window and the store keep them for the next attempt.
         keep = _newest_within(pasts, room)
-        recent = [m for past in pasts[len(pasts) - keep :] for m in past.messages]
+        # Shallow copies: pydantic-ai may annotate the messages it sends; the parsed turns are
+        # cached across requests and must stay as stored.
+        recent = [copy.copy(m) for past in pasts[len(pasts) - keep :] for m in past.messages]
         return [*head, *recent, *current]
 
     async def _compact(self, session: SessionWindow, folded: list[Turn]) -> None:
