@@ -271,6 +271,12 @@ class StackConfig(BaseModel):
         description="seconds a chat turn may run before 504 (runtime default 120)",
         examples=[120],
     )
+    agent_context_tokens: Annotated[int, Field(ge=1000, le=10_000_000)] | None = Field(
+        default=None,
+        description="token budget of one model request; older turns are compacted into a "
+        "summary (runtime default: 3/4 of the model's known context window, else 64000)",
+        examples=[64000],
+    )
     agent_log_level: Literal["debug", "info", "warning", "error"] | None = Field(
         default=None, description="runtime log level (runtime default `info`)", examples=["info"]
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 import uvicorn
+from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
@@ -57,11 +58,23 @@ def moto_server() -> Iterator[str]:
     (`If-Match` / `If-None-Match`) enforced like R2. Yields its endpoint URL."""
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # moto checks `If-None-Match` / `If-Match` and then stores, without a lock: two concurrent
+    # creates of one key can both succeed on its threaded server (seen with two runtimes racing
+    # for one turn number). R2 makes the check and the write one atomic step; so does this lock.
+    put_object = S3Response.put_object
+    lock = threading.RLock()
+
+    def atomic_put_object(self: S3Response) -> Any:
+        with lock:
+            return put_object(self)
+
+    S3Response.put_object = atomic_put_object  # type: ignore[method-assign]
     server.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+        S3Response.put_object = put_object  # type: ignore[method-assign]
 
 
 @contextmanager

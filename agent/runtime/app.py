@@ -1,8 +1,10 @@
 """The runtime's ASGI app: `create_app(settings, deps)` wires the store, engine and routes.
 
 The lifespan opens clients and closes them; readiness (`/readyz`) turns true once the engine has
-started and the state store answered one authenticated call. No session is read at startup:
-sessions restore lazily on first use, so readiness does not grow with stored state.
+started, the state store answered one authenticated call, and a cold session's restore path
+(checkpoint listing and read) worked once. No session is read at startup: sessions restore lazily
+on first use from a checkpoint in a constant number of reads, so readiness does not grow with
+stored state and a ready sandbox can take a turn in any session.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from agent.runtime.http import problem_response
 from agent.runtime.outbox import Outbox
 from agent.runtime.routes import channels, chat, health, inbound, jobs, memory, state, ui, ws
 from agent.runtime.service import ChatService
-from agent.runtime.sessions import SessionStore
+from agent.runtime.sessions import SessionStore, cache_budget
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store import StateStore, open_store
 from agent.runtime.tools import Tools, open_tools
@@ -80,7 +82,8 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
         http = deps.http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
         tools = open_tools(settings, store)
         engine = deps.engine or create_engine(settings, deps.toolsets or tools.toolsets)
-        service = ChatService(settings, store, SessionStore(store), engine, http)
+        sessions = SessionStore(store, cache_budget(settings.agent_session_cache_bytes))
+        service = ChatService(settings, store, sessions, engine, http)
         runtime = Runtime(settings=settings, store=store, service=service, tools=tools)
         app.state.runtime = runtime
         hub = open_channels(settings, store, service, http)
@@ -139,6 +142,9 @@ async def _become_ready(runtime: Runtime, engine: Engine, store: StateStore) -> 
     while True:
         try:
             await store.check()
+            # The path a cold turn takes (checkpoint listing and read): ready means any session,
+            # however long, can be restored in a few reads (docs/sessions.md).
+            await runtime.service.sessions.warm()
         except StoreError as error:
             runtime.not_ready_reason = f"state store not reachable: {error}"
             log.warning("%s; retrying in %.1f s", runtime.not_ready_reason, delay)

@@ -1,4 +1,4 @@
-"""The chat service: one turn = load history, run the engine, store durably, then acknowledge.
+"""The chat service: one turn = open the session window, run the engine, store durably, then ack.
 
 Every entry point (HTTP, WebSocket, and later channels and scheduled jobs) goes through `turn`, so
 the durability rule lives in exactly one place: nothing is returned to the caller, and no delta
@@ -17,7 +17,7 @@ import httpx
 from agent.runtime.engine import AgentDeps, Engine, TextDelta, TurnOutcome
 from agent.runtime.errors import EngineError, RequestError
 from agent.runtime.session_access import SessionAccess
-from agent.runtime.sessions import SessionStore, Turn, now
+from agent.runtime.sessions import SessionStore, SessionWindow, Turn, now
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
 
@@ -56,15 +56,15 @@ class ChatService:
 
     async def turn(self, request: TurnRequest, on_delta: OnDelta | None = None) -> Turn:
         """Run one turn and return it once it is durably stored."""
-        async with self.sessions.open(request.session_id) as history:
+        async with self.sessions.open(request.session_id) as window:
             await self.access.check_turn(
-                request.session_id, request.user, request.channel, has_history=bool(history)
+                request.session_id, request.user, request.channel, has_history=window.next_seq > 1
             )
             if request.turn_id is not None:
-                for done in history:
-                    if done.turn_id == request.turn_id:
-                        return done
-            outcome = await self._generate(request, history, on_delta)
+                done = await self.sessions.find_turn(window, request.turn_id)
+                if done is not None:
+                    return done
+            outcome = await self._generate(request, window, on_delta)
             draft = Turn(
                 seq=1,  # the real number is claimed by the conditional create
                 turn_id=request.turn_id or uuid.uuid4().hex,
@@ -79,7 +79,7 @@ class ChatService:
             return await self.sessions.append(request.session_id, draft)
 
     async def _generate(
-        self, request: TurnRequest, history: list[Turn], on_delta: OnDelta | None
+        self, request: TurnRequest, window: SessionWindow, on_delta: OnDelta | None
     ) -> TurnOutcome:
         deps = AgentDeps(
             settings=self.settings,
@@ -92,7 +92,7 @@ class ChatService:
         )
         try:
             async with asyncio.timeout(self.settings.agent_turn_timeout_s):
-                async for event in self.engine.turn(history, request.prompt, deps):
+                async for event in self.engine.turn(window, request.prompt, deps):
                     if isinstance(event, TextDelta):
                         if on_delta is not None:
                             await on_delta(event.text)

@@ -59,6 +59,8 @@ EXAMPLES: dict[str, str] = {
     "AGENT_ADMIN_EMAILS": "ops@example.com,lead@example.com",
     "JOB_TIMEOUT_S": "120",
     "CHANNEL_RECORD_RETENTION_DAYS": "30",
+    "AGENT_CONTEXT_TOKENS": "64000",
+    "AGENT_SESSION_CACHE_BYTES": "67108864",
     "OPENCLAW_BIN": "/opt/openclaw/node_modules/.bin/openclaw",
     "OPENCLAW_STATE_DIR": "/home/agent/.openclaw",
     "OPENCLAW_GATEWAY_PORT": "18789",
@@ -108,6 +110,10 @@ class RuntimeSettings(BaseSettings):
     host: str = "0.0.0.0"  # noqa: S104 - the container's only listener; the Worker is its sole peer
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     agent_turn_timeout_s: Seconds = 120.0
+    # Token budget of one model request (docs/sessions.md); unset = from the model's context window.
+    agent_context_tokens: Annotated[int, Field(ge=1000, le=10_000_000)] | None = None
+    # Byte budget of the in-memory session cache; unset = a quarter of the container's memory.
+    agent_session_cache_bytes: Annotated[int, Field(ge=1_000_000)] | None = None
     agent_shutdown_grace_s: Annotated[float, Field(gt=0, le=9)] = 6.0
     agent_log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -52,11 +52,15 @@ class SeedStore:
         self._unpublished.append(key)
         return etag_of(body)
 
-    async def list(self, prefix: str) -> list[ObjectInfo]:
+    async def list(
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
+    ) -> list[ObjectInfo]:
         start = bisect.bisect_left(self._keys, prefix)
-        found = []
+        if start_after is not None:
+            start = max(start, bisect.bisect_right(self._keys, start_after))
+        found: list[ObjectInfo] = []
         for key in self._keys[start:]:
-            if not key.startswith(prefix):
+            if not key.startswith(prefix) or (max_keys is not None and len(found) >= max_keys):
                 break
             body = self._objects[key]
             found.append(ObjectInfo(key, etag_of(body), len(body)))

@@ -53,6 +53,7 @@ def runtime_settings(config: StackConfig) -> dict[str, str]:
     values: dict[str, str | int | list[str] | None] = {
         "AGENT_INSTRUCTIONS": config.agent_instructions,
         "AGENT_TURN_TIMEOUT_S": config.agent_turn_timeout_s,
+        "AGENT_CONTEXT_TOKENS": config.agent_context_tokens,
         "AGENT_LOG_LEVEL": config.agent_log_level,
         "AGENT_TIMEZONE": config.agent_timezone,
         "JOB_TIMEOUT_S": config.job_timeout_s,

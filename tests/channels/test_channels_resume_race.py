@@ -40,11 +40,11 @@ class OverlappingStore(LocalDirStore):
         self.second_read = asyncio.Event()
 
     async def list(
-        self, prefix: str, start_after: str | None = None, max_keys: int | None = None
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
     ) -> list[ObjectInfo]:
         if prefix == _INBOX:
             await asyncio.wait_for(self.recorded.wait(), 10)
-        return await super().list(prefix, start_after, max_keys)
+        return await super().list(prefix, start_after=start_after, max_keys=max_keys)
 
     async def get(self, key: str) -> StoredObject | None:
         if key.startswith(_INBOX):

@@ -23,7 +23,8 @@ from infra.plan import config_values
 
 CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
 OPTIONAL_PLAIN = {
-    "AGENT_INSTRUCTIONS", "AGENT_TURN_TIMEOUT_S", "AGENT_LOG_LEVEL", "AGENT_TIMEZONE",
+    "AGENT_INSTRUCTIONS", "AGENT_TURN_TIMEOUT_S", "AGENT_CONTEXT_TOKENS", "AGENT_LOG_LEVEL",
+    "AGENT_TIMEZONE",
     "JOB_TIMEOUT_S", "WEB_FETCH_ALLOWLIST", "TELEGRAM_DM_POLICY", "TELEGRAM_ALLOWLIST",
     "SLACK_DM_POLICY", "SLACK_ALLOWLIST", "DISCORD_DM_POLICY", "DISCORD_ALLOWLIST",
     "OPENCLAW_ALLOWED_ORIGINS", "AGENT_ADMIN_EMAILS",
@@ -33,6 +34,7 @@ TOKEN_RESOURCE = ("random:index/randomPassword:RandomPassword", "edgeagent-openc
 SETTINGS = {
     "edgeagent:agentInstructions": "You are Ada, my research assistant.\nCite sources.",
     "edgeagent:agentTurnTimeoutS": 90,
+    "edgeagent:agentContextTokens": 32000,
     "edgeagent:agentLogLevel": "warning",
     "edgeagent:agentTimezone": "Europe/Paris",
     "edgeagent:jobTimeoutS": "600",
@@ -48,6 +50,7 @@ SETTINGS = {
 EXPECTED_TEXT = {
     "AGENT_INSTRUCTIONS": "You are Ada, my research assistant.\nCite sources.",
     "AGENT_TURN_TIMEOUT_S": "90",
+    "AGENT_CONTEXT_TOKENS": "32000",
     "AGENT_LOG_LEVEL": "warning",
     "AGENT_TIMEZONE": "Europe/Paris",
     "JOB_TIMEOUT_S": "600",
@@ -181,6 +184,7 @@ def test_the_runtime_reads_the_bound_values_as_configured() -> None:
     )
     assert settings.agent_instructions == EXPECTED_TEXT["AGENT_INSTRUCTIONS"]
     assert (settings.agent_turn_timeout_s, settings.job_timeout_s) == (90.0, 600.0)
+    assert settings.agent_context_tokens == 32000
     assert (settings.agent_log_level, settings.agent_timezone) == ("warning", "Europe/Paris")
     assert settings.web_fetch_allowlist == "intranet.example.com,10.1.0.0/16"
     assert settings.admin_emails == {"ops@example.com", "lead@example.com"}

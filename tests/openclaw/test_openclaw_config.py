@@ -168,3 +168,22 @@ def test_control_ui_origins(tmp_path: Path) -> None:
     }
     with pytest.raises(ValueError, match=r"is not an origin such as https://agent\.example\.com"):
         settings(tmp_path, openclaw_allowed_origins="https://agent.example.com/path")
+
+
+def test_compaction_follows_the_same_token_budget_as_the_native_engine(tmp_path: Path) -> None:
+    s = settings(
+        tmp_path,
+        agent_model="openai:gpt-5-mini",
+        ai_gateway_base_url=AIGW,
+        ai_gateway_token="aig-s3cret",
+        agent_context_tokens=32000,
+    )
+    config = render_config(s, layout(tmp_path))
+    assert config["agents"]["defaults"]["compaction"] == {
+        "mode": "safeguard",
+        "reserveTokensFloor": 8000,
+        "maxHistoryShare": 0.5,
+    }
+    assert config["models"]["providers"]["edgeagent"]["models"][0]["contextWindow"] == 32000
+    default = render_config(settings(tmp_path), layout(tmp_path))
+    assert default["agents"]["defaults"]["compaction"]["reserveTokensFloor"] == 16000

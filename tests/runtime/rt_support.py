@@ -59,6 +59,10 @@ def edge_headers(user: str = "alice@example.com") -> dict[str, str]:
     return {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": user}
 
 
+# What the moto server accepts, as R2Store keyword arguments (besides bucket and endpoint).
+R2_SETTINGS = {"access_key_id": "testing", "secret_access_key": "testing", "region": "us-east-1"}
+
+
 def r2_env(endpoint: str, bucket: str) -> dict[str, str]:
     return {
         "STATE_BACKEND": "r2",

@@ -250,11 +250,9 @@ class CountingStore:
         self.reads += 1
         return await self.inner.get(key)
 
-    async def list(
-        self, prefix: str, start_after: str | None = None, max_keys: int | None = None
-    ) -> object:
+    async def list(self, prefix: str, **page: object) -> object:
         self.reads += 1
-        return await self.inner.list(prefix, start_after, max_keys)
+        return await self.inner.list(prefix, **page)
 
 
 def test_startup_reads_no_session(settings: RuntimeSettings) -> None:
@@ -266,7 +264,35 @@ def test_startup_reads_no_session(settings: RuntimeSettings) -> None:
     store = CountingStore(LocalDirStore(root))
     with TestClient(create_app(settings, AppDeps(store=store))) as client:  # type: ignore[arg-type]
         wait_ready(client)
-        assert store.reads == 0  # restore is lazy: readiness does not grow with state
+        # Restore is lazy: readiness probes the restore path once, whatever is stored.
+        assert store.reads == 2
+
+
+class NoRestorePath:
+    """Answers the health check, but cannot list checkpoints (e.g. a token without List)."""
+
+    def __init__(self, inner: StateStore) -> None:
+        self.inner = inner
+        self.broken = True
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def list(self, prefix: str, **page: object) -> object:
+        if self.broken:
+            raise StoreError("listing refused")
+        return await self.inner.list(prefix, **page)
+
+
+def test_not_ready_until_a_cold_session_can_be_restored(settings: RuntimeSettings) -> None:
+    store = NoRestorePath(LocalDirStore(settings.state_dir))
+    with TestClient(create_app(settings, AppDeps(store=store))) as client:  # type: ignore[arg-type]
+        time.sleep(0.1)
+        response = client.get("/readyz", headers=H)
+        assert response.status_code == 503
+        assert "listing refused" in response.json()["error"]
+        store.broken = False
+        wait_ready(client)
 
 
 def test_a_stop_signal_drains_at_once(settings: RuntimeSettings) -> None:

@@ -3,28 +3,86 @@
 The runtime runs as `python -m agent.runtime` against moto's threaded S3 server on loopback. The
 load records every acknowledged turn; afterwards each must be in the bucket exactly as
 acknowledged (same session, sequence number and prompt).
+
+A small context budget (AGENT_CONTEXT_TOKENS) makes every session compact every few turns and
+checkpoint every 4, so kills also land between a turn and its checkpoint and in the middle of a
+compaction (markers, summary); a session restored afterwards must still be whole.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from rt_support import (
+    R2_SETTINGS,
     ChatLoad,
     RuntimeProcess,
     edge_headers,
     free_port,
     lost_acks,
     r2_env,
+    s3,
     spawn_runtime,
     stored_turns,
 )
 
+from agent.runtime.sessions import SessionStore, Summary
+from agent.runtime.store.r2 import R2Store
+
 pytestmark = pytest.mark.slow
+SMALL_CONTEXT = {"AGENT_CONTEXT_TOKENS": "1000"}
+
+
+def restored_windows(endpoint: str, bucket: str, sessions: list[str]) -> dict[str, Any]:
+    """Each session as a fresh runtime restores it: (summary covers, first seq, next seq)."""
+
+    async def restore() -> dict[str, Any]:
+        store = R2Store(bucket=bucket, endpoint=endpoint, **R2_SETTINGS)
+        found = {}
+        for session_id in sessions:
+            async with SessionStore(store).open(session_id) as window:
+                covers = window.summary.covers if window.summary else 0
+                first = window.turns[0].seq if window.turns else None
+                found[session_id] = (covers, first, window.next_seq)
+        await store.close()
+        return found
+
+    return asyncio.run(restore())
+
+
+def derived_objects(endpoint: str, bucket: str, kind: str) -> list[dict[str, Any]]:
+    client = s3(endpoint)
+    bodies = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=kind):
+        for item in page.get("Contents", []):
+            body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            bodies.append(json.loads(body))
+    return bodies
+
+
+def assert_sessions_restore_whole(
+    endpoint: str, bucket: str, stored: dict[str, dict[str, Any]], sessions: list[str]
+) -> None:
+    """Compaction and checkpoints happened, and a cold restore sees every stored turn."""
+    summaries = [
+        Summary.model_validate(b) for b in derived_objects(endpoint, bucket, "session-summaries/")
+    ]
+    assert summaries, "no session compacted: raise the load or lower AGENT_CONTEXT_TOKENS"
+    assert derived_objects(endpoint, bucket, "session-checkpoints/")
+    last = {s: max(t["seq"] for t in stored.values() if t["key"].startswith(f"sessions/{s}/"))
+            for s in sessions}  # fmt: skip
+    for session_id, (covers, first, next_seq) in restored_windows(
+        endpoint, bucket, sessions
+    ).items():
+        assert next_seq == last[session_id] + 1, session_id
+        assert first in (None, covers + 1), session_id  # the window starts right after its summary
 
 
 @pytest.mark.timeout(600)  # 21 process starts; slow when the 2 cores are shared
@@ -33,7 +91,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_turn(
 ) -> None:
     rng = random.Random(20261126)
     port = free_port()
-    env = r2_env(moto_endpoint, bucket)
+    env = {**r2_env(moto_endpoint, bucket), **SMALL_CONTEXT}
     runtime = spawn_runtime(tmp_path, env, port)
     runtimes.append(runtime)
     runtime.wait_ready()
@@ -64,12 +122,13 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_turn(
         assert {a.turn_id for a in load.acks if a.session_id == session_id} <= served
         seqs = [turn["seq"] for turn in response.json()["turns"]]
         assert seqs == list(range(1, len(seqs) + 1))
+    assert_sessions_restore_whole(moto_endpoint, bucket, stored, ["a", "b", "c", "d", "shared"])
 
 
 def test_two_runtimes_on_one_session_lose_nothing(
     tmp_path: Path, moto_endpoint: str, bucket: str, runtimes: list[RuntimeProcess]
 ) -> None:
-    env = r2_env(moto_endpoint, bucket)
+    env = {**r2_env(moto_endpoint, bucket), **SMALL_CONTEXT}
     ports = [free_port(), free_port()]
     pair = [spawn_runtime(tmp_path, env, port) for port in ports]
     runtimes.extend(pair)
@@ -99,3 +158,4 @@ def test_two_runtimes_on_one_session_lose_nothing(
     seqs = sorted(turn["seq"] for turn in stored.values())
     assert seqs == list(range(1, len(seqs) + 1))  # no gap, no sequence number used twice
     assert len({a.seq for a in load.acks}) == len(load.acks)
+    assert_sessions_restore_whole(moto_endpoint, bucket, stored, ["one"])

@@ -92,6 +92,19 @@ async def test_periodic_store_pages_over_buffered_writes(tmp_path: Path) -> None
     await store.close()
 
 
+async def test_list_pages_with_start_after_and_max_keys(store: StateStore) -> None:
+    for seq in range(1, 8):
+        await store.put(f"sessions/x/{seq:08d}.json", b"t")
+    await store.put("sessions/xy/00000001.json", b"other session")
+    after = await store.list("sessions/x/", start_after="sessions/x/00000004.json")
+    assert [i.key for i in after] == [f"sessions/x/{seq:08d}.json" for seq in (5, 6, 7)]
+    first = await store.list("sessions/x/", max_keys=1)
+    assert [i.key for i in first] == ["sessions/x/00000001.json"]
+    page = await store.list("sessions/x/", start_after="sessions/x/00000002.json", max_keys=2)
+    assert [i.key for i in page] == ["sessions/x/00000003.json", "sessions/x/00000004.json"]
+    assert await store.list("sessions/x/", start_after="sessions/x/00000007.json") == []
+
+
 async def test_create_only_if_absent(store: StateStore) -> None:
     await store.put("k/a.json", b"first", if_none_match=True)
     with pytest.raises(PreconditionFailed):

@@ -59,10 +59,10 @@ class CountingStore:
         return await self.inner.get(key)
 
     async def list(
-        self, prefix: str, start_after: str | None = None, max_keys: int | None = None
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
     ) -> list[ObjectInfo]:
         self.lists.append(prefix)
-        return await self.inner.list(prefix, start_after, max_keys)
+        return await self.inner.list(prefix, start_after=start_after, max_keys=max_keys)
 
 
 def draft(prompt: str, user: str, at: datetime, channel: str = "api") -> Turn:

@@ -46,6 +46,7 @@ export interface Env {
   CHANNEL_RECORD_RETENTION_DAYS?: string;
   AGENT_INSTRUCTIONS?: string;
   AGENT_TURN_TIMEOUT_S?: string;
+  AGENT_CONTEXT_TOKENS?: string;
   AGENT_LOG_LEVEL?: string;
   OPENCLAW_ALLOWED_ORIGINS?: string;
   OPENCLAW_GATEWAY_TOKEN?: string;

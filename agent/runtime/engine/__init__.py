@@ -29,6 +29,7 @@ def create_engine(settings: RuntimeSettings, toolsets: Sequence[AgentToolset] = 
                 offline=settings.is_offline,
                 instructions=settings.agent_instructions,
                 toolsets=toolsets,
+                context_tokens=settings.agent_context_tokens,
             )
         case "openclaw":
             # The OpenClaw gateway runs its own turns; create_app fronts it with

@@ -1,10 +1,11 @@
-"""The one place the pydantic-ai Agent is assembled: model, instructions, toolsets, deps type."""
+"""The one place the pydantic-ai Agent is assembled: model, instructions, toolsets, capabilities."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from pydantic_ai import Agent
+from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.models import Model
 from pydantic_ai.toolsets import AbstractToolset
 
@@ -14,7 +15,10 @@ AgentToolset = AbstractToolset[AgentDeps]
 
 
 def build_agent(
-    model: Model, instructions: str, toolsets: Sequence[AgentToolset] = ()
+    model: Model,
+    instructions: str,
+    toolsets: Sequence[AgentToolset] = (),
+    capabilities: Sequence[AbstractCapability[AgentDeps]] = (),
 ) -> Agent[AgentDeps, str]:
     """An agent whose tools receive `AgentDeps` through `RunContext`."""
     return Agent(
@@ -23,4 +27,5 @@ def build_agent(
         output_type=str,
         instructions=instructions,
         toolsets=list(toolsets),
+        capabilities=list(capabilities),
     )

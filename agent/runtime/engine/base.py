@@ -6,12 +6,12 @@ never writes state: the chat service stores the outcome durably before anyone is
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agent.runtime.engine.deps import AgentDeps
-from agent.runtime.sessions import Turn
+from agent.runtime.sessions import SessionWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +50,13 @@ class Engine(Protocol):
         ...
 
     def turn(
-        self, history: Sequence[Turn], prompt: str, deps: AgentDeps
+        self, session: SessionWindow, prompt: str, deps: AgentDeps
     ) -> AsyncIterator[EngineEvent]:
-        """Stream one turn: TextDelta events, then exactly one TurnOutcome."""
+        """Stream one turn: TextDelta events, then exactly one TurnOutcome.
+
+        `session` is the window the engine may compact (`SessionWindow.compact`); it holds the
+        session's summary and the turns after it, never the whole history.
+        """
         ...
 
     async def close(self) -> None:

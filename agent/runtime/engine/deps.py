@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
+
+if TYPE_CHECKING:
+    from agent.runtime.sessions import SessionWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,3 +25,5 @@ class AgentDeps:
     user: str
     channel: str
     request_id: str
+    # The session's window, set by the native engine for its context manager (engine/context.py).
+    session: SessionWindow | None = None

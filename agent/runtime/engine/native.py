@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pydantic_ai import AgentRunResultEvent
 from pydantic_ai.messages import (
-    ModelMessage,
     ModelMessagesTypeAdapter,
     PartDeltaEvent,
     PartStartEvent,
@@ -18,13 +18,14 @@ from pydantic_ai.models import Model
 
 from agent.runtime.engine.agent import AgentToolset, build_agent
 from agent.runtime.engine.base import EngineEvent, TextDelta, TurnOutcome
+from agent.runtime.engine.context import ContextManager, context_budget
 from agent.runtime.engine.deps import AgentDeps
 from agent.runtime.errors import EngineError
-from agent.runtime.sessions import Turn
+from agent.runtime.sessions import SessionWindow
 
 
 class NativeEngine:
-    """Runs turns with pydantic-ai; history is each turn's stored messages, in order."""
+    """Runs turns with pydantic-ai over the session window, within a token budget."""
 
     def __init__(
         self,
@@ -34,9 +35,13 @@ class NativeEngine:
         offline: bool,
         instructions: str,
         toolsets: Sequence[AgentToolset] = (),
+        context_tokens: int | None = None,
     ) -> None:
         self._model = model
-        self._agent = build_agent(model, instructions, toolsets)
+        self.context = ContextManager(
+            model, budget=context_budget(context_tokens, model), label=label
+        )
+        self._agent = build_agent(model, instructions, toolsets, [self.context.capability()])
         self._label = label
         self._offline = offline
 
@@ -61,11 +66,16 @@ class NativeEngine:
             await closer()
 
     async def turn(
-        self, history: Sequence[Turn], prompt: str, deps: AgentDeps
+        self, session: SessionWindow, prompt: str, deps: AgentDeps
     ) -> AsyncIterator[EngineEvent]:
         """Stream text deltas, then the outcome with this turn's new messages."""
-        past = _history(history)
-        async with self._agent.run_stream_events(prompt, message_history=past, deps=deps) as events:
+        # The context manager (a history processor) replaces this history with the budgeted
+        # request before each model call; passing the window's turns keeps new_messages() right.
+        past = self.context.history(session)
+        run_deps = replace(deps, session=session)
+        async with self._agent.run_stream_events(
+            prompt, message_history=past, deps=run_deps
+        ) as events:
             async for event in events:
                 if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
                     if event.part.content:
@@ -81,8 +91,3 @@ class NativeEngine:
                     yield TurnOutcome(reply=str(result.output), messages=messages)
                     return
         raise EngineError("the agent run ended without a result")
-
-
-def _history(turns: Sequence[Turn]) -> list[ModelMessage]:
-    flat = [message for turn in turns for message in turn.messages]
-    return ModelMessagesTypeAdapter.validate_python(flat)

@@ -1,7 +1,9 @@
 """The built-in offline model: deterministic replies with no key and no network.
 
 It lets the whole loop (edge, runtime, state, UI) work on a fresh machine. Every reply starts with
-`[offline model]` so nobody mistakes it for a language model.
+`[offline model]` so nobody mistakes it for a language model. Asked to summarise (the context
+manager's compaction), it writes a deterministic extractive summary that keeps every distinct
+user statement.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import AsyncIterator
 
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+from agent.runtime.engine.context import SUMMARY_INSTRUCTIONS, extractive_summary
 
 OFFLINE_LABEL = "[offline model]"
 
@@ -38,7 +42,10 @@ def offline_reply(messages: list[ModelMessage]) -> str:
     )
 
 
-def _respond(messages: list[ModelMessage], _info: AgentInfo) -> ModelResponse:
+def offline_respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """The offline model's answer to one request (a reply, or a summary when asked for one)."""
+    if info.instructions is not None and info.instructions.startswith(SUMMARY_INSTRUCTIONS[:60]):
+        return ModelResponse(parts=[TextPart(extractive_summary(_last_prompt(messages)))])
     return ModelResponse(parts=[TextPart(offline_reply(messages))])
 
 
@@ -51,4 +58,4 @@ async def _stream(messages: list[ModelMessage], _info: AgentInfo) -> AsyncIterat
 
 def offline_model() -> FunctionModel:
     """A FunctionModel answering deterministically, streamed sentence by sentence."""
-    return FunctionModel(_respond, stream_function=_stream, model_name="offline")
+    return FunctionModel(offline_respond, stream_function=_stream, model_name="offline")

@@ -43,10 +43,8 @@ class WriteClock:
         return etag
 
     async def list(
-        self, prefix: str, start_after: str | None = None, max_keys: int | None = None
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
     ) -> list[ObjectInfo]:
-        if start_after is None and max_keys is None:
-            return await self.inner.list(prefix)
         return await self.inner.list(prefix, start_after=start_after, max_keys=max_keys)
 
     async def delete(self, key: str) -> None:

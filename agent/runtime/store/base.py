@@ -46,13 +46,10 @@ class StateStore(Protocol):
         ...
 
     async def list(
-        self, prefix: str, start_after: str | None = None, max_keys: int | None = None
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
     ) -> list[ObjectInfo]:
-        """Objects whose key starts with `prefix`, in key order.
-
-        `start_after` (a full key) keeps only keys after it and `max_keys` caps the count, as S3
-        ListObjectsV2's StartAfter / MaxKeys do, so a caller can read one page of a long prefix.
-        """
+        """Objects whose key starts with `prefix`, in key order: only keys after `start_after`,
+        at most `max_keys` of them (S3 ListObjectsV2 `StartAfter` / `MaxKeys`)."""
         ...
 
     async def delete(self, key: str) -> None:
@@ -75,15 +72,6 @@ class StateStore(Protocol):
 def etag_of(body: bytes) -> str:
     """The S3-style etag of a single-part object: its quoted MD5."""
     return '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
-
-
-def page_of(
-    infos: list[ObjectInfo], start_after: str | None, max_keys: int | None
-) -> list[ObjectInfo]:
-    """Apply `start_after` / `max_keys` to a listing already in key order."""
-    if start_after is not None:
-        infos = [info for info in infos if info.key > start_after]
-    return infos if max_keys is None else infos[:max_keys]
 
 
 def check_key(key: str) -> str:

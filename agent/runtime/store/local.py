@@ -87,7 +87,7 @@ class LocalDirStore:
         return etag_of(body)
 
     async def list(
-        self, prefix: str, start_after: str | None = None, max_keys: int | None = None
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
     ) -> list[ObjectInfo]:
         """Objects under `prefix`, in key order, after `start_after`, at most `max_keys`."""
         return await asyncio.to_thread(self._list, prefix, start_after, max_keys)
@@ -96,7 +96,7 @@ class LocalDirStore:
         self, prefix: str, start_after: str | None, max_keys: int | None
     ) -> builtins.list[ObjectInfo]:
         full = self._prefix + prefix
-        after = None if start_after is None else self._prefix + start_after
+        after = self._prefix + start_after if start_after is not None else ""
         # Walk only the deepest directory the prefix names, not the whole tree.
         base = self._root / full.rsplit("/", 1)[0] if "/" in full else self._root
         keys: builtins.list[str] = []
@@ -105,13 +105,15 @@ class LocalDirStore:
                 if name.startswith(_TMP) or name == _LOCK:
                     continue
                 rel = (Path(dirpath) / name).relative_to(self._root).as_posix()
-                if rel.startswith(full) and (after is None or rel > after):
+                if rel.startswith(full) and rel > after:
                     keys.append(rel)
         keys.sort()
-        # Read (for the etag) only the objects of the page asked for.
         found: builtins.list[ObjectInfo] = []
-        for rel in keys if max_keys is None else keys[:max_keys]:
-            body = (self._root / rel).read_bytes()
+        for rel in keys[:max_keys] if max_keys is not None else keys:
+            try:
+                body = (self._root / rel).read_bytes()  # only the listed page is read
+            except FileNotFoundError:
+                continue
             found.append(ObjectInfo(rel[len(self._prefix) :], etag_of(body), len(body)))
         return found
 

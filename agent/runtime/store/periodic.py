@@ -13,7 +13,7 @@ import contextlib
 import logging
 
 from agent.runtime.errors import PreconditionFailed
-from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject, etag_of, page_of
+from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject, etag_of
 
 log = logging.getLogger(__name__)
 _TRANSFERS = 8  # parallel uploads per sync, like rclone's --transfers
@@ -62,13 +62,13 @@ class PeriodicSyncStore:
         return etag_of(body)
 
     async def list(
-        self, prefix: str, start_after: str | None = None, max_keys: int | None = None
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
     ) -> list[ObjectInfo]:
         """The inner listing overlaid with buffered writes."""
         buffered = [key for key in self._pending if key.startswith(prefix)]
         # Buffered deletes can hide inner keys: ask for enough to still fill the page.
         inner_max = None if max_keys is None else max_keys + len(buffered)
-        inner = await self._inner.list(prefix, start_after, inner_max)
+        inner = await self._inner.list(prefix, start_after=start_after, max_keys=inner_max)
         merged = {info.key: info for info in inner}
         for key in buffered:
             body = self._pending[key]
@@ -78,7 +78,8 @@ class PeriodicSyncStore:
                 merged.pop(key, None)
             else:
                 merged[key] = ObjectInfo(key, etag_of(body), len(body))
-        return page_of([merged[key] for key in sorted(merged)], None, max_keys)
+        found = [merged[key] for key in sorted(merged)]
+        return found if max_keys is None else found[:max_keys]
 
     async def delete(self, key: str) -> None:
         """Buffer the delete."""

@@ -110,7 +110,7 @@ class R2Store:
         return response["ETag"]
 
     async def list(
-        self, prefix: str, start_after: str | None = None, max_keys: int | None = None
+        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
     ) -> list[ObjectInfo]:
         """Objects under `prefix`, in key order (S3 lists in UTF-8 binary order).
 
@@ -124,9 +124,11 @@ class R2Store:
     ) -> builtins.list[ObjectInfo]:
         found: builtins.list[ObjectInfo] = []
         strip = len(self._prefix)
+        # ListObjectsV2 StartAfter / MaxKeys: https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
+        # (R2 supports both: https://developers.cloudflare.com/r2/api/s3/api/)
         extra: dict[str, Any] = {}
         if start_after is not None:
-            extra["StartAfter"] = self._prefix + start_after
+            extra["StartAfter"] = self._full(start_after)
         if max_keys is not None:
             extra["PaginationConfig"] = {"MaxItems": max_keys, "PageSize": min(max_keys, 1000)}
         try:
@@ -140,7 +142,7 @@ class R2Store:
                         return found
         except (ClientError, BotoCoreError) as error:
             raise self._fail("listing", prefix, error) from None
-        return found
+        return found[:max_keys] if max_keys is not None else found
 
     async def delete(self, key: str) -> None:
         """Remove the object if present."""

@@ -10,7 +10,10 @@ What the rendered config guarantees:
 - model calls go to AI Gateway with `cf-aig-authorization` (or AGENT_MODEL_BASE_URL locally);
 - the browser profile points at our loopback CDP relay (Browser Rendering needs a header that
   OpenClaw profiles cannot send), or straight at a local Chromium;
-- no update checks, telemetry, mDNS, catalog refresh or idle heartbeat (token burn).
+- no update checks, telemetry, mDNS, catalog refresh or idle heartbeat (token burn);
+- OpenClaw compacts its own sessions within the same token budget as the native engine
+  (AGENT_CONTEXT_TOKENS, docs/sessions.md): the model's `contextWindow` is the budget, a quarter
+  of it stays free for the reply, and at most half of it is history kept verbatim.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ _API = {
 }
 
 
+# The native engine's default when the model's window is unknown (engine/context.py).
+DEFAULT_CONTEXT_TOKENS = 64_000
+
+
 def _env_ref(name: str) -> dict[str, str]:
     return {"source": "env", "provider": "default", "id": name}
 
@@ -58,8 +65,25 @@ class GatewayLayout:
         return self.state_dir / "workspace"
 
 
+def context_tokens(settings: RuntimeSettings) -> int:
+    """The token budget OpenClaw works within: AGENT_CONTEXT_TOKENS, else the native default."""
+    return settings.agent_context_tokens or DEFAULT_CONTEXT_TOKENS
+
+
+def compaction(budget: int) -> dict[str, Any]:
+    """`agents.defaults.compaction` for this budget.
+
+    Keys and ranges from OpenClaw's config schema (`src/config/zod-schema.agent-defaults.ts`:
+    `mode` "default" | "safeguard", `reserveTokensFloor` int >= 0, `maxHistoryShare` 0.1-0.9) and
+    https://docs.openclaw.ai/concepts/compaction. `safeguard` summarises in chunks, so a history
+    longer than the window still compacts (as engine/context.py does).
+    """
+    return {"mode": "safeguard", "reserveTokensFloor": budget // 4, "maxHistoryShare": 0.5}
+
+
 def render_config(settings: RuntimeSettings, layout: GatewayLayout) -> dict[str, Any]:
     """The gateway config as a JSON-compatible dict (no secret values inside)."""
+    budget = context_tokens(settings)
     config: dict[str, Any] = {
         "gateway": {
             "mode": "local",
@@ -76,6 +100,7 @@ def render_config(settings: RuntimeSettings, layout: GatewayLayout) -> dict[str,
             "defaults": {
                 "workspace": str(layout.workspace),
                 "heartbeat": {"every": "0m"},
+                "compaction": compaction(budget),
             }
         },
     }
@@ -94,7 +119,8 @@ def render_config(settings: RuntimeSettings, layout: GatewayLayout) -> dict[str,
                 {
                     "id": model,
                     "name": f"{model} via edgeagent",
-                    "contextWindow": 128000,
+                    # OpenClaw compacts against this window: it is our budget, not the model's.
+                    "contextWindow": budget,
                     "maxTokens": 8192,
                 }
             ],
