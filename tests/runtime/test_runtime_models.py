@@ -22,6 +22,7 @@ from starlette.routing import Route
 from agent.runtime.engine import create_engine
 from agent.runtime.engine.deps import AgentDeps
 from agent.runtime.engine.models import GATEWAY_AUTH_HEADER, build_model, model_endpoint
+from agent.runtime.sessions import SessionStore
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.local import LocalDirStore
 
@@ -142,7 +143,8 @@ async def test_a_turn_goes_through_the_gateway_with_its_token(
         tmp_path, "openai:gpt-5-mini", ai_gateway_base_url=base, ai_gateway_token="gw-token-123"
     )
     engine = create_engine(settings)
-    async with httpx.AsyncClient() as http:
+    sessions = SessionStore(LocalDirStore(tmp_path))
+    async with httpx.AsyncClient() as http, sessions.open("s") as window:
         deps = AgentDeps(
             settings=settings,
             store=LocalDirStore(tmp_path),
@@ -152,7 +154,7 @@ async def test_a_turn_goes_through_the_gateway_with_its_token(
             channel="api",
             request_id="r",
         )
-        events = [event async for event in engine.turn([], "hi", deps)]
+        events = [event async for event in engine.turn(window, "hi", deps)]
     await engine.close()
     assert events[-1].reply == "hello from the gateway"  # type: ignore[union-attr]
     path, headers, body = fake.requests[0]
