@@ -123,9 +123,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         path={"channel": {"enum": list(CHANNELS)}, "code": _matching(CODE)}, errors=(404, 409)
     ),
     ("GET", "/api/memory"): Operation(),
-    ("GET", "/api/memory/search"): Operation(
-        query={"q": _SEARCH_QUERY, "limit": _limit(100, 20)}
-    ),
+    ("GET", "/api/memory/search"): Operation(query={"q": _SEARCH_QUERY, "limit": _limit(100, 20)}),
     ("GET", "/api/memory/{path}"): Operation(path={"path": _matching(PATH_PATTERN)}, errors=(404,)),
     ("PUT", "/api/memory/{path}"): Operation(
         request=MemoryEdit, path={"path": _matching(PATH_PATTERN)}, errors=(409, 412, 413)
