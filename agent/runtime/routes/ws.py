@@ -65,7 +65,10 @@ async def chat_socket(websocket: WebSocket) -> None:
         if text is None:
             await websocket.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted")
             return
-        if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
+        if (
+            len(text) > MAX_FRAME_BYTES
+            or len(text.encode(errors="surrogatepass")) > MAX_FRAME_BYTES
+        ):
             await websocket.close(CLOSE_TOO_BIG, f"frames are limited to {MAX_FRAME_BYTES} bytes")
             return
         try:
