@@ -4,6 +4,15 @@ import warnings
 
 import pydantic_ai.models
 import pytest
+from hypothesis import settings
+
+# Fails the run if a process a test started outlives the session (see process_guard.py).
+from process_guard import pytest_configure, pytest_sessionfinish  # noqa: F401
+
+# Property tests: bounded example counts, no wall-clock deadline (time is never asserted in tests,
+# and the machine may be busy), and no example database written into the checkout.
+settings.register_profile("edgeagent", max_examples=100, deadline=None, database=None)
+settings.load_profile("edgeagent")
 
 # pulumi_cloudflare warns at import about its own deprecated aliases (AccessApplication, ...);
 # import it once here so `filterwarnings = error` judges only our code.

@@ -15,11 +15,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import boto3
+import psutil
 import uvicorn
 from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
@@ -99,6 +100,29 @@ def serve_app(app: ASGIApp, what: str, **config: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def kill_tree(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGKILL a child and every process below it, whatever session or process group they moved
+    to (the OpenClaw gateway runs in its own, so killing the child's group is not enough), then
+    reap them. Each process is stopped before its children are listed, so none can fork one that
+    would be missed; the tree is collected before anything dies, so nothing is orphaned first."""
+    family: list[psutil.Process] = []
+    if proc.poll() is None:
+        pending = [psutil.Process(proc.pid)]
+        while pending:
+            member = pending.pop()
+            try:
+                member.suspend()
+                pending.extend(member.children())
+            except psutil.NoSuchProcess:
+                continue
+            family.append(member)
+    for member in family:
+        with suppress(psutil.NoSuchProcess):
+            member.kill()
+    proc.wait(timeout)  # the child is reaped by its Popen, so its returncode stays meaningful
+    psutil.wait_procs([m for m in family if m.pid != proc.pid], timeout=timeout)
 
 
 def launch_runtime(

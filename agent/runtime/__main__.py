@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from agent.runtime.app import Runtime, create_app
 from agent.runtime.errors import ConfigError
+from agent.runtime.routes.ws import MAX_FRAME_BYTES
 from agent.runtime.settings import load_settings
 
 
@@ -59,6 +60,7 @@ def main() -> int:
         timeout_graceful_shutdown=int(settings.agent_shutdown_grace_s),
         proxy_headers=False,
         server_header=False,
+        ws_max_size=MAX_FRAME_BYTES,  # larger frames close with 1009 before the app reads them
     )
     server = _Server(config, app)
     server.run()

@@ -28,7 +28,18 @@ from agent.runtime.engine import Engine, create_engine
 from agent.runtime.errors import RuntimeHostError, StoreError
 from agent.runtime.http import problem_response
 from agent.runtime.outbox import Outbox
-from agent.runtime.routes import channels, chat, health, inbound, jobs, memory, state, ui, ws
+from agent.runtime.routes import (
+    channels,
+    chat,
+    health,
+    inbound,
+    jobs,
+    memory,
+    openapi,
+    state,
+    ui,
+    ws,
+)
 from agent.runtime.service import ChatService
 from agent.runtime.sessions import SessionStore, cache_budget
 from agent.runtime.settings import RuntimeSettings
@@ -122,6 +133,7 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
             *memory.routes,
             *jobs.routes,
             *state.routes,
+            *openapi.routes,
             *ui.routes,
         ],
         middleware=[

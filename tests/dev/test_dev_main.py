@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from suite_support import kill_tree
 from websockets.sync.client import connect
 
 from agent.dev import REPO_ROOT, free_port
@@ -138,9 +139,7 @@ def test_make_dev_serves_a_working_chat_and_ctrl_c_stops_everything(tmp_path: Pa
         assert proc.wait(30) == 0
         stop_s = time.monotonic() - before
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        kill_tree(proc)  # a failed run must not leave workerd, Chromium or the runtime behind
         reader.join(5)
         if proc.stdout is not None:
             proc.stdout.close()

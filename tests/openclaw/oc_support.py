@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from suite_support import EDGE_TOKEN, free_port, launch_runtime
+from suite_support import EDGE_TOKEN, free_port, kill_tree, launch_runtime
 
 EDGE = {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "owner@example.com"}
 
@@ -62,9 +61,8 @@ class RuntimeChild:
         return self.log.read_text(errors="replace")[-4000:]
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
+        """SIGKILL the runtime and everything it started (the gateway has its own group)."""
+        kill_tree(self.proc)
 
     def terminate(self, timeout: float = 30.0) -> int:
         self.proc.send_signal(signal.SIGTERM)

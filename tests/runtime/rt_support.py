@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from suite_support import EDGE_TOKEN, free_port, launch_runtime, s3
+from suite_support import EDGE_TOKEN, free_port, kill_tree, launch_runtime, s3
 
 
 @dataclass
@@ -44,9 +44,8 @@ class RuntimeProcess:
         raise AssertionError(f"runtime not ready in {timeout} s:\n{self.log.read_text()[-3000:]}")
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        """SIGKILL the runtime and anything it started."""
+        kill_tree(self.proc)
 
     def terminate(self, timeout: float = 15.0) -> float:
         start = time.monotonic()

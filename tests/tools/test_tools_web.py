@@ -68,19 +68,19 @@ async def fetcher() -> AsyncIterator[WebFetcher]:
         ("file:///etc/passwd", "only http and https"),
         ("ftp://example.com/x", "only http and https"),
         ("gopher://example.com/", "only http and https"),
-        ("http://127.0.0.1:8080/", "127.0.0.1, a private"),
-        ("http://localhost/", "a private"),
-        ("http://[::1]/", "::1, a private"),
+        ("http://127.0.0.1:8080/", "127.0.0.1, a loopback"),
+        ("http://localhost/", "a loopback"),
+        ("http://[::1]/", "::1, a loopback"),
         ("http://10.0.0.1/", "10.0.0.1, a private"),
         ("http://172.16.5.4/", "172.16.5.4, a private"),
         ("http://192.168.1.1/", "192.168.1.1, a private"),
-        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254, a private"),
-        ("http://100.64.0.1/", "100.64.0.1, a private"),
-        ("http://0.0.0.0/", "0.0.0.0, a private"),
-        ("http://224.0.0.1/", "224.0.0.1, a private"),
-        ("http://[::ffff:127.0.0.1]/", "::ffff:7f00:1, a private"),
-        ("http://[fe80::1]/", "fe80::1, a private"),
-        ("http://2130706433/", "127.0.0.1, a private"),  # 127.0.0.1 written as one number
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254, a link-local"),
+        ("http://100.64.0.1/", "100.64.0.1, a reserved or shared"),
+        ("http://0.0.0.0/", "0.0.0.0, an unspecified"),
+        ("http://224.0.0.1/", "224.0.0.1, a multicast"),
+        ("http://[::ffff:127.0.0.1]/", "IPv4-mapped of 127.0.0.1, a loopback"),
+        ("http://[fe80::1]/", "fe80::1, a link-local"),
+        ("http://2130706433/", "127.0.0.1, a loopback"),  # 127.0.0.1 written as one number
         ("http://user:pw@example.com/", "credentials"),
     ],
 )
@@ -88,7 +88,7 @@ async def test_refuses_schemes_and_non_public_addresses(url: str, reason: str) -
     with pytest.raises(FetchRefused, match=None) as refused:
         await check_url(url, Allowlist.parse(""))
     assert reason in str(refused.value)
-    if "private" in reason:
+    if reason.endswith(("loopback", "link-local", "private", "multicast", "unspecified", "shared")):
         assert "WEB_FETCH_ALLOWLIST" in str(refused.value)
 
 

@@ -74,9 +74,24 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
 
 
+MAX_KEY_BYTES = 1024  # S3 and R2 object keys
+MAX_SEGMENT_BYTES = 255  # a file name on the local backend (NAME_MAX)
+
+
 def check_key(key: str) -> str:
-    """Reject keys that could escape a prefix or a directory."""
+    """Reject keys that could escape a prefix or a directory, or that no backend can store."""
     parts = key.split("/")
     if not key or key.startswith("/") or any(p in {"", ".", ".."} for p in parts):
         raise StoreError(f"invalid state key {key!r}: use 'a/b/c' segments without '.' or '..'")
+    if any(ord(char) < 0x20 or char == "\x7f" for char in key):
+        raise StoreError(f"invalid state key {key!r}: control characters are not allowed")
+    try:
+        encoded = key.encode()
+    except UnicodeEncodeError:
+        raise StoreError(f"invalid state key {key!r}: not valid Unicode text") from None
+    if len(encoded) > MAX_KEY_BYTES or any(len(p.encode()) > MAX_SEGMENT_BYTES for p in parts):
+        raise StoreError(
+            f"invalid state key {key[:64]!r}…: at most {MAX_KEY_BYTES} bytes, "
+            f"{MAX_SEGMENT_BYTES} per segment"
+        )
     return key

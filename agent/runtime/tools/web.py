@@ -1,10 +1,12 @@
 """Web fetch: HTTP GET with size and time limits, HTML to text, and no way into private networks.
 
 SSRF defence: only http(s) URLs; the host name is resolved here and EVERY address it resolves to
-must be public (not private, loopback, link-local, multicast, reserved, unspecified, or an
-IPv4-mapped form of those) unless WEB_FETCH_ALLOWLIST names the host or a network holding the
-address. The connection then goes to the address that was checked (Host header and TLS SNI keep
-the name), so a second DNS answer cannot swap in another address (DNS rebinding). Redirects are
+must be globally reachable unicast (`ipaddress`' own `is_global`, so the IANA special-purpose
+registries decide, not a hand list) unless WEB_FETCH_ALLOWLIST names the host or a network holding
+the address. An IPv6 address that carries an IPv4 address (NAT64, IPv4-compatible, -mapped or
+-translated, 6to4, Teredo) must also carry a public one: `[64:ff9b::7f00:1]` is loopback.
+The connection then goes to the address that was checked (Host header and TLS SNI keep the
+name), so a second DNS answer cannot swap in another address (DNS rebinding). Redirects are
 followed by hand, each hop checked the same way.
 """
 
@@ -68,13 +70,69 @@ class Allowlist:
         return host in self.hosts or any(address in network for network in self.networks)
 
 
-def is_public(address: IPAddress) -> bool:
-    """Globally routable unicast, also after unwrapping IPv4-mapped/6to4-style forms."""
+# IPv6 prefixes whose last 32 bits are an IPv4 address the packet ends up at.
+_IPV4_IN_LAST_32_BITS = (
+    ("NAT64", ipaddress.IPv6Network("64:ff9b::/96")),  # RFC 6052 well-known prefix
+    ("IPv4-compatible", ipaddress.IPv6Network("::/96")),  # RFC 4291 2.5.5.1 (deprecated)
+    ("IPv4-mapped", ipaddress.IPv6Network("::ffff:0:0/96")),  # RFC 4291 2.5.5.2
+    ("IPv4-translated", ipaddress.IPv6Network("::ffff:0:0:0/96")),  # RFC 2765 SIIT
+)
+# RFC 8215 local-use NAT64: where the IPv4 address sits depends on the operator's prefix length,
+# and the prefix is never globally reachable. Python < 3.12.4 still calls it global.
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """Every (form, IPv4 address) this IPv6 address carries."""
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    last_32 = ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    if int(address) > 1:  # :: and ::1 are themselves (unspecified, loopback), not IPv4-compatible
+        found.extend((form, last_32) for form, net in _IPV4_IN_LAST_32_BITS if address in net)
+    if address.sixtofour is not None:
+        found.append(("6to4", address.sixtofour))
+    if address.teredo is not None:
+        server, client = address.teredo
+        found.extend([("Teredo server", server), ("Teredo client", client)])
+    return found
+
+
+def _kind(address: IPAddress) -> str | None:
+    """What makes `address` a non-public destination, or None for global unicast."""
+    if address.is_multicast:
+        return "multicast"
+    if isinstance(address, ipaddress.IPv6Address) and address in NAT64_LOCAL_USE:
+        return "local-use NAT64 (RFC 8215)"
+    if address.is_global:
+        return None
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_private:
+        return "private"
+    return "reserved or shared, not globally reachable"
+
+
+def refusal(address: IPAddress) -> str | None:
+    """Why web fetch must not connect to `address` (a phrase for the error), or None if public."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is not None and not is_public(embedded):
-            return False
-    return address.is_global and not address.is_multicast
+        for form, inner in embedded_ipv4(address):
+            inner_kind = _kind(inner)
+            if inner_kind is not None:
+                return f"{form} of {inner}, {_article(inner_kind)} {inner_kind} address"
+    kind = _kind(address)
+    return None if kind is None else f"{_article(kind)} {kind} address"
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def is_public(address: IPAddress) -> bool:
+    """Globally reachable unicast, and so is every IPv4 address it carries."""
+    return refusal(address) is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +187,10 @@ async def check_url(raw: str, allowlist: Allowlist) -> Target:
     if not addresses:
         raise FetchFailed(f"{host!r} resolved to no address")
     for address in addresses:
-        if not is_public(address) and not allowlist.permits(host, address):
+        why = refusal(address)
+        if why is not None and not allowlist.permits(host, address):
             raise FetchRefused(
-                f"{host} resolves to {address}, a private, loopback, link-local or reserved "
-                "address; add it to WEB_FETCH_ALLOWLIST to allow it"
+                f"{host} resolves to {address}, {why}; add it to WEB_FETCH_ALLOWLIST to allow it"
             )
     return Target(url, host, addresses[0])
 

@@ -1,0 +1,249 @@
+"""`GET /api/openapi.json`: an OpenAPI 3.1 description of the runtime's HTTP API.
+
+Generated, not written: paths, methods and path parameters come from the app's routes, summaries
+from the handlers' docstrings, bodies from the pydantic models the handlers parse and return
+(their JSON Schemas). What a route alone cannot say (which model, which query parameters, which
+error statuses) sits in OPERATIONS below, and a test keeps that table and the routes in step.
+Like every route but /healthz it is behind the edge token. The WebSocket at /ws and the UI pages
+are not HTTP APIs and are left out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from agent.runtime.channels.config import CHANNELS
+from agent.runtime.edge_auth import EDGE_TOKEN_HEADER
+from agent.runtime.jobs.model import JOB_ID
+from agent.runtime.payloads import ChatReply, ChatRequest, CronTick, TurnView
+from agent.runtime.routes import inbound
+from agent.runtime.routes.channels import CODE
+from agent.runtime.routes.memory import MemoryEdit
+from agent.runtime.sessions import SESSION_ID
+from agent.runtime.tools.memory import PATH_PATTERN
+
+OPENAPI_PATH = "/api/openapi.json"
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of the API."""
+
+    model_config = ConfigDict(title="Error")
+
+    error: str = Field(description="what is wrong")
+    hint: str = Field(description="how to fix it, with a valid example")
+    fields: list[dict[str, str]] | None = Field(
+        default=None, description="each offending field and why"
+    )
+
+
+class WebhookPayload(RootModel[dict[str, Any]]):
+    """A platform event as the Worker verified and forwarded it: any JSON object."""
+
+
+class SessionList(BaseModel):
+    """`GET /api/sessions`."""
+
+    sessions: list[dict[str, Any]]
+
+
+class SessionTurns(BaseModel):
+    """`GET /api/sessions/{session_id}`."""
+
+    session_id: str
+    turns: list[TurnView]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What the route table cannot tell about one operation."""
+
+    response: type[BaseModel] | None = None
+    request: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    path: dict[str, dict[str, Any]] = field(default_factory=dict)
+    query: dict[str, dict[str, Any]] = field(default_factory=dict)
+    headers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    needs_user: bool = True
+    tag: str = "api"
+
+
+def _limit(maximum: int, default: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}
+
+
+def _matching(pattern: re.Pattern[str]) -> dict[str, Any]:
+    return {"type": "string", "pattern": pattern.pattern}
+
+
+_WORKER_ONLY = "worker"
+# 1-200 characters once surrounding blanks are stripped; required.
+_SEARCH_QUERY = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"}
+# Statuses every operation behind the token may answer besides its own.
+_COMMON_ERRORS = (401, 403, 422, 503)
+
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("GET", "/healthz"): Operation(needs_user=False, errors=(), tag="health"),
+    ("GET", "/readyz"): Operation(needs_user=False, tag="health"),
+    ("GET", OPENAPI_PATH): Operation(needs_user=False, tag="health"),
+    ("POST", "/api/chat"): Operation(
+        request=ChatRequest, response=ChatReply, errors=(413, 502, 504)
+    ),
+    ("GET", "/api/sessions"): Operation(response=SessionList, query={"limit": _limit(1000, 100)}),
+    ("GET", "/api/sessions/{session_id}"): Operation(
+        response=SessionTurns, path={"session_id": _matching(SESSION_ID)}, errors=(404,)
+    ),
+    ("POST", "/webhooks/{channel}"): Operation(
+        request=WebhookPayload,
+        status=202,
+        errors=(400, 404, 413),
+        path={"channel": _matching(inbound.CHANNEL)},
+        headers={
+            "X-Agent-Channel": {"type": "string"},
+            "X-Request-Id": _matching(inbound.REQUEST_ID),
+        },
+        needs_user=False,
+        tag=_WORKER_ONLY,
+    ),
+    ("POST", "/internal/cron"): Operation(
+        request=CronTick, status=202, errors=(413,), needs_user=False, tag=_WORKER_ONLY
+    ),
+    ("GET", "/api/channels"): Operation(),
+    ("GET", "/api/pairings"): Operation(),
+    ("POST", "/api/pairings/{channel}/{code}/approve"): Operation(
+        path={"channel": {"enum": list(CHANNELS)}, "code": _matching(CODE)}, errors=(404, 409)
+    ),
+    ("GET", "/api/memory"): Operation(),
+    ("GET", "/api/memory/search"): Operation(query={"q": _SEARCH_QUERY, "limit": _limit(100, 20)}),
+    ("GET", "/api/memory/{path}"): Operation(path={"path": _matching(PATH_PATTERN)}, errors=(404,)),
+    ("PUT", "/api/memory/{path}"): Operation(
+        request=MemoryEdit, path={"path": _matching(PATH_PATTERN)}, errors=(409, 412, 413)
+    ),
+    ("GET", "/api/jobs"): Operation(),
+    ("DELETE", "/api/jobs/{job_id}"): Operation(path={"job_id": _matching(JOB_ID)}, errors=(404,)),
+    ("GET", "/api/state"): Operation(),
+}
+
+
+def _schemas() -> dict[str, Any]:
+    models: list[tuple[type[BaseModel], Any]] = [(ErrorBody, "serialization")]
+    for operation in OPERATIONS.values():
+        if operation.request is not None:
+            models.append((operation.request, "validation"))
+        if operation.response is not None:
+            models.append((operation.response, "serialization"))
+    _, schema = models_json_schema(
+        list(dict.fromkeys(models)), ref_template="#/components/schemas/{model}"
+    )
+    defs: dict[str, Any] = schema.get("$defs", {})
+    return defs
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    title = model.model_config.get("title") or model.__name__
+    return {"$ref": f"#/components/schemas/{title}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _operation(route: Route, method: str, operation: Operation) -> dict[str, Any]:
+    doc = (route.endpoint.__doc__ or route.name).strip().splitlines()
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": operation.path.get(name, {"type": "string"}),
+        }
+        for name in route.param_convertors
+    ]
+    parameters += [
+        {"name": name, "in": "query", "required": "default" not in schema, "schema": schema}
+        for name, schema in operation.query.items()
+    ]
+    parameters += [
+        {"name": name, "in": "header", "required": True, "schema": schema}
+        for name, schema in operation.headers.items()
+    ]
+    if operation.needs_user:
+        parameters.append(
+            {
+                "name": "X-Agent-User",
+                "in": "header",
+                "required": True,
+                "description": "the identity the edge verified",
+                "schema": {"type": "string", "minLength": 1},
+            }
+        )
+    success = _ref(operation.response) if operation.response else {"type": "object"}
+    responses: dict[str, Any] = {
+        str(operation.status): {"description": "success", "content": _json(success)}
+    }
+    errors = operation.errors if route.path == "/healthz" else (*_COMMON_ERRORS, *operation.errors)
+    for status in sorted(set(errors)):
+        responses[str(status)] = {"description": "error", "content": _json(_ref(ErrorBody))}
+    spec: dict[str, Any] = {
+        "operationId": f"{method.lower()}_{route.name}",
+        "summary": doc[0],
+        "tags": [operation.tag],
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if operation.request is not None:
+        spec["requestBody"] = {"required": True, "content": _json(_ref(operation.request))}
+    if route.path == "/healthz":
+        spec["security"] = []
+    return spec
+
+
+def _openapi_path(path: str) -> str:
+    return re.sub(r"{(\w+):\w+}", r"{\1}", path)
+
+
+def build_openapi(routes: list[BaseRoute]) -> dict[str, Any]:
+    """The OpenAPI document for these routes (HTTP API routes only)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        if not isinstance(route, Route):
+            continue
+        path = _openapi_path(route.path)
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            operation = OPERATIONS.get((method, path))
+            if operation is not None:
+                paths.setdefault(path, {})[method.lower()] = _operation(route, method, operation)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "edgeagent runtime",
+            "version": "1",
+            "description": "Reached only through the edge Worker, which adds the edge token and "
+            "the verified identity. Chat also streams over the WebSocket at /ws.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "edgeToken": {"type": "apiKey", "in": "header", "name": EDGE_TOKEN_HEADER}
+            },
+        },
+        "security": [{"edgeToken": []}],
+    }
+
+
+async def openapi_json(request: Request) -> JSONResponse:
+    """This API's OpenAPI description."""
+    return JSONResponse(build_openapi(request.app.routes))
+
+
+routes = [Route(OPENAPI_PATH, openapi_json, methods=["GET"])]
