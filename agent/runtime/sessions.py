@@ -176,7 +176,7 @@ def cache_budget(configured: int | None, cgroup: Path = CGROUP) -> int:
 
 def check_session_id(session_id: str) -> str:
     """Reject ids that are not safe key segments."""
-    if not SESSION_ID.match(session_id):
+    if not SESSION_ID.fullmatch(session_id):
         raise RequestError(
             422,
             f"invalid session_id {session_id!r}",

@@ -65,6 +65,13 @@ def test_dedupe_outbox_and_restart_on_r2(
             "/api/pairings", headers={"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "o@x.io"}
         ).json()["pairings"]
         assert [(p["channel"], p["sender"]) for p in pairings] == [("slack", "U0NEW")]
+
+        def inbox_keys() -> list[str]:
+            listed = s3.list_objects_v2(Bucket=bucket, Prefix="inbox/").get("Contents", [])
+            return [o["Key"] for o in listed]
+
+        # The inbox record goes once its reply is in the outbox and its done-marker is written.
+        fakes.wait_for(lambda: inbox_keys() == [])
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert len([k for k in keys if k.startswith("outbox/pending/")]) == 1  # the Telegram reply
     assert [k for k in keys if k.startswith("inbox/")] == []

@@ -56,7 +56,7 @@ TURN_CONCURRENCY = 8  # channel turns at once: a burst over many chats queues in
 def session_for(channel: str, thread: str) -> str:
     """The session of a chat: readable when the platform id allows, hashed otherwise."""
     candidate = f"{channel}-{_UNSAFE.sub('_', thread)}"
-    if SESSION_ID.match(candidate):
+    if SESSION_ID.fullmatch(candidate):
         return candidate
     return f"{channel}-{hashlib.sha256(thread.encode()).hexdigest()[:32]}"
 

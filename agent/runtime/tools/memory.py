@@ -74,7 +74,7 @@ class MemoryText:
 
 def check_path(path: str) -> str:
     """`path` if it names a memory file, else MemoryPathError."""
-    if not PATH_PATTERN.match(path):
+    if not PATH_PATTERN.fullmatch(path):
         raise MemoryPathError(path)
     return path
 
@@ -152,7 +152,7 @@ class MemoryBook:
         files = [
             MemoryFile(info.key.removeprefix(WORKSPACE), info.size, info.etag) for info in infos
         ]
-        return [f for f in files if PATH_PATTERN.match(f.path)]
+        return [f for f in files if PATH_PATTERN.fullmatch(f.path)]
 
     async def _sync(self) -> MemoryIndex:
         async with self._sync_lock:
