@@ -6,8 +6,8 @@ except the two counters, which change only with If-Match:
     session-owners/<session>.json                      the session's entry: owner, title, time
     session-order/all/<order>.json                     the same entry, for the admin listing
     session-order/by-owner/<owner-hash>/<order>.json   the same entry, for its owner's listing
-    session-counts/all.json                            {"count", "recent"}: every session
-    session-counts/by-owner/<owner-hash>.json          {"count", "recent"}: one owner's sessions
+    session-counts/all.json                            {"count", "recent", "newest"}: everyone
+    session-counts/by-owner/<owner-hash>.json          {"count", "recent", "newest"}: one owner
     session-migrations/index-v2.json                   marker: the old layout was migrated
 
 `<order>` is `<17-digit inverted microseconds since 1970>-<session>`: S3 lists keys in ascending
@@ -15,6 +15,11 @@ UTF-8 order, so ascending keys are newest first, and a page is one ListObjectsV2
 StartAfter (the cursor) and MaxKeys, then one GET per entry on the page (entries never change, so
 they are cached). A cursor is a key, not an offset: a session created while someone pages is
 either before the cursor (and not shown again) or after it, never shown twice.
+
+A counter also carries the `newest` entries (up to 100), so the first page of a listing, the one
+every UI load asks for, is one read of the counter instead of a list call plus a read per entry.
+A session is in `newest` once its counter bump is done, which is before its first turn is written;
+later pages (and a first page larger than `newest`) come from the listing entries.
 
 `<owner-hash>` is a SHA-256 of the canonical identity, so no email appears in a key.
 
@@ -73,6 +78,7 @@ CURSOR_EXAMPLE = "?cursor=99998234953600000-trip-planning"
 _MAX_MICROS = 10**17 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RECENT = 256  # session ids a counter remembers, so a retried bump is not counted twice
+_NEWEST = 100  # listing entries a counter carries: the first page, in one read
 _CAS_TRIES = 64
 _READ_CONCURRENCY = 16
 
@@ -89,6 +95,12 @@ class SessionMeta(BaseModel):
 class _Count(BaseModel):
     count: int = Field(ge=0)
     recent: list[str] = Field(default_factory=list)
+    newest: list[SessionMeta] = Field(default_factory=list)  # newest first, by order_name
+
+
+def _with_newest(newest: list[SessionMeta], meta: SessionMeta) -> list[SessionMeta]:
+    kept = [m for m in newest if m.session_id != meta.session_id]
+    return sorted([meta, *kept], key=order_name)[:_NEWEST]
 
 
 def canonical_identity(identity: str) -> str:
@@ -236,7 +248,9 @@ class SessionIndex:
             if meta.session_id in count.recent:
                 return
             bumped = _Count(
-                count=count.count + 1, recent=[meta.session_id, *count.recent][:_RECENT]
+                count=count.count + 1,
+                recent=[meta.session_id, *count.recent][:_RECENT],
+                newest=_with_newest(count.newest, meta),
             )
             try:
                 await self._store.put(key, bumped.model_dump_json().encode(), if_match=obj.etag)
@@ -252,7 +266,9 @@ class SessionIndex:
         infos = await self._store.list(prefix)
         names = [info.key[len(prefix) :].removesuffix(".json") for info in infos]
         recent = [name.split("-", 1)[1] for name in names[:_RECENT]]
-        count = _Count(count=len(infos), recent=recent)
+        heads = [await self._store.get(info.key) for info in infos[:_NEWEST]]
+        newest = [SessionMeta.model_validate_json(obj.body) for obj in heads if obj is not None]
+        count = _Count(count=len(infos), recent=recent, newest=sorted(newest, key=order_name))
         try:
             await self._store.put(key, count.model_dump_json().encode(), if_none_match=True)
         except PreconditionFailed:
@@ -277,6 +293,10 @@ class SessionIndex:
         """One page of `identity`'s sessions (everyone's for None), newest first."""
         await self.ensure_migrated()
         prefix = ORDER_ALL if identity is None else _owner_prefix(identity)
+        if cursor is None:
+            head = await self._head(identity, limit)
+            if head is not None:
+                return head
         after = None if cursor is None else f"{prefix}{check_cursor(cursor)}.json"
         infos = await self._store.list(prefix, start_after=after, max_keys=limit + 1)
         shown = infos[:limit]
@@ -298,6 +318,22 @@ class SessionIndex:
         if len(infos) > limit:
             next_cursor = shown[-1].key[len(prefix) :].removesuffix(".json")
         return SessionPage([m for m in metas if m is not None], next_cursor)
+
+    async def _head(self, identity: str | None, limit: int) -> SessionPage | None:
+        """The first page from the counter's `newest` entries, when they cover it (one read)."""
+        key = COUNT_ALL if identity is None else _owner_count(identity)
+        obj = await self._store.get(key)
+        if obj is None:
+            return None
+        count = _Count.model_validate_json(obj.body)
+        covered = len(count.newest) >= min(limit, count.count)
+        if not covered or len(count.newest) < min(count.count, _NEWEST):
+            return None  # a counter from before `newest` existed, or one still filling
+        shown = count.newest[:limit]
+        for meta in shown:
+            self._remember(meta)
+        more = count.count > len(shown)
+        return SessionPage(shown, order_name(shown[-1]) if more and shown else None)
 
     async def ensure_migrated(self) -> None:
         """Index every old-layout entry once (idempotent; bounded by the old entries)."""

@@ -370,7 +370,7 @@ def main() -> None:
     parser.add_argument("--fleet", type=int, nargs=2, default=[200, 200], metavar=("N", "TURNS"))
     parser.add_argument("--memory-files", type=int, default=1000)
     parser.add_argument("--reps", type=int, default=3, help="timed turns per history length")
-    parser.add_argument("--fleet-budget-s", type=float, default=240.0)
+    parser.add_argument("--fleet-budget-s", type=float, default=600.0)
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/sessions_scale.json")
     args = parser.parse_args()
     began = time.monotonic()

@@ -117,7 +117,8 @@ async def test_a_page_of_5000_sessions_reads_about_the_page(tmp_path: Path) -> N
     page = await index.page(None, None, 50)
     assert [m.session_id for m in page.sessions] == [f"s{i:05d}" for i in range(4999, 4949, -1)]
     assert len(store.lists) == 1
-    assert len(store.gets) <= 50 + 1  # the page's entries and the migration marker, once
+    # The page's entries, the migration marker (once) and the counter (absent: seeded without).
+    assert len(store.gets) <= 50 + 2
     store.reset()
     second = await index.page(None, page.next_cursor, 50)
     assert second.sessions[0].session_id == "s04949"
@@ -128,7 +129,47 @@ async def test_a_page_of_5000_sessions_reads_about_the_page(tmp_path: Path) -> N
     bob = await restarted.page("Bob@Example.com", None, 20)  # identities compare case-insensitively
     assert {m.created_by for m in bob.sessions} == {"bob@example.com"}
     assert [m.session_id for m in bob.sessions][:2] == ["s04999", "s04997"]
-    assert (len(store.lists), len(store.gets)) == (1, 20 + 1)  # + the marker, once
+    assert (len(store.lists), len(store.gets)) == (1, 20 + 2)  # + the marker and the counter
+
+
+async def test_the_first_page_is_one_read_of_the_counter(tmp_path: Path) -> None:
+    write_index_files(tmp_path, many(5000))
+    store = CountingStore(LocalDirStore(tmp_path))
+    await SessionIndex(store).count(None)  # type: ignore[arg-type]  # the one recount
+    await SessionIndex(store).count("bob@example.com")  # type: ignore[arg-type]
+    store.reset()
+    index = SessionIndex(store)  # type: ignore[arg-type]  # a fresh start: nothing cached
+    page = await index.page(None, None, 50)
+    assert [m.session_id for m in page.sessions] == [f"s{i:05d}" for i in range(4999, 4949, -1)]
+    assert store.lists == []
+    assert store.gets == [MIGRATED, "session-counts/all.json"]
+    store.reset()
+    second = await index.page(None, page.next_cursor, 50)  # later pages: the listing entries
+    assert [m.session_id for m in second.sessions][:1] == ["s04949"]
+    assert len(store.lists) == 1
+    bob = await index.page("bob@example.com", None, 200)  # larger than the counter carries
+    assert [m.session_id for m in bob.sessions][:2] == ["s04999", "s04997"]
+    assert len(bob.sessions) == 200
+
+
+async def test_a_new_session_is_on_the_first_page_at_once(tmp_path: Path) -> None:
+    store = LocalDirStore(tmp_path)
+    writer, reader = SessionStore(store), SessionIndex(store)  # two runtimes
+    for number in range(130):
+        at = T0 + timedelta(minutes=number)
+        await writer.index.register(f"s{number:03d}", draft(f"s{number:03d}", "a@x.io", at))
+    first = await reader.page("a@x.io", None, 30)
+    assert [m.session_id for m in first.sessions] == [f"s{n:03d}" for n in range(129, 99, -1)]
+    rest: list[str] = []
+    cursor = first.next_cursor
+    while cursor is not None:
+        more = await reader.page("a@x.io", cursor, 30)
+        rest += [m.session_id for m in more.sessions]
+        cursor = more.next_cursor
+    assert rest == [f"s{n:03d}" for n in range(99, -1, -1)]
+    await writer.index.register("late", draft("late", "a@x.io", T0 + timedelta(days=1)))
+    again = await SessionIndex(store).page("a@x.io", None, 30)
+    assert again.sessions[0].session_id == "late"
 
 
 async def test_counts_come_from_one_read_after_a_single_recount(tmp_path: Path) -> None:
@@ -300,7 +341,8 @@ def test_the_http_listing_of_5000_sessions_reads_one_page(
         first = client.get("/api/sessions", headers=edge_headers(), params={"limit": 50}).json()
         assert len(first["sessions"]) == 50
         assert {s["created_by"] for s in first["sessions"]} == {"alice@example.com"}
-        assert (len(store.lists), len(store.gets)) == (1, 50 + 1)  # + the migration marker
+        # + the migration marker and the (absent) counter
+        assert (len(store.lists), len(store.gets)) == (1, 50 + 2)
         store.reset()
         query = {"limit": 50, "cursor": first["next_cursor"]}
         second = client.get("/api/sessions", headers=edge_headers(), params=query).json()
