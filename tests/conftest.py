@@ -1,5 +1,6 @@
 """Top-level test setup shared by every suite (keep it tiny)."""
 
+import os
 import warnings
 
 import pydantic_ai.models
@@ -10,8 +11,15 @@ from hypothesis import settings
 from process_guard import pytest_configure, pytest_sessionfinish  # noqa: F401
 
 # Property tests: bounded example counts, no wall-clock deadline (time is never asserted in tests,
-# and the machine may be busy), and no example database written into the checkout.
-settings.register_profile("edgeagent", max_examples=100, deadline=None, database=None)
+# and the machine may be busy), no example database written into the checkout, and the same
+# examples every run, so `make test` is reproducible; EDGEAGENT_FUZZ_EXPLORE=1 draws new ones.
+settings.register_profile(
+    "edgeagent",
+    max_examples=100,
+    deadline=None,
+    database=None,
+    derandomize=os.environ.get("EDGEAGENT_FUZZ_EXPLORE") != "1",
+)
 settings.load_profile("edgeagent")
 
 # pulumi_cloudflare warns at import about its own deprecated aliases (AccessApplication, ...);

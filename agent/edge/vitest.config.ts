@@ -4,5 +4,10 @@ import { defineConfig } from "vitest/config";
 // Tests run inside workerd with the local wrangler config (no containers: the sandbox is injected).
 export default defineConfig({
   plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.json" } })],
-  test: { include: ["test/**/*.test.ts"] },
+  test: {
+    include: ["test/**/*.test.ts"],
+    // A fixed fast-check seed unless EDGEAGENT_FUZZ_SEED picks another (test/fuzz-seed.ts).
+    setupFiles: ["test/fuzz-seed.ts"],
+  },
+  define: { __EDGEAGENT_FUZZ_SEED__: JSON.stringify(process.env.EDGEAGENT_FUZZ_SEED ?? "") },
 });

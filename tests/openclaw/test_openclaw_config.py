@@ -181,9 +181,8 @@ def test_compaction_follows_the_same_token_budget_as_the_native_engine(tmp_path:
     config = render_config(s, layout(tmp_path))
     assert config["agents"]["defaults"]["compaction"] == {
         "mode": "safeguard",
-        "reserveTokensFloor": 8000,
-        "maxHistoryShare": 0.5,
+        "keepRecentTokens": 16000,
     }
     assert config["models"]["providers"]["edgeagent"]["models"][0]["contextWindow"] == 32000
     default = render_config(settings(tmp_path), layout(tmp_path))
-    assert default["agents"]["defaults"]["compaction"]["reserveTokensFloor"] == 16000
+    assert default["agents"]["defaults"]["compaction"]["keepRecentTokens"] == 32000

@@ -117,7 +117,7 @@ def test_rendered_config_passes_openclaw_validation(
         check=False,
     )
     report = json.loads(result.stdout[result.stdout.index("{") :])
-    assert report.get("valid") is True, report
+    assert report.get("valid") is True, json.dumps(report)
     assert result.returncode == 0
 
 

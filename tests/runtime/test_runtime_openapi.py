@@ -92,6 +92,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Pa
         operation = result.ok()
 
         @settings(
+            settings.get_profile("edgeagent"),
             max_examples=EXAMPLES_PER_OPERATION,
             suppress_health_check=list(HealthCheck),
         )

@@ -27,6 +27,7 @@ from agent.runtime.payloads import ChatReply, ChatRequest, CronTick, TurnView
 from agent.runtime.routes import inbound
 from agent.runtime.routes.channels import CODE
 from agent.runtime.routes.memory import MemoryEdit
+from agent.runtime.session_index import CURSOR
 from agent.runtime.sessions import SESSION_ID
 from agent.runtime.tools.memory import PATH_PATTERN
 
@@ -53,13 +54,15 @@ class SessionList(BaseModel):
     """`GET /api/sessions`."""
 
     sessions: list[dict[str, Any]]
+    next_cursor: str | None = None
 
 
 class SessionTurns(BaseModel):
-    """`GET /api/sessions/{session_id}`."""
+    """`GET /api/sessions/{session_id}`: one page of turns, and where the older page starts."""
 
     session_id: str
     turns: list[TurnView]
+    older_before: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +98,22 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/healthz"): Operation(needs_user=False, errors=(), tag="health"),
     ("GET", "/readyz"): Operation(needs_user=False, tag="health"),
     ("GET", OPENAPI_PATH): Operation(needs_user=False, tag="health"),
+    # 404: the session belongs to another identity (existence is not leaked).
     ("POST", "/api/chat"): Operation(
-        request=ChatRequest, response=ChatReply, errors=(413, 502, 504)
+        request=ChatRequest, response=ChatReply, errors=(404, 413, 502, 504)
     ),
-    ("GET", "/api/sessions"): Operation(response=SessionList, query={"limit": _limit(1000, 100)}),
+    ("GET", "/api/sessions"): Operation(
+        response=SessionList,
+        query={"limit": _limit(1000, 100), "cursor": _matching(CURSOR)},
+    ),
     ("GET", "/api/sessions/{session_id}"): Operation(
-        response=SessionTurns, path={"session_id": _matching(SESSION_ID)}, errors=(404,)
+        response=SessionTurns,
+        path={"session_id": _matching(SESSION_ID)},
+        query={
+            "limit": _limit(500, 50),
+            "before": {"type": "integer", "minimum": 1, "maximum": 99_999_999},
+        },
+        errors=(404,),
     ),
     ("POST", "/webhooks/{channel}"): Operation(
         request=WebhookPayload,

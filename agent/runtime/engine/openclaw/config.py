@@ -73,12 +73,14 @@ def context_tokens(settings: RuntimeSettings) -> int:
 def compaction(budget: int) -> dict[str, Any]:
     """`agents.defaults.compaction` for this budget.
 
-    Keys and ranges from OpenClaw's config schema (`src/config/zod-schema.agent-defaults.ts`:
-    `mode` "default" | "safeguard", `reserveTokensFloor` int >= 0, `maxHistoryShare` 0.1-0.9) and
-    https://docs.openclaw.ai/concepts/compaction. `safeguard` summarises in chunks, so a history
-    longer than the window still compacts (as engine/context.py does).
+    Keys as the pinned OpenClaw (2026.9.6) documents them in its package,
+    `docs/gateway/config-agents/heartbeat-compaction-and-streaming.md` (`mode` "default" |
+    "safeguard"; `keepRecentTokens`, the verbatim tail, default 20000); its strict config
+    validation refuses keys of other versions (`reserveTokensFloor`, `maxHistoryShare`), which the
+    real-OpenClaw smoke test checks. `safeguard` summarises in chunks, so a history longer than the
+    window still compacts (as engine/context.py does); half the budget stays verbatim.
     """
-    return {"mode": "safeguard", "reserveTokensFloor": budget // 4, "maxHistoryShare": 0.5}
+    return {"mode": "safeguard", "keepRecentTokens": budget // 2}
 
 
 def render_config(settings: RuntimeSettings, layout: GatewayLayout) -> dict[str, Any]:
