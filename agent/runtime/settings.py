@@ -112,7 +112,7 @@ class RuntimeSettings(BaseSettings):
     agent_turn_timeout_s: Seconds = 120.0
     # Token budget of one model request (docs/sessions.md); unset = from the model's context window.
     agent_context_tokens: Annotated[int, Field(ge=1000, le=10_000_000)] | None = None
-    # Byte budget of the in-memory session cache; unset = a quarter of the container's memory.
+    # Byte budget of the in-memory session cache; unset = a fifth of the container's memory.
     agent_session_cache_bytes: Annotated[int, Field(ge=1_000_000)] | None = None
     agent_shutdown_grace_s: Annotated[float, Field(gt=0, le=9)] = 6.0
     agent_log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -196,4 +196,4 @@ def test_cache_budget_comes_from_the_setting_or_the_container_memory(tmp_path: P
     (tmp_path / "memory.max").write_text("max\n")
     assert cache_budget(None, tmp_path) == DEFAULT_CACHE_BYTES  # unlimited
     (tmp_path / "memory.max").write_text(f"{256 * 1024 * 1024}\n")  # a `lite` instance
-    assert cache_budget(None, tmp_path) == 64 * 1024 * 1024
+    assert cache_budget(None, tmp_path) == 256 * 1024 * 1024 // 5
