@@ -48,11 +48,6 @@ def typescript(settings: Sequence[Setting]) -> str:
         "and non-empty.",
         _names(s for s in settings if s.reach == "container"),
     )
-    lines += names_const(
-        "SECRET_BINDINGS",
-        "Bindings declared as secret_text.",
-        _names(s for s in worker if s.kind == "secret"),
-    )
     lines += ["", "/** What the edge uses for an unset binding. */"]
     lines.append("export const EDGE_DEFAULTS = {")
     lines += [
@@ -101,7 +96,7 @@ def python(settings: Sequence[Setting]) -> str:
     for s in runtime:
         assert s.py is not None
         lines.append("")
-        lines += _comment(f"{s.doc}.")
+        lines += _comment(f"{s.doc[:1].upper()}{s.doc[1:]}.")
         if s.note:
             lines += _comment(s.note)
         default = "" if s.py.default is None else f" = {s.py.default}"

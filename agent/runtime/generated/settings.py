@@ -16,10 +16,10 @@ from pydantic_settings import BaseSettings
 class DeclaredSettings(BaseSettings):
     """The declared fields; agent/runtime/settings.py adds how they load and agree."""
 
-    # tenant id.
+    # Tenant id.
     agent_tenant: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
-    # the identity a per-user sandbox belongs to; its state lives under `users/<id>/`.
+    # The identity a per-user sandbox belongs to; its state lives under `users/<id>/`.
     agent_user: str | None = None
 
     # `native` or `openclaw`.
@@ -29,7 +29,7 @@ class DeclaredSettings(BaseSettings):
     # `anthropic:claude-sonnet-4-5`, `workers-ai:@cf/meta/llama-3.3-70b-instruct-fp8-fast`.
     agent_model: str = "offline"
 
-    # the agent's instructions (system prompt).
+    # The agent's instructions (system prompt).
     agent_instructions: str = (
         "You are a helpful personal assistant. Answer concisely and say when you are unsure."
     )
@@ -38,25 +38,25 @@ class DeclaredSettings(BaseSettings):
     # provider suffix).
     ai_gateway_base_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
 
-    # sent as `cf-aig-authorization: Bearer <token>`.
+    # Sent as `cf-aig-authorization: Bearer <token>`.
     ai_gateway_token: SecretStr | None = None
 
-    # an OpenAI-compatible endpoint used instead of AI Gateway.
+    # An OpenAI-compatible endpoint used instead of AI Gateway.
     agent_model_base_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
 
-    # the key sent to `AGENT_MODEL_BASE_URL`.
+    # The key sent to `AGENT_MODEL_BASE_URL`.
     agent_model_api_key: SecretStr | None = None
 
-    # shared secret edge→container (`X-Agent-Edge-Token`).
+    # Shared secret edge→container (`X-Agent-Edge-Token`).
     agent_edge_token: SecretStr
 
-    # where state lives: R2, or a local directory.
+    # Where state lives: R2, or a local directory.
     state_backend: Literal["r2", "local"] = "r2"
 
     # R2 bucket of the tenant's state.
     state_bucket: str | None = None
 
-    # the bucket's S3 endpoint.
+    # The bucket's S3 endpoint.
     state_endpoint: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
 
     # R2 S3 credentials: key id.
@@ -68,7 +68,7 @@ class DeclaredSettings(BaseSettings):
     # S3 region of the state bucket (R2 takes `auto`).
     state_region: str = "auto"
 
-    # directory of the local state backend.
+    # Directory of the local state backend.
     state_dir: Path = Path(".local/state")
 
     # `write-through` (every acknowledged write is stored) or `periodic`.
@@ -77,32 +77,32 @@ class DeclaredSettings(BaseSettings):
     # by side.
     state_sync_mode: Literal["write-through", "periodic"] = "write-through"
 
-    # seconds between syncs with `STATE_SYNC_MODE=periodic`.
+    # Seconds between syncs with `STATE_SYNC_MODE=periodic`.
     state_sync_interval_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
 
-    # address the runtime listens on.
+    # Address the runtime listens on.
     # All interfaces: the container's only listener; the Worker is its sole peer.
     host: str = "0.0.0.0"  # noqa: S104
 
-    # port the runtime listens on (the edge connects to 8080).
+    # Port the runtime listens on (the edge connects to 8080).
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
 
-    # seconds a chat turn may run before 504.
+    # Seconds a chat turn may run before 504.
     agent_turn_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
 
-    # token budget of one model request (docs/sessions.md).
+    # Token budget of one model request (docs/sessions.md).
     agent_context_tokens: Annotated[int, Field(ge=1000, le=10_000_000)] | None = None
 
-    # byte budget of the in-memory session cache.
+    # Byte budget of the in-memory session cache.
     agent_session_cache_bytes: Annotated[int, Field(ge=1_000_000)] | None = None
 
-    # seconds the runtime takes to finish turns after SIGTERM.
+    # Seconds the runtime takes to finish turns after SIGTERM.
     agent_shutdown_grace_s: Annotated[float, Field(gt=0, le=9)] = 6.0
 
     # `debug`, `info`, `warning` or `error`.
     agent_log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    # days before finished chat records are deleted (pending ones never;
+    # Days before finished chat records are deleted (pending ones never;
     # agent/runtime/retention.py).
     channel_record_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
 
@@ -111,40 +111,40 @@ class DeclaredSettings(BaseSettings):
     # status message (agent/runtime/channels/config.py) instead of stopping the runtime.
     telegram_bot_token: SecretStr | None = None
 
-    # who may talk to the agent on Telegram: `pairing`, `allowlist` or `open`; a bad value
+    # Who may talk to the agent on Telegram: `pairing`, `allowlist` or `open`; a bad value
     # disables only that channel.
     telegram_dm_policy: str = "pairing"
 
-    # comma-separated Telegram user ids always let in (required with `allowlist`).
+    # Comma-separated Telegram user ids always let in (required with `allowlist`).
     telegram_allowlist: str = ""
 
-    # the Telegram API the bot token is sent to.
+    # The Telegram API the bot token is sent to.
     telegram_api_base_url: str = "https://api.telegram.org"
 
     # Slack bot token.
     slack_bot_token: SecretStr | None = None
 
-    # who may talk to the agent on Slack: `pairing`, `allowlist` or `open`; a bad value
+    # Who may talk to the agent on Slack: `pairing`, `allowlist` or `open`; a bad value
     # disables only that channel.
     slack_dm_policy: str = "pairing"
 
-    # comma-separated Slack user ids always let in (required with `allowlist`).
+    # Comma-separated Slack user ids always let in (required with `allowlist`).
     slack_allowlist: str = ""
 
-    # the Slack API the bot token is sent to.
+    # The Slack API the bot token is sent to.
     slack_api_base_url: str = "https://slack.com/api/"
 
     # Discord bot token.
     discord_bot_token: SecretStr | None = None
 
-    # who may talk to the agent on Discord: `pairing`, `allowlist` or `open`; a bad value
+    # Who may talk to the agent on Discord: `pairing`, `allowlist` or `open`; a bad value
     # disables only that channel.
     discord_dm_policy: str = "pairing"
 
-    # comma-separated Discord user ids always let in (required with `allowlist`).
+    # Comma-separated Discord user ids always let in (required with `allowlist`).
     discord_allowlist: str = ""
 
-    # the Discord API the bot token is sent to.
+    # The Discord API the bot token is sent to.
     discord_api_base_url: str = "https://discord.com/api/v10"
 
     # Discord application id (public).
@@ -153,34 +153,34 @@ class DeclaredSettings(BaseSettings):
     # Browser Rendering CDP WebSocket URL; unset = no browser tools.
     browser_cdp_url: Annotated[str, Field(pattern=r"^(wss?|https?)://\S+$")] | None = None
 
-    # bearer for the CDP endpoint.
+    # Bearer for the CDP endpoint.
     browser_api_token: SecretStr | None = None
 
-    # hosts, IPs or CIDRs web fetch may reach although private, loopback or link-local.
+    # Hosts, IPs or CIDRs web fetch may reach although private, loopback or link-local.
     web_fetch_allowlist: str = ""
 
     # IANA time zone for schedules and dates.
     agent_timezone: str = "UTC"
 
-    # seconds one scheduled job may run.
+    # Seconds one scheduled job may run.
     job_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
 
-    # identities that may list and read every session, audit-logged (docs/privacy.md).
+    # Identities that may list and read every session, audit-logged (docs/privacy.md).
     agent_admin_emails: str = ""
 
-    # the `openclaw` executable.
+    # The `openclaw` executable.
     openclaw_bin: str = "openclaw"
 
     # OpenClaw's state directory, synced to R2.
     openclaw_state_dir: Path = Field(default_factory=lambda: Path.home() / ".openclaw")
 
-    # loopback port of the OpenClaw gateway.
+    # Loopback port of the OpenClaw gateway.
     openclaw_gateway_port: Annotated[int, Field(ge=1024, le=65535)] = 18789
 
-    # seconds OpenClaw's state must be quiet before it is synced.
+    # Seconds OpenClaw's state must be quiet before it is synced.
     openclaw_sync_debounce_s: Annotated[float, Field(gt=0, le=30)] = 1.0
 
-    # seconds the OpenClaw gateway may take to start.
+    # Seconds the OpenClaw gateway may take to start.
     openclaw_start_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
 
     # `AGENT_ENGINE=openclaw`: the gateway's shared token (random per start when unset; set it

@@ -133,21 +133,6 @@ export const PASSED_THROUGH = [
   "OPENCLAW_ALLOWED_ORIGINS",
 ] as const satisfies readonly (keyof Env)[];
 
-/** Bindings declared as secret_text. */
-export const SECRET_BINDINGS = [
-  "AI_GATEWAY_TOKEN",
-  "AGENT_EDGE_TOKEN",
-  "STATE_ACCESS_KEY_ID",
-  "STATE_SECRET_ACCESS_KEY",
-  "TELEGRAM_BOT_TOKEN",
-  "TELEGRAM_WEBHOOK_SECRET",
-  "SLACK_BOT_TOKEN",
-  "SLACK_SIGNING_SECRET",
-  "DISCORD_BOT_TOKEN",
-  "BROWSER_API_TOKEN",
-  "OPENCLAW_GATEWAY_TOKEN",
-] as const satisfies readonly (keyof Env)[];
-
 /** What the edge uses for an unset binding. */
 export const EDGE_DEFAULTS = {
   ISOLATION: "shared",
