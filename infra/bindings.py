@@ -18,7 +18,7 @@ from pydantic.alias_generators import to_snake
 
 from agent.contract.model import ContractError, Setting
 from agent.contract.settings import BY_NAME, bindings
-from infra.config import StackConfig
+from infra.config import SECRET_FIELDS, StackConfig
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,12 @@ def config_field(setting: Setting) -> str:
         raise ContractError(
             f"{setting.name}: config={setting.config!r} is no key of StackConfig "
             "(infra/config.py); add the field there, e.g. agent_timezone: str | None = Field(...)"
+        )
+    if (setting.kind == "secret") != (field in SECRET_FIELDS):
+        # A secret must be set with `pulumi config set --secret`, which a SecretStr field enforces.
+        raise ContractError(
+            f"{setting.name}: declared {setting.kind} but StackConfig.{field} is "
+            f"{'a' if field in SECRET_FIELDS else 'no'} SecretStr; make the two agree"
         )
     return field
 
@@ -83,8 +89,6 @@ def worker_bindings(
     for name, value in configured(config).items():
         if isinstance(value, SecretStr):
             secrets[name] = pulumi.Output.secret(value.get_secret_value())
-        elif BY_NAME[name].kind == "secret":
-            secrets[name] = pulumi.Output.secret(value)
         else:
             plain[name] = value
     for name, input_value in provided.items():

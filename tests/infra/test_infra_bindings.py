@@ -66,3 +66,16 @@ def test_a_declaration_naming_an_unknown_config_key_names_both() -> None:
     with pytest.raises(ContractError, match=r"AGENT_TIMEZONE: config='agentTimeZone' is no key"):
         config_field(broken)
     assert config_field(BY_NAME["AGENT_TIMEZONE"]) == "agent_timezone"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "says"),
+    [
+        ("TELEGRAM_WEBHOOK_SECRET", "plain", "declared plain but StackConfig"),
+        ("DISCORD_PUBLIC_KEY", "secret", "declared secret but StackConfig"),
+    ],
+)
+def test_a_secret_is_secret_on_both_sides(name: str, kind: str, says: str) -> None:
+    broken = replace(BY_NAME[name], kind=kind)  # type: ignore[arg-type]
+    with pytest.raises(ContractError, match=f"{name}: {says}"):
+        config_field(broken)
