@@ -50,6 +50,8 @@ def test_a_document_without_markers_is_refused() -> None:
 
 def test_the_runtime_fields_are_the_declared_ones_with_their_defaults() -> None:
     declared = {s.field: s for s in SETTINGS if s.py is not None}
+    undeclared = set(RuntimeSettings.model_fields) - set(declared)
+    assert not undeclared, f"declare {undeclared} in agent/contract/settings.py, run make generate"
     assert set(RuntimeSettings.model_fields) == set(declared)
     fields = RuntimeSettings.model_fields
     assert fields["agent_edge_token"].is_required()
