@@ -68,7 +68,7 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
     deps = deps or AppDeps()
     if settings.agent_engine == "openclaw":
         # The gateway answers turns, channels and its UI itself; the runtime fronts it.
-        from agent.runtime.engine.openclaw.app import create_openclaw_app
+        from agent.runtime.openclaw.app import create_openclaw_app
 
         return create_openclaw_app(settings, deps.store)
 
