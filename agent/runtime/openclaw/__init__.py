@@ -5,9 +5,10 @@ A second application beside the native engine (agent/runtime/engine/), not an en
 fronts it. `app` serves it (`create_app` hands over to `create_openclaw_app`), `config` renders
 openclaw.json, `supervisor` runs and restarts the OpenClaw gateway process, `proxy` forwards 8080
 to it, `cdp_relay` adds Browser Rendering's header, `sync` keeps its state in the store,
-`protocol` speaks its WebSocket API, `host` orders all of it, `admin` holds /api/openclaw.
+`protocol` speaks its WebSocket API, `host` orders all of it, `admin` holds /api/openclaw and
+`ui` the /_agent/ pages.
 
 Shared with the native application, and only these: settings (agent/runtime/settings.py), the
 edge-token check (edge_auth.py), errors and problem responses (errors.py, http.py), the state
-store (store/), the AI Gateway endpoint (ai_gateway.py) and the admin page files (routes/ui.py).
+store (store/), the AI Gateway endpoint (ai_gateway.py) and the admin UI's files (ui_files.py).
 """

@@ -23,11 +23,10 @@ from starlette.routing import Mount, Route
 from agent.runtime.edge_auth import EdgeTokenMiddleware
 from agent.runtime.errors import RuntimeHostError, StoreError
 from agent.runtime.http import error_response, problem_response
-from agent.runtime.openclaw import admin
+from agent.runtime.openclaw import admin, ui
 from agent.runtime.openclaw.host import OpenClawHost
 from agent.runtime.openclaw.proxy import OpenClawProxy
 from agent.runtime.openclaw.supervisor import SupervisorPolicy
-from agent.runtime.routes import ui
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store import StateStore, open_store
 
@@ -106,7 +105,7 @@ def create_openclaw_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *admin.routes,
-            *ui.openclaw_routes,
+            *ui.routes,
             Mount("/", app=proxy),
         ],
         middleware=[
