@@ -55,7 +55,8 @@ class Setting:
     py: Py | None = None
     # The default the edge applies when the binding is unset (edge-side settings).
     edge_default: str | None = None
-    # Durable Object class of a `durable_object` binding (its module: src/<lowercase>.ts).
+    # Durable Object class of a `durable_object` binding; the edge types the namespace by the
+    # class's RPC interface, `<Class>Rpc` in agent/edge/src/rpc.ts.
     durable_object: str | None = None
     # A comment the generated Python field carries (why, not what).
     note: str | None = None

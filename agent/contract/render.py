@@ -26,13 +26,13 @@ def _names(settings: Iterable[Setting]) -> list[str]:
 def typescript(settings: Sequence[Setting]) -> str:
     """agent/edge/src/generated/settings.ts: the `Env` type, pass-through list, edge defaults."""
     worker = [s for s in settings if s.reach in ("edge", "container", "local")]
-    classes = sorted({s.durable_object for s in worker if s.durable_object is not None})
+    rpcs = sorted({f"{s.durable_object}Rpc" for s in worker if s.durable_object is not None})
     lines = [f"// {HEADER}", ""]
-    lines += [f'import type {{ {cls} }} from "../{cls.lower()}";' for cls in classes]
+    lines.append(f'import type {{ {", ".join(rpcs)} }} from "../rpc";')
     lines += ["", "/** The Worker's bindings and local-dev variables (docs/contract.md). */"]
     lines.append("export interface Env {")
     for s in worker:
-        ts_type = f"DurableObjectNamespace<{s.durable_object}>" if s.durable_object else "string"
+        ts_type = f"DurableObjectNamespace<{s.durable_object}Rpc>" if s.durable_object else "string"
         local = "local dev only: " if s.reach == "local" else ""
         lines += [f"  /** {local}{s.doc} */", f"  {s.name}?: {ts_type};"]
     lines.append("}")

@@ -487,7 +487,7 @@ SETTINGS: tuple[Setting, ...] = (
         example="ops@example.com,lead@example.com",
         py=Py(annotation="str", default='""', shown="empty"),
     ),
-    # AGENT_ENGINE=openclaw (agent/runtime/engine/openclaw): the supervised OpenClaw gateway.
+    # AGENT_ENGINE=openclaw (agent/runtime/openclaw): the supervised OpenClaw gateway.
     Setting(
         name="OPENCLAW_BIN",
         reach="runtime",
@@ -537,7 +537,8 @@ SETTINGS: tuple[Setting, ...] = (
         reach="container",
         kind="secret",
         provided="with agentEngine openclaw: a random password generated per stack",
-        doc="`AGENT_ENGINE=openclaw`: the gateway's shared token (random per start when unset; "
+        doc="`AGENT_ENGINE=openclaw`: the OpenClaw gateway's shared token (random per start when "
+        "unset; "
         "set it only to use the Control UI)",
         example="<at least 16 random characters>",
         py=Py(annotation=OPTIONAL_SECRET, default="None"),

@@ -69,5 +69,5 @@ def test_the_worker_env_type_lists_every_worker_variable_and_passes_the_containe
     assert '"AGENT_TIMEZONE"' in passed
     assert '"TELEGRAM_WEBHOOK_SECRET"' not in passed  # verified at the edge, kept there
     assert '"AGENT_SESSION_CACHE_BYTES"' not in passed  # no binding at all
-    assert "SANDBOX?: DurableObjectNamespace<Sandbox>;" in ts
-    assert 'import type { Sandbox } from "../sandbox";' in ts
+    assert "SANDBOX?: DurableObjectNamespace<SandboxRpc>;" in ts
+    assert 'import type { DirectoryRpc, SandboxRpc } from "../rpc";' in ts

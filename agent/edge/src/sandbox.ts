@@ -6,7 +6,7 @@
  */
 import { Container } from "@cloudflare/containers";
 import type { Env } from "./env";
-import { COLD_HEADER, SANDBOX_HEADER, type SandboxState } from "./gateway";
+import { COLD_HEADER, SANDBOX_HEADER, type SandboxRpc, type SandboxState } from "./rpc";
 // The bindings declared to reach the container (docs/contract.md, column `container`).
 import { EDGE_DEFAULTS, PASSED_THROUGH } from "./generated/settings";
 
@@ -39,7 +39,7 @@ export function parseSleepAfter(raw: string | undefined): string | null {
   return value;
 }
 
-export class Sandbox extends Container<Env> {
+export class Sandbox extends Container<Env> implements SandboxRpc {
   override defaultPort = CONTAINER_PORT;
   private readonly neverSleep: boolean;
   private identity: string | null = null;

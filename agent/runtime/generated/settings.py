@@ -183,8 +183,8 @@ class DeclaredSettings(BaseSettings):
     # Seconds the OpenClaw gateway may take to start.
     openclaw_start_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
 
-    # `AGENT_ENGINE=openclaw`: the gateway's shared token (random per start when unset; set it
-    # only to use the Control UI).
+    # `AGENT_ENGINE=openclaw`: the OpenClaw gateway's shared token (random per start when
+    # unset; set it only to use the Control UI).
     openclaw_gateway_token: SecretStr | None = None
 
     # `AGENT_ENGINE=openclaw`: public browser origins of the Control UI (comma-separated).
