@@ -168,6 +168,7 @@ def measure(chars: int, chunk: int, runs: int, ui_ref: str | None) -> dict[str, 
                 rendered_at = float(page.evaluate("window.renderedAt"))
                 lags.append(rendered_at - streamer.last_delta_at)
                 streams.append(streamer.last_delta_at - sent_at)
+                print(f"  {ui_ref or 'working tree'} run {run + 1}: {lags[-1]:.2f} s", flush=True)
                 page.close()
             browser.close()
     return {
