@@ -51,7 +51,7 @@ from agent.runtime.service import TurnRequest, TurnStopped
 from agent.runtime.sessions import new_session_id
 
 if TYPE_CHECKING:
-    from agent.runtime.app import Runtime
+    from agent.runtime.runtime_state import Runtime
 
 FRAME_EXAMPLE = '{"type": "chat", "message": "hello", "session_id": "trip-planning"}'
 STOP_EXAMPLE = '{"type": "stop", "turn_id": "t-1"}'
