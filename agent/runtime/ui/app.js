@@ -1,6 +1,6 @@
 // edgeagent web chat and admin UI. No framework and no build step: plain DOM, the runtime's JSON
 // API and /ws. Server data is shown with textContent; only a reply's Markdown becomes markup, and
-// only through markdown.js (marked, then DOMPurify, as a DOM fragment; never innerHTML).
+// only through markdown.js (marked, then DOMPurify, inserted as a DOM fragment).
 
 import { $, ApiError, api, el, showError, toast, when } from "./common.js";
 import { MarkdownStream, copyCode, renderMarkdown } from "./markdown.js";

@@ -1,6 +1,6 @@
 // Replies as Markdown: `marked` renders, `DOMPurify` sanitises, and the result arrives as a DOM
-// fragment (never through innerHTML). Both libraries are pinned by agent/ui-vendor's lockfile and
-// copied into ./vendor by scripts/ui_vendor.py (docs/ui.md).
+// fragment (no HTML string is ever assigned to the page). Both libraries are pinned by
+// agent/ui-vendor's lockfile and copied into ./vendor by scripts/ui_vendor.py (docs/ui.md).
 //
 // Safety, in depth: raw HTML in a reply is shown as text, images become plain links (no request
 // leaves the page for them, and the Content-Security-Policy would refuse them anyway), and DOMPurify
