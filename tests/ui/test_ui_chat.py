@@ -205,6 +205,7 @@ def test_an_error_says_what_happened_and_retry_recovers(page: Page, shots: Path)
     expect(error).to_contain_text("(HTTP 502)", timeout=30_000)
     expect(error).to_contain_text("the agent engine failed; the turn was not saved")
     expect(agent.locator(".meta")).to_contain_text("Not saved.")
+    expect(agent.locator(".text")).to_have_text("")  # no leftover "…" placeholder
     snap(page, shots, "chat-error")
     agent.get_by_role("button", name="Retry").click()
     expect(saved(page).locator(".text")).to_have_text("You said this will fail once.")

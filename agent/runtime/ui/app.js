@@ -234,6 +234,7 @@ function onFrame(frame) {
       break;
     case "error":
       turn.stream?.stop();
+      if (!turn.stream) node.querySelector(".text").textContent = "";
       node.classList.add("failed");
       node.append(el("p", { className: "error", textContent: errorText(frame) }));
       setMeta(node, "Not saved.", [retryButton(turn)]);
