@@ -37,6 +37,9 @@ async def stream(
     elif prompt.startswith("remember"):
         args = json.dumps({"note": "likes tea", "long_term": True})
         yield {0: DeltaToolCall(name="remember", json_args=args, tool_call_id="call-1")}
+    elif prompt.startswith("recall"):
+        args = json.dumps({"path": "../secrets"})
+        yield {0: DeltaToolCall(name="recall", json_args=args, tool_call_id="call-2")}
     elif prompt.startswith("hang"):
         yield "partial "
         await asyncio.sleep(3600)
@@ -110,6 +113,19 @@ def test_tool_calls_and_results_stream_before_the_reply(client: TestClient) -> N
             "ok": True,
         }
     ]
+
+
+def test_a_failed_tool_call_is_reported_as_failed(client: TestClient) -> None:
+    with client.websocket_connect("/ws", headers=H) as socket:
+        socket.send_json(turn("recall ../secrets", "t1"))
+        frames = until_end(socket)
+    result = next(f for f in frames if f["type"] == "tool_result")
+    assert result["name"] == "recall"
+    assert result["ok"] is False
+    assert "'../secrets' is not a memory file path" in result["result"]  # the tool's own words
+    assert frames[-1]["type"] == "reply"
+    tools = client.get("/api/sessions/s1", headers=H).json()["turns"][0]["tools"]
+    assert [(t["name"], t["ok"]) for t in tools] == [("recall", False)]
 
 
 def test_a_stopped_turn_is_not_stored_and_the_socket_goes_on(client: TestClient) -> None:
