@@ -54,7 +54,7 @@ def build_model(settings: RuntimeSettings) -> Model:
     if settings.is_offline:
         from agent.runtime.engine.offline import offline_model
 
-        return offline_model()
+        return offline_model(settings.agent_timezone)
     provider, name = settings.agent_model.split(":", 1)
     base_url, headers = model_endpoint(settings)
     key = settings.agent_model_api_key
