@@ -38,3 +38,12 @@ class PreconditionFailed(StoreError):
 
 class EngineError(RuntimeHostError):
     """The agent engine could not produce a reply; the turn is not stored or acknowledged."""
+
+
+class ModelCallFailed(EngineError):
+    """The model could not be reached or refused the call; `cause` says which URL and why."""
+
+    def __init__(self, cause: str, hint: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.hint = hint

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from agent.runtime.engine import AgentDeps, Engine, TextDelta, TurnOutcome
+from agent.runtime.engine.model_errors import model_failure
 from agent.runtime.errors import EngineError, RequestError
 from agent.runtime.session_access import SessionAccess
 from agent.runtime.sessions import SessionStore, SessionWindow, Turn, now
@@ -107,5 +108,5 @@ class ChatService:
         except (RequestError, EngineError):
             raise
         except Exception as error:  # model/provider failures: report as a failed run
-            raise EngineError(f"{type(error).__name__}: {error}") from error
+            raise model_failure(error, self.settings) from error
         raise EngineError("the engine finished without a reply")

@@ -9,7 +9,6 @@ Time is injected: the model's clock and the scheduling tool's clock are the same
 from __future__ import annotations
 
 import json
-
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -128,7 +127,8 @@ async def test_remember_then_recall_then_search(agent: Agent) -> None:
     daily = agent.tools.memory.today_path()
     assert turn.reply.startswith(f"[offline model] Noted: I remembered in {daily} and MEMORY.md")
     memory = await agent.tools.memory.read("MEMORY.md")
-    assert memory is not None and memory.content == "- my cat is called Tom\n"
+    assert memory is not None
+    assert memory.content == "- my cat is called Tom\n"
 
     recalled = await agent.say("What do you remember?")
     assert tool_calls(recalled) == [("recall", {})]
@@ -213,7 +213,8 @@ async def test_jobs_are_listed_and_cancelled_by_id_or_description(agent: Agent) 
     assert tool_calls(cancelled) == [("list_jobs", {}), ("cancel_job", {"job_id": stretch.id})]
     assert cancelled.reply.startswith(f"[offline model] Done: cancelled {stretch.id}")
     vague = await agent.say("cancel the reminder to sing")
-    assert "No active jobs match 'sing'" in vague.reply and water.id in vague.reply
+    assert "No active jobs match 'sing'" in vague.reply
+    assert water.id in vague.reply
 
     by_id = await agent.say(f"cancel job {water.id}")
     assert tool_calls(by_id) == [("cancel_job", {"job_id": water.id})]
@@ -271,7 +272,8 @@ async def test_anything_else_gets_help_and_how_to_connect_a_model(agent: Agent) 
         "[offline model] You said: 'Plan a hut trip to the Goûter'. This is message 1"
     )
     assert "remind me in 5 minutes to stretch" in turn.reply
-    assert "docs/models.md" in turn.reply and "AGENT_MODEL=" in turn.reply
+    assert "docs/models.md" in turn.reply
+    assert "AGENT_MODEL=" in turn.reply
     assert len(agent.deltas) >= 3  # streamed sentence by sentence
     when = await agent.say("remind me to stretch")
     assert when.reply.startswith("[offline model] When should I remind you?")

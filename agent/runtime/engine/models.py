@@ -2,6 +2,7 @@
 
 `AGENT_MODEL` picks the provider and model; AI Gateway is a base URL plus the
 `cf-aig-authorization` header on the provider's HTTP client. Prompts and tools never see either.
+The one-line recipes for each case are in docs/models.md.
 
 | AGENT_MODEL                    | client                 | base URL                         |
 | ------------------------------ | ---------------------- | -------------------------------- |
@@ -12,7 +13,8 @@
 | `anthropic:<model>`            | Anthropic Messages     | `<gateway>/anthropic`            |
 
 `AGENT_MODEL_BASE_URL` replaces the gateway URL for local development against any
-OpenAI-compatible endpoint; the gateway token is then never sent.
+OpenAI-compatible endpoint; the gateway token is then never sent. Without either, `openai:` and
+`anthropic:` go straight to the provider's public API with `AGENT_MODEL_API_KEY`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ GATEWAY_AUTH_HEADER = "cf-aig-authorization"
 # Sent as the provider key when the gateway holds the provider keys (BYOK) and none is configured.
 GATEWAY_HELD_KEY = "held-by-ai-gateway"
 
+# The providers' own APIs, for a key used directly (no gateway, no AGENT_MODEL_BASE_URL).
+PROVIDER_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
+
 _GATEWAY_SUFFIX = {
     "openai": "openai",
     "compat": "compat",
@@ -41,7 +46,8 @@ def model_endpoint(settings: RuntimeSettings) -> tuple[str, dict[str, str]]:
     provider = settings.agent_model.split(":", 1)[0]
     if settings.agent_model_base_url is not None:
         return settings.agent_model_base_url.rstrip("/"), {}
-    assert settings.ai_gateway_base_url is not None  # guaranteed by settings validation
+    if settings.ai_gateway_base_url is None:
+        return PROVIDER_URLS[provider], {}  # a key given directly (settings validation)
     base = f"{settings.ai_gateway_base_url.rstrip('/')}/{_GATEWAY_SUFFIX[provider]}"
     headers = {}
     if settings.ai_gateway_token is not None:
