@@ -125,14 +125,17 @@ async def test_remember_then_recall_then_search(agent: Agent) -> None:
     turn = await agent.say("remember that my cat is called Tom")
     assert tool_calls(turn) == [("remember", {"note": "my cat is called Tom", "long_term": True})]
     daily = agent.tools.memory.today_path()
-    assert turn.reply.startswith(f"[offline model] Noted: I remembered in {daily} and MEMORY.md")
+    assert turn.reply == (
+        f"[offline model] Noted: 'my cat is called Tom' (remembered in {daily} and MEMORY.md). "
+        "Ask 'what do you remember' to see it."
+    )
     memory = await agent.tools.memory.read("MEMORY.md")
     assert memory is not None
     assert memory.content == "- my cat is called Tom\n"
 
     recalled = await agent.say("What do you remember?")
     assert tool_calls(recalled) == [("recall", {})]
-    assert recalled.reply == ("[offline model] Here is what I remember:\n- my cat is called Tom\n")
+    assert recalled.reply == ("[offline model] Here is what I remember:\n- my cat is called Tom")
     found = await agent.say("what do you remember about my cat")
     assert tool_calls(found) == [("search_memory", {"query": "cat"})]
     assert "MEMORY.md:1: - my cat is called Tom" in found.reply
@@ -155,8 +158,10 @@ async def test_remind_me_in_five_minutes_creates_a_one_off_job(agent: Agent) -> 
         T0 + timedelta(minutes=5),
     )
     assert job.session_id == "s1"
-    assert turn.reply.startswith(f"[offline model] Done: scheduled {job.id} [active] once")
-    assert "Jobs page" in turn.reply
+    assert turn.reply == (
+        "[offline model] ⏰ Reminder set for 2026-11-26 09:05 Europe/Paris: stretch "
+        f"(job {job.id}). It is on the Jobs page, where you can cancel it."
+    )
 
 
 async def test_remind_me_at_a_clock_time_uses_the_agent_zone(agent: Agent) -> None:
@@ -194,6 +199,7 @@ async def test_recurring_jobs_become_cron_jobs(
         "Europe/Paris",
     )
     assert tool_calls(turn) == [("schedule_job", {"prompt": job_prompt, "cron": cron})]
+    assert turn.reply.startswith(f"[offline model] Scheduled {job_prompt!r}, cron '{cron}', next ")
 
 
 async def test_jobs_are_listed_and_cancelled_by_id_or_description(agent: Agent) -> None:

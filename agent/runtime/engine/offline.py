@@ -31,7 +31,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
 from agent.runtime.engine.context import SUMMARY_INSTRUCTIONS, extractive_summary
-from agent.runtime.engine.offline_intents import HELP, Call, Say, read_request
+from agent.runtime.engine.offline_intents import HELP, REMINDER_PREFIX, Call, Say, read_request
 from agent.runtime.sessions import now
 
 OFFLINE_LABEL = "[offline model]"
@@ -101,7 +101,7 @@ def _step(
         )
     if intent.then is not None and last.tool_name == "list_jobs":
         return _cancel_matching(intent.then.removeprefix("cancel-matching "), last, tools)
-    return _report(last, _content(last))
+    return _report(last, _content(last), intent)
 
 
 def _first_call(
@@ -143,11 +143,15 @@ def _cancel_matching(
     )
 
 
-def _report(result: ToolReturnPart, content: str) -> str:
+def _report(result: ToolReturnPart, content: str, intent: Call) -> str:
     """The reply written from a successful tool result."""
+    content = content.strip()
     match result.tool_name:
         case "remember":
-            return f"{OFFLINE_LABEL} Noted: I {content}. Ask 'what do you remember' to see it."
+            return (
+                f"{OFFLINE_LABEL} Noted: {intent.args.get('note', '')!r} ({content}). "
+                "Ask 'what do you remember' to see it."
+            )
         case "recall":
             if " does not exist. " in content:
                 return f"{OFFLINE_LABEL} I do not remember anything yet ({content})."
@@ -155,9 +159,8 @@ def _report(result: ToolReturnPart, content: str) -> str:
         case "search_memory":
             return f"{OFFLINE_LABEL} From my memory:\n{content}"
         case "schedule_job":
-            return (
-                f"{OFFLINE_LABEL} Done: {content}. It is on the Jobs page, where you can cancel it."
-            )
+            where = "It is on the Jobs page, where you can cancel it."
+            return f"{OFFLINE_LABEL} {_scheduled(content)} {where}"
         case "list_jobs":
             if content == "no active jobs":
                 return f"{OFFLINE_LABEL} You have no active jobs."
@@ -175,6 +178,23 @@ def _report(result: ToolReturnPart, content: str) -> str:
             return _page_report(content, "Fetched {url}")
         case _:
             return f"{OFFLINE_LABEL} The {result.tool_name} tool answered:\n{content}"
+
+
+def _scheduled(content: str) -> str:
+    """'scheduled <id> [active] <schedule>, next <when>: <prompt>' (tools/schedule.py) as a
+    sentence."""
+    job = re.fullmatch(
+        r"scheduled (?P<id>\S+) \[\w+\] (?P<schedule>.+?), next (?P<next>.+?): (?P<prompt>.*)",
+        content,
+        re.DOTALL,
+    )
+    if job is None:
+        return f"Done: {content}."
+    prompt = job["prompt"]
+    if job["schedule"] == "once" and prompt.startswith(REMINDER_PREFIX):
+        what = prompt.removeprefix(REMINDER_PREFIX)
+        return f"⏰ Reminder set for {job['next']}: {what} (job {job['id']})."
+    return f"Scheduled {prompt!r}, {job['schedule']}, next run {job['next']} (job {job['id']})."
 
 
 def _page_report(content: str, done: str) -> str:
