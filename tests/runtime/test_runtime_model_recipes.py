@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
-from suite_support import free_port, serve_app
+from suite_support import free_port, serve_app, wait_ready
 
 from agent.runtime.app import create_app
 from agent.runtime.engine import create_engine, models
@@ -240,12 +240,18 @@ async def test_ai_gateway(
 
 
 def chat_error(settings: RuntimeSettings) -> dict[str, Any]:
+    """The error the chat shows (the UI's WebSocket frame), checked equal to the HTTP API's."""
     with TestClient(create_app(settings)) as client:
+        wait_ready(client, headers=edge_headers(), attempts=200)
         response = client.post(
             "/api/chat", headers=edge_headers(), json={"message": "hi", "session_id": "s1"}
         )
+        with client.websocket_connect("/ws", headers=edge_headers()) as socket:
+            socket.send_json({"type": "chat", "message": "hi", "session_id": "s2"})
+            frame = socket.receive_json()
     assert response.status_code == 502
     body: dict[str, Any] = response.json()
+    assert frame == {"type": "error", "status": 502, **body}
     return body
 
 

@@ -243,7 +243,7 @@ async def test_a_refused_tool_call_is_reported_not_retried(
     async for agent in open_agent(settings, http):  # no WEB_FETCH_ALLOWLIST: loopback refused
         turn = await agent.say(f"fetch {site.base}/hut")
     assert tool_calls(turn) == [("fetch_url", {"url": f"{site.base}/hut"})]
-    assert turn.reply.startswith("[offline model] The fetch_url tool refused: refused: ")
+    assert turn.reply.startswith("[offline model] The fetch_url tool refused: ")
     assert "127.0.0.1" in turn.reply
     assert site.requests == []
 

@@ -96,7 +96,8 @@ def _step(
     last = results[-1]
     if last.outcome != "success":
         return (
-            f"{OFFLINE_LABEL} The {last.tool_name} tool refused: {_content(last)}. "
+            f"{OFFLINE_LABEL} The {last.tool_name} tool refused: "
+            f"{_content(last).removeprefix('refused: ')}. "
             "Nothing was changed; rephrase the request and try again."
         )
     if intent.then is not None and last.tool_name == "list_jobs":
