@@ -28,8 +28,9 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from suite_support import free_port, serve_app, wait_ready
 
+from agent.runtime import ai_gateway
 from agent.runtime.app import create_app
-from agent.runtime.engine import create_engine, models
+from agent.runtime.engine import create_engine
 from agent.runtime.engine.deps import AgentDeps
 from agent.runtime.sessions import SessionStore
 from agent.runtime.settings import RuntimeSettings, load_settings
@@ -193,9 +194,9 @@ async def test_a_provider_key_goes_straight_to_the_provider(
     ]
     [env] = env
     fake_url, seen = fake
-    real = models.PROVIDER_URLS[provider]
+    real = ai_gateway.PROVIDER_URLS[provider]
     assert real.startswith("https://api.")
-    monkeypatch.setitem(models.PROVIDER_URLS, provider, to_fake(real, fake_url))
+    monkeypatch.setitem(ai_gateway.PROVIDER_URLS, provider, to_fake(real, fake_url))
     settings = settings_for(env, tmp_path, monkeypatch)
     reply = await one_turn(settings, tmp_path)
     model = env["AGENT_MODEL"].split(":", 1)[1]
@@ -203,7 +204,7 @@ async def test_a_provider_key_goes_straight_to_the_provider(
     [(called, headers, body)] = seen.seen
     assert called == path
     assert headers[auth[0]] == auth[1]
-    assert models.GATEWAY_AUTH_HEADER not in headers
+    assert ai_gateway.AI_GATEWAY_AUTH_HEADER not in headers
     assert body["model"] == model
 
 
@@ -220,7 +221,7 @@ async def test_a_local_openai_compatible_server(
     [(called, headers, body)] = seen.seen
     assert called == "/v1/chat/completions"
     assert body["model"] == model
-    assert models.GATEWAY_AUTH_HEADER not in headers
+    assert ai_gateway.AI_GATEWAY_AUTH_HEADER not in headers
 
 
 async def test_ai_gateway(
@@ -235,8 +236,8 @@ async def test_ai_gateway(
     assert await one_turn(settings, tmp_path) == "hello from gpt-5-mini"
     [(called, headers, _body)] = seen.seen
     assert called == "/v1/ACCOUNT_ID/GATEWAY_ID/openai/chat/completions"
-    assert headers[models.GATEWAY_AUTH_HEADER] == "Bearer your-gateway-token"
-    assert headers["authorization"] == f"Bearer {models.GATEWAY_HELD_KEY}"  # BYOK
+    assert headers[ai_gateway.AI_GATEWAY_AUTH_HEADER] == "Bearer your-gateway-token"
+    assert headers["authorization"] == f"Bearer {ai_gateway.AI_GATEWAY_HELD_KEY}"  # BYOK
 
 
 def chat_error(settings: RuntimeSettings) -> dict[str, Any]:
@@ -281,7 +282,7 @@ def test_a_refused_key_is_named_with_the_status_and_never_shown(
         "error": {"message": "Incorrect API key provided: sk-proj-your-key", "type": "invalid"}
     }
     env = recipe(AGENT_MODEL="openai:gpt-5-mini", AGENT_MODEL_API_KEY="sk-proj-your-key")
-    monkeypatch.setitem(models.PROVIDER_URLS, "openai", fake_url + "/v1")
+    monkeypatch.setitem(ai_gateway.PROVIDER_URLS, "openai", fake_url + "/v1")
     body = chat_error(settings_for(env, tmp_path, monkeypatch))
     assert body["error"] == (
         f"the model openai:gpt-5-mini at {fake_url}/v1/chat/completions answered HTTP 401: "

@@ -18,12 +18,12 @@ from pydantic_ai.exceptions import (
     ModelRequestTimeout,
 )
 
-from agent.runtime.engine.models import model_endpoint
+from agent.runtime.ai_gateway import model_endpoint
 from agent.runtime.errors import EngineError, ModelCallFailed
 from agent.runtime.settings import RuntimeSettings
 
 _DETAIL_CHARS = 300
-GATEWAY_LOGS = "the gateway's logs (Cloudflare dashboard > AI > AI Gateway > Logs) show the call"
+AI_GATEWAY_LOGS = "AI Gateway's logs (Cloudflare dashboard > AI > AI Gateway > Logs) show the call"
 
 
 def model_failure(error: BaseException, settings: RuntimeSettings) -> EngineError:
@@ -102,21 +102,21 @@ def _redact(text: str, settings: RuntimeSettings) -> str:
     return text
 
 
-def _via_gateway(settings: RuntimeSettings) -> bool:
+def _via_ai_gateway(settings: RuntimeSettings) -> bool:
     return settings.agent_model_base_url is None and settings.ai_gateway_base_url is not None
 
 
 def _status_hint(status: int, settings: RuntimeSettings) -> str:
-    gateway = _via_gateway(settings)
+    ai_gateway = _via_ai_gateway(settings)
     if status in (401, 403):
         hint = (
-            "check AI_GATEWAY_TOKEN and the provider key (AGENT_MODEL_API_KEY, or the key the "
-            "gateway holds)"
-            if gateway
+            "check AI_GATEWAY_TOKEN and the provider key (AGENT_MODEL_API_KEY, or the key AI "
+            "Gateway holds)"
+            if ai_gateway
             else "check AGENT_MODEL_API_KEY"
         )
     elif status == 404:
-        where = "AI_GATEWAY_BASE_URL" if gateway else "AGENT_MODEL_BASE_URL"
+        where = "AI_GATEWAY_BASE_URL" if ai_gateway else "AGENT_MODEL_BASE_URL"
         hint = f"check the model name in AGENT_MODEL and {where}"
     elif status == 429:
         hint = "rate limited or out of quota: wait a little, or check the provider account"
@@ -124,12 +124,12 @@ def _status_hint(status: int, settings: RuntimeSettings) -> str:
         hint = "the provider failed: retry in a little while"
     else:
         hint = "the provider refused the request as sent: check AGENT_MODEL"
-    return f"{hint}; {GATEWAY_LOGS}" if gateway else hint
+    return f"{hint}; {AI_GATEWAY_LOGS}" if ai_gateway else hint
 
 
 def _reach_hint(settings: RuntimeSettings) -> str:
     if settings.agent_model_base_url is not None:
         return "start the model server at that URL, or fix AGENT_MODEL_BASE_URL"
     if settings.ai_gateway_base_url is not None:
-        return f"check AI_GATEWAY_BASE_URL and this machine's network; {GATEWAY_LOGS}"
+        return f"check AI_GATEWAY_BASE_URL and this machine's network; {AI_GATEWAY_LOGS}"
     return "check this machine's network and the provider's status page"
