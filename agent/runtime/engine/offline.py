@@ -101,8 +101,28 @@ def _step(
             "Nothing was changed; rephrase the request and try again."
         )
     if intent.then is not None and last.tool_name == "list_jobs":
-        return _cancel_matching(intent.then.removeprefix("cancel-matching "), last, tools)
-    return _report(last, _content(last), intent)
+        words = intent.then.removeprefix("cancel-matching ")
+        return _cancel_matching(words, last, tools, _next_call_id(messages))
+    report = _report(last, _content(last), intent)
+    if intent.tool == "open_page" and last.tool_name == "fetch_url":
+        return report.replace(
+            OFFLINE_LABEL,
+            f"{OFFLINE_LABEL} The browser is off (BROWSER_CDP_URL is not set), so I fetched the "
+            "page instead.",
+            1,
+        )
+    return report
+
+
+def _next_call_id(messages: list[ModelMessage]) -> str:
+    """A tool call id unique in the session: providers match results to calls by it."""
+    calls = sum(
+        isinstance(part, ToolCallPart)
+        for m in messages
+        if isinstance(m, ModelResponse)
+        for part in m.parts
+    )
+    return f"offline-{calls + 1}"
 
 
 def _first_call(
@@ -112,29 +132,22 @@ def _first_call(
     if tool == "open_page" and tool not in tools and "fetch_url" in tools:
         tool = "fetch_url"  # no browser configured (BROWSER_CDP_URL): fetch the page instead
     if tool not in tools:
+        why = " (the browser tools need BROWSER_CDP_URL)" if tool == "open_page" else ""
         return (
             f"{OFFLINE_LABEL} I would use the {intent.tool} tool for that, but this agent does not "
-            "offer it (the browser tools need BROWSER_CDP_URL)."
+            f"offer it{why}."
         )
-    calls = sum(
-        isinstance(part, ToolCallPart)
-        for m in messages
-        if isinstance(m, ModelResponse)
-        for part in m.parts
-    )
-    return [ToolCallPart(tool, args, tool_call_id=f"offline-{calls + 1}")]
+    return [ToolCallPart(tool, args, tool_call_id=_next_call_id(messages))]
 
 
 def _cancel_matching(
-    words: str, listing: ToolReturnPart, tools: set[str]
+    words: str, listing: ToolReturnPart, tools: set[str], call_id: str
 ) -> list[ModelResponsePart] | str:
     lines = [line for line in _content(listing).splitlines() if re.match(r"[0-9a-f]{12} ", line)]
     wanted = [w for w in re.findall(r"\w+", words.lower()) if w not in {"all", "my", "the", "a"}]
     matching = [line for line in lines if all(w in line.lower() for w in wanted)]
     if len(matching) == 1 and "cancel_job" in tools:
-        return [
-            ToolCallPart("cancel_job", {"job_id": matching[0][:12]}, tool_call_id="offline-cancel")
-        ]
+        return [ToolCallPart("cancel_job", {"job_id": matching[0][:12]}, tool_call_id=call_id)]
     if not lines:
         return f"{OFFLINE_LABEL} There is no active job to cancel."
     shown = "\n".join(f"- {line}" for line in (matching or lines))
