@@ -5,7 +5,7 @@ UV ?= uv
 STACK ?= dev
 EDGE := agent/edge
 
-.PHONY: setup setup-py setup-edge edge-build compile lint fmt typecheck test test-py test-edge plan verify dev bench
+.PHONY: setup setup-py setup-edge edge-build compile generate lint fmt typecheck test test-py test-edge plan verify dev bench
 
 setup: setup-py setup-edge
 
@@ -46,6 +46,11 @@ compile: $(COMPILE_STAMP)
 $(COMPILE_STAMP): $(PY_STAMP)
 	$(UV) run --frozen python scripts/compile_imports.py infra.program agent.runtime.__main__ agent.dev
 	@touch $@
+
+# Rewrite what is generated from the setting declarations (docs/contract.md, "Adding a setting");
+# tests/contract fails, naming this target, when a committed generated file is stale.
+generate: setup-py
+	$(UV) run python -m agent.contract.generate
 
 lint: setup-py
 	$(UV) run ruff check .
