@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 from urllib.parse import urlsplit
 
 import httpx
@@ -252,7 +253,7 @@ def chat_error(settings: RuntimeSettings) -> dict[str, Any]:
             frame = socket.receive_json()
     assert response.status_code == 502
     body: dict[str, Any] = response.json()
-    assert frame == {"type": "error", "status": 502, **body}
+    assert frame == {"type": "error", "status": 502, **body, "session_id": "s2", "turn_id": ANY}
     return body
 
 

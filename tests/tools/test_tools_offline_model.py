@@ -18,7 +18,7 @@ import httpx
 import pytest
 from tool_support import LoopbackSite, loopback_site, send
 
-from agent.runtime.engine import create_engine
+from agent.runtime.engine import StreamEvent, TextDelta, create_engine
 from agent.runtime.engine.native import NativeEngine
 from agent.runtime.engine.offline import offline_model
 from agent.runtime.engine.offline_intents import Call, Say, read_request
@@ -58,11 +58,12 @@ class Agent:
     async def say(self, prompt: str, session: str = "s1") -> Turn:
         self.deltas.clear()
 
-        async def on_delta(text: str) -> None:
-            self.deltas.append(text)
+        async def on_event(event: StreamEvent) -> None:
+            if isinstance(event, TextDelta):
+                self.deltas.append(event.text)
 
         request = TurnRequest(session, prompt, "alice@example.com", "api", "req-1")
-        turn = await self.service.turn(request, on_delta)
+        turn = await self.service.turn(request, on_event)
         assert "".join(self.deltas) == turn.reply  # streamed, and the stream is the reply
         return turn
 
