@@ -10,7 +10,14 @@ import subprocess
 import sys
 import time
 
-BENCHES = ("edge_overhead", "runtime", "runtime.sessions_scale", "engines", "verify")
+BENCHES = (
+    "edge_overhead",
+    "runtime",
+    "runtime.sessions_scale",
+    "engines",
+    "verify",
+    "image_size",
+)
 
 
 def main() -> int:
