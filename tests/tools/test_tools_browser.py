@@ -1,11 +1,11 @@
-"""Browser: Playwright over CDP to a real headless Chromium (Debian's /usr/bin/chromium) started on
+"""Browser: CDP to a real headless Chromium (Debian's /usr/bin/chromium) started on
 loopback, driving a page served on loopback. One session per turn, closed on every path."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import httpx
@@ -19,7 +19,7 @@ from agent.runtime.engine.agent import build_agent
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.local import LocalDirStore
 from agent.runtime.tools import open_tools
-from agent.runtime.tools.browser import BrowserConfig, BrowserDriver, BrowserToolset
+from agent.runtime.tools.browser import BrowserConfig, BrowserSessions, BrowserToolset
 from agent.runtime.tools.web import Allowlist
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -46,13 +46,11 @@ def site() -> Iterator[LoopbackSite]:
 
 
 @pytest.fixture
-async def driver() -> AsyncIterator[BrowserDriver]:
-    shared = BrowserDriver()
-    yield shared
-    await shared.close()
+def driver() -> BrowserSessions:
+    return BrowserSessions()
 
 
-def toolset(cdp_url: str, store: LocalDirStore, driver: BrowserDriver) -> BrowserToolset:
+def toolset(cdp_url: str, store: LocalDirStore, driver: BrowserSessions) -> BrowserToolset:
     config = BrowserConfig(
         cdp_url, None, Allowlist.parse("127.0.0.1"), navigation_timeout_s=5, action_timeout_s=1
     )
@@ -71,7 +69,7 @@ async def test_a_turn_opens_types_clicks_reads_and_screenshots(
     settings: RuntimeSettings,
     store: LocalDirStore,
     http: httpx.AsyncClient,
-    driver: BrowserDriver,
+    driver: BrowserSessions,
 ) -> None:
     shop = f"{site.base}/shop"
     script = Script(
@@ -107,7 +105,7 @@ async def test_a_turn_opens_types_clicks_reads_and_screenshots(
     assert png.body.startswith(b"\x89PNG\r\n\x1a\n")
     assert f"saved {len(png.body)} bytes to workspace {shots[0].key[10:]}" in script.seen[4]
     # One session for the whole turn, closed when the turn ended.
-    assert (driver.sessions_opened, driver.sessions_open) == (1, 0)
+    assert (driver.opened, driver.open) == (1, 0)
     assert shop not in open_pages(cdp_url)
     assert [r.path for r in site.requests if r.path != "/favicon.ico"] == ["/shop"]
 
@@ -118,7 +116,7 @@ async def test_each_turn_gets_its_own_session_even_when_it_fails(
     settings: RuntimeSettings,
     store: LocalDirStore,
     http: httpx.AsyncClient,
-    driver: BrowserDriver,
+    driver: BrowserSessions,
 ) -> None:
     shop = f"{site.base}/shop"
     tools = toolset(cdp_url, store, driver)
@@ -134,17 +132,17 @@ async def test_each_turn_gets_its_own_session_even_when_it_fails(
     agent = build_agent(FunctionModel(broken), "test", [tools])
     with pytest.raises(RuntimeError, match="went away"):
         await agent.run("go", deps=deps_for(settings, store, http))
-    assert (driver.sessions_opened, driver.sessions_open) == (1, 0)
+    assert (driver.opened, driver.open) == (1, 0)
     assert shop not in open_pages(cdp_url)
 
     script = Script([[("open_page", {"url": shop})], [("page_text", {})]])
     await run_script(script, [tools], deps_for(settings, store, http))
     assert script.seen[1].endswith("No search yet")
-    assert (driver.sessions_opened, driver.sessions_open) == (2, 0)
+    assert (driver.opened, driver.open) == (2, 0)
 
     no_browser = Script([])
     await run_script(no_browser, [tools], deps_for(settings, store, http))
-    assert driver.sessions_opened == 2  # a turn that uses no browser tool opens no session
+    assert driver.opened == 2  # a turn that uses no browser tool opens no session
 
 
 async def test_a_cancelled_turn_closes_its_session(
@@ -153,26 +151,29 @@ async def test_a_cancelled_turn_closes_its_session(
     settings: RuntimeSettings,
     store: LocalDirStore,
     http: httpx.AsyncClient,
-    driver: BrowserDriver,
+    driver: BrowserSessions,
 ) -> None:
     script = Script([[("open_page", {"url": f"{site.base}/stall"})]])
     turn = asyncio.create_task(
         run_script(script, [toolset(cdp_url, store, driver)], deps_for(settings, store, http))
     )
     for _ in range(200):
-        if driver.sessions_open == 1 and site.requests:
+        if driver.open == 1 and site.requests:
             break
         await asyncio.sleep(0.02)
-    assert driver.sessions_open == 1
+    assert driver.open == 1
     turn.cancel()
     with pytest.raises(asyncio.CancelledError):
         await turn
-    assert (driver.sessions_opened, driver.sessions_open) == (1, 0)
+    assert (driver.opened, driver.open) == (1, 0)
     assert f"{site.base}/stall" not in open_pages(cdp_url)
 
 
 async def test_bearer_token_goes_in_a_header_and_never_into_errors(
-    settings: RuntimeSettings, store: LocalDirStore, http: httpx.AsyncClient, driver: BrowserDriver
+    settings: RuntimeSettings,
+    store: LocalDirStore,
+    http: httpx.AsyncClient,
+    driver: BrowserSessions,
 ) -> None:
     def refuse(request: BaseHTTPRequestHandler) -> None:
         send(f"unauthorized {TOKEN}", "text/plain", status=401)(request)
@@ -187,7 +188,7 @@ async def test_bearer_token_goes_in_a_header_and_never_into_errors(
     assert fake_cdp.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
     assert script.seen[0].startswith("RETRY open_page: the browser is not reachable: ")
     assert TOKEN not in script.seen[0]
-    assert driver.sessions_open == 0
+    assert driver.open == 0
 
 
 async def test_browser_tools_only_with_a_cdp_url(settings: RuntimeSettings) -> None:
@@ -211,7 +212,7 @@ async def test_the_page_cannot_reach_addresses_web_fetch_would_refuse(
     settings: RuntimeSettings,
     store: LocalDirStore,
     http: httpx.AsyncClient,
-    driver: BrowserDriver,
+    driver: BrowserSessions,
 ) -> None:
     # 127.0.0.2 is loopback too, but only 127.0.0.1 is allowlisted: it stands for "internal".
     with loopback_site(
