@@ -19,7 +19,12 @@ from agent.runtime.engine.agent import build_agent
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.local import LocalDirStore
 from agent.runtime.tools import open_tools
-from agent.runtime.tools.browser import BrowserConfig, BrowserSessions, BrowserToolset
+from agent.runtime.tools.browser import (
+    BrowserConfig,
+    BrowserSession,
+    BrowserSessions,
+    BrowserToolset,
+)
 from agent.runtime.tools.web import Allowlist
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -233,3 +238,98 @@ async def test_the_page_cannot_reach_addresses_web_fetch_would_refuse(
     assert f"Blocked request: {internal.base}/admin" in script.seen[1]
     assert internal.requests == []  # nothing reached the "internal" server
     assert "/ok.png" in [r.path for r in site.requests]  # allowed subresources still load
+
+
+FORM = """<!doctype html><html><head><title>Form</title></head><body>
+<h2>Find gear</h2>
+<form action="/results" method="get"><input name="q" aria-label="Search terms"></form>
+<div style="height: 3000px">tall</div>
+<button onclick="document.title = 'clicked'">Show more</button>
+</body></html>"""
+
+
+async def test_text_and_role_selectors_enter_submits_and_full_page_shots(
+    cdp_url: str,
+    site: LoopbackSite,
+    settings: RuntimeSettings,
+    store: LocalDirStore,
+    http: httpx.AsyncClient,
+    driver: BrowserSessions,
+) -> None:
+    site.routes["/form"] = send(FORM)
+    site.routes["/results"] = send("<title>Results</title><p>3 ropes found</p>")
+    script = Script(
+        [
+            [("open_page", {"url": f"{site.base}/form"})],
+            [("page_snapshot", {})],
+            [("click", {"selector": "text=show MORE"})],
+            [("screenshot", {"full_page": True})],
+            [("click", {"selector": 'text="Show"'})],
+            [
+                (
+                    "type_text",
+                    {
+                        "selector": 'role=textbox[name="Search terms"]',
+                        "text": "rope",
+                        "submit": True,
+                    },
+                )
+            ],
+            [("type_text", {"selector": "p", "text": "x"})],
+        ]
+    )
+    await run_script(script, [toolset(cdp_url, store, driver)], deps_for(settings, store, http))
+    assert '- heading "Find gear" [level=2]' in script.seen[1]
+    assert "Title: clicked" in script.seen[2]  # scrolled 3,000 px down to the button, clicked it
+    shots = await store.list("workspace/screenshots/")
+    png = await store.get(shots[0].key)
+    assert png is not None
+    height = int.from_bytes(png.body[20:24], "big")  # the PNG header's IHDR height
+    assert height > 3000  # the whole page, not the viewport
+    assert script.seen[4] == (  # quoted, the whole text must match
+        "RETRY click: clicking 'text=\"Show\"' timed out; check the selector or try another page"
+    )
+    assert script.seen[5].startswith(f"type_text: URL: {site.base}/results?q=rope\nTitle: Results")
+    assert script.seen[5].endswith("3 ropes found")
+    assert script.seen[6].startswith("RETRY type_text: typing into 'p' failed: ")
+    assert "not a text field (p)" in script.seen[6]
+
+
+async def test_frames_are_guarded_like_the_page(
+    cdp_url: str,
+    site: LoopbackSite,
+    settings: RuntimeSettings,
+    store: LocalDirStore,
+    http: httpx.AsyncClient,
+    driver: BrowserSessions,
+) -> None:
+    # The frame's own document is public (127.0.0.1 is allowlisted) but on another site, so
+    # Chromium runs it in a frame target of its own; what it loads is guarded all the same.
+    with (
+        loopback_site({"/secret.png": send(b"GIF89a", "image/gif")}, host="127.0.0.2") as internal,
+        loopback_site({}, host="127.0.0.1") as other,
+    ):
+        other.routes["/frame"] = send(f'<title>f</title><img src="{internal.base}/secret.png">')
+        framed = other.base.replace("127.0.0.1", "localhost")
+        site.routes["/outer"] = send(
+            f'<title>Outer</title><iframe src="{framed}/frame"></iframe><p>outer page</p>'
+        )
+        allow = Allowlist.parse("127.0.0.1,localhost")
+        config = BrowserConfig(cdp_url, None, allow, navigation_timeout_s=5, action_timeout_s=1)
+        session = BrowserSession(config, driver)
+        try:
+            page = await session.page()
+            state = await page.goto(f"{site.base}/outer")
+            assert state.text == "outer page"
+            for _ in range(500):  # the frame loads after the outer page: wait for its request
+                if session.blocked:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await session.close()
+        assert [r.path for r in other.requests] == ["/frame"]
+    assert internal.requests == []
+    assert session.take_blocked() == [
+        f"{internal.base}/secret.png (127.0.0.2 resolves to 127.0.0.2, a loopback address; "
+        "add it to WEB_FETCH_ALLOWLIST to allow it)"
+    ]

@@ -24,6 +24,7 @@ from agent.runtime.tools.cdp import CdpConnection, CdpError, CdpTimeout
 Guard = Callable[[str], Awaitable[str | None]]
 
 POLL_S = 0.05
+LOAD_GRACE_S = 2.0  # after DOMContentLoaded, how long `goto` waits for `load` at most
 _ROLE = re.compile(r'^role=([a-zA-Z]+)(?:\[name=(?:"([^"]*)"|\'([^\']*)\')\])?$')
 # Find the element a CSS or text= selector names; the text search keeps the innermost match.
 _FIND = """function (kind, value) {
@@ -245,7 +246,7 @@ class CdpPage:
         )
 
     async def goto(self, url: str) -> PageState:
-        """Navigate and wait for the new document's DOMContentLoaded."""
+        """Navigate; wait for the new document's DOMContentLoaded (and briefly for `load`)."""
         events = self._lifecycle()
         try:
             result = await self._conn.send(
@@ -264,6 +265,13 @@ class CdpPage:
                     ),
                     self.navigation_timeout,
                 )
+                # A little longer for `load`, so what the page loads first (images, scripts) has
+                # passed the guard, and the blocked requests can be reported with the text.
+                with contextlib.suppress(TimeoutError):
+                    await events.wait(
+                        lambda method, p: p.get("name") == "load" and p.get("loaderId") == loader,
+                        min(LOAD_GRACE_S, self.navigation_timeout),
+                    )
         except TimeoutError:
             raise CdpTimeout(f"navigation timed out after {self.navigation_timeout:g} s") from None
         finally:
