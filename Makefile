@@ -5,7 +5,7 @@ UV ?= uv
 STACK ?= dev
 EDGE := agent/edge
 
-.PHONY: setup setup-py setup-edge edge-build compile generate ui-vendor lint fmt typecheck test test-py test-edge plan verify dev bench
+.PHONY: setup setup-py setup-edge edge-build compile generate ui-vendor lint fmt typecheck test test-py test-edge plan verify dev bench image-size
 
 setup: setup-py setup-edge
 
@@ -100,3 +100,7 @@ dev: setup compile edge-build
 
 bench: setup edge-build
 	$(UV) run python -m bench
+
+# The installed size of the runtime's dependency set (what the image's venv holds); goal < 150 MB.
+image-size: setup-py
+	$(UV) run python -m bench.image_size
