@@ -57,6 +57,21 @@ def restored_windows(endpoint: str, bucket: str, sessions: list[str]) -> dict[st
     return asyncio.run(restore())
 
 
+def served_history(url: str, session_id: str) -> list[dict[str, Any]]:
+    """Every turn of the session through the API, following its pages (newest page first)."""
+    pages: list[list[dict[str, Any]]] = []
+    params: dict[str, int] = {"limit": 100}
+    while True:
+        response = httpx.get(
+            f"{url}/api/sessions/{session_id}", headers=edge_headers(), params=params
+        )
+        body = response.json()
+        pages.insert(0, body["turns"])
+        if body["older_before"] is None:
+            return [turn for page in pages for turn in page]
+        params["before"] = body["older_before"]
+
+
 def derived_objects(endpoint: str, bucket: str, kind: str) -> list[dict[str, Any]]:
     client = s3(endpoint)
     bodies = []
@@ -85,7 +100,7 @@ def assert_sessions_restore_whole(
         assert first in (None, covers + 1), session_id  # the window starts right after its summary
 
 
-@pytest.mark.timeout(600)  # 21 process starts; slow when the 2 cores are shared
+@pytest.mark.timeout(1200)  # 21 process starts: minutes when the 2 cores are shared
 def test_sigkill_at_random_moments_loses_no_acknowledged_turn(
     tmp_path: Path, moto_endpoint: str, bucket: str, runtimes: list[RuntimeProcess]
 ) -> None:
@@ -99,8 +114,9 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_turn(
     load = ChatLoad(lambda _i: f"http://127.0.0.1:{port}", ["a", "b", "c", "d", "shared", "shared"])
     load.start()
     kills = 0
-    deadline = time.monotonic() + 480
-    while (kills < 20 or len(load.acks) < 200) and time.monotonic() < deadline:
+    # No wall-clock deadline: on a loaded machine restarts are slow, and the count is the point
+    # (the timeout above is the backstop).
+    while kills < 20 or len(load.acks) < 200:
         time.sleep(rng.uniform(0.1, 1.2))
         if kills >= 20:
             continue
@@ -117,11 +133,10 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_turn(
     assert lost_acks(load.acks, stored) == []
     # The restarted runtime restores the same history through its API.
     for session_id in ["a", "b", "c", "d", "shared"]:
-        response = httpx.get(f"{runtime.url}/api/sessions/{session_id}", headers=edge_headers())
-        served = {turn["turn_id"] for turn in response.json()["turns"]}
+        turns = served_history(runtime.url, session_id)
+        served = {turn["turn_id"] for turn in turns}
         assert {a.turn_id for a in load.acks if a.session_id == session_id} <= served
-        seqs = [turn["seq"] for turn in response.json()["turns"]]
-        assert seqs == list(range(1, len(seqs) + 1))
+        assert [turn["seq"] for turn in turns] == list(range(1, len(turns) + 1))
     assert_sessions_restore_whole(moto_endpoint, bucket, stored, ["a", "b", "c", "d", "shared"])
 
 
@@ -137,7 +152,7 @@ def test_two_runtimes_on_one_session_lose_nothing(
     # Four writers on one session, alternating between the two runtimes.
     load = ChatLoad(lambda i: f"http://127.0.0.1:{ports[i % 2]}", ["one"] * 4)
     load.start()
-    time.sleep(2.0)
+    load.wait_for(20)
     # A restart overlapping a shutdown: the replacement serves the session while the old
     # runtime, SIGTERMed with turns in flight, drains and finishes them.
     replacement = spawn_runtime(tmp_path, env)
@@ -147,10 +162,9 @@ def test_two_runtimes_on_one_session_lose_nothing(
     ports[0] = replacement.port
     old.proc.send_signal(15)
     old.proc.wait(15)
-    time.sleep(2.0)
+    load.wait_for(len(load.acks) + 20)  # the replacement serves turns too
     load.stop()
 
-    assert len(load.acks) >= 40, f"only {len(load.acks)} turns acknowledged"
     by_port = {ack.turn_id for ack in load.acks}
     assert len(by_port) == len(load.acks)
     stored = stored_turns(moto_endpoint, bucket)
