@@ -171,3 +171,25 @@ def test_checks_catch_what_they_promise() -> None:
         "`agent/nowhere.py`: no such path",
         "`infra.plan.no_such_name`: no_such_name is not defined in infra/plan.py",
     ]
+
+
+def test_pages_the_code_cites_exist() -> None:
+    """Code comments and messages cite docs/<page>.md: each page they name is in the repository."""
+    cited = re.compile(r"(?<![\w/.])docs/([\w-]+\.md)")
+    sources = [REPO / "Makefile", *REPO.glob("Pulumi*.yaml"), *(REPO / ".github").rglob("*.yml")]
+    for top in ("infra", "agent", "tests", "bench", "scripts"):
+        sources += [
+            path
+            for path in (REPO / top).rglob("*")
+            if path.suffix in {".py", ".ts", ".mjs", ".json", ""}
+            and path.is_file()
+            and "node_modules" not in path.parts
+            and "dist" not in path.parts
+        ]
+    missing = sorted(
+        f"{path.relative_to(REPO)}: docs/{name}"
+        for path in sources
+        for name in cited.findall(path.read_text(errors="replace"))
+        if not (REPO / "docs" / name).is_file()
+    )
+    assert missing == []
