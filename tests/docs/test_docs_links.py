@@ -173,23 +173,39 @@ def test_checks_catch_what_they_promise() -> None:
     ]
 
 
-def test_pages_the_code_cites_exist() -> None:
-    """Code comments and messages cite docs/<page>.md: each page they name is in the repository."""
-    cited = re.compile(r"(?<![\w/.])docs/([\w-]+\.md)")
-    sources = [REPO / "Makefile", *REPO.glob("Pulumi*.yaml"), *(REPO / ".github").rglob("*.yml")]
+def code_files() -> list[Path]:
+    """The repository's own source, config and workflow files (no installed or built trees)."""
+    files = [REPO / "Makefile", *REPO.glob("Pulumi*.yaml"), *(REPO / ".github").rglob("*.yml")]
     for top in ("infra", "agent", "tests", "bench", "scripts"):
-        sources += [
+        files += [
             path
             for path in (REPO / top).rglob("*")
-            if path.suffix in {".py", ".ts", ".mjs", ".json", ""}
+            if path.suffix in {".py", ".ts", ".mjs", ".json", ".toml", ".yaml", ""}
             and path.is_file()
             and "node_modules" not in path.parts
             and "dist" not in path.parts
+            and "__pycache__" not in path.parts
         ]
+    return files
+
+
+def test_pages_the_code_cites_exist() -> None:
+    """Code comments and messages cite docs/<page>.md: each page they name is in the repository."""
+    cited = re.compile(r"(?<![\w/.])docs/([\w-]+\.md)")
     missing = sorted(
         f"{path.relative_to(REPO)}: docs/{name}"
-        for path in sources
+        for path in code_files()
         for name in cited.findall(path.read_text(errors="replace"))
         if not (REPO / "docs" / name).is_file()
     )
     assert missing == []
+
+
+def test_code_points_nowhere_outside_the_repository() -> None:
+    """What a reader needs lives in the repository, never in a sibling checkout's notes."""
+    outside = sorted(
+        str(path.relative_to(REPO))
+        for path in code_files()
+        if path != Path(__file__) and "../shared/" in path.read_text(errors="replace")
+    )
+    assert outside == []
