@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from agent.runtime.engine import AgentDeps, Engine, StreamEvent, TurnOutcome
+from agent.runtime.engine.model_errors import model_failure
 from agent.runtime.errors import EngineError, RequestError
 from agent.runtime.session_access import SessionAccess
 from agent.runtime.sessions import SessionStore, SessionWindow, Turn, now
@@ -125,7 +126,7 @@ class ChatService:
         except (RequestError, EngineError, TurnStopped):
             raise
         except Exception as error:  # model/provider failures: report as a failed run
-            raise EngineError(f"{type(error).__name__}: {error}") from error
+            raise model_failure(error, self.settings) from error
 
     async def _run(
         self, window: SessionWindow, prompt: str, deps: AgentDeps, on_event: OnEvent | None
