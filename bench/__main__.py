@@ -1,7 +1,7 @@
 """Run every benchmark in turn (`make bench`); each also runs alone as `python -m bench.<name>`.
 
 Results are printed as tables and written as JSON under `bench/results/` (not committed); the
-README's Benchmarks section quotes a run on the 2-core reference machine.
+docs/benchmarks.md quotes a run on the 2-core reference machine.
 """
 
 from __future__ import annotations

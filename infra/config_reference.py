@@ -1,6 +1,6 @@
-"""The configuration reference table in README.md, generated from the StackConfig model.
+"""The configuration reference table of docs/configuration.md, generated from StackConfig.
 
-`uv run python -m infra.config_reference` prints it; a test fails when README.md differs.
+`uv run python -m infra.config_reference` prints it; a test fails when the page differs.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ class InstanceSpec:
     disk_gb: Decimal
 
 
-# Same table as the SDK's `instance_type` docs and ../shared/CONTAINERS.md.
+# Same table as the SDK's `instance_type` docs and docs/container.md (instance types).
 INSTANCE_TYPES: Final[dict[str, InstanceSpec]] = {
     "lite": InstanceSpec(vcpu=Decimal(1) / 16, memory_gib=Decimal("0.25"), disk_gb=Decimal(2)),
     "basic": InstanceSpec(vcpu=Decimal("0.25"), memory_gib=Decimal(1), disk_gb=Decimal(4)),

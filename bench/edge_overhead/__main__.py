@@ -152,7 +152,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument(
-        "--requests", type=int, default=2000, help="requests per path (>= 2000 for the README)"
+        "--requests", type=int, default=2000, help="requests per path (>= 2000 for the docs)"
     )
     parser.add_argument(
         "--warmup", type=int, default=200, help="unmeasured requests per path first"

@@ -41,7 +41,7 @@ from tests.infra.fake_registry import FakeRegistry
 
 ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
 TOKEN = "fake-token-7d1c0b9e"
-# Fields wrangler sends that the SDK's types lack (../shared/CONTAINERS.md).
+# Fields wrangler sends that the SDK's types lack (docs/container.md, "The dynamic provider").
 ALLOWED_EXTRA_KEYS = frozenset({"constraints.tiers"})
 
 

@@ -1,4 +1,4 @@
-"""dev and prod differ the way the README promises, and the shipped tenant manifest plans clean."""
+"""dev and prod differ as docs/tenants.md says, and the shipped tenant manifest plans clean."""
 
 from __future__ import annotations
 
