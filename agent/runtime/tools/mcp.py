@@ -83,12 +83,17 @@ class McpStatus:
 
 
 def _leaves(error: BaseException) -> list[BaseException]:
-    if isinstance(error, BaseExceptionGroup):
-        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
-    found = [error]
-    cause = error.__cause__ or error.__context__
-    if cause is not None and cause is not error:
-        found.extend(_leaves(cause))
+    """The error, what caused it and what it groups, each once (chains can loop)."""
+    found: list[BaseException] = []
+    pending = [error]
+    while pending and len(found) < 50:
+        current = pending.pop(0)
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     return found
 
 
