@@ -341,7 +341,8 @@ class StackConfig(BaseModel):
         description="hosts, IPs or CIDRs web fetch may reach although private or loopback",
         examples=[["intranet.example.com", "10.1.0.0/16"]],
     )
-    mcp_servers: Annotated[list[McpServerConfig], AfterValidator(_mcp_servers)] = Field(
+    # A SecretStr only as the offline plan's stand-in for the encrypted list (load_config).
+    mcp_servers: Annotated[list[McpServerConfig], AfterValidator(_mcp_servers)] | SecretStr = Field(
         default_factory=list,
         description="MCP tool servers (streamable HTTP) and the tools the agent may use from each; "
         "a secret (it holds header values): set it with `pulumi config set --secret` "
@@ -643,9 +644,10 @@ def load_config(
                 )
             )
             continue
-        if field_name in LIST_FIELDS and raw == SECRET:
-            # An offline plan (infra/plan.py) cannot decrypt a secret list (mcpServers): its items
-            # are validated when Pulumi runs the program with the real value.
+        if field_name in LIST_FIELDS and field_name in SECRET_FIELDS and raw == SECRET:
+            # An offline plan (infra/plan.py) cannot decrypt a secret list (mcpServers): it binds
+            # the stand-in; the items are validated when Pulumi runs with the real value.
+            data[field_name] = SecretStr(SECRET)
             continue
         try:
             data[field_name] = _decode(field_name, raw)
@@ -671,6 +673,13 @@ def load_config(
 def _issues_from(exc: ValidationError, explicit: set[str], stack: str) -> list[ConfigIssue]:
     issues = []
     for error in exc.errors():
+        loc = error["loc"]
+        if len(loc) > 1 and isinstance(loc[1], str):
+            # A union's branch (mcpServers: the list, or the plan's SecretStr stand-in): report
+            # the list's errors only, without the branch's name.
+            if not loc[1].startswith(("function-after", "list")):
+                continue
+            error = {**error, "loc": (loc[0], *loc[2:])}
         field_name = _BY_ALIAS.get(str(error["loc"][0]), str(error["loc"][0]))
         key = key_of(field_name)
         reason = error["msg"].removeprefix("Value error, ")
