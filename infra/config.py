@@ -699,10 +699,8 @@ def _issues_from(exc: ValidationError, explicit: set[str], stack: str) -> list[C
 def load_from_pulumi() -> StackConfig:
     """Read every `edgeagent:*` key from the running Pulumi program; the only config reader."""
     import pulumi
-    from pulumi.runtime import config as runtime_config
 
-    values: dict[str, object] = dict(runtime_config.get_config_env())
-    values.update(runtime_config.CONFIG.get())
-    secret_keys = {key for key in values if runtime_config.is_config_secret(key)}
-    secret_keys.update(runtime_config.get_config_secret_keys_env())
+    from infra.pulumi_internals import stack_config
+
+    values, secret_keys = stack_config()
     return load_config(pulumi.get_stack(), values, secret_keys)

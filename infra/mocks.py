@@ -16,12 +16,11 @@ from typing import Any
 
 import pulumi
 from google.protobuf import struct_pb2  # type: ignore[import-untyped]
-from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 
 from infra import permissions
 from infra.components.worker import LIST_SCRIPTS_INVOKE
 from infra.placeholders import MOCK_DIGEST, SECRET, mock_id, mock_value
+from infra.pulumi_internals import MockMonitor, deserialize, signature_of
 
 _PERMISSION_GROUPS_FN = "getAccountApiTokenPermissionGroupsList"
 # The provider's invoke token for the permission-group list (an RPC name, not a credential).
@@ -65,10 +64,11 @@ def plain_inputs(value: Any) -> Any:
     would hide every Worker binding behind one secret.)
     """
     if isinstance(value, struct_pb2.Struct):
-        if value.fields.get(rpc._special_sig_key) is not None:
-            if value[rpc._special_sig_key] == rpc._special_secret_sig:
-                return SECRET
-            return rpc.deserialize_properties(value)
+        signature = signature_of(value)
+        if signature == "secret":
+            return SECRET
+        if signature is not None:
+            return deserialize(value)
         return {key: plain_inputs(item) for key, item in value.items() if item is not None}
     if isinstance(value, struct_pb2.ListValue):
         return [plain_inputs(item) for item in value]

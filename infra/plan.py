@@ -20,9 +20,6 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import rpc
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import load_config
 from infra.cost import estimate_monthly_cost
@@ -31,6 +28,7 @@ from infra.errors import BuildError, ConfigError
 from infra.paths import REPO_ROOT
 from infra.placeholders import SECRET
 from infra.plan_text import render_diff_text, render_text
+from infra.pulumi_internals import finish_offline, is_secret_value, run_offline, sync_await
 
 PROJECT = "edgeagent"
 
@@ -51,7 +49,7 @@ def config_values(config: Mapping[str, object]) -> tuple[dict[str, str], set[str
 
 
 def _redact(value: Any) -> Any:
-    if rpc.is_rpc_secret(value):
+    if is_secret_value(value):
         return SECRET
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -135,22 +133,17 @@ def _run(
 ) -> dict[str, Any]:
     from infra.mocks import RecordingMocks, RecordingMonitor  # imports the provider SDK (slow)
 
-    # Pulumi's settings fall back to module-wide defaults in a fresh context, and the pending
-    # output set and its lock are such defaults: tasks another run left there (on a closed loop)
-    # would be awaited forever. Give this run its own.
-    settings = pulumi.runtime.settings.SETTINGS
-    settings.outputs = set()
-    settings.lock = threading.Lock()
     mocks = RecordingMocks(live_scripts=live_scripts)
-    pulumi.runtime.set_all_config(values, sorted(secret_keys))
-    pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks)
-    )
-    root = pulumi.runtime.settings.get_root_resource()
-    assert isinstance(root, pulumi.runtime.stack.Stack)
-    _sync_await(run_pulumi_func(program))
-    outputs = _sync_await(_resolve_outputs(root.outputs))
-    settings.outputs.clear()
+
+    def start() -> None:
+        pulumi.runtime.set_all_config(values, sorted(secret_keys))
+        pulumi.runtime.set_mocks(
+            mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks)
+        )
+
+    root_outputs = run_offline(program, start)
+    outputs = sync_await(_resolve_outputs(root_outputs))
+    finish_offline()
     resources = sorted(
         (
             {

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pulumi
-from pulumi.runtime.mocks import MockMonitor
 
 from infra.components.stack import EdgeAgentStack, StackArgs
 from infra.config import StackConfig, load_from_pulumi
 from infra.edge_bundle import resolve_bundle
 from infra.paths import check_program_dir
+from infra.pulumi_internals import under_mocks
 
 
 def webhook_channels(config: StackConfig) -> list[str]:
@@ -32,7 +32,7 @@ def workers_dev_url(config: StackConfig) -> str | None:
 
 def main(edge_dist: Path | None = None) -> EdgeAgentStack:
     """Declare every resource of this stack and export its outputs."""
-    if not isinstance(pulumi.runtime.settings.get_monitor(), MockMonitor):
+    if not under_mocks():
         check_program_dir(Path.cwd())  # offline plans and tests run anywhere
     config = load_from_pulumi()
     bundle = resolve_bundle(edge_dist)

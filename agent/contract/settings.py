@@ -213,9 +213,10 @@ SETTINGS: tuple[Setting, ...] = (
         name="AGENT_MODEL_API_KEY",
         reach="runtime",
         kind="secret",
-        set_by="local dev and tests, with `AGENT_MODEL_BASE_URL`",
-        doc="the key sent to `AGENT_MODEL_BASE_URL`",
-        example="<the local model server's key>",
+        set_by="local dev and tests (docs/models.md)",
+        doc="the provider's key: `openai:`/`anthropic:` without a base URL call the provider "
+        "directly with it; also sent to `AGENT_MODEL_BASE_URL` or through AI Gateway",
+        example="<your provider's API key>",
         py=Py(annotation=OPTIONAL_SECRET, default="None"),
     ),
     Setting(

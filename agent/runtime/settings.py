@@ -113,8 +113,14 @@ class RuntimeSettings(DeclaredSettings):
                 if getattr(self, name) is None:
                     missing.append(name.upper())
         if self.agent_model != "offline":
+            # openai: and anthropic: may also call the provider directly with its key.
+            keyed = self.agent_model.split(":", 1)[0] in {"openai", "anthropic"}
+            local = "AGENT_MODEL_BASE_URL for a local server"
             if self.ai_gateway_base_url is None and self.agent_model_base_url is None:
-                missing.append("AI_GATEWAY_BASE_URL")
+                if not keyed:
+                    missing.append(f"AI_GATEWAY_BASE_URL (or {local})")
+                elif self.agent_model_api_key is None:
+                    missing.append(f"AGENT_MODEL_API_KEY (or AI_GATEWAY_BASE_URL, or {local})")
             if self.ai_gateway_base_url is not None and self.ai_gateway_token is None:
                 missing.append("AI_GATEWAY_TOKEN")
         if missing:

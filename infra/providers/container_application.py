@@ -33,8 +33,6 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pulumi.output import Unknown
-from pulumi.runtime.rpc import UNKNOWN
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from infra.providers import containers_api as api
@@ -46,6 +44,7 @@ from infra.providers.cloudflare_api import (
 )
 from infra.providers.manifest import check_pushed_manifest
 from infra.providers.registry import generate_credentials
+from infra.pulumi_internals import is_unknown
 
 REGISTRY_HOST = "registry.cloudflare.com"
 # Changing any of these means another application (or another namespace): replace it, deleting
@@ -122,7 +121,7 @@ def _inputs_of(props: dict[str, Any]) -> ApplicationInputs:
 
 def _has_unknowns(props: dict[str, Any]) -> bool:
     # The dynamic-provider host hands Check/Diff preview unknowns as `Unknown` objects.
-    return any(isinstance(value, Unknown) or value == UNKNOWN for value in props.values())
+    return any(is_unknown(value) for value in props.values())
 
 
 def check_failures(error: ValidationError) -> list[CheckFailure]:

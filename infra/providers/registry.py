@@ -25,7 +25,6 @@ from typing import Literal
 
 import cloudflare
 import pulumi
-from pulumi.runtime.mocks import MockMonitor
 from pydantic import SecretStr
 
 from infra.errors import BuildError
@@ -35,6 +34,7 @@ from infra.providers.cloudflare_api import (
     make_client,
     resolve_api_token,
 )
+from infra.pulumi_internals import under_mocks
 
 REGISTRY_HOST = "registry.cloudflare.com"
 # Shown in previews only (nothing is requested there); a real `up` logs in with the username the
@@ -88,9 +88,7 @@ def generate_credentials(
 
 def pushes_for_real() -> bool:
     """True only in a real `pulumi up`: not in previews, not under unit-test or plan mocks."""
-    return not pulumi.runtime.is_dry_run() and not isinstance(
-        pulumi.runtime.settings.get_monitor(), MockMonitor
-    )
+    return not pulumi.runtime.is_dry_run() and not under_mocks()
 
 
 def registry_login(

@@ -13,9 +13,6 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 import pytest
-from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.sync_await import _sync_await
 
 from infra.components.container import Container, ContainerArgs
 from infra.errors import BuildError
@@ -26,6 +23,14 @@ from infra.providers.registry import (
     generate_credentials,
     pushes_for_real,
     registry_login,
+)
+from infra.pulumi_internals import (
+    MockMonitor,
+    finish_offline,
+    is_secret_value,
+    run_offline,
+    sync_await,
+    unwrap_secret,
 )
 from tests.infra.fake_containers_api import ACCOUNT_ID, TOKEN, FakeContainersApi, serve
 
@@ -92,12 +97,20 @@ def run_under_mocks(
     monitor = DependencyMonitor(mocks)
 
     def run() -> dict[str, Any]:
-        pulumi.runtime.set_all_config(config or {}, sorted(config or {}))
-        pulumi.runtime.set_mocks(mocks, "edgeagent", "dev", preview=preview, monitor=monitor)
-        result = build()
-        return _sync_await(_resolved(result))
+        declared: list[dict[str, pulumi.Output[Any]]] = []
 
-    # Pulumi registers resources on the loop's default executor, and its _sync_await gives a
+        def start() -> None:
+            pulumi.runtime.set_all_config(config or {}, sorted(config or {}))
+            pulumi.runtime.set_mocks(mocks, "edgeagent", "dev", preview=preview, monitor=monitor)
+
+        # Like the offline plan: the run waits for every registration before it returns, so no
+        # task is left pending on a loop this function closes.
+        run_offline(lambda: declared.append(build()), start)
+        outputs = sync_await(_resolved(declared[0]))
+        finish_offline()
+        return outputs
+
+    # Pulumi registers resources on the loop's default executor, and its sync_await gives a
     # worker thread without an event loop a new one that nobody closes (collected later, in
     # another test). Give each worker thread a loop we own, and close them all afterwards.
     thread_loops: list[asyncio.AbstractEventLoop] = []
@@ -178,8 +191,8 @@ def test_image_and_application_are_wired_to_the_worker(build_context: tuple[Path
     assert len(image["tags"]) == 1
     assert re.fullmatch(re.escape(repo) + r":[0-9a-f]{16}", image["tags"][0])
     # The password makes the registry list a secret in state.
-    assert rpc.is_rpc_secret(image["registries"])
-    assert rpc.unwrap_rpc_secret(image["registries"]) == [
+    assert is_secret_value(image["registries"])
+    assert unwrap_secret(image["registries"]) == [
         {"address": "registry.cloudflare.com", "username": "v1", "password": ""}
     ]
 
@@ -202,7 +215,7 @@ def test_image_and_application_are_wired_to_the_worker(build_context: tuple[Path
 def test_previews_request_no_credentials(build_context: tuple[Path, Path]) -> None:
     context, dockerfile = build_context
     mocks, _, _ = run_under_mocks(lambda: declare(context, dockerfile), preview=True)
-    registries = rpc.unwrap_rpc_secret(mocks.resources["sandbox-image"][1]["registries"])
+    registries = unwrap_secret(mocks.resources["sandbox-image"][1]["registries"])
     assert registries[0]["password"] == ""
 
 

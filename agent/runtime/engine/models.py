@@ -14,7 +14,9 @@ either.
 | `anthropic:<model>`            | Anthropic Messages     | `<ai-gateway>/anthropic`            |
 
 `AGENT_MODEL_BASE_URL` replaces the AI Gateway URL for local development against any
-OpenAI-compatible endpoint; the AI Gateway token is then never sent.
+OpenAI-compatible endpoint; the AI Gateway token is then never sent. Without either, `openai:` and
+`anthropic:` go straight to the provider's public API with `AGENT_MODEL_API_KEY`. The one-line
+recipes for each case are in docs/models.md.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def build_model(settings: RuntimeSettings) -> Model:
     if settings.is_offline:
         from agent.runtime.engine.offline import offline_model
 
-        return offline_model()
+        return offline_model(settings.agent_timezone)
     provider, name = settings.agent_model.split(":", 1)
     base_url, headers = model_endpoint(settings)
     key = settings.agent_model_api_key
