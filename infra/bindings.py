@@ -9,11 +9,12 @@ unset optional setting stays unbound, so the edge's or the runtime's default app
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pulumi
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from pydantic.alias_generators import to_snake
 
 from agent.contract.model import ContractError, Setting
@@ -53,9 +54,23 @@ _FIELDS = {s.name: config_field(s) for s in bindings() if s.config is not None}
 def _text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list) and any(isinstance(item, BaseModel) for item in value):
+        # A list of objects (mcpServers) reaches the runtime as JSON, secrets revealed: the
+        # binding itself is then a secret (configured() below).
+        return json.dumps([_revealed(item) for item in value], separators=(",", ":"))
     if isinstance(value, list):
         return ",".join(str(item) for item in value)
     return str(value)
+
+
+def _revealed(item: object) -> object:
+    if not isinstance(item, BaseModel):
+        return item
+    dumped = item.model_dump(by_alias=True, exclude_none=True)
+    return {
+        key: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for key, value in dumped.items()
+    }
 
 
 def configured(config: StackConfig) -> dict[str, str | SecretStr]:
@@ -65,7 +80,12 @@ def configured(config: StackConfig) -> dict[str, str | SecretStr]:
         value = getattr(config, field)
         if value is None or value == []:
             continue
-        values[name] = value if isinstance(value, SecretStr) else _text(value)
+        if isinstance(value, SecretStr):
+            values[name] = value
+        elif field in SECRET_FIELDS:
+            values[name] = SecretStr(_text(value))
+        else:
+            values[name] = _text(value)
     return values
 
 

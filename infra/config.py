@@ -32,6 +32,7 @@ from pydantic.alias_generators import to_camel
 
 from infra.errors import ConfigError, ConfigIssue
 from infra.naming import Names, split_stack_name
+from infra.placeholders import SECRET
 
 NAMESPACE = "edgeagent"
 
@@ -52,6 +53,12 @@ _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _DISCORD_USER = re.compile(r"^[0-9]{15,21}$")
 _FETCH_HOST = re.compile(r"^[A-Za-z0-9.:-]{1,253}$")
 _ORIGIN = re.compile(r"^https://[a-z0-9.-]+(?::[0-9]{1,5})?$")
+# MCP servers: the name prefixes the server's tools, so it stays short and plain (model APIs take
+# [A-Za-z0-9_-] in tool names); the runtime reads the same shape (agent/runtime/mcp_servers.py).
+_MCP_NAME = re.compile(r"^[a-z][a-z0-9]{0,19}$")
+_MCP_URL = re.compile(r"^https://[^\s/@]+(?:/\S*)?$")
+_MCP_HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_MCP_TOOL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 # Cloudflare's documented size limit of one Worker environment variable (plain_text binding).
 MAX_VAR_BYTES = 5 * 1024
 # The OpenClaw gateway needs ~12 CPU-seconds to start: the default 60 s wait is too tight for it.
@@ -128,6 +135,45 @@ TelegramUser = Annotated[str, _pattern(_TELEGRAM_USER, "a numeric Telegram user 
 SlackUser = Annotated[str, _pattern(_SLACK_USER, "a Slack member id such as `U0123ABCD`")]
 DiscordUser = Annotated[str, _pattern(_DISCORD_USER, "a Discord user id (15-21 digits)")]
 TimeoutS = Annotated[int, Field(ge=1, le=3600)]
+
+
+def _tool_names(value: list[str]) -> list[str]:
+    for tool in value:
+        if not _MCP_TOOL.fullmatch(tool):
+            raise ValueError(f"{tool!r} is no tool name (letters, digits, `_`, `.`, `-`)")
+    return value
+
+
+class McpServerConfig(BaseModel):
+    """One entry of `edgeagent:mcpServers`: an MCP server over streamable HTTP (docs/mcp.md)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+    name: Annotated[str, _pattern(_MCP_NAME, "lowercase letters and digits, e.g. `docs`")]
+    url: Annotated[str, _pattern(_MCP_URL, "an https URL such as `https://mcp.example.com/mcp`")]
+    header_name: Annotated[str, _pattern(_MCP_HEADER, "an HTTP header name")] | None = None
+    header_value: Secret | None = None
+    allowed_tools: Annotated[list[str], Field(min_length=1), AfterValidator(_tool_names)]
+
+    @model_validator(mode="after")
+    def _header_pair(self) -> McpServerConfig:
+        if (self.header_name is None) != (self.header_value is None):
+            raise ValueError("headerName and headerValue go together")
+        return self
+
+
+def _mcp_servers(value: list[McpServerConfig]) -> list[McpServerConfig]:
+    names = [server.name for server in value]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"server names must be unique; used twice: {', '.join(twice)}")
+    return value
 
 
 class StackConfig(BaseModel):
@@ -295,6 +341,24 @@ class StackConfig(BaseModel):
         description="hosts, IPs or CIDRs web fetch may reach although private or loopback",
         examples=[["intranet.example.com", "10.1.0.0/16"]],
     )
+    # A SecretStr only as the offline plan's stand-in for the encrypted list (load_config).
+    mcp_servers: Annotated[list[McpServerConfig], AfterValidator(_mcp_servers)] | SecretStr = Field(
+        default_factory=list,
+        description="MCP tool servers (streamable HTTP) and the tools the agent may use from each; "
+        "a secret (it holds header values): set it with `pulumi config set --secret` "
+        "(docs/mcp.md)",
+        examples=[
+            [
+                {
+                    "name": "docs",
+                    "url": "https://mcp.example.com/mcp",
+                    "headerName": "Authorization",
+                    "headerValue": "Bearer <token>",
+                    "allowedTools": ["search"],
+                }
+            ]
+        ],
+    )
     admin_emails: list[Email] = Field(
         default_factory=list,
         description="identities that may list and read every session (each read audit-logged)",
@@ -421,6 +485,9 @@ def key_of(field_name: str) -> str:
 def _is_secret_field(annotation: Any) -> bool:
     if annotation is SecretStr:
         return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        # A key whose items hold a secret (mcpServers' headerValue) is secret as a whole.
+        return any(_is_secret_field(field.annotation) for field in annotation.model_fields.values())
     return any(_is_secret_field(arg) for arg in get_args(annotation))
 
 
@@ -577,6 +644,11 @@ def load_config(
                 )
             )
             continue
+        if field_name in LIST_FIELDS and field_name in SECRET_FIELDS and raw == SECRET:
+            # An offline plan (infra/plan.py) cannot decrypt a secret list (mcpServers): it binds
+            # the stand-in; the items are validated when Pulumi runs with the real value.
+            data[field_name] = SecretStr(SECRET)
+            continue
         try:
             data[field_name] = _decode(field_name, raw)
         except (ValueError, json.JSONDecodeError) as exc:
@@ -601,10 +673,20 @@ def load_config(
 def _issues_from(exc: ValidationError, explicit: set[str], stack: str) -> list[ConfigIssue]:
     issues = []
     for error in exc.errors():
+        loc = error["loc"]
+        if len(loc) > 1 and isinstance(loc[1], str):
+            # A union's branch (mcpServers: the list, or the plan's SecretStr stand-in): report
+            # the list's errors only, without the branch's name.
+            if not loc[1].startswith(("function-after", "list")):
+                continue
+            error = {**error, "loc": (loc[0], *loc[2:])}
         field_name = _BY_ALIAS.get(str(error["loc"][0]), str(error["loc"][0]))
         key = key_of(field_name)
         reason = error["msg"].removeprefix("Value error, ")
-        if len(error["loc"]) > 1:
+        if len(error["loc"]) > 2:  # a field of a list item, e.g. mcpServers[0].url
+            fields = ".".join(str(part) for part in error["loc"][2:])
+            reason = f"item {error['loc'][1]} field {fields}: {reason}"
+        elif len(error["loc"]) > 1:
             reason = f"item {error['loc'][1]} {reason}"
         if error["type"] == "missing":
             reason = "is required"

@@ -465,6 +465,16 @@ SETTINGS: tuple[Setting, ...] = (
         py=Py(annotation="str", default='""', shown="empty"),
     ),
     Setting(
+        name="AGENT_MCP_SERVERS",
+        reach="container",
+        kind="secret",
+        config="mcpServers",
+        doc="MCP tool servers as JSON (name, url, optional headerName and headerValue, "
+        "allowedTools); a secret because header values are (docs/mcp.md)",
+        example='[{"name":"docs","url":"https://mcp.example.com/mcp","allowedTools":["search"]}]',
+        py=Py(annotation=OPTIONAL_SECRET, default="None"),
+    ),
+    Setting(
         name="AGENT_TIMEZONE",
         reach="container",
         config="agentTimezone",

@@ -86,14 +86,18 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
         runtime.channels, runtime.outbox = hub, hub.outbox
         await hub.start()
         warmup = asyncio.create_task(_become_ready(runtime, engine, store))
+        mcp_check = asyncio.create_task(tools.mcp.check())  # statuses before the first turn
         try:
             yield
         finally:
             runtime.draining = True
             runtime.ready = False
             warmup.cancel()
+            mcp_check.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await warmup
+            with contextlib.suppress(asyncio.CancelledError):
+                await mcp_check
             await hub.close()
             await tools.close()
             await engine.close()

@@ -17,6 +17,7 @@ from pydantic_settings import SettingsConfigDict
 
 from agent.runtime.errors import ConfigError
 from agent.runtime.generated.settings import EXAMPLES, DeclaredSettings
+from agent.runtime.mcp_servers import McpServer, parse_mcp_servers
 
 __all__ = ["EXAMPLES", "MODEL_PATTERN", "RuntimeSettings", "load_settings"]
 
@@ -85,6 +86,13 @@ class RuntimeSettings(DeclaredSettings):
             raise ValueError("must be at least 16 characters")
         return value
 
+    @field_validator("agent_mcp_servers")
+    @classmethod
+    def _mcp_servers(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_mcp_servers(value.get_secret_value())
+        return value
+
     @field_validator("agent_user")
     @classmethod
     def _user_is_one_segment(cls, value: str | None) -> str | None:
@@ -123,6 +131,13 @@ class RuntimeSettings(DeclaredSettings):
     def is_offline(self) -> bool:
         """True when the built-in deterministic model answers."""
         return self.agent_model == "offline"
+
+    @property
+    def mcp_servers(self) -> list[McpServer]:
+        """AGENT_MCP_SERVERS, parsed (validated when the settings were read)."""
+        if self.agent_mcp_servers is None:
+            return []
+        return parse_mcp_servers(self.agent_mcp_servers.get_secret_value())
 
     @property
     def admin_emails(self) -> frozenset[str]:

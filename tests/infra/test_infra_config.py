@@ -524,3 +524,61 @@ def test_openclaw_default_applies_to_the_model_by_field_or_key_name() -> None:
     assert StackConfig.model_validate(by_alias).cold_start_timeout_ms == 60000  # given: kept
     del by_alias["coldStartTimeoutMs"]
     assert StackConfig.model_validate(by_alias).cold_start_timeout_ms == 120000
+
+
+MCP_SERVER = {
+    "name": "docs",
+    "url": "https://mcp.example.com/mcp",
+    "headerName": "Authorization",
+    "headerValue": "Bearer mcp-secret-value",
+    "allowedTools": ["search"],
+}
+
+
+def load_mcp(servers: object, *, secret: bool = True) -> StackConfig:
+    """mcpServers as a Pulumi program receives it: the decrypted JSON of a secret key."""
+    values, secret_keys = config_values(minimal_config())
+    values["edgeagent:mcpServers"] = json.dumps(servers)
+    if secret:
+        secret_keys.add("edgeagent:mcpServers")
+    return load_config("dev", values, secret_keys)
+
+
+def test_mcp_servers_validate_and_bind_as_one_secret_json_setting() -> None:
+    from infra.bindings import configured
+
+    cfg = load_mcp([MCP_SERVER])
+    bound = configured(cfg)["AGENT_MCP_SERVERS"]
+    assert not isinstance(bound, str)  # a secret binding
+    assert json.loads(bound.get_secret_value()) == [MCP_SERVER]
+    assert "mcp-secret-value" not in repr(cfg)
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ({**MCP_SERVER, "url": "http://mcp.example.com/mcp"}, "item 0 field url: must be an https"),
+        ({**MCP_SERVER, "name": "Docs Server"}, "item 0 field name"),
+        ({**MCP_SERVER, "allowedTools": []}, "item 0 field allowedTools"),
+        ({k: v for k, v in MCP_SERVER.items() if k != "headerName"}, "go together"),
+        ({**MCP_SERVER, "allowedTools": ["a b"]}, "'a b' is no tool name"),
+        ({**MCP_SERVER, "token": "x"}, "item 0 field token"),
+    ],
+)
+def test_bad_mcp_servers_name_the_key_the_item_and_field(
+    entry: dict[str, object], says: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_mcp([entry])
+    message = str(raised.value)
+    assert "edgeagent:mcpServers" in message
+    assert says in message
+    assert '"allowedTools": ["search"]' in message  # a valid example
+    assert "mcp-secret-value" not in message
+
+
+def test_mcp_servers_must_be_a_secret_and_names_unique() -> None:
+    with pytest.raises(ConfigError, match="pulumi config set --secret edgeagent:mcpServers"):
+        load_mcp([MCP_SERVER], secret=False)
+    with pytest.raises(ConfigError, match="used twice: docs"):
+        load_mcp([MCP_SERVER, MCP_SERVER])

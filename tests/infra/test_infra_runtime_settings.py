@@ -55,6 +55,7 @@ SETTINGS = {
     "edgeagent:discordDmPolicy": "pairing",
     "edgeagent:discordAllowlist": ["80351110224678912"],
     "edgeagent:adminEmails": ["ops@example.com", "lead@example.com"],
+    "edgeagent:mcpServers": {"secure": "v1:CIPHER-MCP"},
 }
 EXPECTED_TEXT = {
     "AGENT_INSTRUCTIONS": "You are Ada, my research assistant.\nCite sources.",

@@ -160,6 +160,10 @@ class DeclaredSettings(BaseSettings):
     # Hosts, IPs or CIDRs web fetch may reach although private, loopback or link-local.
     web_fetch_allowlist: str = ""
 
+    # MCP tool servers as JSON (name, url, optional headerName and headerValue, allowedTools);
+    # a secret because header values are (docs/mcp.md).
+    agent_mcp_servers: SecretStr | None = None
+
     # IANA time zone for schedules and dates.
     agent_timezone: str = "UTC"
 
@@ -245,6 +249,9 @@ EXAMPLES: dict[str, str] = {
     ),
     "BROWSER_API_TOKEN": "<API token with Browser Rendering Edit>",
     "WEB_FETCH_ALLOWLIST": "127.0.0.1,intranet.example.com,10.1.0.0/16",
+    "AGENT_MCP_SERVERS": (
+        '[{"name":"docs","url":"https://mcp.example.com/mcp","allowedTools":["search"]}]'
+    ),
     "AGENT_TIMEZONE": "Europe/Paris",
     "JOB_TIMEOUT_S": "120",
     "AGENT_ADMIN_EMAILS": "ops@example.com,lead@example.com",

@@ -77,6 +77,8 @@ async def read_state(request: Request) -> JSONResponse:
                 ),
             },
             "counts": await _counts(runtime, user),
+            # Name, host, ok/error and why, tool count: never a header value (tools/mcp.py).
+            "mcp_servers": runtime.tools.mcp.statuses(),
         }
     )
 

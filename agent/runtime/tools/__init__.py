@@ -1,4 +1,4 @@
-"""The agent's tools (browser, web fetch, memory, scheduling) and the services behind them.
+"""The agent's tools (browser, web fetch, memory, scheduling, MCP) and the services behind them.
 
 `open_tools` builds, once per runtime, the long-lived pieces (memory index, job book, scheduler,
 web client, browser driver) and the default toolsets over them; the HTTP routes for memory and
@@ -15,6 +15,7 @@ from agent.runtime.jobs.runner import Scheduler
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
 from agent.runtime.tools.browser import BrowserConfig, BrowserSessions, BrowserToolset
+from agent.runtime.tools.mcp import McpTools, open_mcp
 from agent.runtime.tools.memory import MemoryBook, memory_toolset
 from agent.runtime.tools.schedule import schedule_toolset
 from agent.runtime.tools.web import Allowlist, WebFetcher, web_toolset
@@ -32,12 +33,14 @@ class Tools:
     web: WebFetcher
     browser: BrowserSessions | None  # counts of browser sessions, when the tools are offered
     toolsets: list[AgentToolset] = field(default_factory=list)
+    mcp: McpTools = field(default_factory=McpTools)
 
     async def close(self) -> None:
         """Close the web client, save and close the memory index (browser sessions end with
         their turns)."""
         try:
             await self.web.close()
+            await self.mcp.close()
         finally:
             await self.memory.close()
 
@@ -58,6 +61,8 @@ def open_tools(settings: RuntimeSettings, store: StateStore) -> Tools:
         browser = BrowserSessions()
         config = BrowserConfig(settings.browser_cdp_url, settings.browser_api_token, allowlist)
         toolsets.append(BrowserToolset(config, store, browser))
+    mcp = open_mcp(settings.mcp_servers, allowlist)
+    toolsets.extend(mcp.toolsets)
     return Tools(
         memory=memory,
         jobs=jobs,
@@ -65,4 +70,5 @@ def open_tools(settings: RuntimeSettings, store: StateStore) -> Tools:
         web=web,
         browser=browser,
         toolsets=toolsets,
+        mcp=mcp,
     )

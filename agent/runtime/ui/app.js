@@ -42,6 +42,15 @@ async function loadState() {
     ["Active jobs", String(state.counts.jobs_active)],
     ["Pending pairings", String(state.counts.pairings_pending)],
     ["Model", `${state.model}${state.offline ? " (offline model: built in, no key, no network)" : ""}`],
+    // MCP servers (docs/mcp.md): an error disables only that server's tools.
+    ...(state.mcp_servers || []).map((m) => [
+      `MCP ${m.name}`,
+      m.state === "ok"
+        ? `ok · ${m.host} · ${m.tools} tool${m.tools === 1 ? "" : "s"}`
+        : m.state === "error"
+          ? `error · ${m.host} · its tools are off: ${m.reason}`
+          : `${m.host} · not checked yet`,
+    ]),
   ];
   facts.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { textContent: k }), el("dd", { textContent: v })]));
   return state;

@@ -80,6 +80,8 @@ export interface Env {
   BROWSER_API_TOKEN?: string;
   /** hosts, IPs or CIDRs web fetch may reach although private, loopback or link-local */
   WEB_FETCH_ALLOWLIST?: string;
+  /** MCP tool servers as JSON (name, url, optional headerName and headerValue, allowedTools); a secret because header values are (docs/mcp.md) */
+  AGENT_MCP_SERVERS?: string;
   /** IANA time zone for schedules and dates */
   AGENT_TIMEZONE?: string;
   /** seconds one scheduled job may run */
@@ -125,6 +127,7 @@ export const PASSED_THROUGH = [
   "BROWSER_CDP_URL",
   "BROWSER_API_TOKEN",
   "WEB_FETCH_ALLOWLIST",
+  "AGENT_MCP_SERVERS",
   "AGENT_TIMEZONE",
   "JOB_TIMEOUT_S",
   "AGENT_ADMIN_EMAILS",
