@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-BENCHES = ("edge_overhead", "runtime", "runtime.sessions_scale", "engines", "verify")
+BENCHES = ("edge_overhead", "runtime", "runtime.sessions_scale", "engines", "verify", "plan")
 
 
 def main() -> int:

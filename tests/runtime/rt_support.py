@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from suite_support import EDGE_TOKEN, free_port, kill_tree, launch_runtime, s3
+from suite_support import EDGE_TOKEN, HANG_S, free_port, kill_tree, launch_runtime, s3
 
 
 @dataclass
@@ -29,7 +29,7 @@ class RuntimeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout: float = 60.0) -> float:
+    def wait_ready(self, timeout: float = HANG_S) -> float:
         start = time.monotonic()
         while time.monotonic() - start < timeout:
             if self.proc.poll() is not None:
@@ -47,7 +47,7 @@ class RuntimeProcess:
         """SIGKILL the runtime and anything it started."""
         kill_tree(self.proc)
 
-    def terminate(self, timeout: float = 15.0) -> float:
+    def terminate(self, timeout: float = HANG_S) -> float:
         start = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout)

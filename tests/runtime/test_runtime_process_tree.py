@@ -39,9 +39,7 @@ def test_kill_tree_reaches_a_grandchild_in_its_own_session() -> None:
     assert not grandchild.is_running() or grandchild.status() == psutil.STATUS_ZOMBIE
 
 
-def _inner_run(
-    tmp_path: Path, body: str, *options: str
-) -> subprocess.CompletedProcess[str]:
+def _inner_run(tmp_path: Path, body: str, *options: str) -> subprocess.CompletedProcess[str]:
     """Run pytest on one test file with the suite's process guard plugin, in a child process."""
     (tmp_path / "test_inner.py").write_text(textwrap.dedent(body))
     return subprocess.run(
