@@ -5,7 +5,7 @@ UV ?= uv
 STACK ?= dev
 EDGE := agent/edge
 
-.PHONY: setup setup-py setup-edge edge-build compile lint fmt typecheck test test-py test-edge plan verify dev bench
+.PHONY: setup setup-py setup-edge edge-build compile lint fmt typecheck test test-fast test-py test-edge plan verify dev bench
 
 setup: setup-py setup-edge
 
@@ -62,9 +62,20 @@ test-edge: edge-build
 	npm run --prefix $(EDGE) typecheck
 	npm test --prefix $(EDGE)
 
+# The Python suites run in parallel (pytest-xdist), a test file per worker so module fixtures (a
+# wrangler dev, a Chromium) start once. Most tests wait on sockets and child processes, so more
+# workers than cores pays on a 2-core machine. docs/testing.md says more.
+PYTEST_WORKERS ?= 4
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
 test-py: setup-py compile edge-build
 	scripts/ensure-chromium
-	$(UV) run pytest
+	$(UV) run pytest $(PYTEST_PARALLEL)
+
+# The inner loop (< 60 s): the Python suites without the `slow` tests (lifecycle, crash, browser
+# and end-to-end runs), in parallel; no lint, types or Worker tests. `make test` before you push.
+test-fast: setup-py edge-build
+	$(UV) run pytest $(PYTEST_PARALLEL) -m "not slow" -q
 
 test: lint typecheck test-edge test-py
 
