@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import suite_support
-from channel_fakes import EDGE_TOKEN, TG_TOKEN, Failure, FakePlatforms, telegram_update
+from channels_support import EDGE_TOKEN, TG_TOKEN, Failure, FakePlatforms, telegram_update
 from suite_support import HANG_S, free_port
 
 REPO = Path(__file__).resolve().parents[2]

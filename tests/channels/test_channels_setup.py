@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import suite_support
-from channel_fakes import (
+from channels_support import (
     DISCORD_APP,
     DISCORD_TOKEN,
     EDGE_TOKEN,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra_fixtures import full_config, minimal_config, plan
+from infra_support import full_config, minimal_config, plan
 
 
 @pytest.fixture(scope="session")

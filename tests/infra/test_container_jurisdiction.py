@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from infra_fixtures import one
+from infra_support import one
 
 from infra.policy.plan import resources_of
 from infra.policy.residency import storage_and_sandboxes_share_a_jurisdiction

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_fixtures import ACCOUNT, EDGE_DIST, full_config, minimal_config, one, plan, resources_of
+from infra_support import ACCOUNT, EDGE_DIST, full_config, minimal_config, one, plan, resources_of
 
 from infra.errors import ConfigError
 from infra.mocks import mock_permission_group_id

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from oc_support import EDGE, EDGE_TOKEN, RuntimeChild, spawn, wait_for
+from openclaw_support import EDGE, EDGE_TOKEN, RuntimeChild, spawn, wait_for
 from suite_support import HANG_S
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from nacl.signing import SigningKey
-from oc_support import EDGE, RuntimeChild, spawn
+from openclaw_support import EDGE, RuntimeChild, spawn
 from suite_support import HANG_S
 from websockets.sync.client import connect
 

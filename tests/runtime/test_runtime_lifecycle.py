@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from rt_support import (
+from runtime_support import (
     EDGE_TOKEN,
     ChatLoad,
     RuntimeProcess,

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
-from tool_support import LoopbackSite, Script, deps_for, loopback_site, redirect, run_script, send
+from tools_support import LoopbackSite, Script, deps_for, loopback_site, redirect, run_script, send
 
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.local import LocalDirStore
