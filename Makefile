@@ -1,5 +1,6 @@
 # Thin targets; the real work lives in the Python modules and npm scripts they call.
 # `make test` is the one test command (CI runs it through .ci/run); `make dev` is the main job.
+# `make test-fast` is the inner loop while you work (docs/testing.md).
 SHELL := /bin/bash
 UV ?= uv
 STACK ?= dev
@@ -70,7 +71,7 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
 test-py: setup-py compile edge-build
 	scripts/ensure-chromium
-	$(UV) run pytest $(PYTEST_PARALLEL)
+	$(UV) run pytest $(PYTEST_PARALLEL) --durations=15
 
 # The inner loop (< 60 s): the Python suites without the `slow` tests (lifecycle, crash, browser
 # and end-to-end runs), in parallel; no lint, types or Worker tests. `make test` before you push.

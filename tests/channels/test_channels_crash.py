@@ -12,9 +12,12 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 import suite_support
 from channels_support import EDGE_TOKEN, TG_TOKEN, Failure, FakePlatforms, telegram_update
 from suite_support import HANG_S, free_port
+
+pytestmark = pytest.mark.slow  # two runtime child processes, one SIGKILLed mid-stream
 
 REPO = Path(__file__).resolve().parents[2]
 UPDATES = 20
