@@ -1,11 +1,12 @@
 # Thin targets; the real work lives in the Python modules and npm scripts they call.
 # `make test` is the one test command (CI runs it through .ci/run); `make dev` is the main job.
+# `make test-fast` is the inner loop while you work (docs/testing.md).
 SHELL := /bin/bash
 UV ?= uv
 STACK ?= dev
 EDGE := agent/edge
 
-.PHONY: setup setup-py setup-edge edge-build compile generate ui-vendor lint fmt typecheck test test-py test-edge plan verify dev bench image-size
+.PHONY: setup setup-py setup-edge edge-build compile generate ui-vendor lint fmt typecheck test test-fast test-py test-edge plan verify dev bench image-size
 
 setup: setup-py setup-edge
 
@@ -81,9 +82,20 @@ test-edge: edge-build
 	npm run --prefix $(EDGE) typecheck
 	npm test --prefix $(EDGE)
 
+# The Python suites run in parallel (pytest-xdist), a test file per worker so module fixtures (a
+# wrangler dev, a Chromium) start once. Most tests wait on sockets and child processes, so more
+# workers than cores pays on a 2-core machine. docs/testing.md says more.
+PYTEST_WORKERS ?= 4
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
 test-py: setup-py compile edge-build $(UI_VENDOR_STAMP)
 	scripts/ensure-chromium
-	$(UV) run pytest
+	$(UV) run pytest $(PYTEST_PARALLEL) --durations=15
+
+# The inner loop (< 60 s): the Python suites without the `slow` tests (lifecycle, crash, browser
+# and end-to-end runs), in parallel; no lint, types or Worker tests. `make test` before you push.
+test-fast: setup-py edge-build
+	$(UV) run pytest $(PYTEST_PARALLEL) -m "not slow" -q
 
 test: lint typecheck test-edge test-py
 

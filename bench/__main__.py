@@ -18,6 +18,7 @@ BENCHES = (
     "verify",
     "ui_stream",
     "image_size",
+    "plan",
 )
 
 

@@ -8,7 +8,11 @@ import pytest
 from hypothesis import settings
 
 # Fails the run if a process a test started outlives the session (see process_guard.py).
-from process_guard import pytest_configure, pytest_sessionfinish  # noqa: F401
+from process_guard import (  # noqa: F401
+    pytest_configure,
+    pytest_sessionfinish,
+    pytest_testnodedown,
+)
 
 # Property tests: bounded example counts, no wall-clock deadline (time is never asserted in tests,
 # and the machine may be busy), no example database written into the checkout, and the same

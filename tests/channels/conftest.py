@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from channel_fakes import FakePlatforms, channel_settings, serve_fakes
+from channels_support import FakePlatforms, channel_settings, serve_fakes
 from suite_support import moto_server
 
 from agent.runtime.settings import RuntimeSettings

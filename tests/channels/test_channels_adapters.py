@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from channel_fakes import DISCORD_APP, discord_command, slack_event, telegram_update
+from channels_support import DISCORD_APP, discord_command, slack_event, telegram_update
 
 from agent.runtime.channels.base import Ignored, InboundMessage
 from agent.runtime.channels.discord import DiscordChannel

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from channel_fakes import TG_TOKEN, FakePlatforms, channel_settings
+from channels_support import TG_TOKEN, FakePlatforms, channel_settings
 
 from agent.runtime.channels.config import load_channel_configs
 from agent.runtime.settings import RuntimeSettings

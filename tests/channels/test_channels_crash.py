@@ -12,9 +12,12 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 import suite_support
-from channel_fakes import EDGE_TOKEN, TG_TOKEN, Failure, FakePlatforms, telegram_update
-from suite_support import free_port
+from channels_support import EDGE_TOKEN, TG_TOKEN, Failure, FakePlatforms, telegram_update
+from suite_support import HANG_S, free_port
+
+pytestmark = pytest.mark.slow  # two runtime child processes, one SIGKILLed mid-stream
 
 REPO = Path(__file__).resolve().parents[2]
 UPDATES = 20
@@ -45,7 +48,7 @@ def spawn(tmp: Path, fakes: FakePlatforms, port: int) -> subprocess.Popen[bytes]
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + HANG_S
     while time.monotonic() < deadline:
         assert proc.poll() is None, "runtime exited early"
         try:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import suite_support
-from channel_fakes import (
+from channels_support import (
     EDGE_TOKEN,
     TG_TOKEN,
     Failure,

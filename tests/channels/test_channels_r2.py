@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 import suite_support
-from channel_fakes import (
+from channels_support import (
     EDGE_TOKEN,
     Failure,
     FakePlatforms,

@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 
 import suite_support
-from channel_fakes import EDGE_TOKEN, FakePlatforms, channel_settings, slack_event
+from channels_support import EDGE_TOKEN, FakePlatforms, channel_settings, slack_event
 from starlette.testclient import TestClient
 
 from agent.runtime.app import AppDeps, create_app

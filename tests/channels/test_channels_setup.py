@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import suite_support
-from channel_fakes import (
+from channels_support import (
     DISCORD_APP,
     DISCORD_TOKEN,
     EDGE_TOKEN,
@@ -218,6 +218,7 @@ class Slow:
     def __init__(self) -> None:
         self.running = 0
         self.peak = 0
+        self.full = asyncio.Event()  # set once TURN_CONCURRENCY turns run at the same time
 
     async def start(self) -> None:
         return None
@@ -227,8 +228,12 @@ class Slow:
     ) -> AsyncIterator[EngineEvent]:
         self.running += 1
         self.peak = max(self.peak, self.running)
+        if self.running == TURN_CONCURRENCY:
+            self.full.set()
         try:
-            await asyncio.sleep(0.5)  # long enough for the burst to pile up
+            # Every turn holds its slot until the limit has been reached once, so the burst piles
+            # up whatever the machine's speed (the timeout is only a hang guard).
+            await asyncio.wait_for(self.full.wait(), suite_support.HANG_S)
         finally:
             self.running -= 1
         yield TurnOutcome(reply=f"done {prompt}", messages=[])

@@ -13,13 +13,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
-from suite_support import kill_tree
+from suite_support import HANG_S, kill_tree
 from websockets.sync.client import connect
 
 from agent.dev import REPO_ROOT, free_port
@@ -134,10 +133,8 @@ def test_make_dev_serves_a_working_chat_and_ctrl_c_stops_everything(tmp_path: Pa
         assert _raw_status(url, "POST", "/%2e%2e/internal/cron") in {400, 404}
         assert not (local / "state" / "inbox" / "cron").exists()
 
-        before = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(30) == 0
-        stop_s = time.monotonic() - before
+        assert proc.wait(HANG_S) == 0  # a hang guard: how fast it stops is not a test's question
     finally:
         kill_tree(proc)  # a failed run must not leave workerd, Chromium or the runtime behind
         reader.join(5)
@@ -147,7 +144,6 @@ def test_make_dev_serves_a_working_chat_and_ctrl_c_stops_everything(tmp_path: Pa
     assert output.rstrip().endswith("stopped."), output
     _, alive = psutil.wait_procs(started, timeout=10)
     assert alive == [], [(p.pid, p.name()) for p in alive]
-    assert stop_s < 20, stop_s
     # The acknowledged turns are in .local/state, where a restart of `make dev` finds them.
     stored = sorted((local / "state" / "sessions" / "dev1").glob("*.json"))
     assert [p.name for p in stored] == ["00000001.json", "00000002.json"]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from suite_support import HANG_S
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -165,7 +167,11 @@ def test_scheduled_handler_posts_internal_cron(stack: tuple[str, str]) -> None:
     edge, origin_base = stack
     status, _, _ = request(edge, "GET", "/__scheduled?cron=*/5+*+*+*+*")
     assert status == 200
-    crons = [c for c in origin_calls(origin_base) if c["path"] == "/internal/cron"]
+    # The handler posts from waitUntil: the 200 may come before the origin has seen the call.
+    deadline = time.monotonic() + HANG_S
+    while not (crons := [c for c in origin_calls(origin_base) if c["path"] == "/internal/cron"]):
+        assert time.monotonic() < deadline, "no cron call reached the origin"
+        time.sleep(0.05)
     assert len(crons) == 1
     assert crons[0]["method"] == "POST"
     assert crons[0]["headers"]["x-agent-edge-token"] == EDGE_TOKEN

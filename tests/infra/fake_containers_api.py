@@ -30,14 +30,13 @@ from cloudflare.types.containers.applications.rollout_create_params import (
 from cloudflare.types.containers.registries.credential_generate_params import (
     CredentialGenerateParams,
 )
+from fake_registry import FakeRegistry
 from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from typing_extensions import get_type_hints, is_typeddict
-
-from tests.infra.fake_registry import FakeRegistry
 
 ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
 TOKEN = "fake-token-7d1c0b9e"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 import pytest
+from fake_containers_api import ACCOUNT_ID, TOKEN, FakeContainersApi
 
 from infra.components.container import Container, ContainerArgs
 from infra.errors import BuildError
@@ -32,7 +32,6 @@ from infra.pulumi_internals import (
     sync_await,
     unwrap_secret,
 )
-from tests.infra.fake_containers_api import ACCOUNT_ID, TOKEN, FakeContainersApi, serve
 
 DIGEST = "sha256:" + "c" * 64
 APP_TYPE = "pulumi-python:dynamic/edgeagent:ContainerApplication"
@@ -265,12 +264,6 @@ def test_a_missing_dockerfile_or_copied_path_is_a_build_error(
 @pytest.fixture
 def fake() -> FakeContainersApi:
     return FakeContainersApi()
-
-
-@pytest.fixture
-def base_url(fake: FakeContainersApi) -> Iterator[str]:
-    with serve(fake) as url:
-        yield url
 
 
 def test_push_credentials_come_from_the_containers_api(

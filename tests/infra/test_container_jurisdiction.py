@@ -6,31 +6,23 @@ policy that refuses a bucket and a container application in different jurisdicti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from infra_fixtures import one
-
-from infra.policy.plan import resources_of
-from infra.policy.residency import storage_and_sandboxes_share_a_jurisdiction
-from infra.providers.container_application import ContainerApplicationProvider
-from tests.infra.fake_containers_api import ACCOUNT_ID, FakeContainersApi, serve
-from tests.infra.test_container_provider import (
+from fake_containers_api import ACCOUNT_ID, FakeContainersApi
+from infra_support import (
     MANIFEST_V1,
     MANIFEST_V2,
     REPOSITORY,
     SCRIPT,
-    configured,
     mutations,
+    one,
     props,
 )
 
-
-@pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
-    monkeypatch.delenv("CLOUDFLARE_BASE_URL", raising=False)
+from infra.policy.plan import resources_of
+from infra.policy.residency import storage_and_sandboxes_share_a_jurisdiction
+from infra.providers.container_application import ContainerApplicationProvider
 
 
 @pytest.fixture
@@ -40,12 +32,6 @@ def fake() -> FakeContainersApi:
     api.registry.push(REPOSITORY, MANIFEST_V1)  # the images `props()` names, as a push leaves them
     api.registry.push(REPOSITORY, MANIFEST_V2)
     return api
-
-
-@pytest.fixture
-def provider(fake: FakeContainersApi) -> Iterator[ContainerApplicationProvider]:
-    with serve(fake) as url:
-        yield configured(url)
 
 
 def test_create_constrains_placement_to_the_jurisdiction(

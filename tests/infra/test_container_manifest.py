@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pulumi_docker_build
 import pytest
-from pulumi.dynamic import Config, ConfigureRequest
+from fake_containers_api import ACCOUNT_ID, FakeContainersApi
+from fake_registry import DOCKER_MANIFEST, attested_index, plain_manifest
 from pydantic import SecretStr
 
 from infra.errors import BuildError
 from infra.providers.container_application import ContainerApplicationProvider
 from infra.providers.manifest import check_pushed_manifest
 from infra.providers.registry import RegistryLogin
-from tests.infra.fake_containers_api import ACCOUNT_ID, TOKEN, FakeContainersApi, serve
-from tests.infra.fake_registry import DOCKER_MANIFEST, attested_index, plain_manifest
 
 SCRIPT = "edgeagent-acme-dev"
 REPOSITORY = f"{ACCOUNT_ID}/edgeagent-sandbox"
@@ -44,12 +42,6 @@ def props(image: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
-    monkeypatch.delenv("CLOUDFLARE_BASE_URL", raising=False)
-
-
 @pytest.fixture
 def fake() -> FakeContainersApi:
     api = FakeContainersApi()
@@ -57,19 +49,6 @@ def fake() -> FakeContainersApi:
     # Not "v1": the pull must use whatever username the credentials API returns.
     api.registry_username = "v2-acct-4f1e"
     return api
-
-
-@pytest.fixture
-def base_url(fake: FakeContainersApi) -> Iterator[str]:
-    with serve(fake) as url:
-        yield url
-
-
-@pytest.fixture
-def provider(base_url: str) -> ContainerApplicationProvider:
-    provider = ContainerApplicationProvider(base_url=base_url, max_retries=0, registry_url=base_url)
-    provider.configure(ConfigureRequest(Config({"cloudflare:apiToken": TOKEN}, "edgeagent")))
-    return provider
 
 
 @pytest.mark.parametrize(
@@ -161,11 +140,10 @@ def test_wrong_credentials_fail_with_the_status_and_no_secret(
 
 
 def test_a_token_realm_that_is_not_https_gets_no_password(base_url: str) -> None:
+    from fake_containers_api import serve as serve_app
     from starlette.applications import Starlette
     from starlette.responses import Response
     from starlette.routing import Route
-
-    from tests.infra.fake_containers_api import serve as serve_app
 
     class Elsewhere:
         def app(self) -> Starlette:

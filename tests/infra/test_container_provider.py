@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import dill
 import pytest
+from fake_containers_api import ACCOUNT_ID, TOKEN, FakeContainersApi
+from infra_support import (
+    CREDENTIALS,
+    IMAGE_V1,
+    IMAGE_V2,
+    MANIFEST_V1,
+    MANIFEST_V2,
+    REPOSITORY,
+    SCRIPT,
+    configured,
+    mutations,
+    props,
+)
 from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
@@ -18,37 +29,6 @@ from infra.permissions import deploy_hint
 from infra.providers.cloudflare_api import CloudflareApiError
 from infra.providers.container_application import ContainerApplicationProvider
 from infra.providers.containers_api import rollout_steps
-from tests.infra.fake_containers_api import ACCOUNT_ID, TOKEN, FakeContainersApi, serve
-from tests.infra.fake_registry import plain_manifest
-
-SCRIPT = "edgeagent-acme-dev"
-REPOSITORY = f"{ACCOUNT_ID}/edgeagent-sandbox"
-MANIFEST_V1, MANIFEST_V2 = plain_manifest("v1"), plain_manifest("v2")
-IMAGE_V1 = f"registry.cloudflare.com/{REPOSITORY}@sha256:{hashlib.sha256(MANIFEST_V1).hexdigest()}"
-IMAGE_V2 = f"registry.cloudflare.com/{REPOSITORY}@sha256:{hashlib.sha256(MANIFEST_V2).hexdigest()}"
-CREDENTIALS = f"/accounts/{ACCOUNT_ID}/containers/registries/registry.cloudflare.com/credentials"
-
-
-def props(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "account_id": ACCOUNT_ID,
-        "name": "edgeagent-acme-dev-sandbox",
-        "script_name": SCRIPT,
-        "class_name": "Sandbox",
-        "image": IMAGE_V1,
-        "instance_type": "standard-1",
-        "max_instances": 1.0,  # Pulumi hands numbers to dynamic providers as floats
-        "rollout_step_percentage": None,
-        "rollout_active_grace_period": 0.0,
-        "logs_enabled": True,
-    }
-    return {**base, **overrides}
-
-
-@pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
-    monkeypatch.delenv("CLOUDFLARE_BASE_URL", raising=False)
 
 
 @pytest.fixture
@@ -61,36 +41,8 @@ def fake() -> FakeContainersApi:
     return api
 
 
-@pytest.fixture
-def base_url(fake: FakeContainersApi) -> Iterator[str]:
-    with serve(fake) as url:
-        yield url
-
-
-def configured(
-    base_url: str, token: str | None = TOKEN, retries: int = 0
-) -> ContainerApplicationProvider:
-    provider = ContainerApplicationProvider(
-        base_url=base_url, max_retries=retries, registry_url=base_url
-    )
-    raw = {} if token is None else {"cloudflare:apiToken": token}
-    provider.configure(ConfigureRequest(Config(raw, "edgeagent")))
-    return provider
-
-
-@pytest.fixture
-def provider(base_url: str) -> ContainerApplicationProvider:
-    return configured(base_url)
-
-
 def namespace_of(fake: FakeContainersApi, script: str) -> str:
     return next(n["id"] for n in fake.namespaces if n["script"] == script)
-
-
-def mutations(fake: FakeContainersApi) -> list[tuple[str, str]]:
-    return [
-        (m, p) for m, p, _ in fake.requests if m in ("POST", "PATCH", "DELETE") and p != CREDENTIALS
-    ]
 
 
 # --- create -----------------------------------------------------------------------------------
@@ -487,8 +439,7 @@ def test_the_fake_rejects_bodies_the_sdk_types_do_not_allow() -> None:
     from cloudflare.types.containers.application_create_params import (
         CcContainersCreateScheduledApplicationRequest as Create,
     )
-
-    from tests.infra.fake_containers_api import shape_problems
+    from fake_containers_api import shape_problems
 
     good = {
         "name": "a",

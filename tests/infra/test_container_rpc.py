@@ -22,14 +22,14 @@ from typing import Any
 
 import grpc
 import pytest
+from fake_containers_api import ACCOUNT_ID, TOKEN, FakeContainersApi, serve
+from fake_registry import plain_manifest
 from google.protobuf import json_format, struct_pb2
 from pulumi.dynamic.dynamic import PROVIDER_KEY, serialize_provider
 from pulumi.runtime import proto, rpc
 from pulumi.runtime.proto import provider_pb2_grpc
 
 from infra.providers.container_application import ContainerApplicationProvider
-from tests.infra.fake_containers_api import ACCOUNT_ID, TOKEN, FakeContainersApi, serve
-from tests.infra.fake_registry import plain_manifest
 
 SCRIPT = "edgeagent-acme-dev"
 REPOSITORY = f"{ACCOUNT_ID}/edgeagent-sandbox"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from infra_fixtures import ACCOUNT, EDGE_DIST, minimal_config, one, plan
+from infra_support import ACCOUNT, EDGE_DIST, minimal_config, one, plan
 
 from infra.plan import main
 

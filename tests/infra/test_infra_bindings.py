@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from infra_fixtures import minimal_config
+from infra_support import minimal_config
 from pydantic import SecretStr
 
 from agent.contract.model import ContractError

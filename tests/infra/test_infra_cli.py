@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from infra_fixtures import EDGE_DIST, minimal_config
+from infra_support import EDGE_DIST, minimal_config
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from infra_fixtures import ACCOUNT, EDGE_DIST, one
+from infra_support import ACCOUNT, EDGE_DIST, one
 
 from infra import permissions
 from infra.components.worker import EdgeWorker, WorkerArgs, binding_name, bindings
@@ -128,7 +128,7 @@ def test_permission_lookup_is_one_invoke_for_the_account() -> None:
 
     RecordingMocks.call = spy  # type: ignore[method-assign]
     try:
-        from infra_fixtures import minimal_config, plan
+        from infra_support import minimal_config, plan
 
         plan("dev", minimal_config())
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from infra_fixtures import ACCOUNT, minimal_config
+from infra_support import ACCOUNT, minimal_config
 
 from infra.config import StackConfig, load_config
 from infra.errors import ConfigError

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_fixtures import EDGE_DIST, full_config, minimal_config, one, resources_of
+from infra_support import EDGE_DIST, full_config, minimal_config, one, resources_of
 from test_infra_components import worker_args
 
 from infra.components.worker import EdgeWorker

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from infra_fixtures import EDGE_DIST
+from infra_support import EDGE_DIST
 
 from infra.edge_bundle import DIST_ENV, load_bundle, resolve_bundle, source_hash
 from infra.errors import BuildError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra_fixtures import full_config, plan
+from infra_support import full_config, plan
 
 from infra.placeholders import SECRET
 from infra.plan_text import WIDTH, render_text

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from infra_fixtures import full_config, minimal_config, one, plan
+from infra_support import full_config, minimal_config, one, plan
 from test_infra_plan import DEV_RESOURCES, bindings_of, type_names
 
 from agent.contract.settings import bindings

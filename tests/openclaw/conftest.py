@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from oc_support import RuntimeChild
+from openclaw_support import RuntimeChild
 
 HERE = Path(__file__).resolve().parent
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import sqlite3
 import sys
 import threading
@@ -12,6 +13,7 @@ import time
 from pathlib import Path, PurePosixPath
 
 import pytest
+from suite_support import HANG_S
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -90,7 +92,8 @@ def test_what_is_persisted() -> None:
 async def test_sync_uploads_changes_within_the_debounce_and_restores(tmp_path: Path) -> None:
     store = LocalDirStore(tmp_path / "store")
     root = tmp_path / "state"
-    sync = StateSync(store, root, debounce_s=0.5)
+    # No periodic rescan during the test: only the file watcher can upload the change.
+    sync = StateSync(store, root, debounce_s=0.5, rescan_s=3600)
     assert await sync.restore() == 0
     sync.start()
     try:
@@ -99,13 +102,13 @@ async def test_sync_uploads_changes_within_the_debounce_and_restores(tmp_path: P
         (root / "workspace").mkdir()
         began = time.monotonic()
         (root / "workspace" / "SOUL.md").write_text("be kind\n")
-        while await store.get("openclaw/workspace/SOUL.md") is None:
-            assert time.monotonic() - began < 5
+        # One batch uploads both files, one after the other: wait for the pair, not the first.
+        while (
+            await store.get("openclaw/workspace/SOUL.md") is None
+            or (stored := await store.get("openclaw/state/openclaw.sqlite")) is None
+        ):
+            assert time.monotonic() - began < HANG_S
             await asyncio.sleep(0.02)
-        lag = time.monotonic() - began
-        assert lag < 1.5, lag
-        stored = await store.get("openclaw/state/openclaw.sqlite")
-        assert stored is not None
         assert count_rows(stored.body, tmp_path) == 1
         uploads = sync.uploads
         await asyncio.sleep(0.8)
@@ -170,7 +173,7 @@ async def test_crash_loop_restarts_with_growing_backoff(
         len(await asyncio.to_thread(lambda: starts.read_text().split() if starts.exists() else []))
         < 5
     ):
-        assert time.monotonic() - began < 20
+        assert time.monotonic() - began < HANG_S
         await asyncio.sleep(0.05)
     await supervisor.stop()
     assert not supervisor.ready
@@ -180,7 +183,8 @@ async def test_crash_loop_restarts_with_growing_backoff(
     assert [gap >= floor for gap, floor in zip(gaps, [0.2, 0.4, 0.8, 0.8], strict=False)] == [
         True
     ] * 4, gaps
-    assert gaps[3] < 0.8 + 2.0, gaps  # capped
+    announced = re.findall(r"restarting in ([\d.]+) s", caplog.text)
+    assert announced[:4] == ["0.2", "0.4", "0.8", "0.8"]  # doubling, capped at backoff_max_s
     assert supervisor.reason == "stopped"
     assert "OpenClaw gateway exited with code 7; restarting in 0.4 s" in caplog.text
 
@@ -202,7 +206,7 @@ async def test_stop_escalates_to_sigkill_for_the_whole_group(tmp_path: Path) -> 
     supervisor.start()
     began = time.monotonic()
     while not pids.exists() or " " not in pids.read_text():
-        assert time.monotonic() - began < 20
+        assert time.monotonic() - began < HANG_S
         await asyncio.sleep(0.05)
     _parent, worker = (int(p) for p in pids.read_text().split())
     code = await supervisor.stop()

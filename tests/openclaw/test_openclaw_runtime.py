@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from oc_support import EDGE, EDGE_TOKEN, RuntimeChild, spawn, wait_for
+from openclaw_support import EDGE, EDGE_TOKEN, RuntimeChild, spawn, wait_for
+from suite_support import HANG_S
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -135,8 +136,8 @@ def test_restart_with_backoff_and_pairing_admin(
 
     put(child, "before-crash", "kept")
     httpx.post(f"{child.url}/fake/exit", params={"code": "3"}, headers=EDGE)
-    wait_for(lambda: child.readyz().status_code == 503, 10, "not ready after the crash")  # type: ignore[union-attr]
-    child.wait_ready(30)
+    wait_for(lambda: child.readyz().status_code == 503, HANG_S, "not ready after the crash")  # type: ignore[union-attr]
+    child.wait_ready()
     assert child.readyz().json()["gateway_starts"] == 2  # type: ignore[union-attr]
     got = httpx.get(f"{child.url}/fake/get", params={"key": "before-crash"}, headers=EDGE)
     assert got.json() == {"value": "kept"}
@@ -150,11 +151,9 @@ def test_restart_with_backoff_and_pairing_admin(
     put(child, "backup-now", "yes")
     assert httpx.post(f"{child.url}/api/openclaw/sync", headers=EDGE).status_code == 200
     assert httpx.post(f"{child.url}/api/openclaw/sync").status_code == 401
-    began = time.monotonic()
     assert httpx.post(f"{child.url}/api/openclaw/restart", headers=EDGE).status_code == 202
-    child.wait_ready(30)
+    child.wait_ready()
     assert child.readyz().json()["gateway_starts"] == 3  # type: ignore[union-attr]
-    assert time.monotonic() - began < 15
     assert child.tail().count("restarting in") == 1  # a requested restart skips the backoff
 
 
@@ -167,13 +166,12 @@ def test_state_sync_flush_and_restore(
     child.wait_ready()
     workspace = Path(json.loads(_config_of(child))["agents"]["defaults"]["workspace"])
 
-    start = time.monotonic()
     put(child, "live", "v1")
-    lag = wait_for(lambda: stored_value(store, "live") == "v1", 10, "SQLite change synced")
-    assert lag < 3.0, lag
-    assert time.monotonic() - start < 4.0
+    wait_for(lambda: stored_value(store, "live") == "v1", HANG_S, "SQLite change synced")
     (workspace / "MEMORY.md").write_text("remember the milk\n")
-    wait_for(lambda: (store / "openclaw/workspace/MEMORY.md").exists(), 10, "workspace file synced")
+    wait_for(
+        lambda: (store / "openclaw/workspace/MEMORY.md").exists(), HANG_S, "workspace file synced"
+    )
     mirror = store / "openclaw"
     stored = {p.relative_to(mirror).as_posix() for p in mirror.rglob("*") if p.is_file()}
     assert "state/openclaw.sqlite" in stored

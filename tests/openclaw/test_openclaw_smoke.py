@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 import pytest
 from nacl.signing import SigningKey
-from oc_support import EDGE, RuntimeChild, spawn
+from openclaw_support import EDGE, RuntimeChild, spawn
+from suite_support import HANG_S
 from websockets.sync.client import connect
 
 from agent.runtime.openclaw.config import OpenClawLayout, openclaw_env, write_config
@@ -175,11 +176,11 @@ def test_real_gateway_proxied_paired_and_restored(
     memory.write_text("the user likes tea\n")
     stored = tmp_path / "store" / "openclaw" / "workspace" / "memory" / "2026-11-26.md"
     while not stored.exists():
-        assert time.monotonic() - written < 10
+        assert time.monotonic() - written < HANG_S
         time.sleep(0.01)
-    lag = time.monotonic() - written
-    print(f"real openclaw: file change durable in the store after {lag:.2f} s")
-    assert lag < 3.0
+    print(
+        f"real openclaw: file change durable in the store after {time.monotonic() - written:.2f} s"
+    )
     second.kill()  # SIGKILL: nothing more is flushed, and nothing more was needed
     assert stored.read_text() == "the user likes tea\n"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from oc_support import EDGE, RuntimeChild, spawn, wait_for
+from openclaw_support import EDGE, RuntimeChild, spawn, wait_for
 from playwright.sync_api import Page, expect, sync_playwright
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from oc_support import EDGE, EDGE_TOKEN, free_port
+from openclaw_support import EDGE, EDGE_TOKEN, free_port
 from starlette.testclient import TestClient
 
 from agent.runtime.app import create_app

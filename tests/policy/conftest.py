@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from policy_plans import planned
+from policy_support import planned
 
 
 @pytest.fixture(scope="session")

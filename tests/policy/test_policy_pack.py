@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from policy_plans import REPO, add, edited, in_place
+from policy_support import REPO, add, edited, in_place
 from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResource,

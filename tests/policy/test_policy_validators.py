@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from policy_plans import add, edited, in_place, resource
+from policy_support import add, edited, in_place, resource
 
 from infra.policy.plan import resources_of
 from infra.policy.validators import (

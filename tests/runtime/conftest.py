@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rt_support import EDGE_TOKEN, RuntimeProcess, s3
+from runtime_support import EDGE_TOKEN, RuntimeProcess, s3
 from suite_support import moto_server
 
 from agent.runtime.settings import RuntimeSettings

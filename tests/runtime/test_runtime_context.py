@@ -19,7 +19,7 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCalls, FunctionModel
-from store_support import CountingStore, MemoryStore
+from runtime_support import CountingStore, MemoryStore
 
 from agent.runtime.engine import AgentDeps, TurnOutcome
 from agent.runtime.engine.context import (

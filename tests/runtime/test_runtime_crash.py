@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from rt_support import (
+from runtime_support import (
     R2_SETTINGS,
     ChatLoad,
     RuntimeProcess,

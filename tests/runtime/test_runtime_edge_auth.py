@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from rt_support import EDGE_TOKEN, RuntimeProcess, edge_headers, spawn_runtime
+from runtime_support import EDGE_TOKEN, RuntimeProcess, edge_headers, spawn_runtime
 from starlette.types import Message, Receive, Scope, Send
 from suite_support import INTERNAL
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pydantic_ai.models
 import pytest
-from rt_support import EDGE_TOKEN, edge_headers
+from runtime_support import EDGE_TOKEN, edge_headers
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response

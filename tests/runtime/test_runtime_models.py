@@ -13,7 +13,7 @@ import httpx
 import pydantic_ai.models
 import pytest
 import uvicorn
-from rt_support import EDGE_TOKEN, free_port
+from runtime_support import EDGE_TOKEN, free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response

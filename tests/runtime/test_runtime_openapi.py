@@ -13,7 +13,7 @@ import pytest
 import schemathesis
 import suite_support
 from hypothesis import HealthCheck, given, settings
-from rt_support import EDGE_TOKEN, edge_headers
+from runtime_support import EDGE_TOKEN, edge_headers
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.config import SchemathesisConfig
 from starlette.routing import Route

@@ -4,12 +4,14 @@ the OpenClaw gateway is), and the session-end check (tests/process_guard.py) fai
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import psutil
+import pytest
 from suite_support import REPO, kill_tree
 
 # A parent that starts a child in a new session (its own process group, like the gateway) and
@@ -37,21 +39,35 @@ def test_kill_tree_reaches_a_grandchild_in_its_own_session() -> None:
     assert not grandchild.is_running() or grandchild.status() == psutil.STATUS_ZOMBIE
 
 
-def _inner_run(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
+def _inner_run(tmp_path: Path, body: str, *options: str) -> subprocess.CompletedProcess[str]:
     """Run pytest on one test file with the suite's process guard plugin, in a child process."""
     (tmp_path / "test_inner.py").write_text(textwrap.dedent(body))
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "process_guard"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "process_guard",
+            *options,
+        ],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # a hang guard: each xdist worker imports the plugins afresh
         check=False,
     )
 
 
-def test_a_run_that_leaks_fails_and_names_each_leak_even_an_orphan(tmp_path: Path) -> None:
+# Serially, and spread over two xdist workers (each checks its own tree; the controller reports).
+@pytest.mark.parametrize("options", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_run_that_leaks_fails_and_names_each_leak_even_an_orphan(
+    tmp_path: Path, options: tuple[str, ...]
+) -> None:
     leaky = f"""
         import subprocess, sys
 
@@ -68,12 +84,13 @@ def test_a_run_that_leaks_fails_and_names_each_leak_even_an_orphan(tmp_path: Pat
             parent.wait()
             parent.stdout.close()
     """
-    result = _inner_run(tmp_path, leaky)
+    result = _inner_run(tmp_path, leaky, *options)
     assert result.returncode == 1, result.stdout
     assert "2 passed" in result.stdout
     assert "2 process(es) started by the tests outlived them" in result.stdout
     assert "leaked-on-purpose" in result.stdout
-    assert "-c import time; time.sleep(120)\n" in result.stdout  # the orphan
+    orphan = r"-c import time; time\.sleep\(120\)( \(in worker gw\d\))?$"
+    assert re.search(orphan, result.stdout, re.MULTILINE), result.stdout
     # ...and the check stopped them, so this outer run has nothing left over either.
     assert not [
         p

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from store_support import CountingStore
+from runtime_support import CountingStore
 
 from agent.runtime.errors import PreconditionFailed
 from agent.runtime.sessions import (

@@ -13,7 +13,7 @@ import pytest
 import suite_support
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rt_support import RuntimeProcess, edge_headers, spawn_runtime
+from runtime_support import RuntimeProcess, edge_headers, spawn_runtime
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed

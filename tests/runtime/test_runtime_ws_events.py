@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
-from rt_support import edge_headers
+from runtime_support import edge_headers
 from starlette.testclient import TestClient, WebSocketTestSession
 from suite_support import EDGE_TOKEN, wait_ready
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import suite_support
-from rt_support import edge_headers
+from runtime_support import edge_headers
 from starlette.testclient import TestClient
 
 from agent.runtime.app import AppDeps, create_app

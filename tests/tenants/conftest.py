@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tenant_fakes import FakeWorkspace
+from tenants_support import FakeWorkspace
 
 
 @pytest.fixture

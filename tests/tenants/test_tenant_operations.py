@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tenant_fakes import Behaviour, FakeWorkspace
+from tenants_support import Behaviour, FakeWorkspace
 
 from infra.tenants.cli import main
 from infra.tenants.engine import Operation

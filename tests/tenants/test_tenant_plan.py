@@ -6,7 +6,6 @@ import functools
 import io
 import json
 import re
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -69,17 +68,13 @@ def plan(manifest: Path, *argv: str) -> tuple[int, str, str]:
 def test_fifty_tenants_plan_offline_without_collisions(tmp_path: Path) -> None:
     tenants = {f"tenant-{i:02d}": prod_tenant(f"tenant-{i:02d}", i) for i in range(TENANTS)}
     manifest = write_manifest(tmp_path, tenants)
-    started = time.monotonic()
     code, out, err = plan(manifest, "--format", "json")
-    elapsed = time.monotonic() - started
     assert code == 0, (err, out[-2000:])
     report = json.loads(out)
     assert report["problems"] == {}
     assert report["collisions"] == []
     stacks = report["stacks"]
     assert len(stacks) == 2 * TENANTS
-    assert elapsed < 60, f"{len(stacks)} stacks took {elapsed:.1f} s"
-    print(f"\nplanned {len(stacks)} stacks of {TENANTS} tenants in {elapsed:.1f} s")
 
     # Independently of the tool's own checks: names are distinct, each token reaches its bucket.
     seen: dict[tuple[str, str], str] = {}

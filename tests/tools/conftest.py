@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from suite_support import moto_server, s3
-from tool_support import EDGE_TOKEN
+from tools_support import EDGE_TOKEN
 
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.local import LocalDirStore

@@ -11,7 +11,7 @@ from functools import partial
 import pytest
 import suite_support
 from starlette.testclient import TestClient
-from tool_support import H, LoopbackSite, Script, loopback_site, send
+from tools_support import H, LoopbackSite, Script, loopback_site, send
 
 from agent.runtime.app import create_app
 from agent.runtime.engine import models

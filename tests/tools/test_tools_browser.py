@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
-from tool_support import LoopbackSite, Script, deps_for, loopback_site, run_script, send
+from tools_support import LoopbackSite, Script, deps_for, loopback_site, run_script, send
 
 from agent.runtime.engine.agent import build_agent
 from agent.runtime.settings import RuntimeSettings

@@ -30,7 +30,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
-from tool_support import H
+from tools_support import H
 
 from agent.runtime.app import create_app
 from agent.runtime.engine import models

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import suite_support
 from starlette.testclient import TestClient
-from tool_support import H, Script, deps_for, run_script
+from tools_support import H, Script, deps_for, run_script
 
 from agent.runtime.app import create_app
 from agent.runtime.errors import PreconditionFailed

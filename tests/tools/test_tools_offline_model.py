@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tool_support import LoopbackSite, loopback_site, send
+from tools_support import LoopbackSite, loopback_site, send
 
 from agent.runtime.engine import StreamEvent, TextDelta, create_engine
 from agent.runtime.engine.native import NativeEngine

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, FunctionModel
-from tool_support import Script, deps_for, run_script
+from tools_support import Script, deps_for, run_script
 
 from agent.runtime.channels.base import DeliveryError
 from agent.runtime.engine.native import NativeEngine

@@ -19,9 +19,13 @@ def test_finds_the_installed_chromium() -> None:
 
 def test_missing_chromium_without_root_fails_naming_the_fix() -> None:
     # As root, drop to `nobody` for this run (util-linux setpriv); as anyone else, run as is.
+    # bash reads the script from a pipe and starts in /, so the run does not depend on `nobody`
+    # reaching the checkout: a clone inside a private (0700) directory passes too.
     as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     result = subprocess.run(
-        [*(as_nobody if os.geteuid() == 0 else []), str(SCRIPT)],
+        [*(as_nobody if os.geteuid() == 0 else []), "bash", "-s"],
+        input=SCRIPT.read_text(),
+        cwd="/",
         capture_output=True,
         text=True,
         timeout=60,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from suite_support import EDGE_TOKEN, free_port, kill_tree, launch_runtime
+from suite_support import EDGE_TOKEN, HANG_S, free_port, kill_tree, launch_runtime
 
 EDGE = {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "owner@example.com"}
 
@@ -45,7 +45,7 @@ class RuntimeChild:
         except httpx.TransportError:
             return None
 
-    def wait_ready(self, timeout: float = 60.0) -> float:
+    def wait_ready(self, timeout: float = HANG_S) -> float:
         def ready() -> bool:
             if self.proc.poll() is not None:
                 raise AssertionError(f"runtime exited early:\n{self.tail()}")

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from suite_support import EDGE_TOKEN, serve_app
+from suite_support import EDGE_TOKEN, HANG_S, serve_app
 
 from agent.runtime.settings import RuntimeSettings
 
@@ -69,7 +69,7 @@ class FakePlatforms:
         with self._lock:
             return [s.text for s in self.sent if s.platform == platform]
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = HANG_S) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():
