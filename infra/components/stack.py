@@ -10,13 +10,14 @@ configuration itself: it is handed a validated StackConfig.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pulumi
 import pulumi_random as random
 
 from infra import permissions
 from infra.components.access import Access, AccessArgs
-from infra.components.ai_gateway import AiGateway, AiGatewayArgs
+from infra.components.ai_gateway import AiGateway, AiGatewayArgs, SpendLimits
 from infra.components.base import EdgeAgentComponent
 from infra.components.browser import Browser, BrowserArgs
 from infra.components.container import Container, ContainerArgs
@@ -28,6 +29,8 @@ from infra.paths import REPO_ROOT
 
 # The Durable Object class the container backs (docs/contract.md).
 SANDBOX_CLASS = "Sandbox"
+# The AI Gateway dynamic route carrying edgeagent:modelFallbacks (AGENT_MODEL_ROUTE).
+MODEL_ROUTE = "agent"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,13 +53,19 @@ def openclaw_origins(config: StackConfig) -> list[str]:
 
 def runtime_settings(config: StackConfig) -> dict[str, str]:
     """Optional runtime settings (plain bindings the Worker passes on), only those configured."""
-    values: dict[str, str | int | list[str] | None] = {
+    values: dict[str, str | int | Decimal | list[str] | None] = {
         "AGENT_INSTRUCTIONS": config.agent_instructions,
         "AGENT_TURN_TIMEOUT_S": config.agent_turn_timeout_s,
         "AGENT_CONTEXT_TOKENS": config.agent_context_tokens,
         "AGENT_LOG_LEVEL": config.agent_log_level,
         "AGENT_TIMEZONE": config.agent_timezone,
         "JOB_TIMEOUT_S": config.job_timeout_s,
+        "AGENT_JOB_MODEL": config.job_model,
+        "AGENT_MODEL_ROUTE": MODEL_ROUTE if config.model_fallbacks else None,
+        # The limits in force, so chat can say which one was reached (docs/costs.md).
+        "AGENT_SPEND_LIMIT_DAILY_USD": config.spend_limit_daily_usd,
+        "AGENT_SPEND_LIMIT_MONTHLY_USD": config.spend_limit_monthly_usd,
+        "AGENT_USER_SPEND_LIMIT_DAILY_USD": config.user_spend_limit_daily_usd,
         # Always bound: the runtime's sweep, not a bucket rule, expires these (docs/retention.md).
         "CHANNEL_RECORD_RETENTION_DAYS": config.channel_record_retention_days,
         "WEB_FETCH_ALLOWLIST": config.web_fetch_allowlist,
@@ -126,7 +135,15 @@ class EdgeAgentStack(EdgeAgentComponent):
                 cache_ttl=cfg.gateway_cache_ttl,
                 collect_logs=cfg.gateway_collect_logs,
                 token_name=names.token("ai-gateway"),
+                logs_token_name=names.token("ai-gateway logs"),
                 permission_ids=permission_ids,
+                spend_limits=SpendLimits(
+                    daily_usd=cfg.spend_limit_daily_usd,
+                    monthly_usd=cfg.spend_limit_monthly_usd,
+                    user_daily_usd=cfg.user_spend_limit_daily_usd,
+                ),
+                route_models=[cfg.agent_model, *cfg.model_fallbacks],
+                route_name=MODEL_ROUTE,
             ),
             child,
         )
@@ -192,6 +209,7 @@ class EdgeAgentStack(EdgeAgentComponent):
         secrets: dict[str, pulumi.Input[str]] = {
             "AGENT_EDGE_TOKEN": self.edge_token.result,
             "AI_GATEWAY_TOKEN": self.gateway.token,
+            "AI_GATEWAY_LOGS_TOKEN": self.gateway.logs_token,
             "STATE_ACCESS_KEY_ID": self.storage.access_key_id,
             "STATE_SECRET_ACCESS_KEY": self.storage.secret_access_key,
             "BROWSER_API_TOKEN": self.browser.token,

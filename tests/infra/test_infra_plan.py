@@ -30,6 +30,7 @@ DEV_RESOURCES = sorted(
         (f"{CF}/accountToken:AccountToken", "edgeagent-storage-token"),
         (f"{CF}/aiGateway:AiGateway", "edgeagent-ai-gateway"),
         (f"{CF}/accountToken:AccountToken", "edgeagent-ai-token"),
+        (f"{CF}/accountToken:AccountToken", "edgeagent-ai-logs-token"),
         (f"{CF}/accountToken:AccountToken", "edgeagent-browser-token"),
         (f"{CF}/zeroTrustAccessPolicy:ZeroTrustAccessPolicy", "edgeagent-access-allow-policy"),
         (
@@ -159,6 +160,7 @@ def test_state_token_is_scoped_to_exactly_this_bucket(full_plan: dict[str, Any])
     ("token", "permission"),
     [
         ("edgeagent-ai-token", "AI Gateway Run"),
+        ("edgeagent-ai-logs-token", "AI Gateway Read"),
         ("edgeagent-browser-token", "Browser Rendering Edit"),
     ],
 )
@@ -261,7 +263,7 @@ CONTRACT_PLAIN = {
     "STATE_BUCKET", "STATE_ENDPOINT", "BROWSER_CDP_URL", "CHANNEL_RECORD_RETENTION_DAYS",
 }  # fmt: skip
 CONTRACT_SECRETS = {
-    "AGENT_EDGE_TOKEN", "AI_GATEWAY_TOKEN", "STATE_ACCESS_KEY_ID", "STATE_SECRET_ACCESS_KEY",
+    "AGENT_EDGE_TOKEN", "AI_GATEWAY_TOKEN", "AI_GATEWAY_LOGS_TOKEN", "STATE_ACCESS_KEY_ID", "STATE_SECRET_ACCESS_KEY",
     "BROWSER_API_TOKEN",
 }  # fmt: skip
 CHANNEL_SECRETS = {

@@ -27,7 +27,9 @@ OPTIONAL_PLAIN = {
     "AGENT_TIMEZONE",
     "JOB_TIMEOUT_S", "WEB_FETCH_ALLOWLIST", "TELEGRAM_DM_POLICY", "TELEGRAM_ALLOWLIST",
     "SLACK_DM_POLICY", "SLACK_ALLOWLIST", "DISCORD_DM_POLICY", "DISCORD_ALLOWLIST",
-    "OPENCLAW_ALLOWED_ORIGINS", "AGENT_ADMIN_EMAILS",
+    "OPENCLAW_ALLOWED_ORIGINS", "AGENT_ADMIN_EMAILS", "AGENT_MODEL_ROUTE", "AGENT_JOB_MODEL",
+    "AGENT_SPEND_LIMIT_DAILY_USD", "AGENT_SPEND_LIMIT_MONTHLY_USD",
+    "AGENT_USER_SPEND_LIMIT_DAILY_USD",
 }  # fmt: skip
 OPENCLAW = {"edgeagent:agentEngine": "openclaw", "edgeagent:instanceType": "standard-1"}
 TOKEN_RESOURCE = ("random:index/randomPassword:RandomPassword", "edgeagent-openclaw-token")
@@ -46,6 +48,12 @@ SETTINGS = {
     "edgeagent:discordDmPolicy": "pairing",
     "edgeagent:discordAllowlist": ["80351110224678912"],
     "edgeagent:adminEmails": ["ops@example.com", "lead@example.com"],
+    "edgeagent:agentModel": "openai:gpt-5-mini",
+    "edgeagent:modelFallbacks": ["anthropic:claude-haiku-4-5"],
+    "edgeagent:jobModel": "openai:gpt-5-nano",
+    "edgeagent:spendLimitDailyUsd": "5.00",
+    "edgeagent:spendLimitMonthlyUsd": "100.00",
+    "edgeagent:userSpendLimitDailyUsd": "1.50",
 }
 EXPECTED_TEXT = {
     "AGENT_INSTRUCTIONS": "You are Ada, my research assistant.\nCite sources.",
@@ -62,6 +70,11 @@ EXPECTED_TEXT = {
     "DISCORD_DM_POLICY": "pairing",
     "DISCORD_ALLOWLIST": "80351110224678912",
     "AGENT_ADMIN_EMAILS": "ops@example.com,lead@example.com",
+    "AGENT_MODEL_ROUTE": "agent",
+    "AGENT_JOB_MODEL": "openai:gpt-5-nano",
+    "AGENT_SPEND_LIMIT_DAILY_USD": "5.00",
+    "AGENT_SPEND_LIMIT_MONTHLY_USD": "100.00",
+    "AGENT_USER_SPEND_LIMIT_DAILY_USD": "1.50",
 }
 
 

@@ -43,6 +43,12 @@ export interface Env {
   AGENT_ADMIN_EMAILS?: string;
   AGENT_TIMEZONE?: string;
   JOB_TIMEOUT_S?: string;
+  AGENT_JOB_MODEL?: string;
+  AGENT_MODEL_ROUTE?: string;
+  AGENT_SPEND_LIMIT_DAILY_USD?: string;
+  AGENT_SPEND_LIMIT_MONTHLY_USD?: string;
+  AGENT_USER_SPEND_LIMIT_DAILY_USD?: string;
+  AI_GATEWAY_LOGS_TOKEN?: string;
   CHANNEL_RECORD_RETENTION_DAYS?: string;
   AGENT_INSTRUCTIONS?: string;
   AGENT_TURN_TIMEOUT_S?: string;
