@@ -53,17 +53,17 @@ class SpendLimits:
     monthly_usd: Decimal | None = None
     user_daily_usd: Decimal | None = None
 
-    def rules(self) -> list[dict[str, object]]:
+    def rules(self) -> list[cloudflare.AiGatewaySpendLimitsRuleArgsDict]:
         """The gateway's spend-limit rules, with stable ids (the runtime names them in chat)."""
-        rules: list[dict[str, object]] = []
-        for rule_id, amount, window, metadata in (
-            ("stack-daily", self.daily_usd, DAY_S, None),
-            ("stack-monthly", self.monthly_usd, MONTH_S, None),
-            ("user-daily", self.user_daily_usd, DAY_S, {USER_METADATA_KEY: {"mode": "partition"}}),
+        rules: list[cloudflare.AiGatewaySpendLimitsRuleArgsDict] = []
+        for rule_id, amount, window, per_user in (
+            ("stack-daily", self.daily_usd, DAY_S, False),
+            ("stack-monthly", self.monthly_usd, MONTH_S, False),
+            ("user-daily", self.user_daily_usd, DAY_S, True),
         ):
             if amount is None:
                 continue
-            rule: dict[str, object] = {
+            rule: cloudflare.AiGatewaySpendLimitsRuleArgsDict = {
                 "id": rule_id,
                 "enabled": True,
                 "limit": float(amount),
@@ -71,8 +71,8 @@ class SpendLimits:
                 "window": window,
                 "technique": "fixed",
             }
-            if metadata is not None:
-                rule["metadata"] = metadata
+            if per_user:
+                rule["metadata"] = {USER_METADATA_KEY: {"mode": "partition"}}
             rules.append(rule)
         return rules
 
@@ -89,9 +89,11 @@ def route_target(model: str) -> tuple[str, str]:
     return provider, name
 
 
-def route_elements(models: Sequence[str]) -> list[dict[str, object]]:
+def route_elements(
+    models: Sequence[str],
+) -> list[cloudflare.AiGatewayDynamicRoutingElementArgsDict]:
     """start -> model 1 -(fallback)-> model 2 ... -> end; each model's success goes to end."""
-    elements: list[dict[str, object]] = [
+    elements: list[cloudflare.AiGatewayDynamicRoutingElementArgsDict] = [
         {"id": "start", "type": "start", "outputs": {"next": {"element_id": "model-1"}}}
     ]
     for index, model in enumerate(models, start=1):
