@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from agent.runtime.budget import SpendLimits
 from agent.runtime.engine import AgentDeps, Engine, TextDelta, TurnOutcome
+from agent.runtime.engine.attribution import CallScope, attributed
 from agent.runtime.errors import EngineError, RequestError
 from agent.runtime.session_access import SessionAccess
 from agent.runtime.sessions import SessionStore, SessionWindow, Turn, now
@@ -34,6 +36,8 @@ class TurnRequest:
     channel: str
     request_id: str
     turn_id: str | None = None
+    # The scheduled job whose firing this turn is (attribution, AGENT_JOB_MODEL).
+    job: str | None = None
 
 
 class ChatService:
@@ -53,6 +57,7 @@ class ChatService:
         self.access = SessionAccess(sessions.index, store, settings.admin_emails)
         self.engine = engine
         self.http = http
+        self.limits = SpendLimits.from_settings(settings)
 
     async def turn(self, request: TurnRequest, on_delta: OnDelta | None = None) -> Turn:
         """Run one turn and return it once it is durably stored."""
@@ -73,7 +78,7 @@ class ChatService:
                 created_at=now(),
                 prompt=request.prompt,
                 reply=outcome.reply,
-                model=self.engine.model_label,
+                model=outcome.model or self.engine.model_label,
                 messages=outcome.messages,
             )
             return await self.sessions.append(request.session_id, draft)
@@ -89,15 +94,24 @@ class ChatService:
             user=request.user,
             channel=request.channel,
             request_id=request.request_id,
+            job=request.job,
+        )
+        scope = CallScope(
+            tenant=self.settings.agent_tenant,
+            user=request.user,
+            session=request.session_id,
+            channel=f"job:{request.job}" if request.job else request.channel,
+            engine=self.settings.agent_engine,
         )
         try:
-            async with asyncio.timeout(self.settings.agent_turn_timeout_s):
-                async for event in self.engine.turn(window, request.prompt, deps):
-                    if isinstance(event, TextDelta):
-                        if on_delta is not None:
-                            await on_delta(event.text)
-                    else:
-                        return event
+            with attributed(scope):
+                async with asyncio.timeout(self.settings.agent_turn_timeout_s):
+                    async for event in self.engine.turn(window, request.prompt, deps):
+                        if isinstance(event, TextDelta):
+                            if on_delta is not None:
+                                await on_delta(event.text)
+                        else:
+                            return event
         except TimeoutError:
             raise RequestError(
                 504,
@@ -107,5 +121,7 @@ class ChatService:
         except (RequestError, EngineError):
             raise
         except Exception as error:  # model/provider failures: report as a failed run
+            if scope.spend_limit is not None:  # a budget, not a failure (agent/runtime/budget.py)
+                raise self.limits.exhausted(scope.spend_limit, now()) from None
             raise EngineError(f"{type(error).__name__}: {error}") from error
         raise EngineError("the engine finished without a reply")

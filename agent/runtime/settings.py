@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,6 +59,15 @@ EXAMPLES: dict[str, str] = {
     "AGENT_TIMEZONE": "Europe/Paris",
     "AGENT_ADMIN_EMAILS": "ops@example.com,lead@example.com",
     "JOB_TIMEOUT_S": "120",
+    "AGENT_JOB_MODEL": "openai:gpt-5-nano",
+    "AGENT_MODEL_ROUTE": "agent",
+    "AGENT_SPEND_LIMIT_DAILY_USD": "5.00",
+    "AGENT_SPEND_LIMIT_MONTHLY_USD": "100.00",
+    "AGENT_USER_SPEND_LIMIT_DAILY_USD": "1.50",
+    "AI_GATEWAY_LOGS_TOKEN": "<API token with AI Gateway Read>",
+    "AI_GATEWAY_API_BASE_URL": "https://api.cloudflare.com/client/v4",
+    "AGENT_USAGE_CACHE_S": "60",
+    "AGENT_CONTAINER_MONTHLY_USD": "12.34",
     "CHANNEL_RECORD_RETENTION_DAYS": "30",
     "AGENT_CONTEXT_TOKENS": "64000",
     "AGENT_SESSION_CACHE_BYTES": "67108864",
@@ -71,6 +81,7 @@ EXAMPLES: dict[str, str] = {
 }
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
+Usd = Annotated[Decimal, Field(gt=0, le=1_000_000, decimal_places=2, allow_inf_nan=False)]
 
 
 class RuntimeSettings(BaseSettings):
@@ -92,6 +103,23 @@ class RuntimeSettings(BaseSettings):
     ai_gateway_token: SecretStr | None = None
     agent_model_base_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
     agent_model_api_key: SecretStr | None = None
+    # Budgets and routing (docs/costs.md). The route carries the fallbacks of AGENT_MODEL and is
+    # called as model `dynamic/<route>`; AGENT_JOB_MODEL answers scheduled jobs and compaction.
+    agent_model_route: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")] | None = (
+        None
+    )
+    agent_job_model: str | None = None
+    agent_spend_limit_daily_usd: Usd | None = None
+    agent_spend_limit_monthly_usd: Usd | None = None
+    agent_user_spend_limit_daily_usd: Usd | None = None
+    # Read-only token for the gateway's logs (the Usage page), and the API it reads them from.
+    ai_gateway_logs_token: SecretStr | None = None
+    ai_gateway_api_base_url: Annotated[str, Field(pattern=r"^https?://\S+$")] = (
+        "https://api.cloudflare.com/client/v4"
+    )
+    agent_usage_cache_s: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    # The container's estimated monthly cost (infra/cost.py at plan time), shown beside usage.
+    agent_container_monthly_usd: Annotated[Decimal, Field(ge=0, le=1_000_000)] | None = None
 
     agent_edge_token: SecretStr
 
@@ -158,10 +186,10 @@ class RuntimeSettings(BaseSettings):
     # Public browser origins allowed to open the Control UI's WebSocket (comma-separated).
     openclaw_allowed_origins: str = ""
 
-    @field_validator("agent_model")
+    @field_validator("agent_model", "agent_job_model")
     @classmethod
-    def _model_format(cls, value: str) -> str:
-        if not MODEL_PATTERN.match(value):
+    def _model_format(cls, value: str | None) -> str | None:
+        if value is not None and not MODEL_PATTERN.match(value):
             raise ValueError(
                 "must be 'offline' or '<provider>:<model>' with provider one of "
                 "openai, compat, workers-ai, anthropic"

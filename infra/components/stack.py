@@ -24,6 +24,7 @@ from infra.components.container import Container, ContainerArgs
 from infra.components.storage import Storage, StorageArgs
 from infra.components.worker import EdgeWorker, WorkerArgs
 from infra.config import StackConfig
+from infra.cost import estimate_monthly_cost
 from infra.edge_bundle import EdgeBundle
 from infra.paths import REPO_ROOT
 
@@ -86,6 +87,12 @@ def runtime_settings(config: StackConfig) -> dict[str, str]:
         # The runtime reads lists as comma-separated (docs/contract.md).
         settings[binding] = ",".join(value) if isinstance(value, list) else str(value)
     return settings
+
+
+def container_monthly_usd(config: StackConfig) -> str:
+    """The container's estimated monthly cost in US dollars, e.g. `12.34` (infra/cost.py)."""
+    estimate = estimate_monthly_cost(config.instance_type, config.max_instances, config.sleep_after)
+    return f"{estimate.total_usd.quantize(Decimal('0.01'))}"
 
 
 def has_channels(config: StackConfig) -> bool:
@@ -201,6 +208,8 @@ class EdgeAgentStack(EdgeAgentComponent):
             "STATE_BUCKET": self.storage.bucket_name,
             "STATE_ENDPOINT": self.storage.endpoint,
             "BROWSER_CDP_URL": self.browser.cdp_url,
+            # The Usage page shows it beside the model spend (infra/cost.py, docs/costs.md).
+            "AGENT_CONTAINER_MONTHLY_USD": container_monthly_usd(cfg),
             **runtime_settings(cfg),
         }
         if cfg.discord_public_key is not None and cfg.discord_application_id is not None:

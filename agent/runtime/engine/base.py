@@ -27,6 +27,8 @@ class TurnOutcome:
 
     reply: str
     messages: list[Any]
+    # Which model answered, when it differs from the engine's label (a job model, a fallback).
+    model: str | None = None
 
 
 EngineEvent = TextDelta | TurnOutcome

@@ -13,12 +13,21 @@
 
 `AGENT_MODEL_BASE_URL` replaces the gateway URL for local development against any
 OpenAI-compatible endpoint; the gateway token is then never sent.
+
+With `AGENT_MODEL_ROUTE` (edgeagent:modelFallbacks) the primary model is called through the
+gateway's dynamic route: model `dynamic/<route>` on the OpenAI-compatible endpoint, which tries
+AGENT_MODEL and then each fallback (routes accept the OpenAI chat shape only).
+https://developers.cloudflare.com/ai-gateway/features/dynamic-routing/usage/
+`AGENT_JOB_MODEL` (scheduled jobs, compaction summaries) is called directly.
+
+Every client's HTTP requests carry the run's `cf-aig-metadata` (engine/attribution.py).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from agent.runtime.engine.attribution import gateway_http_client
 from agent.runtime.settings import RuntimeSettings
 
 if TYPE_CHECKING:
@@ -36,9 +45,16 @@ _GATEWAY_SUFFIX = {
 }
 
 
-def model_endpoint(settings: RuntimeSettings) -> tuple[str, dict[str, str]]:
-    """The base URL and extra headers for the configured remote model."""
-    provider = settings.agent_model.split(":", 1)[0]
+def route_model(route: str) -> str:
+    """The model name a dynamic route is called by."""
+    return f"dynamic/{route}"
+
+
+def model_endpoint(
+    settings: RuntimeSettings, model: str | None = None
+) -> tuple[str, dict[str, str]]:
+    """The base URL and extra headers for a remote model (AGENT_MODEL by default)."""
+    provider = (model or settings.agent_model).split(":", 1)[0]
     if settings.agent_model_base_url is not None:
         return settings.agent_model_base_url.rstrip("/"), {}
     assert settings.ai_gateway_base_url is not None  # guaranteed by settings validation
@@ -49,14 +65,19 @@ def model_endpoint(settings: RuntimeSettings) -> tuple[str, dict[str, str]]:
     return base, headers
 
 
-def build_model(settings: RuntimeSettings) -> Model:
-    """The pydantic-ai Model that AGENT_MODEL names."""
+def build_model(settings: RuntimeSettings, model: str | None = None) -> Model:
+    """The pydantic-ai Model that AGENT_MODEL (or `model`, e.g. AGENT_JOB_MODEL) names."""
     if settings.is_offline:
         from agent.runtime.engine.offline import offline_model
 
         return offline_model()
-    provider, name = settings.agent_model.split(":", 1)
-    base_url, headers = model_endpoint(settings)
+    value = model or settings.agent_model
+    routed = value == settings.agent_model and settings.agent_model_route is not None
+    if routed and settings.agent_model_base_url is None:
+        assert settings.agent_model_route is not None
+        value = f"compat:{route_model(settings.agent_model_route)}"
+    provider, name = value.split(":", 1)
+    base_url, headers = model_endpoint(settings, value)
     key = settings.agent_model_api_key
     api_key = key.get_secret_value() if key is not None else GATEWAY_HELD_KEY
     if provider == "anthropic":
@@ -64,12 +85,22 @@ def build_model(settings: RuntimeSettings) -> Model:
         from pydantic_ai.models.anthropic import AnthropicModel
         from pydantic_ai.providers.anthropic import AnthropicProvider
 
-        client = AsyncAnthropic(api_key=api_key, base_url=base_url, default_headers=headers)
+        client = AsyncAnthropic(
+            api_key=api_key,
+            base_url=base_url,
+            default_headers=headers,
+            http_client=gateway_http_client(),
+        )
         return AnthropicModel(name, provider=AnthropicProvider(anthropic_client=client))
 
     from openai import AsyncOpenAI
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    openai_client = AsyncOpenAI(api_key=api_key, base_url=base_url, default_headers=headers)
+    openai_client = AsyncOpenAI(
+        api_key=api_key,
+        base_url=base_url,
+        default_headers=headers,
+        http_client=gateway_http_client(),
+    )
     return OpenAIChatModel(name, provider=OpenAIProvider(openai_client=openai_client))
