@@ -38,6 +38,7 @@ from agent.runtime.routes import (
     openapi,
     state,
     ui,
+    usage,
     ws,
 )
 from agent.runtime.service import ChatService
@@ -134,6 +135,7 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
             *jobs.routes,
             *state.routes,
             *openapi.routes,
+            *usage.routes,
             *ui.routes,
         ],
         middleware=[

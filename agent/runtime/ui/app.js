@@ -69,7 +69,7 @@ function bubble(role, text, meta, scroll = true) {
 function turnNodes(turns) {
   return turns.flatMap((turn) => [
     el("div", { className: "msg user", dataset: { seq: String(turn.seq) } }, el("div", { className: "text", textContent: turn.prompt })),
-    el("div", { className: "msg agent" },
+    el("div", { className: "msg agent", dataset: { model: turn.model } },
       el("div", { className: "text", textContent: turn.reply }),
       el("div", { className: "meta", textContent: `${turn.model} · ${turn.channel} · ${when(turn.created_at)}` })),
   ]);
@@ -108,6 +108,7 @@ function onFrame(frame) {
   } else if (frame.type === "reply") {
     text.textContent = frame.reply;
     turn.node.classList.remove("streaming", "pending");
+    turn.node.dataset.model = frame.model; // which model answered (a fallback or the job model)
     turn.node.append(el("div", { className: "meta", textContent: `${frame.offline ? "offline model" : frame.model} · saved ${when(frame.created_at)}` }));
     chat.inflight = null;
     $("chat-send").disabled = false;
@@ -116,7 +117,8 @@ function onFrame(frame) {
   } else if (frame.type === "error") {
     turn.node.classList.remove("streaming", "pending");
     turn.node.classList.add("failed");
-    text.textContent = `Not saved: ${frame.error}${frame.hint ? ` (${frame.hint})` : ""}`;
+    // A reached spend limit (429) is a plain message: which budget, and when it comes back.
+    text.textContent = frame.status === 429 ? frame.error : `Not saved: ${frame.error}${frame.hint ? ` (${frame.hint})` : ""}`;
     chat.inflight = null;
     $("chat-send").disabled = false;
     sendNext();
