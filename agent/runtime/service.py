@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 
@@ -50,6 +51,8 @@ class ChatService:
         sessions: SessionStore,
         engine: Engine,
         http: httpx.AsyncClient,
+        *,
+        clock: Callable[[], datetime] = now,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -58,6 +61,7 @@ class ChatService:
         self.engine = engine
         self.http = http
         self.limits = SpendLimits.from_settings(settings)
+        self._clock = clock  # when a reached budget resets is computed from it
 
     async def turn(self, request: TurnRequest, on_delta: OnDelta | None = None) -> Turn:
         """Run one turn and return it once it is durably stored."""
@@ -122,6 +126,6 @@ class ChatService:
             raise
         except Exception as error:  # model/provider failures: report as a failed run
             if scope.spend_limit is not None:  # a budget, not a failure (agent/runtime/budget.py)
-                raise self.limits.exhausted(scope.spend_limit, now()) from None
+                raise self.limits.exhausted(scope.spend_limit, self._clock()) from None
             raise EngineError(f"{type(error).__name__}: {error}") from error
         raise EngineError("the engine finished without a reply")
