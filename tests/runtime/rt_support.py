@@ -116,6 +116,12 @@ class ChatLoad:
             thread.start()
             self._threads.append(thread)
 
+    def wait_for(self, count: int) -> None:
+        """Block until `count` turns are acknowledged (the test's timeout is the backstop: how
+        long that takes depends on the machine, which a test must not assert)."""
+        while len(self.acks) < count:
+            time.sleep(0.05)
+
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
@@ -159,16 +165,22 @@ def stored_turns(endpoint: str, bucket: str, prefix: str = "") -> dict[str, dict
     return found
 
 
-def lost_acks(acks: list[Ack], stored: dict[str, dict[str, Any]]) -> list[Ack]:
-    """Acknowledged turns missing from the store or stored differently than acknowledged."""
+def lost_acks(acks: list[Ack], stored: dict[str, dict[str, Any]]) -> list[str]:
+    """Acknowledged turns missing from the store or stored differently than acknowledged, each
+    with what the store holds at its key (so a failure says how it was lost)."""
+    at_key = {turn["key"]: turn for turn in stored.values()}
     lost = []
     for ack in acks:
+        key = f"sessions/{ack.session_id}/{ack.seq:08d}.json"
         turn = stored.get(ack.turn_id)
         if (
             turn is None
             or turn["seq"] != ack.seq
             or turn["prompt"] != ack.prompt
-            or turn["key"] != f"sessions/{ack.session_id}/{ack.seq:08d}.json"
+            or turn["key"] != key
         ):
-            lost.append(ack)
+            there = at_key.get(key)
+            held = "nothing" if there is None else f"turn {there['turn_id']} ({there['prompt']!r})"
+            found = "absent" if turn is None else f"stored at {turn['key']} ({turn['prompt']!r})"
+            lost.append(f"{ack}: its id is {found}; {key} holds {held}")
     return lost

@@ -85,7 +85,7 @@ def assert_sessions_restore_whole(
         assert first in (None, covers + 1), session_id  # the window starts right after its summary
 
 
-@pytest.mark.timeout(600)  # 21 process starts; slow when the 2 cores are shared
+@pytest.mark.timeout(1200)  # 21 process starts: minutes when the 2 cores are shared
 def test_sigkill_at_random_moments_loses_no_acknowledged_turn(
     tmp_path: Path, moto_endpoint: str, bucket: str, runtimes: list[RuntimeProcess]
 ) -> None:
@@ -99,8 +99,9 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_turn(
     load = ChatLoad(lambda _i: f"http://127.0.0.1:{port}", ["a", "b", "c", "d", "shared", "shared"])
     load.start()
     kills = 0
-    deadline = time.monotonic() + 480
-    while (kills < 20 or len(load.acks) < 200) and time.monotonic() < deadline:
+    # No wall-clock deadline: on a loaded machine restarts are slow, and the count is the point
+    # (the timeout above is the backstop).
+    while kills < 20 or len(load.acks) < 200:
         time.sleep(rng.uniform(0.1, 1.2))
         if kills >= 20:
             continue
@@ -137,7 +138,7 @@ def test_two_runtimes_on_one_session_lose_nothing(
     # Four writers on one session, alternating between the two runtimes.
     load = ChatLoad(lambda i: f"http://127.0.0.1:{ports[i % 2]}", ["one"] * 4)
     load.start()
-    time.sleep(2.0)
+    load.wait_for(20)
     # A restart overlapping a shutdown: the replacement serves the session while the old
     # runtime, SIGTERMed with turns in flight, drains and finishes them.
     replacement = spawn_runtime(tmp_path, env)
@@ -147,10 +148,9 @@ def test_two_runtimes_on_one_session_lose_nothing(
     ports[0] = replacement.port
     old.proc.send_signal(15)
     old.proc.wait(15)
-    time.sleep(2.0)
+    load.wait_for(len(load.acks) + 20)  # the replacement serves turns too
     load.stop()
 
-    assert len(load.acks) >= 40, f"only {len(load.acks)} turns acknowledged"
     by_port = {ack.turn_id for ack in load.acks}
     assert len(by_port) == len(load.acks)
     stored = stored_turns(moto_endpoint, bucket)

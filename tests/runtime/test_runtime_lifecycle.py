@@ -35,7 +35,7 @@ def test_sigterm_under_load_exits_in_time_and_keeps_every_acknowledged_turn(
     # An idle WebSocket client must not hold the shutdown up.
     with connect(f"ws://127.0.0.1:{port}/ws", additional_headers=edge_headers()):
         load.start()
-        time.sleep(1.5)
+        load.wait_for(4)  # turns in flight when SIGTERM lands
         took = runtime.terminate()
         load.stop()
     log = runtime.log.read_text()
