@@ -27,7 +27,7 @@ function breakdown(title, dimension, rows) {
         el("td", { textContent: usd(row.cost_usd) }),
         el("td", { textContent: String(row.tokens_in) }),
         el("td", { textContent: String(row.tokens_out) }),
-        el("td", { textContent: String(row.calls) })))));
+        el("td", { textContent: String(row.calls) }))))));
 }
 
 function period(id, data) {
