@@ -162,27 +162,33 @@ class UsageReader:
             "today": today.view(),
             "month": month.view(),
             "complete": raw["complete"],
+            "logs_unavailable": raw["unavailable"],
             "limits_usd": {rule: float(amount) for rule, amount in limits.items()},
             "container_monthly_usd": float(container) if container is not None else None,
         }
 
     async def _read(self) -> dict[str, Any]:
         settings = self._settings
+        now = self._clock().astimezone(UTC)
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         if settings.ai_gateway_logs_token is None or settings.ai_gateway_base_url is None:
-            raise RequestError(
-                503,
-                "usage is unavailable: no AI Gateway logs token",
-                "deploy with the stack (it sets AI_GATEWAY_LOGS_TOKEN and AI_GATEWAY_BASE_URL)",
-            )
+            # Local development or an offline model: no gateway logs, but the limits and the
+            # container estimate still apply.
+            return {
+                "entries": [],
+                "day_start": day_start,
+                "as_of": now.isoformat(),
+                "complete": True,
+                "unavailable": "no AI Gateway logs to read (AI_GATEWAY_LOGS_TOKEN and "
+                "AI_GATEWAY_BASE_URL are set by the stack)",
+            }
         account, gateway = gateway_of(settings.ai_gateway_base_url)
         url = (
             f"{settings.ai_gateway_api_base_url.rstrip('/')}/accounts/{account}"
             f"/ai-gateway/gateways/{gateway}/logs"
         )
         headers = {"Authorization": f"Bearer {settings.ai_gateway_logs_token.get_secret_value()}"}
-        now = self._clock().astimezone(UTC)
         month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         entries: list[dict[str, Any]] = []
         complete = False
         for page in range(1, MAX_PAGES + 1):
@@ -223,4 +229,5 @@ class UsageReader:
             "day_start": day_start,
             "as_of": now.isoformat(),
             "complete": complete,
+            "unavailable": None,
         }

@@ -170,3 +170,15 @@ def test_messages_name_the_budget_and_its_reset() -> None:
         "$100.00) is reached; it resets at 01:00 Europe/Paris at the earliest."
     )
     assert unknown.resets_at == datetime(2026, 12, 3, tzinfo=UTC)
+
+
+@pytest.mark.anyio
+async def test_without_a_logs_token_the_limits_and_container_cost_still_show(
+    settings: RuntimeSettings,
+) -> None:
+    local = settings.model_copy(update={"ai_gateway_logs_token": None})
+    async with httpx.AsyncClient() as http:
+        report = await UsageReader(local, http, clock=lambda: NOW).report(None)
+    assert report["logs_unavailable"].startswith("no AI Gateway logs to read")
+    assert report["today"]["total"]["calls"] == 0
+    assert (report["limits_usd"], report["container_monthly_usd"]) == ({"stack-daily": 5.0}, 12.34)

@@ -48,7 +48,9 @@ export function render(report) {
   period("usage-month", report.month);
   const who = report.scope === "you" ? "your calls" : "everyone's calls";
   const partial = report.complete ? "" : " (the logs were read only in part: older entries are missing)";
-  $("usage-status").textContent = `As of ${new Date(report.as_of).toLocaleString()}, ${who}${partial}.`;
+  $("usage-status").textContent = report.logs_unavailable
+    ? `Model spend is not shown: ${report.logs_unavailable}.`
+    : `As of ${new Date(report.as_of).toLocaleString()}, ${who}${partial}.`;
 }
 
 async function load() {
