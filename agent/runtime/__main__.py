@@ -14,9 +14,10 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
-from agent.runtime.app import Runtime, create_app
+from agent.runtime.app import create_app
 from agent.runtime.errors import ConfigError
 from agent.runtime.routes.ws import MAX_FRAME_BYTES
+from agent.runtime.runtime_state import Runtime
 from agent.runtime.settings import load_settings
 
 

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
@@ -22,12 +22,11 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agent.runtime.channels import ChannelHub, open_channels
+from agent.runtime.channels import open_channels
 from agent.runtime.edge_auth import EdgeTokenMiddleware
 from agent.runtime.engine import Engine, create_engine
 from agent.runtime.errors import RuntimeHostError, StoreError
 from agent.runtime.http import problem_response
-from agent.runtime.outbox import Outbox
 from agent.runtime.routes import (
     channels,
     chat,
@@ -41,11 +40,13 @@ from agent.runtime.routes import (
     usage,
     ws,
 )
+from agent.runtime.runtime_state import Runtime
 from agent.runtime.service import ChatService
 from agent.runtime.sessions import SessionStore, cache_budget
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store import StateStore, open_store
-from agent.runtime.tools import Tools, open_tools
+from agent.runtime.store.clock import watch_writes
+from agent.runtime.tools import open_tools
 
 if TYPE_CHECKING:
     from agent.runtime.engine.agent import AgentToolset
@@ -63,34 +64,18 @@ class AppDeps:
     http: httpx.AsyncClient | None = None
 
 
-@dataclass
-class Runtime:
-    """What route handlers reach through `request.app.state.runtime`."""
-
-    settings: RuntimeSettings
-    store: StateStore
-    service: ChatService
-    tools: Tools
-    ready: bool = False
-    draining: bool = False
-    not_ready_reason: str = "starting"
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    channels: ChannelHub | None = None
-    outbox: Outbox | None = None
-
-
 def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starlette:
     """The runtime service for these settings."""
     deps = deps or AppDeps()
     if settings.agent_engine == "openclaw":
         # The gateway answers turns, channels and its UI itself; the runtime fronts it.
-        from agent.runtime.engine.openclaw.app import create_openclaw_app
+        from agent.runtime.openclaw.app import create_openclaw_app
 
         return create_openclaw_app(settings, deps.store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = state.watch_writes(deps.store or open_store(settings))
+        store = watch_writes(deps.store or open_store(settings))
         http = deps.http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
         tools = open_tools(settings, store)
         engine = deps.engine or create_engine(settings, deps.toolsets or tools.toolsets)

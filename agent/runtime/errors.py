@@ -38,3 +38,17 @@ class PreconditionFailed(StoreError):
 
 class EngineError(RuntimeHostError):
     """The agent engine could not produce a reply; the turn is not stored or acknowledged."""
+
+
+class DeliveryError(Exception):
+    """A platform refused or failed a message; `retryable` says whether trying again can help.
+
+    Channel adapters raise it (agent/runtime/channels/base.py re-exports it as part of the adapter
+    contract); the outbox decides from it whether to retry. Not a RuntimeHostError: it never reaches
+    an HTTP handler.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after

@@ -31,8 +31,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
-from agent.runtime.channels.base import DeliveryError
-from agent.runtime.errors import PreconditionFailed, RuntimeHostError, StoreError
+from agent.runtime.errors import DeliveryError, PreconditionFailed, RuntimeHostError, StoreError
 from agent.runtime.keyed_tasks import KeyedTasks
 from agent.runtime.retention import mark_done
 from agent.runtime.sessions import now

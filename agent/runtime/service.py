@@ -15,9 +15,9 @@ from datetime import datetime
 
 import httpx
 
+from agent.runtime.attribution import CallScope, attributed
 from agent.runtime.budget import SpendLimits
 from agent.runtime.engine import AgentDeps, Engine, TextDelta, TurnOutcome
-from agent.runtime.engine.attribution import CallScope, attributed
 from agent.runtime.errors import EngineError, RequestError
 from agent.runtime.session_access import SessionAccess
 from agent.runtime.sessions import SessionStore, SessionWindow, Turn, now

@@ -48,15 +48,12 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
 from agent.runtime.errors import PreconditionFailed, RequestError, StoreError
 from agent.runtime.store.base import StateStore
-
-if TYPE_CHECKING:
-    from agent.runtime.sessions import Turn
 
 log = logging.getLogger("agent.runtime.sessions")
 
@@ -81,6 +78,19 @@ _RECENT = 256  # session ids a counter remembers, so a retried bump is not count
 _NEWEST = 100  # listing entries a counter carries: the first page, in one read
 _CAS_TRIES = 64
 _READ_CONCURRENCY = 16
+
+
+class FirstTurn(Protocol):
+    """What the index reads from a session's first turn (a `sessions.Turn`)."""
+
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
 
 
 class SessionMeta(BaseModel):
@@ -197,7 +207,7 @@ class SessionIndex:
             raise StoreError(f"owner record of session {session_id!r} vanished after creation")
         return self._remember(SessionMeta.model_validate_json(stored.body))
 
-    async def register(self, session_id: str, draft: Turn) -> SessionMeta:
+    async def register(self, session_id: str, draft: FirstTurn) -> SessionMeta:
         """At a session's first turn: claim it for `draft.user`, list it and count it.
 
         If another writer created the session first, its entry stands, and a web identity other

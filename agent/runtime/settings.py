@@ -175,7 +175,7 @@ class RuntimeSettings(BaseSettings):
     # Identities (comma-separated emails) that may list and read every session, audit-logged.
     agent_admin_emails: str = ""
 
-    # AGENT_ENGINE=openclaw (agent/runtime/engine/openclaw): the supervised OpenClaw gateway.
+    # AGENT_ENGINE=openclaw (agent/runtime/openclaw): the supervised OpenClaw gateway.
     openclaw_bin: str = "openclaw"
     openclaw_state_dir: Path = Field(default_factory=lambda: Path.home() / ".openclaw")
     openclaw_gateway_port: Annotated[int, Field(ge=1024, le=65535)] = 18789

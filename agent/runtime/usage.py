@@ -1,7 +1,7 @@
 """Usage: today's and this month's model spend and tokens, per user, model, channel and job.
 
 Read from AI Gateway's request logs (each entry has cost, tokens and the `cf-aig-metadata` the
-runtime sent, engine/attribution.py) through a token with AI Gateway Read alone
+runtime sent, agent/runtime/attribution.py) through a token with AI Gateway Read alone
 (`AI_GATEWAY_LOGS_TOKEN`, declared by infra/components/ai_gateway.py):
 GET {api}/accounts/{account}/ai-gateway/gateways/{gateway}/logs, newest first, page by page until
 an entry predates the month. https://developers.cloudflare.com/api/resources/ai_gateway/subresources/logs/methods/list/

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from agent.runtime.engine.openclaw.config import (
-    GatewayLayout,
-    gateway_env,
+from agent.runtime.openclaw.config import (
+    OpenClawLayout,
+    openclaw_env,
     render_config,
     write_config,
 )
-from agent.runtime.engine.openclaw.host import gateway_argv
+from agent.runtime.openclaw.host import openclaw_argv
 from agent.runtime.settings import RuntimeSettings
 
 EDGE = "test-edge-token-0123456789"
@@ -32,8 +32,8 @@ def settings(tmp_path: Path, **extra: Any) -> RuntimeSettings:
     )
 
 
-def layout(tmp_path: Path, cdp: str | None = None) -> GatewayLayout:
-    return GatewayLayout(tmp_path / "oc", 18789, cdp)
+def layout(tmp_path: Path, cdp: str | None = None) -> OpenClawLayout:
+    return OpenClawLayout(tmp_path / "oc", 18789, cdp)
 
 
 def test_gateway_is_loopback_token_and_trusts_only_our_proxy(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_gateway_is_loopback_token_and_trusts_only_our_proxy(tmp_path: Path) -> 
     assert config["models"] == {"mode": "merge", "catalogRefresh": {"enabled": False}}
     assert "browser" not in config
     assert "channels" not in config
-    assert gateway_argv(settings(tmp_path)) == [
+    assert openclaw_argv(settings(tmp_path)) == [
         "openclaw", "gateway", "run", "--port", "18789", "--bind", "loopback"
     ]  # fmt: skip
 
@@ -97,7 +97,7 @@ def test_models_go_through_ai_gateway_with_its_header(
         },
     }
     assert config["agents"]["defaults"]["model"] == {"primary": f"edgeagent/{model_id}"}
-    env = gateway_env(s, "gw-token")
+    env = openclaw_env(s, "gw-token")
     assert env["EDGEAGENT_AIGW_AUTH"] == "Bearer aig-s3cret"
     # What the supervisor can attribute: tenant, the sandbox's user (shared here), the engine.
     assert json.loads(env["EDGEAGENT_AIGW_METADATA"]) == {
@@ -118,7 +118,7 @@ def test_local_model_endpoint_gets_no_gateway_header(tmp_path: Path) -> None:
     provider = render_config(s, layout(tmp_path))["models"]["providers"]["edgeagent"]
     assert provider["baseUrl"] == "http://127.0.0.1:11434/v1"
     assert "headers" not in provider
-    assert gateway_env(s, "t") == {
+    assert openclaw_env(s, "t") == {
         "OPENCLAW_GATEWAY_TOKEN": "t",
         "EDGEAGENT_MODEL_KEY": "local-key",
     }
@@ -138,7 +138,7 @@ def test_browser_profile_and_telegram_policies(tmp_path: Path) -> None:
     assert telegram["dmPolicy"] == "allowlist"
     assert telegram["allowFrom"] == ["111", "222"]
     assert telegram["botToken"]["id"] == "TELEGRAM_BOT_TOKEN"
-    assert gateway_env(s, "t")["TELEGRAM_BOT_TOKEN"] == "123456789:AAH-secret-bot-token"
+    assert openclaw_env(s, "t")["TELEGRAM_BOT_TOKEN"] == "123456789:AAH-secret-bot-token"
     # An allowlist without usable ids would be refused by OpenClaw: fall back to pairing.
     broken = settings(
         tmp_path,

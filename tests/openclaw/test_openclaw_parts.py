@@ -15,9 +15,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from agent.runtime.engine.openclaw.cdp_relay import CdpRelay
-from agent.runtime.engine.openclaw.supervisor import GatewaySupervisor, SupervisorPolicy
-from agent.runtime.engine.openclaw.sync import StateSync, persisted, snapshot_sqlite
+from agent.runtime.openclaw.cdp_relay import CdpRelay
+from agent.runtime.openclaw.supervisor import OpenClawSupervisor, SupervisorPolicy
+from agent.runtime.openclaw.sync import StateSync, persisted, snapshot_sqlite
 from agent.runtime.store.local import LocalDirStore
 
 pytestmark = pytest.mark.anyio
@@ -160,7 +160,7 @@ async def test_crash_loop_restarts_with_growing_backoff(
         "sys.exit(7)\n"
     )
     policy = SupervisorPolicy(backoff_initial_s=0.2, backoff_max_s=0.8, poll_interval_s=0.05)
-    supervisor = GatewaySupervisor(
+    supervisor = OpenClawSupervisor(
         [sys.executable, str(script)], {}, port=1, token="t", policy=policy
     )
     supervisor.start()
@@ -196,7 +196,7 @@ async def test_stop_escalates_to_sigkill_for_the_whole_group(tmp_path: Path) -> 
         "time.sleep(60)\n"
     )
     policy = SupervisorPolicy(stop_grace_s=0.5)
-    supervisor = GatewaySupervisor(
+    supervisor = OpenClawSupervisor(
         [sys.executable, str(script)], {}, port=1, token="t", policy=policy
     )
     supervisor.start()
@@ -218,7 +218,7 @@ async def test_stop_escalates_to_sigkill_for_the_whole_group(tmp_path: Path) -> 
 async def test_a_missing_binary_is_reported_and_retried(tmp_path: Path) -> None:
     policy = SupervisorPolicy(backoff_initial_s=0.05, backoff_max_s=0.1)
     missing = str(tmp_path / "no-such-openclaw")
-    supervisor = GatewaySupervisor(
+    supervisor = OpenClawSupervisor(
         [missing, "gateway", "run"], {}, port=1, token="t", policy=policy
     )
     supervisor.start()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from suite_support import moto_server, s3
 
-from agent.runtime.engine.openclaw.sync import StateSync
+from agent.runtime.openclaw.sync import StateSync
 from agent.runtime.store.r2 import R2Store
 
 pytestmark = pytest.mark.anyio

@@ -25,7 +25,7 @@ from nacl.signing import SigningKey
 from oc_support import EDGE, RuntimeChild, spawn
 from websockets.sync.client import connect
 
-from agent.runtime.engine.openclaw.config import GatewayLayout, gateway_env, write_config
+from agent.runtime.openclaw.config import OpenClawLayout, openclaw_env, write_config
 from agent.runtime.settings import RuntimeSettings
 from bench.engines.openclaw_install import InstallFailed, OpenClawInstall, ensure_openclaw
 
@@ -98,7 +98,9 @@ def test_rendered_config_passes_openclaw_validation(
         openclaw_state_dir=tmp_path / "oc",
         openclaw_allowed_origins="https://agent.example.com",
     )
-    layout = GatewayLayout(tmp_path / "oc", 18789, "ws://127.0.0.1:9222/devtools/browser/edgeagent")
+    layout = OpenClawLayout(
+        tmp_path / "oc", 18789, "ws://127.0.0.1:9222/devtools/browser/edgeagent"
+    )
     config = write_config(settings, layout)
     result = subprocess.run(
         [str(openclaw.openclaw), "config", "validate", "--json"],
@@ -109,7 +111,7 @@ def test_rendered_config_passes_openclaw_validation(
             "OPENCLAW_CONFIG_PATH": str(config),
             "OPENCLAW_CONFIG_READONLY": "1",
             "DO_NOT_TRACK": "1",
-            **gateway_env(settings, GATEWAY_TOKEN),
+            **openclaw_env(settings, GATEWAY_TOKEN),
         },
         capture_output=True,
         text=True,

@@ -13,8 +13,8 @@ from oc_support import EDGE, EDGE_TOKEN, free_port
 from starlette.testclient import TestClient
 
 from agent.runtime.app import create_app
-from agent.runtime.routes.ui import SECURITY_HEADERS
 from agent.runtime.settings import RuntimeSettings
+from agent.runtime.ui_files import SECURITY_HEADERS
 
 CSP = SECURITY_HEADERS["content-security-policy"]
 ASSETS = {

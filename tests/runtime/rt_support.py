@@ -29,7 +29,9 @@ class RuntimeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout: float = 60.0) -> float:
+    def wait_ready(self, timeout: float = 300.0) -> float:
+        """Seconds until /readyz answered 200. `timeout` only catches a hang: a start takes
+        seconds on a quiet machine and over a minute when the 2 cores are shared (measured)."""
         start = time.monotonic()
         while time.monotonic() - start < timeout:
             if self.proc.poll() is not None:

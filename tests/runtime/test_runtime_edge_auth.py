@@ -22,7 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 from suite_support import INTERNAL
 
 from agent.runtime.edge_auth import EdgeTokenMiddleware, internal_credential, path_problem
-from agent.runtime.engine.openclaw.proxy import forwarded_headers
+from agent.runtime.openclaw.proxy import forwarded_headers
 
 #: HMAC-SHA256(key "edge-secret-for-tests", "edgeagent internal v1"), pinned in the Worker's tests
 #: too (agent/edge/test/paths.test.ts): both sides derive the same credential.

@@ -19,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from agent.runtime.ai_gateway import AI_GATEWAY_AUTH_HEADER, model_endpoint
 from agent.runtime.engine import create_engine
 from agent.runtime.engine.deps import AgentDeps
-from agent.runtime.engine.models import GATEWAY_AUTH_HEADER, build_model, model_endpoint
+from agent.runtime.engine.models import build_model
 from agent.runtime.sessions import SessionStore
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.local import LocalDirStore
@@ -56,12 +57,12 @@ def test_gateway_url_and_auth_header(tmp_path: Path, model: str, suffix: str) ->
     )
     base, headers = model_endpoint(settings)
     assert base == GATEWAY + suffix
-    assert headers == {GATEWAY_AUTH_HEADER: "Bearer gw-token-123"}
+    assert headers == {AI_GATEWAY_AUTH_HEADER: "Bearer gw-token-123"}
     built = build_model(settings)
     assert built.model_name == model.split(":", 1)[1]
     client: Any = built.client  # type: ignore[attr-defined]
     assert str(client.base_url).rstrip("/") == GATEWAY + suffix
-    assert client.default_headers[GATEWAY_AUTH_HEADER] == "Bearer gw-token-123"
+    assert client.default_headers[AI_GATEWAY_AUTH_HEADER] == "Bearer gw-token-123"
 
 
 def test_direct_endpoint_never_gets_the_gateway_token(tmp_path: Path) -> None:
@@ -159,7 +160,7 @@ async def test_a_turn_goes_through_the_gateway_with_its_token(
     assert events[-1].reply == "hello from the gateway"  # type: ignore[union-attr]
     path, headers, body = fake.requests[0]
     assert path == "/v1/acct/gw/openai/chat/completions"
-    assert headers[GATEWAY_AUTH_HEADER] == "Bearer gw-token-123"
+    assert headers[AI_GATEWAY_AUTH_HEADER] == "Bearer gw-token-123"
     assert body["model"] == "gpt-5-mini"
     assert body["messages"][-1] == {"role": "user", "content": "hi"}
     assert not engine.offline

@@ -9,7 +9,7 @@ import { loadingPage, notReadyResponse, STATUS_PATH, waitUntilReady, type Clock 
 import type { DirectoryClient } from "./directory";
 import { loadConfig, sandboxName, type EdgeConfig, type Env } from "./env";
 import { ConfigError, jsonError } from "./errors";
-import type { GatewayFactory, SandboxGateway } from "./gateway";
+import type { LinkFactory, SandboxLink } from "./link";
 import { internalCredential, isBrowserNavigation, upstreamRequest, type AgentHeaders } from "./headers";
 import { refuseCrossOrigin } from "./origin";
 import { checkPath, firstSegment, INTERNAL_PREFIX, WEBHOOK_PREFIX } from "./paths";
@@ -27,7 +27,7 @@ import {
 
 export interface Deps extends Clock {
   keys: KeyResolverFactory;
-  gateway: GatewayFactory;
+  link: LinkFactory;
   directory(config: EdgeConfig, env: Env): DirectoryClient;
   requestId(): string;
 }
@@ -45,7 +45,7 @@ export type DeliveryMode = "browser" | "api";
  * request body is never sent twice from one stream.
  */
 export async function deliver(
-  gateway: SandboxGateway,
+  link: SandboxLink,
   build: () => Request,
   mode: DeliveryMode,
   sandbox: string,
@@ -53,15 +53,15 @@ export async function deliver(
   env: Env,
   deps: Deps,
 ): Promise<Response> {
-  const first = await gateway.forward(build());
+  const first = await link.forward(build());
   if (first.kind === "response") return first.response;
   // Per-user sandboxes are recorded when they first wake, so cron can find them later.
   const registered = config.isolation === "per-user" ? deps.directory(config, env).register(sandbox, deps.now()) : undefined;
-  await Promise.all([gateway.wake(), registered]);
+  await Promise.all([link.wake(), registered]);
   if (mode === "browser") return loadingPage(first.state);
-  const state = await waitUntilReady(gateway, config.coldStartTimeoutMs, deps);
+  const state = await waitUntilReady(link, config.coldStartTimeoutMs, deps);
   if (state !== "ready") return notReadyResponse(state, config.coldStartTimeoutMs);
-  const second = await gateway.forward(build());
+  const second = await link.forward(build());
   return second.kind === "response" ? second.response : notReadyResponse(second.state, config.coldStartTimeoutMs);
 }
 
@@ -180,7 +180,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       channel,
       internal: await internalCredential(config.edgeToken),
     };
-    const gateway = deps.gateway(config, c.env, config.tenant);
+    const link = deps.link(config, c.env, config.tenant);
     // Exactly what was verified goes up: the channel's own path (no query) and the body read above.
     const forwardUrl = new URL(`/webhooks/${channel}`, new URL(c.req.url).origin);
     const build = (): Request => upstreamRequest(new Request(forwardUrl, { method: "POST", headers: c.req.raw.headers }), agent, body);
@@ -195,17 +195,17 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       }
     };
     if (channel === "discord" && isDiscordCommand(body)) {
-      const first = await gateway.forward(build());
+      const first = await link.forward(build());
       if (first.kind === "response") return settle(Promise.resolve(first.response));
       c.executionCtx.waitUntil(
-        settle(deliver(gateway, build, "api", config.tenant, config, c.env, deps)).then(
+        settle(deliver(link, build, "api", config.tenant, config, c.env, deps)).then(
           async (r) => r.body?.cancel(),
           (err: unknown) => console.error(`discord delivery failed: ${err instanceof Error ? err.message : String(err)}`),
         ),
       );
       return c.json(DISCORD_DEFERRED);
     }
-    return settle(deliver(gateway, build, "api", config.tenant, config, c.env, deps));
+    return settle(deliver(link, build, "api", config.tenant, config, c.env, deps));
   });
 
   // CSRF: checked before Access and before any sandbox is touched (webhooks above are exempt).
@@ -232,9 +232,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.get(STATUS_PATH, async (c) => {
     const config = c.get("config");
     const sandbox = sandboxName(config, c.get("identity"));
-    const gateway = deps.gateway(config, c.env, sandbox);
-    const state = await gateway.state();
-    if (state === "sleeping") await gateway.wake();
+    const link = deps.link(config, c.env, sandbox);
+    const state = await link.state();
+    if (state === "sleeping") await link.wake();
     return c.json({ state }, 200, { "cache-control": "no-store" });
   });
 
@@ -246,7 +246,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     const mode: DeliveryMode = isBrowserNavigation(c.req.raw) ? "browser" : "api";
     const upstream = replayable(c.req.raw, agent);
     try {
-      return await deliver(deps.gateway(config, c.env, sandbox), upstream.build, mode, sandbox, config, c.env, deps);
+      return await deliver(deps.link(config, c.env, sandbox), upstream.build, mode, sandbox, config, c.env, deps);
     } finally {
       upstream.release();
     }

@@ -3,7 +3,8 @@
  * is ready; API callers wait up to COLD_START_TIMEOUT_MS, then get 503 with Retry-After.
  */
 import { jsonError } from "./errors";
-import type { SandboxGateway, SandboxState } from "./gateway";
+import type { SandboxLink } from "./link";
+import type { SandboxState } from "./rpc";
 
 export const STATUS_PATH = "/_edge/status";
 export const RETRY_AFTER_SECONDS = 5;
@@ -14,11 +15,11 @@ export interface Clock {
 }
 
 /** Poll the sandbox until ready or the deadline passes; returns the last state seen. */
-export async function waitUntilReady(gateway: SandboxGateway, timeoutMs: number, clock: Clock): Promise<SandboxState> {
+export async function waitUntilReady(link: SandboxLink, timeoutMs: number, clock: Clock): Promise<SandboxState> {
   const deadline = clock.now() + timeoutMs;
   let interval = 100;
   for (;;) {
-    const state = await gateway.state();
+    const state = await link.state();
     if (state === "ready") return state;
     const left = deadline - clock.now();
     if (left <= 0) return state;

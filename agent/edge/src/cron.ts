@@ -38,7 +38,7 @@ export async function runCron(
           body,
         );
       try {
-        const response = await deliver(deps.gateway(config, env, sandbox), build, "api", sandbox, config, env, deps);
+        const response = await deliver(deps.link(config, env, sandbox), build, "api", sandbox, config, env, deps);
         await response.body?.cancel();
         return { sandbox, status: response.status };
       } catch (err) {

@@ -5,8 +5,9 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "./env";
+import type { DirectoryRpc } from "./rpc";
 
-export class Directory extends DurableObject<Env> {
+export class Directory extends DurableObject<Env> implements DirectoryRpc {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
@@ -55,7 +56,7 @@ export interface DirectoryClient {
   releaseNonce(nonce: string): Promise<void>;
 }
 
-export function directoryClient(namespace: DurableObjectNamespace<Directory>, tenant: string): DirectoryClient {
+export function directoryClient(namespace: DurableObjectNamespace<DirectoryRpc>, tenant: string): DirectoryClient {
   const stub = namespace.get(namespace.idFromName(`directory:${tenant}`));
   return {
     register: async (name, nowMs) => {

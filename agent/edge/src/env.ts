@@ -2,13 +2,12 @@
  * The Worker's bindings (names pinned in docs/contract.md) and the one place they are parsed into a
  * typed, validated EdgeConfig. Nothing else reads `env` strings directly.
  */
-import type { Directory } from "./directory";
 import { ConfigError } from "./errors";
-import type { Sandbox } from "./sandbox";
+import type { DirectoryRpc, SandboxRpc } from "./rpc";
 
 export interface Env {
-  SANDBOX?: DurableObjectNamespace<Sandbox>;
-  DIRECTORY?: DurableObjectNamespace<Directory>;
+  SANDBOX?: DurableObjectNamespace<SandboxRpc>;
+  DIRECTORY?: DurableObjectNamespace<DirectoryRpc>;
   TENANT?: string;
   ISOLATION?: string;
   ACCESS_TEAM_DOMAIN?: string;

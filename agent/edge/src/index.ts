@@ -5,7 +5,7 @@ import { runCron } from "./cron";
 import { directoryClient } from "./directory";
 import { loadConfig, type Env } from "./env";
 import { ConfigError } from "./errors";
-import { defaultGateway } from "./gateway";
+import { defaultLink } from "./link";
 
 export { Directory } from "./directory";
 export { Sandbox } from "./sandbox";
@@ -14,7 +14,7 @@ const productionDeps: Deps = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   keys: remoteKeys(),
-  gateway: defaultGateway,
+  link: defaultLink,
   directory: (config, env) => {
     if (env.DIRECTORY === undefined) throw new ConfigError("DIRECTORY", "binding is missing (webhook replay ledger)", "a durable_object_namespace binding to class Directory");
     return directoryClient(env.DIRECTORY, config.tenant);

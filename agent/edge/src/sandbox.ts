@@ -6,7 +6,7 @@
  */
 import { Container } from "@cloudflare/containers";
 import type { Env } from "./env";
-import { COLD_HEADER, SANDBOX_HEADER, type SandboxState } from "./gateway";
+import { COLD_HEADER, SANDBOX_HEADER, type SandboxRpc, type SandboxState } from "./rpc";
 
 export const CONTAINER_PORT = 8080;
 /** How long a start may take before the platform's attempt is abandoned (the Worker waits less). */
@@ -82,7 +82,7 @@ export function parseSleepAfter(raw: string | undefined): string | null {
   return value;
 }
 
-export class Sandbox extends Container<Env> {
+export class Sandbox extends Container<Env> implements SandboxRpc {
   override defaultPort = CONTAINER_PORT;
   private readonly neverSleep: boolean;
   private identity: string | null = null;

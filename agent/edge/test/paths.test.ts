@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { remoteKeys } from "../src/access";
 import { loadConfig } from "../src/env";
-import { originGateway } from "../src/gateway";
+import { originLink } from "../src/link";
 import { INTERNAL_HEADER, internalCredential } from "../src/headers";
 import { checkPath, firstSegment, sameOriginUrl } from "../src/paths";
 import { baseEnv, EDGE_TOKEN, echoOrigin, FakeSandbox, harness, json, jwksServer, rsaKey, sign, userClaims, type KeyPair } from "./support";
@@ -257,7 +257,7 @@ describe("upstream URLs keep the upstream origin", () => {
     );
   });
 
-  it("the local-mode gateway fetches the configured origin even for a //host path", async () => {
+  it("the local-mode link fetches the configured origin even for a //host path", async () => {
     const env = baseEnv({ SANDBOX: undefined, AGENT_ORIGIN: "http://127.0.0.1:9", DEV_IDENTITY: "dev@localhost" });
     const config = loadConfig(env);
     const fetched: string[] = [];
@@ -267,8 +267,8 @@ describe("upstream URLs keep the upstream origin", () => {
       return new Response("ok");
     }) as typeof fetch;
     try {
-      const gateway = originGateway(config, env, "acme");
-      const forwarded = await gateway.forward(new Request("https://agent.example.com//evil.example/steal?x=1"));
+      const link = originLink(config, env, "acme");
+      const forwarded = await link.forward(new Request("https://agent.example.com//evil.example/steal?x=1"));
       expect(forwarded.kind).toBe("response");
     } finally {
       globalThis.fetch = realFetch;

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { remoteKeys } from "../src/access";
-import { containerGateway, COLD_HEADER, SANDBOX_HEADER } from "../src/gateway";
-import type { Sandbox } from "../src/sandbox";
+import { containerLink } from "../src/link";
+import { COLD_HEADER, SANDBOX_HEADER } from "../src/rpc";
+import type { SandboxRpc } from "../src/rpc";
 import { baseEnv, echoOrigin, FakeSandbox, harness, json, jwksServer, rsaKey, sign, userClaims, type KeyPair } from "./support";
 
 let key: KeyPair;
@@ -162,9 +163,9 @@ describe("WebSocket proxy", () => {
   });
 });
 
-describe("container gateway", () => {
+describe("container link", () => {
   /** A namespace whose stub answers like the Sandbox DO does when its container is asleep. */
-  function namespace(reply: (request: Request) => Response): { ns: DurableObjectNamespace<Sandbox>; names: string[]; seen: Request[] } {
+  function namespace(reply: (request: Request) => Response): { ns: DurableObjectNamespace<SandboxRpc>; names: string[]; seen: Request[] } {
     const names: string[] = [];
     const seen: Request[] = [];
     const ns = {
@@ -180,24 +181,24 @@ describe("container gateway", () => {
         sandboxState: async () => "starting",
         wake: async () => undefined,
       }),
-    } as unknown as DurableObjectNamespace<Sandbox>;
+    } as unknown as DurableObjectNamespace<SandboxRpc>;
     return { ns, names, seen };
   }
 
   it("maps the DO's cold answer to a cold state and tags the request with the sandbox name", async () => {
     const { ns, names, seen } = namespace(() => new Response(null, { status: 503, headers: { [COLD_HEADER]: "sleeping" } }));
-    const gw = containerGateway({} as never, baseEnv({ SANDBOX: ns }), "acme:bob@example.com");
-    const result = await gw.forward(new Request("https://agent.example.com/api/x"));
+    const link = containerLink({} as never, baseEnv({ SANDBOX: ns }), "acme:bob@example.com");
+    const result = await link.forward(new Request("https://agent.example.com/api/x"));
     expect(result).toEqual({ kind: "cold", state: "sleeping" });
     expect(names).toEqual(["acme:bob@example.com"]);
     expect(seen[0]?.headers.get(SANDBOX_HEADER)).toBe("acme:bob@example.com");
-    expect(await gw.state()).toBe("starting");
+    expect(await link.state()).toBe("starting");
   });
 
   it("passes an ordinary 503 from the runtime through as a response", async () => {
     const { ns } = namespace(() => new Response("busy", { status: 503 }));
-    const gw = containerGateway({} as never, baseEnv({ SANDBOX: ns }), "acme");
-    const result = await gw.forward(new Request("https://agent.example.com/api/x"));
+    const link = containerLink({} as never, baseEnv({ SANDBOX: ns }), "acme");
+    const result = await link.forward(new Request("https://agent.example.com/api/x"));
     expect(result.kind).toBe("response");
   });
 });

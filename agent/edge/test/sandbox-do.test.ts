@@ -4,7 +4,7 @@
  */
 import { env as testEnv, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { COLD_HEADER, SANDBOX_HEADER } from "../src/gateway";
+import { COLD_HEADER, SANDBOX_HEADER } from "../src/rpc";
 import { Sandbox } from "../src/sandbox";
 import { baseEnv } from "./support";
 

@@ -5,8 +5,8 @@ import { remoteKeys } from "../src/access";
 import { createApp, type Deps } from "../src/app";
 import { directoryClient } from "../src/directory";
 import type { EdgeConfig, Env } from "../src/env";
-import type { Forwarded, SandboxGateway, SandboxState } from "../src/gateway";
-import type { Sandbox } from "../src/sandbox";
+import type { Forwarded, SandboxLink } from "../src/link";
+import type { SandboxRpc, SandboxState } from "../src/rpc";
 
 export const TEAM = "https://acme.cloudflareaccess.com";
 export const AUD = "4714c1358e65fe4b408ad6d432a5f878f08194bdb4752441fd56faefa9b2b6f2";
@@ -15,8 +15,8 @@ export const NOW_MS = Date.UTC(2026, 10, 26, 12, 0, 0);
 
 export function baseEnv(overrides: Partial<Env> = {}): Env {
   return {
-    // Never called: tests inject gateways. loadConfig only checks that a deployment has the binding.
-    SANDBOX: {} as DurableObjectNamespace<Sandbox>,
+    // Never called: tests inject links. loadConfig only checks that a deployment has the binding.
+    SANDBOX: {} as DurableObjectNamespace<SandboxRpc>,
     DIRECTORY: testEnv.DIRECTORY,
     TENANT: "acme",
     ISOLATION: "shared",
@@ -69,7 +69,7 @@ export function jwksServer(keys: JWK[]): { fetch: typeof fetch; calls: () => num
 export type OriginHandler = (request: Request) => Response | Promise<Response>;
 
 /** A sandbox whose container is a function; its state moves along `states` on each state() poll. */
-export class FakeSandbox implements SandboxGateway {
+export class FakeSandbox implements SandboxLink {
   readonly received: Request[] = [];
   wakes = 0;
   polls = 0;
@@ -131,7 +131,7 @@ export function harness(
       clock.now += ms;
     },
     keys: options.keys ?? remoteKeys(jwksServer([]).fetch),
-    gateway: (_config: EdgeConfig, _env: Env, name: string) => {
+    link: (_config: EdgeConfig, _env: Env, name: string) => {
       let sandbox = sandboxes.get(name);
       if (sandbox === undefined) {
         sandbox = options.sandbox?.(name) ?? new FakeSandbox("ready", echoOrigin);

@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+# Adapters raise it; it is part of their contract, declared with the other errors.
+from agent.runtime.errors import DeliveryError as DeliveryError
+
 DmPolicy = Literal["pairing", "allowlist", "open"]
 DM_POLICIES: tuple[DmPolicy, ...] = ("pairing", "allowlist", "open")
 
@@ -38,15 +41,6 @@ class Ignored:
 
 
 Parsed = InboundMessage | Ignored
-
-
-class DeliveryError(Exception):
-    """A platform refused or failed a message; `retryable` says whether trying again can help."""
-
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
 
 
 class ChannelAdapter(Protocol):

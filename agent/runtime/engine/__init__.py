@@ -37,7 +37,7 @@ def create_engine(settings: RuntimeSettings, toolsets: Sequence[AgentToolset] = 
             )
         case "openclaw":
             # The OpenClaw gateway runs its own turns; create_app fronts it with
-            # agent.runtime.engine.openclaw.app instead of running an in-process engine.
+            # agent.runtime.openclaw.app instead of running an in-process engine.
             raise ConfigError(
                 "AGENT_ENGINE: 'openclaw' has no in-process turn engine; the runtime serves it "
                 "through create_app, which proxies to the supervised gateway "

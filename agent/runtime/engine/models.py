@@ -1,68 +1,45 @@
 """The one place a model is built from settings (pydantic-ai's Model/Provider split).
 
-`AGENT_MODEL` picks the provider and model; AI Gateway is a base URL plus the
-`cf-aig-authorization` header on the provider's HTTP client. Prompts and tools never see either.
+`AGENT_MODEL` picks the provider and model; Cloudflare AI Gateway is a base URL plus the
+`cf-aig-authorization` header on the provider's HTTP client (`model_endpoint`, in
+agent/runtime/ai_gateway.py, shared with the OpenClaw application). Prompts and tools never see
+either.
 
 | AGENT_MODEL                    | client                 | base URL                         |
 | ------------------------------ | ---------------------- | -------------------------------- |
 | `offline`                      | none (FunctionModel)   | -                                |
-| `openai:<model>`               | OpenAI Chat            | `<gateway>/openai`               |
-| `compat:<provider>/<model>`    | OpenAI Chat            | `<gateway>/compat`               |
-| `workers-ai:@cf/<model>`       | OpenAI Chat            | `<gateway>/workers-ai/v1`        |
-| `anthropic:<model>`            | Anthropic Messages     | `<gateway>/anthropic`            |
+| `openai:<model>`               | OpenAI Chat            | `<ai-gateway>/openai`               |
+| `compat:<provider>/<model>`    | OpenAI Chat            | `<ai-gateway>/compat`               |
+| `workers-ai:@cf/<model>`       | OpenAI Chat            | `<ai-gateway>/workers-ai/v1`        |
+| `anthropic:<model>`            | Anthropic Messages     | `<ai-gateway>/anthropic`            |
 
-`AGENT_MODEL_BASE_URL` replaces the gateway URL for local development against any
-OpenAI-compatible endpoint; the gateway token is then never sent.
+`AGENT_MODEL_BASE_URL` replaces the AI Gateway URL for local development against any
+OpenAI-compatible endpoint; the AI Gateway token is then never sent.
 
-With `AGENT_MODEL_ROUTE` (edgeagent:modelFallbacks) the primary model is called through the
-gateway's dynamic route: model `dynamic/<route>` on the OpenAI-compatible endpoint, which tries
+With `AGENT_MODEL_ROUTE` (edgeagent:modelFallbacks) the primary model is called through AI
+Gateway's dynamic route: model `dynamic/<route>` on the OpenAI-compatible endpoint, which tries
 AGENT_MODEL and then each fallback (routes accept the OpenAI chat shape only).
 https://developers.cloudflare.com/ai-gateway/features/dynamic-routing/usage/
 `AGENT_JOB_MODEL` (scheduled jobs, compaction summaries) is called directly.
 
-Every client's HTTP requests carry the run's `cf-aig-metadata` (engine/attribution.py).
+Every client's HTTP requests carry the run's `cf-aig-metadata` (agent/runtime/attribution.py).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agent.runtime.engine.attribution import gateway_http_client
+from agent.runtime.ai_gateway import AI_GATEWAY_HELD_KEY, model_endpoint
+from agent.runtime.attribution import gateway_http_client
 from agent.runtime.settings import RuntimeSettings
 
 if TYPE_CHECKING:
     from pydantic_ai.models import Model
 
-GATEWAY_AUTH_HEADER = "cf-aig-authorization"
-# Sent as the provider key when the gateway holds the provider keys (BYOK) and none is configured.
-GATEWAY_HELD_KEY = "held-by-ai-gateway"
-
-_GATEWAY_SUFFIX = {
-    "openai": "openai",
-    "compat": "compat",
-    "workers-ai": "workers-ai/v1",
-    "anthropic": "anthropic",
-}
-
 
 def route_model(route: str) -> str:
     """The model name a dynamic route is called by."""
     return f"dynamic/{route}"
-
-
-def model_endpoint(
-    settings: RuntimeSettings, model: str | None = None
-) -> tuple[str, dict[str, str]]:
-    """The base URL and extra headers for a remote model (AGENT_MODEL by default)."""
-    provider = (model or settings.agent_model).split(":", 1)[0]
-    if settings.agent_model_base_url is not None:
-        return settings.agent_model_base_url.rstrip("/"), {}
-    assert settings.ai_gateway_base_url is not None  # guaranteed by settings validation
-    base = f"{settings.ai_gateway_base_url.rstrip('/')}/{_GATEWAY_SUFFIX[provider]}"
-    headers = {}
-    if settings.ai_gateway_token is not None:
-        headers[GATEWAY_AUTH_HEADER] = f"Bearer {settings.ai_gateway_token.get_secret_value()}"
-    return base, headers
 
 
 def build_model(settings: RuntimeSettings, model: str | None = None) -> Model:
@@ -79,7 +56,7 @@ def build_model(settings: RuntimeSettings, model: str | None = None) -> Model:
     provider, name = value.split(":", 1)
     base_url, headers = model_endpoint(settings, value)
     key = settings.agent_model_api_key
-    api_key = key.get_secret_value() if key is not None else GATEWAY_HELD_KEY
+    api_key = key.get_secret_value() if key is not None else AI_GATEWAY_HELD_KEY
     if provider == "anthropic":
         from anthropic import AsyncAnthropic
         from pydantic_ai.models.anthropic import AnthropicModel

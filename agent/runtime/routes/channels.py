@@ -15,7 +15,7 @@ from agent.runtime.channels.pairing import CODE_LENGTH
 from agent.runtime.errors import RequestError
 from agent.runtime.http import identity
 from agent.runtime.outbox import OutboxError
-from agent.runtime.routes.chat import runtime_of
+from agent.runtime.runtime_state import runtime_of
 
 if TYPE_CHECKING:
     from agent.runtime.channels import ChannelHub

@@ -11,25 +11,16 @@ from starlette.routing import Route
 from agent.runtime.errors import RequestError
 from agent.runtime.http import identity, parse_body, request_id
 from agent.runtime.payloads import ChatReply, ChatRequest, TurnView
+from agent.runtime.runtime_state import runtime_of
 from agent.runtime.service import TurnRequest
 from agent.runtime.session_history import read_turns
 from agent.runtime.session_index import not_found, same_identity
 from agent.runtime.sessions import check_session_id, new_session_id
 
 if TYPE_CHECKING:
-    from agent.runtime.app import Runtime
+    pass
 
 CHAT_EXAMPLE = '{"message": "hello", "session_id": "trip-planning"}'
-
-
-def runtime_of(request: Request) -> Runtime:
-    """The app's runtime, refusing new work while not ready or shutting down."""
-    runtime: Runtime = request.app.state.runtime
-    if runtime.draining:
-        raise RequestError(503, "shutting down", "retry: the edge will start a new sandbox")
-    if not runtime.ready:
-        raise RequestError(503, f"not ready: {runtime.not_ready_reason}", "retry shortly")
-    return runtime
 
 
 async def send_message(request: Request) -> JSONResponse:

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from agent.runtime.http import error_response
 
 if TYPE_CHECKING:
-    from agent.runtime.app import Runtime
+    from agent.runtime.runtime_state import Runtime
 
 
 async def healthz(_request: Request) -> JSONResponse:

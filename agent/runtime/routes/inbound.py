@@ -22,7 +22,7 @@ from agent.runtime.payloads import CronTick, WebhookEnvelope
 from agent.runtime.sessions import now
 
 if TYPE_CHECKING:
-    from agent.runtime.app import Runtime
+    from agent.runtime.runtime_state import Runtime
 
 log = logging.getLogger("agent.runtime.inbound")
 CHANNEL = re.compile(r"^[a-z][a-z0-9-]{0,31}$")

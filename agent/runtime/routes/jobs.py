@@ -12,10 +12,10 @@ from agent.runtime.errors import RequestError
 from agent.runtime.http import identity
 from agent.runtime.jobs.book import JobBook
 from agent.runtime.jobs.model import Job
-from agent.runtime.routes.chat import runtime_of
+from agent.runtime.runtime_state import runtime_of
 
 if TYPE_CHECKING:
-    from agent.runtime.app import Runtime
+    from agent.runtime.runtime_state import Runtime
 
 
 def job_view(job: Job) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from agent.runtime.errors import PreconditionFailed, RequestError
 from agent.runtime.http import identity, parse_body
-from agent.runtime.routes.chat import runtime_of
+from agent.runtime.runtime_state import runtime_of
 from agent.runtime.tools.memory import (
     MAX_FILE_BYTES,
     PATH_EXAMPLE,
@@ -22,7 +22,7 @@ from agent.runtime.tools.memory import (
 )
 
 if TYPE_CHECKING:
-    from agent.runtime.app import Runtime
+    from agent.runtime.runtime_state import Runtime
 
 PUT_EXAMPLE = '{"content": "- prefers tea\\n", "etag": "\\"9a0364b9e99bb480dd25e1f0284c8555\\""}'
 

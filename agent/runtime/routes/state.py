@@ -1,69 +1,25 @@
 """`GET /api/state`: where state lives, when it was last written durably, and what it holds.
 
 The admin UI's state page and its header (identity, model, the "offline model" label) read it.
-The time of the last durable write comes from `WriteClock`, a pass-through StateStore that notes
-when a put or delete returned: with write-through backends that is when the data was durable in
-R2 or on local disk. In periodic-sync mode (benchmark only) a returned write was only buffered, so
-it is reported as `last_buffered_write` and the durable time as unknown.
+The time of the last durable write comes from `WriteClock` (agent/runtime/store/clock.py), a
+pass-through StateStore that notes when a put or delete returned: with write-through backends that
+is when the data was durable in R2 or on local disk. In periodic-sync mode (benchmark only) a
+returned write was only buffered, so it is reported as `last_buffered_write` and the durable time
+as unknown.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agent.runtime.http import identity
-from agent.runtime.routes.chat import runtime_of
-from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject
-
-if TYPE_CHECKING:
-    from agent.runtime.app import Runtime
-
-
-class WriteClock:
-    """A StateStore that delegates everything and remembers when the last write returned."""
-
-    def __init__(self, inner: StateStore) -> None:
-        self.inner = inner
-        self.last_write_at: datetime | None = None
-
-    async def get(self, key: str) -> StoredObject | None:
-        return await self.inner.get(key)
-
-    async def put(
-        self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
-    ) -> str:
-        etag = await self.inner.put(key, body, if_none_match=if_none_match, if_match=if_match)
-        self.last_write_at = datetime.now(UTC)
-        return etag
-
-    async def list(
-        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
-    ) -> list[ObjectInfo]:
-        return await self.inner.list(prefix, start_after=start_after, max_keys=max_keys)
-
-    async def delete(self, key: str) -> None:
-        await self.inner.delete(key)
-        self.last_write_at = datetime.now(UTC)
-
-    async def check(self) -> None:
-        await self.inner.check()
-
-    async def flush(self) -> None:
-        await self.inner.flush()
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
-def watch_writes(store: StateStore) -> StateStore:
-    """`store`, wrapped so that /api/state can report its last durable write."""
-    return store if isinstance(store, WriteClock) else WriteClock(store)
+from agent.runtime.runtime_state import Runtime, runtime_of
+from agent.runtime.store.clock import WriteClock
 
 
 def _location(runtime: Runtime) -> dict[str, Any]:

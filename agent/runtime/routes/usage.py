@@ -6,20 +6,14 @@ gateway's logs are split by the `user` metadata each call carries).
 
 from __future__ import annotations
 
-from importlib import resources
-from typing import TYPE_CHECKING
-
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from agent.runtime.http import identity
-from agent.runtime.routes.chat import runtime_of
-from agent.runtime.routes.ui import SECURITY_HEADERS, UI_PACKAGE
+from agent.runtime.runtime_state import Runtime, runtime_of
+from agent.runtime.ui_files import SECURITY_HEADERS, page
 from agent.runtime.usage import UsageReader
-
-if TYPE_CHECKING:
-    from agent.runtime.app import Runtime
 
 
 def _reader(request: Request, runtime: Runtime) -> UsageReader:
@@ -41,9 +35,7 @@ async def usage(request: Request) -> JSONResponse:
 
 async def usage_page(_request: Request) -> HTMLResponse:
     """The Usage page (plain HTML; its script reads /api/usage)."""
-    package, folder = UI_PACKAGE
-    text = resources.files(package).joinpath(folder, "usage.html").read_text("utf-8")
-    return HTMLResponse(text, headers=SECURITY_HEADERS)
+    return HTMLResponse(page("usage.html"), headers=SECURITY_HEADERS)
 
 
 routes = [

@@ -38,7 +38,7 @@ from agent.runtime.service import TurnRequest
 from agent.runtime.sessions import new_session_id
 
 if TYPE_CHECKING:
-    from agent.runtime.app import Runtime
+    from agent.runtime.runtime_state import Runtime
 
 FRAME_EXAMPLE = '{"type": "chat", "message": "hello", "session_id": "trip-planning"}'
 # The HTTP body limit: a chat frame carries at most MAX_MESSAGE_CHARS, far below this escaped.

@@ -21,12 +21,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from agent.runtime.edge_auth import EdgeTokenMiddleware
-from agent.runtime.engine.openclaw.host import OpenClawHost
-from agent.runtime.engine.openclaw.proxy import GatewayProxy
-from agent.runtime.engine.openclaw.supervisor import SupervisorPolicy
 from agent.runtime.errors import RuntimeHostError, StoreError
 from agent.runtime.http import error_response, problem_response
-from agent.runtime.routes import openclaw_admin, ui
+from agent.runtime.openclaw import admin, ui
+from agent.runtime.openclaw.host import OpenClawHost
+from agent.runtime.openclaw.proxy import OpenClawProxy
+from agent.runtime.openclaw.supervisor import SupervisorPolicy
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store import StateStore, open_store
 
@@ -99,13 +99,13 @@ def create_openclaw_app(
     async def on_error(_request: Request, error: Exception) -> JSONResponse:
         return problem_response(error)
 
-    proxy = GatewayProxy(settings.openclaw_gateway_port, gateway_ready)
+    proxy = OpenClawProxy(settings.openclaw_gateway_port, gateway_ready)
     return Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            *openclaw_admin.routes,
-            *ui.openclaw_routes,
+            *admin.routes,
+            *ui.routes,
             Mount("/", app=proxy),
         ],
         middleware=[

@@ -12,17 +12,17 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 
-from agent.runtime.engine.openclaw.cdp_relay import CdpRelay
-from agent.runtime.engine.openclaw.config import GatewayLayout, gateway_env, write_config
-from agent.runtime.engine.openclaw.supervisor import GatewaySupervisor, SupervisorPolicy
-from agent.runtime.engine.openclaw.sync import StateSync
+from agent.runtime.openclaw.cdp_relay import CdpRelay
+from agent.runtime.openclaw.config import OpenClawLayout, openclaw_env, write_config
+from agent.runtime.openclaw.supervisor import OpenClawSupervisor, SupervisorPolicy
+from agent.runtime.openclaw.sync import StateSync
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
 
 log = logging.getLogger("agent.runtime.openclaw")
 
 
-def gateway_argv(settings: RuntimeSettings) -> list[str]:
+def openclaw_argv(settings: RuntimeSettings) -> list[str]:
     """The gateway command line (a list: nothing is ever parsed by a shell)."""
     return [
         settings.openclaw_bin,
@@ -45,7 +45,7 @@ class OpenClawHost:
     token: str = field(default="", repr=False)
     restored: bool = False
     error: str = ""  # why the last start attempt failed
-    supervisor: GatewaySupervisor | None = None
+    supervisor: OpenClawSupervisor | None = None
     sync: StateSync | None = None
     relay: CdpRelay | None = None
 
@@ -81,7 +81,7 @@ class OpenClawHost:
                 self.relay = CdpRelay(cdp_url, settings.browser_api_token.get_secret_value())
                 await self.relay.start()
             cdp_url = self.relay.url
-        layout = GatewayLayout(settings.openclaw_state_dir, self.port, cdp_url)
+        layout = OpenClawLayout(settings.openclaw_state_dir, self.port, cdp_url)
         config = write_config(settings, layout)
         self.restored = True
         env = {
@@ -89,10 +89,10 @@ class OpenClawHost:
             "OPENCLAW_CONFIG_PATH": str(config),
             "OPENCLAW_CONFIG_READONLY": "1",
             "DO_NOT_TRACK": "1",
-            **gateway_env(settings, self.token),
+            **openclaw_env(settings, self.token),
         }
-        self.supervisor = GatewaySupervisor(
-            gateway_argv(settings), env, port=self.port, token=self.token, policy=self.policy
+        self.supervisor = OpenClawSupervisor(
+            openclaw_argv(settings), env, port=self.port, token=self.token, policy=self.policy
         )
         self.sync.start()
         self.supervisor.start()

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from agent.runtime.engine.openclaw import protocol
 from agent.runtime.errors import EngineError
+from agent.runtime.openclaw import protocol
 
 log = logging.getLogger("agent.runtime.openclaw")
 
@@ -44,7 +44,7 @@ class SupervisorPolicy:
     poll_interval_s: float = 0.25
 
 
-class GatewaySupervisor:
+class OpenClawSupervisor:
     """Starts, watches, restarts and stops one gateway process."""
 
     def __init__(

@@ -2,7 +2,7 @@
 
 OpenClaw's config is strict (an unknown key stops the gateway), so only keys verified against
 openclaw 2026.9.6's schema are written. Secrets never enter the file: it holds SecretRefs naming
-environment variables that only the gateway child process receives (`gateway_env`).
+environment variables that only the gateway child process receives (`openclaw_env`).
 
 What the rendered config guarantees:
 - the gateway listens on loopback only, with token auth, and trusts exactly our 8080 proxy
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.runtime.engine.attribution import METADATA_HEADER, CallScope, header_value
-from agent.runtime.engine.models import GATEWAY_AUTH_HEADER, GATEWAY_HELD_KEY, model_endpoint
+from agent.runtime.ai_gateway import AI_GATEWAY_AUTH_HEADER, AI_GATEWAY_HELD_KEY, model_endpoint
+from agent.runtime.attribution import METADATA_HEADER, CallScope, header_value
 from agent.runtime.settings import RuntimeSettings
 
 TOKEN_ENV = "OPENCLAW_GATEWAY_TOKEN"  # noqa: S105 - an environment variable name
@@ -54,7 +54,7 @@ def _env_ref(name: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
-class GatewayLayout:
+class OpenClawLayout:
     """Where the gateway keeps its state and how the runtime reaches it."""
 
     state_dir: Path
@@ -88,7 +88,7 @@ def compaction(budget: int) -> dict[str, Any]:
     return {"mode": "safeguard", "keepRecentTokens": budget // 2}
 
 
-def render_config(settings: RuntimeSettings, layout: GatewayLayout) -> dict[str, Any]:
+def render_config(settings: RuntimeSettings, layout: OpenClawLayout) -> dict[str, Any]:
     """The gateway config as a JSON-compatible dict (no secret values inside)."""
     budget = context_tokens(settings)
     config: dict[str, Any] = {
@@ -132,9 +132,9 @@ def render_config(settings: RuntimeSettings, layout: GatewayLayout) -> dict[str,
                 }
             ],
         }
-        if GATEWAY_AUTH_HEADER in headers:
+        if AI_GATEWAY_AUTH_HEADER in headers:
             entry["headers"] = {
-                GATEWAY_AUTH_HEADER: _env_ref(MODEL_AUTH_ENV),
+                AI_GATEWAY_AUTH_HEADER: _env_ref(MODEL_AUTH_ENV),
                 METADATA_HEADER: _env_ref(MODEL_METADATA_ENV),
             }
         models["providers"] = {PROVIDER_ID: entry}
@@ -177,22 +177,22 @@ def openclaw_metadata(settings: RuntimeSettings) -> CallScope:
     )
 
 
-def gateway_env(settings: RuntimeSettings, token: str) -> dict[str, str]:
+def openclaw_env(settings: RuntimeSettings, token: str) -> dict[str, str]:
     """Secret values the SecretRefs in the rendered config point at (child env only)."""
     env = {TOKEN_ENV: token}
     if not settings.is_offline:
         key = settings.agent_model_api_key
-        env[MODEL_KEY_ENV] = key.get_secret_value() if key is not None else GATEWAY_HELD_KEY
+        env[MODEL_KEY_ENV] = key.get_secret_value() if key is not None else AI_GATEWAY_HELD_KEY
         _base, headers = model_endpoint(settings)
-        if GATEWAY_AUTH_HEADER in headers:
-            env[MODEL_AUTH_ENV] = headers[GATEWAY_AUTH_HEADER]
+        if AI_GATEWAY_AUTH_HEADER in headers:
+            env[MODEL_AUTH_ENV] = headers[AI_GATEWAY_AUTH_HEADER]
             env[MODEL_METADATA_ENV] = header_value(openclaw_metadata(settings))
     if settings.telegram_bot_token is not None:
         env[TELEGRAM_TOKEN_ENV] = settings.telegram_bot_token.get_secret_value()
     return env
 
 
-def write_config(settings: RuntimeSettings, layout: GatewayLayout) -> Path:
+def write_config(settings: RuntimeSettings, layout: OpenClawLayout) -> Path:
     """Write the rendered config (0600) where the gateway reads it."""
     layout.state_dir.mkdir(parents=True, exist_ok=True)
     layout.workspace.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ PROTOCOL = 4
 SCOPES = ["operator.read", "operator.write", "operator.admin", "operator.pairing"]
 
 
-class GatewayCallError(EngineError):
+class OpenClawCallError(EngineError):
     """The gateway answered a request with `ok: false`."""
 
     def __init__(self, method: str, error: dict[str, Any]) -> None:
@@ -82,6 +82,6 @@ async def _request(ws: Any, method: str, params: dict[str, Any]) -> dict[str, An
         if frame.get("type") != "res" or frame.get("id") != request_id:
             continue  # events interleave with responses
         if not frame.get("ok"):
-            raise GatewayCallError(method, frame.get("error") or {})
+            raise OpenClawCallError(method, frame.get("error") or {})
         payload: dict[str, Any] = frame.get("payload") or {}
         return payload

@@ -86,7 +86,7 @@ def _target(scope: Scope) -> str:
     return path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
 
 
-class GatewayProxy:
+class OpenClawProxy:
     """ASGI app forwarding to http://127.0.0.1:<port> while the gateway is ready."""
 
     def __init__(self, port: int, is_ready: Callable[[], bool]) -> None:

@@ -1,17 +1,18 @@
 /**
  * The seam between routing and whatever runs the agent: a container-enabled Durable Object in a
- * deployment, or a plain HTTP origin in local mode. Routing code only sees SandboxGateway.
+ * deployment, or a plain HTTP origin in local mode. Routing code only sees SandboxLink. (Not a
+ * "gateway": in this project the edge gateway is the Worker itself, the OpenClaw gateway is
+ * OpenClaw's process, and AI Gateway is Cloudflare's model proxy.)
  */
 import type { EdgeConfig, Env } from "./env";
 import { sameOriginUrl } from "./paths";
-
-export type SandboxState = "sleeping" | "starting" | "ready";
+import { COLD_HEADER, isSandboxState, SANDBOX_HEADER, type SandboxState } from "./rpc";
 
 export type Forwarded =
   | { kind: "response"; response: Response }
   | { kind: "cold"; state: SandboxState };
 
-export interface SandboxGateway {
+export interface SandboxLink {
   /** Forward if the sandbox is ready; otherwise report its state without waking it. */
   forward(request: Request): Promise<Forwarded>;
   state(): Promise<SandboxState>;
@@ -19,19 +20,10 @@ export interface SandboxGateway {
   wake(): Promise<void>;
 }
 
-export type GatewayFactory = (config: EdgeConfig, env: Env, sandbox: string) => SandboxGateway;
-
-/** Set by the Sandbox DO on its own "not ready" answers (the container never sees requests then). */
-export const COLD_HEADER = "x-edge-sandbox-state";
-/** Carries the sandbox name from the Worker to the DO, so the DO knows whose sandbox it is. */
-export const SANDBOX_HEADER = "x-agent-sandbox";
-
-export function isSandboxState(value: string | null): value is SandboxState {
-  return value === "sleeping" || value === "starting" || value === "ready";
-}
+export type LinkFactory = (config: EdgeConfig, env: Env, sandbox: string) => SandboxLink;
 
 /** Deployed: the sandbox is the Durable Object named `sandbox` with its container attached. */
-export const containerGateway: GatewayFactory = (_config, env, sandbox) => {
+export const containerLink: LinkFactory = (_config, env, sandbox) => {
   const namespace = env.SANDBOX;
   if (namespace === undefined) throw new Error("SANDBOX binding missing (checked by loadConfig)");
   const stub = namespace.get(namespace.idFromName(sandbox));
@@ -56,9 +48,9 @@ export const containerGateway: GatewayFactory = (_config, env, sandbox) => {
  * Local mode: the runtime runs as a process at `origin`. It cannot be started from here, so wake is
  * a no-op and "sleeping" means nothing answers yet. Same routing, auth and cold-start code otherwise.
  */
-export const originGateway: GatewayFactory = (config) => {
+export const originLink: LinkFactory = (config) => {
   const local = config.local;
-  if (local === null) throw new Error("originGateway needs AGENT_ORIGIN (checked by loadConfig)");
+  if (local === null) throw new Error("originLink needs AGENT_ORIGIN (checked by loadConfig)");
   // Only path and query vary: `new URL(path, origin)` would follow a `//other.host/...` path.
   const target = (url: string): URL => sameOriginUrl(local.origin, url);
   return {
@@ -85,5 +77,5 @@ export const originGateway: GatewayFactory = (config) => {
   };
 };
 
-export const defaultGateway: GatewayFactory = (config, env, sandbox) =>
-  config.local === null ? containerGateway(config, env, sandbox) : originGateway(config, env, sandbox);
+export const defaultLink: LinkFactory = (config, env, sandbox) =>
+  config.local === null ? containerLink(config, env, sandbox) : originLink(config, env, sandbox);

@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from agent.runtime.engine.openclaw import protocol
 from agent.runtime.errors import EngineError, RequestError
 from agent.runtime.http import identity
+from agent.runtime.openclaw import protocol
 
 if TYPE_CHECKING:
-    from agent.runtime.engine.openclaw.host import OpenClawHost
+    from agent.runtime.openclaw.host import OpenClawHost
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,127}$")
 EXAMPLE_ID = "44ba0c1e-5d1f-4c57-9a53-0f6d2f1f3b1a"
@@ -39,7 +39,7 @@ def _host(request: Request) -> OpenClawHost:
 async def _call(host: OpenClawHost, method: str, params: dict[str, Any]) -> dict[str, Any]:
     try:
         return await protocol.call(host.port, host.token, method, params)
-    except protocol.GatewayCallError as error:
+    except protocol.OpenClawCallError as error:
         if error.code == "INVALID_REQUEST":
             raise RequestError(
                 404,
