@@ -35,8 +35,8 @@ PROVIDER_PATHS = {
 # https://developers.cloudflare.com/ai-gateway/features/spend-limits/#time-windows
 DAY_S = 86_400
 MONTH_S = 30 * DAY_S
-# The metadata key every model call of the runtime carries its user in (agent/runtime/engine/
-# attribution.py); the per-user rule splits by it ("partition" = one budget per distinct value).
+# The metadata key every model call of the runtime carries its user in
+# (agent/runtime/attribution.py); the per-user rule splits by it ("partition": a budget per value).
 USER_METADATA_KEY = "user"
 # How long one model of the route may take, and how often the gateway retries it, before the
 # next fallback is tried (dynamic routing's model element: timeout in ms, retries).
