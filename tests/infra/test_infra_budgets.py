@@ -13,7 +13,7 @@ from test_infra_plan import CF, DEV_RESOURCES, bindings_of, type_names
 from infra.config import load_config
 from infra.errors import ConfigError
 from infra.mocks import mock_permission_group_id
-from infra.plan import config_values
+from infra.plan import config_values, spend_limits_line
 from infra.policy.plan import resources_of
 from infra.policy.validators import (
     Violation,
@@ -229,3 +229,16 @@ def test_prod_without_a_stack_wide_limit_is_refused_and_dev_is_advised(
         "spend-limit-advised"
     ]
     assert validate_plan(dev_plan) == []
+
+
+def test_plan_prints_the_limits_beside_the_container_cost() -> None:
+    values, secret_keys = config_values({**minimal_config(), **BUDGETS})
+    cfg = load_config("acme-prod", values, secret_keys)
+    assert spend_limits_line(cfg) == (
+        "model spend limits (AI Gateway): $5.00/day, $100.00/30 days, $1.50/person/day "
+        "(docs/costs.md)"
+    )
+    none = load_config("dev", *config_values(minimal_config()))
+    assert spend_limits_line(none) == (
+        "model spend limits: none (set edgeagent:spendLimitDailyUsd; docs/costs.md)"
+    )
