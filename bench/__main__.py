@@ -10,7 +10,15 @@ import subprocess
 import sys
 import time
 
-BENCHES = ("edge_overhead", "runtime", "runtime.sessions_scale", "engines", "verify")
+BENCHES = (
+    "edge_overhead",
+    "runtime",
+    "runtime.sessions_scale",
+    "engines",
+    "verify",
+    "ui_stream",
+    "image_size",
+)
 
 
 def main() -> int:

@@ -14,6 +14,9 @@ AI_GATEWAY_AUTH_HEADER = "cf-aig-authorization"
 # Sent as the provider key when AI Gateway holds the provider keys (BYOK) and none is configured.
 AI_GATEWAY_HELD_KEY = "held-by-ai-gateway"
 
+# The providers' own APIs, for a key used directly (no AI Gateway, no AGENT_MODEL_BASE_URL).
+PROVIDER_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
+
 _AI_GATEWAY_SUFFIX = {
     "openai": "openai",
     "compat": "compat",
@@ -29,7 +32,8 @@ def model_endpoint(
     provider = (model or settings.agent_model).split(":", 1)[0]
     if settings.agent_model_base_url is not None:
         return settings.agent_model_base_url.rstrip("/"), {}
-    assert settings.ai_gateway_base_url is not None  # guaranteed by settings validation
+    if settings.ai_gateway_base_url is None:
+        return PROVIDER_URLS[provider], {}  # a key given directly (settings validation)
     base = f"{settings.ai_gateway_base_url.rstrip('/')}/{_AI_GATEWAY_SUFFIX[provider]}"
     headers = {}
     if settings.ai_gateway_token is not None:

@@ -40,6 +40,15 @@ class EngineError(RuntimeHostError):
     """The agent engine could not produce a reply; the turn is not stored or acknowledged."""
 
 
+class ModelCallFailed(EngineError):
+    """The model could not be reached or refused the call; `cause` says which URL and why."""
+
+    def __init__(self, cause: str, hint: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.hint = hint
+
+
 class DeliveryError(Exception):
     """A platform refused or failed a message; `retryable` says whether trying again can help.
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
-from agent.runtime.errors import EngineError, RequestError, StoreError
+from agent.runtime.errors import EngineError, ModelCallFailed, RequestError, StoreError
 
 log = logging.getLogger("agent.runtime")
 Payload = TypeVar("Payload", bound=BaseModel)
@@ -89,12 +89,15 @@ def problem_response(error: Exception) -> JSONResponse:
         return error_response(
             503, "state store unavailable; the turn was not saved", "retry in a few seconds"
         )
+    if isinstance(error, ModelCallFailed):
+        log.warning("model call failed: %s", error.cause)
+        return error_response(502, f"{error.cause}; the turn was not saved", error.hint)
     if isinstance(error, EngineError):
         log.warning("engine failure: %s", error)
         return error_response(
             502,
             "the agent engine failed; the turn was not saved",
-            "retry; check AGENT_MODEL and the AI Gateway logs",
+            "retry; the runtime's log says what failed",
         )
     log.exception("unexpected error", exc_info=error)
     return error_response(500, "internal error; the turn was not saved", "retry; see the logs")

@@ -6,6 +6,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_ai.messages import (
+    ModelMessagesTypeAdapter,
+    ModelRequest,
+    ModelResponse,
+    RetryPromptPart,
+    ToolCallPart,
+    ToolReturnPart,
+)
 
 from agent.runtime.sessions import SESSION_ID, Turn
 
@@ -28,6 +36,62 @@ class WsChatFrame(ChatRequest):
     """A chat message over the WebSocket."""
 
     type: Literal["chat"]
+
+
+class WsStopFrame(BaseModel):
+    """Stop the turn being generated on this socket (only that one, when `turn_id` is given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["stop"]
+    turn_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+# Tool arguments and results are shown, not replayed: a fetched page can be megabytes.
+TOOL_TEXT_LIMIT = 4_000
+
+
+def clip(text: str, limit: int = TOOL_TEXT_LIMIT) -> str:
+    """`text`, cut to `limit` characters with a note of how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n… ({len(text) - limit} more characters)"
+
+
+class ToolView(BaseModel):
+    """One tool call of a turn: what the model asked for and what came back."""
+
+    call_id: str
+    name: str
+    args: str
+    result: str | None = None
+    ok: bool | None = None
+
+    @classmethod
+    def all_of(cls, messages: list[Any]) -> list[ToolView]:
+        """The tool calls recorded in a turn's engine messages, in call order."""
+        calls: dict[str, ToolView] = {}
+        for message in ModelMessagesTypeAdapter.validate_python(messages):
+            for part in message.parts:
+                if isinstance(message, ModelResponse) and isinstance(part, ToolCallPart):
+                    calls[part.tool_call_id] = cls(
+                        call_id=part.tool_call_id,
+                        name=part.tool_name,
+                        args=clip(part.args_as_json_str()),
+                    )
+                elif isinstance(message, ModelRequest) and isinstance(
+                    part, ToolReturnPart | RetryPromptPart
+                ):
+                    call = calls.get(part.tool_call_id)
+                    if call is not None:
+                        text = (
+                            part.model_response()
+                            if isinstance(part, RetryPromptPart)
+                            else part.model_response_str()
+                        )
+                        call.result = clip(text)
+                        call.ok = isinstance(part, ToolReturnPart) and part.outcome == "success"
+        return list(calls.values())
 
 
 class ChatReply(BaseModel):
@@ -66,6 +130,14 @@ class TurnView(BaseModel):
     prompt: str
     reply: str
     model: str
+    tools: list[ToolView] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, turn: Turn) -> TurnView:
+        """The view of a stored turn, with the tool calls its messages record."""
+        view = cls.model_validate(turn, from_attributes=True)
+        view.tools = ToolView.all_of(turn.messages)
+        return view
 
 
 class CronTick(BaseModel):

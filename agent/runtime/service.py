@@ -1,30 +1,38 @@
 """The chat service: one turn = open the session window, run the engine, store durably, then ack.
 
 Every entry point (HTTP, WebSocket, and later channels and scheduled jobs) goes through `turn`, so
-the durability rule lives in exactly one place: nothing is returned to the caller, and no delta
-callback is told the turn is done, before `SessionStore.append` has returned.
+the durability rule lives in exactly one place: nothing is returned to the caller, and no event
+callback is told the turn is done, before `SessionStore.append` has returned. A caller may stop a
+turn while it is being generated (`stop`): nothing of it is stored, and `TurnStopped` is raised.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 
 from agent.runtime.attribution import CallScope, attributed
 from agent.runtime.budget import SpendLimits
-from agent.runtime.engine import AgentDeps, Engine, TextDelta, TurnOutcome
+from agent.runtime.engine import AgentDeps, Engine, StreamEvent, TurnOutcome
+from agent.runtime.engine.model_errors import model_failure
 from agent.runtime.errors import EngineError, RequestError
 from agent.runtime.session_access import SessionAccess
 from agent.runtime.sessions import SessionStore, SessionWindow, Turn, now
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
 
-OnDelta = Callable[[str], Awaitable[None]]
+# Called with each text delta, tool call and tool result while the turn is generated.
+OnEvent = Callable[[StreamEvent], Awaitable[None]]
+
+
+class TurnStopped(Exception):
+    """The caller stopped the turn before its reply was complete: nothing was stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +71,18 @@ class ChatService:
         self.limits = SpendLimits.from_settings(settings)
         self._clock = clock  # when a reached budget resets is computed from it
 
-    async def turn(self, request: TurnRequest, on_delta: OnDelta | None = None) -> Turn:
-        """Run one turn and return it once it is durably stored."""
+    async def turn(
+        self,
+        request: TurnRequest,
+        on_event: OnEvent | None = None,
+        *,
+        stop: asyncio.Event | None = None,
+    ) -> Turn:
+        """Run one turn and return it once it is durably stored.
+
+        Setting `stop` while the reply is generated cancels it and raises `TurnStopped`; once the
+        reply is complete the turn is stored whatever `stop` says, so it is never half-written.
+        """
         async with self.sessions.open(request.session_id) as window:
             await self.access.check_turn(
                 request.session_id, request.user, request.channel, has_history=window.next_seq > 1
@@ -73,7 +91,7 @@ class ChatService:
                 done = await self.sessions.find_turn(window, request.turn_id)
                 if done is not None:
                     return done
-            outcome = await self._generate(request, window, on_delta)
+            outcome = await self._generate(request, window, on_event, stop)
             draft = Turn(
                 seq=1,  # the real number is claimed by the conditional create
                 turn_id=request.turn_id or uuid.uuid4().hex,
@@ -88,7 +106,11 @@ class ChatService:
             return await self.sessions.append(request.session_id, draft)
 
     async def _generate(
-        self, request: TurnRequest, window: SessionWindow, on_delta: OnDelta | None
+        self,
+        request: TurnRequest,
+        window: SessionWindow,
+        on_event: OnEvent | None,
+        stop: asyncio.Event | None,
     ) -> TurnOutcome:
         deps = AgentDeps(
             settings=self.settings,
@@ -108,24 +130,51 @@ class ChatService:
             engine=self.settings.agent_engine,
         )
         try:
+            # The task _unless_stopped starts copies this context, so the scope reaches it.
             with attributed(scope):
                 async with asyncio.timeout(self.settings.agent_turn_timeout_s):
-                    async for event in self.engine.turn(window, request.prompt, deps):
-                        if isinstance(event, TextDelta):
-                            if on_delta is not None:
-                                await on_delta(event.text)
-                        else:
-                            return event
+                    return await _unless_stopped(
+                        self._run(window, request.prompt, deps, on_event), stop
+                    )
         except TimeoutError:
             raise RequestError(
                 504,
                 f"the model did not finish within {self.settings.agent_turn_timeout_s:g} s",
                 "retry, or raise AGENT_TURN_TIMEOUT_S",
             ) from None
-        except (RequestError, EngineError):
+        except (RequestError, EngineError, TurnStopped):
             raise
         except Exception as error:  # model/provider failures: report as a failed run
             if scope.spend_limit is not None:  # a budget, not a failure (agent/runtime/budget.py)
                 raise self.limits.exhausted(scope.spend_limit, self._clock()) from None
-            raise EngineError(f"{type(error).__name__}: {error}") from error
+            raise model_failure(error, self.settings) from error
+
+    async def _run(
+        self, window: SessionWindow, prompt: str, deps: AgentDeps, on_event: OnEvent | None
+    ) -> TurnOutcome:
+        async for event in self.engine.turn(window, prompt, deps):
+            if isinstance(event, TurnOutcome):
+                return event
+            if on_event is not None:
+                await on_event(event)
         raise EngineError("the engine finished without a reply")
+
+
+async def _unless_stopped(
+    work: Coroutine[Any, Any, TurnOutcome], stop: asyncio.Event | None
+) -> TurnOutcome:
+    """Await `work`, cancelling it (and raising TurnStopped) if `stop` is set first."""
+    if stop is None:
+        return await work
+    task = asyncio.create_task(work)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})  # the engine's own clean-up runs before we go on
+    if task.cancelled():
+        raise TurnStopped
+    return task.result()

@@ -1,10 +1,11 @@
 """The admin UI's files, shared by both applications: security headers, pages, static files.
 
-The files are package data in `agent/runtime/ui/` (plain HTML, CSS and scripts; no build step), so
-they ship in the wheel and the container image with the code. A strict Content-Security-Policy
-allows nothing but this origin's own files, so even a stored message that tried to inject markup
-could not run a script (the scripts also only ever set text, never HTML). The native app serves
-them from `routes/ui.py`, the OpenClaw application from `openclaw/ui.py`.
+The files are package data in `agent/runtime/ui/` (plain HTML, CSS and scripts, plus the vendored
+marked and DOMPurify modules in `ui/vendor/`; no build step), so they ship in the wheel and the
+container image with the code. A strict Content-Security-Policy allows nothing but this origin's
+own files, so even a stored message that tried to inject markup could not run a script (the
+scripts set text; a reply's Markdown becomes markup only through DOMPurify, docs/ui.md). The
+native app serves them from `routes/ui.py`, the OpenClaw application from `openclaw/ui.py`.
 """
 
 from __future__ import annotations

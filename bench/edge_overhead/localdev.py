@@ -21,11 +21,11 @@ from pathlib import Path
 
 from agent.dev import (
     EDGE_DIR,
-    NODE,
     REPO_ROOT,
     WRANGLER,
     WRANGLER_ENV,
     free_port,
+    node_binary,
     wrangler_dev_command,
 )
 
@@ -91,7 +91,7 @@ def wrangler_dev(
     log_path: Path | None = None,
 ) -> Iterator[str]:
     """Run the Worker in local mode in front of `agent_origin`; yields its base URL."""
-    for path in (NODE, WRANGLER):
+    for path in (node_binary(), WRANGLER):
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing: run `npm ci --prefix agent/edge` first")
     port = free_port()
@@ -123,20 +123,21 @@ def wrangler_dev(
 
 def build_bundle() -> None:
     """`npm run build`'s script: agent/edge/dist as infra uploads it."""
-    subprocess.run([str(NODE), str(BUILD)], cwd=EDGE_DIR, check=True, timeout=180)
+    subprocess.run([str(node_binary()), str(BUILD)], cwd=EDGE_DIR, check=True, timeout=180)
 
 
 @contextmanager
 def serve_bundle(agent_origin: str, *, edge_token: str | None = None) -> Iterator[str]:
     """Serve the built dist/index.js in one workerd process (Miniflare, no dev proxy)."""
-    if not NODE.exists():
-        raise FileNotFoundError(f"{NODE} is missing: run `npm ci --prefix agent/edge` first")
+    node = node_binary()
+    if not node.exists():
+        raise FileNotFoundError(f"{node} is missing: run `npm ci --prefix agent/edge` first")
     port = free_port()
     env = {**os.environ, "NO_COLOR": "1"}
     if edge_token is not None:
         env["AGENT_EDGE_TOKEN"] = edge_token
     proc = subprocess.Popen(
-        [str(NODE), str(SERVE), "--port", str(port), "--origin", agent_origin],
+        [str(node), str(SERVE), "--port", str(port), "--origin", agent_origin],
         cwd=EDGE_DIR,
         env=env,
         stdout=subprocess.DEVNULL,

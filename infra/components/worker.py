@@ -27,14 +27,15 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from agent.contract.settings import local_only
 from infra.components.base import EdgeAgentComponent
 from infra.edge_bundle import EdgeBundle
 from infra.errors import BuildError
 from infra.paths import program_relative
 
 WorkerIdVars = Callable[[pulumi.Output[str]], Mapping[str, pulumi.Input[str]]]
-# Bindings that exist only for `wrangler dev`; deploying either would bypass the container/auth.
-LOCAL_ONLY_BINDINGS = frozenset({"AGENT_ORIGIN", "DEV_IDENTITY"})
+# Bindings that exist only for `wrangler dev`; deploying one would bypass the container/auth.
+LOCAL_ONLY_BINDINGS = local_only()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from agent.contract.settings import local_only, secret_bindings
 from infra.policy.access import hostnames_behind_access
 from infra.policy.budgets import prod_has_a_stack_wide_spend_limit, spend_limit_advised
 from infra.policy.plan import SECRET, PlanResource, Violation, enabled, of_type, resources_of
@@ -47,28 +48,13 @@ class Scope(StrEnum):
 
 Validator = Callable[[Sequence[PlanResource]], list[Violation]]
 
-# Worker bindings the edge reads as secrets (docs/contract.md); never as plain_text.
-CONTRACT_SECRETS = frozenset(
-    {
-        "AGENT_EDGE_TOKEN",
-        "AI_GATEWAY_TOKEN",
-        "AI_GATEWAY_LOGS_TOKEN",
-        "STATE_ACCESS_KEY_ID",
-        "STATE_SECRET_ACCESS_KEY",
-        "BROWSER_API_TOKEN",
-        "TELEGRAM_BOT_TOKEN",
-        "TELEGRAM_WEBHOOK_SECRET",
-        "SLACK_BOT_TOKEN",
-        "SLACK_SIGNING_SECRET",
-        "DISCORD_BOT_TOKEN",
-        "OPENCLAW_GATEWAY_TOKEN",
-    }
-)
+# Worker bindings declared secret (agent/contract/settings.py); never as plain_text.
+CONTRACT_SECRETS = secret_bindings()
 # Names that read like secrets but are public by design.
 PUBLIC_BY_DESIGN = frozenset({"DISCORD_PUBLIC_KEY", "DISCORD_APPLICATION_ID"})
 _SECRET_LIKE = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE|API_KEY|ACCESS_KEY|CREDENTIAL)")
 # The local-dev seams (docs/contract.md): proxy to a local origin, fixed identity. Never deployed.
-LOCAL_DEV_NAMES = frozenset({"AGENT_ORIGIN", "DEV_IDENTITY"})
+LOCAL_DEV_NAMES = local_only()
 PLAIN_BINDING_TYPES = frozenset({"plain_text", "json"})
 
 

@@ -58,7 +58,7 @@ def test_telegram_ignores_what_is_not_a_person_writing(mutate, reason: str) -> N
 
 
 def test_slack_dm_mention_and_url_verification() -> None:
-    slack = SlackChannel("xoxb-1", "https://slack.com/api/")
+    slack = SlackChannel("xoxb-1", "https://slack.com/api/", HTTP)
     assert slack.immediate_response({"type": "url_verification", "challenge": "c-123"}) == {
         "challenge": "c-123"
     }
@@ -86,7 +86,8 @@ def test_slack_dm_mention_and_url_verification() -> None:
 def test_slack_ignores_bots_edits_and_other_events(change: dict[str, str]) -> None:
     payload = slack_event("Ev3", "hi")
     payload["event"].update(change)
-    assert isinstance(SlackChannel("xoxb-1", "https://slack.com/api/").parse(payload), Ignored)
+    slack = SlackChannel("xoxb-1", "https://slack.com/api/", HTTP)
+    assert isinstance(slack.parse(payload), Ignored)
 
 
 def test_discord_command_is_deferred_and_parsed() -> None:

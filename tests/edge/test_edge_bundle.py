@@ -7,13 +7,14 @@ import re
 import subprocess
 from pathlib import Path
 
+from agent.dev import node_binary
 from infra.edge_bundle import load_bundle, source_hash
 
 EDGE_DIR = Path(__file__).resolve().parents[2] / "agent" / "edge"
 
 
 def build(outdir: Path) -> None:
-    node = EDGE_DIR / "node_modules" / ".bin" / "node"
+    node = node_binary()
     assert node.exists(), "run `npm ci --prefix agent/edge` first"
     subprocess.run(
         [str(node), "scripts/build.mjs", "--outdir", str(outdir)],

@@ -1,36 +1,48 @@
 """Optional runtime settings as Worker bindings, the OpenClaw extras, and the runtime agreeing.
 
-Every setting the edge passes to the container (docs/contract.md, column `env`) is a config key;
-it becomes a binding only when configured, and the runtime reads the bound value as intended.
+Every binding declared in agent/contract/settings.py is bound by some configuration; one declared
+from a config key becomes a binding only when configured, and the runtime reads the bound value as
+intended.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from infra_fixtures import full_config, minimal_config, one, plan
 from test_infra_plan import DEV_RESOURCES, bindings_of, type_names
 
+from agent.contract.settings import bindings
 from agent.runtime.channels.config import load_channel_configs
 from agent.runtime.settings import load_settings
-from infra.components.stack import runtime_settings
-from infra.config import load_config
-from infra.plan import config_values
+from infra.bindings import config_field
+from infra.config import StackConfig
 
-CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
-OPTIONAL_PLAIN = {
-    "AGENT_INSTRUCTIONS", "AGENT_TURN_TIMEOUT_S", "AGENT_CONTEXT_TOKENS", "AGENT_LOG_LEVEL",
-    "AGENT_TIMEZONE",
-    "JOB_TIMEOUT_S", "WEB_FETCH_ALLOWLIST", "TELEGRAM_DM_POLICY", "TELEGRAM_ALLOWLIST",
-    "SLACK_DM_POLICY", "SLACK_ALLOWLIST", "DISCORD_DM_POLICY", "DISCORD_ALLOWLIST",
-    "OPENCLAW_ALLOWED_ORIGINS", "AGENT_ADMIN_EMAILS", "AGENT_MODEL_ROUTE", "AGENT_JOB_MODEL",
-    "AGENT_SPEND_LIMIT_DAILY_USD", "AGENT_SPEND_LIMIT_MONTHLY_USD",
-    "AGENT_USER_SPEND_LIMIT_DAILY_USD",
-}  # fmt: skip
+
+def optional_bindings() -> set[str]:
+    """Declared runtime settings bound from a config key that has no value by default (and that
+    the full fixture configuration leaves unset)."""
+    names = set()
+    for setting in bindings():
+        key = f"edgeagent:{setting.config}"
+        if setting.reach == "container" and setting.config is not None and key not in full_config():
+            field = StackConfig.model_fields[config_field(setting)]
+            if not field.is_required() and field.get_default(call_default_factory=True) in (
+                None,
+                [],
+            ):
+                names.add(setting.name)
+    return names
+
+
+OPTIONAL = optional_bindings() | {
+    "OPENCLAW_ALLOWED_ORIGINS",
+    "OPENCLAW_GATEWAY_TOKEN",
+    "AGENT_MODEL_ROUTE",  # bound only with edgeagent:modelFallbacks
+}
 OPENCLAW = {"edgeagent:agentEngine": "openclaw", "edgeagent:instanceType": "standard-1"}
 TOKEN_RESOURCE = ("random:index/randomPassword:RandomPassword", "edgeagent-openclaw-token")
 SETTINGS = {
@@ -93,7 +105,7 @@ def test_no_optional_setting_is_bound_unless_configured(
 ) -> None:
     for document in (dev_plan, full_plan):
         bound = set(bindings_of(document))
-        assert not bound & (OPTIONAL_PLAIN | {"OPENCLAW_GATEWAY_TOKEN"})
+        assert not bound & OPTIONAL
         assert bindings_of(document)["COLD_START_TIMEOUT_MS"]["text"] == "60000"
     assert "openclawGatewayToken" not in dev_plan["outputs"]
 
@@ -160,41 +172,44 @@ def test_record_retention_goes_to_the_runtime_not_to_a_bucket_rule() -> None:
     assert settings.channel_record_retention_days == 7
 
 
-def contract_bindings() -> set[str]:
-    """Every binding name in docs/contract.md's Worker bindings table."""
-    text = CONTRACT.read_text()
-    section = text.split("## Worker bindings", 1)[1].split("\n## ", 1)[0]
-    names: set[str] = set()
-    for line in section.splitlines():
-        if line.startswith("| `"):
-            first_cell = line.split("|")[1]
-            names.update(re.findall(r"`([A-Z][A-Z0-9_]*)`", first_cell))
-    return names
-
-
-def test_every_contract_binding_is_declared_by_some_configuration() -> None:
+def test_every_declared_binding_is_bound_by_some_configuration() -> None:
     everything = {**full_config(), **SETTINGS, **OPENCLAW}
     declared = set(bindings_of(plan("acme-prod", everything)))
-    expected = contract_bindings() - {"AGENT_ORIGIN", "DEV_IDENTITY"}
-    assert "OPENCLAW_GATEWAY_TOKEN" in expected  # the parser read the whole table
+    expected = {setting.name for setting in bindings()}
+    assert {"OPENCLAW_GATEWAY_TOKEN", "ACCESS_AUD", "SANDBOX"} <= expected
     assert declared == expected
     assert len(declared) <= 64  # Workers Free: at most 64 environment variables per Worker
+    assert "AGENT_SESSION_CACHE_BYTES" not in declared  # container-only: no binding
+    assert {"TELEGRAM_DM_POLICY", "AGENT_TIMEZONE"} <= OPTIONAL  # the derivation found them
 
 
 def test_the_runtime_reads_the_bound_values_as_configured() -> None:
-    """Both sides agree: the env the edge passes (plain bindings) loads into runtime settings."""
-    values, secret_keys = config_values({**full_config(), **SETTINGS, **OPENCLAW})
-    cfg = load_config("acme-prod", values, secret_keys)
-    env = {name.lower(): value for name, value in runtime_settings(cfg).items()}
+    """Both sides agree: the plain bindings the edge passes load into runtime settings."""
+    document = plan("acme-prod", {**full_config(), **SETTINGS, **OPENCLAW})
+    passed = {setting.name for setting in bindings() if setting.reach == "container"}
+    env = {
+        name.lower(): binding["text"]
+        for name, binding in bindings_of(document).items()
+        if name in passed and binding["type"] == "plain_text"
+    }
+    assert {"agent_engine", "openclaw_allowed_origins", "state_bucket"} <= set(env)
     settings = load_settings(
         agent_tenant="acme",
         agent_edge_token="e" * 32,
         state_backend="local",
         telegram_bot_token="123456789:" + "A" * 35,
         slack_bot_token="xoxb-" + "1" * 20,
-        discord_application_id="123456789012345678",
+        ai_gateway_token="g" * 40,  # a secret binding: the plan shows no value
         **env,
     )
+    assert settings.discord_application_id == env["discord_application_id"]
+    assert (settings.agent_job_model, settings.agent_model_route) == ("openai:gpt-5-nano", "agent")
+    assert (
+        settings.agent_spend_limit_daily_usd,
+        settings.agent_spend_limit_monthly_usd,
+        settings.agent_user_spend_limit_daily_usd,
+    ) == (Decimal("5.00"), Decimal("100.00"), Decimal("1.50"))
+    assert settings.agent_container_monthly_usd == Decimal(env["agent_container_monthly_usd"])
     assert settings.agent_instructions == EXPECTED_TEXT["AGENT_INSTRUCTIONS"]
     assert (settings.agent_turn_timeout_s, settings.job_timeout_s) == (90.0, 600.0)
     assert settings.agent_context_tokens == 32000

@@ -57,6 +57,21 @@ def restored_windows(endpoint: str, bucket: str, sessions: list[str]) -> dict[st
     return asyncio.run(restore())
 
 
+def served_history(url: str, session_id: str) -> list[dict[str, Any]]:
+    """Every turn of the session through the API, following its pages (newest page first)."""
+    pages: list[list[dict[str, Any]]] = []
+    params: dict[str, int] = {"limit": 100}
+    while True:
+        response = httpx.get(
+            f"{url}/api/sessions/{session_id}", headers=edge_headers(), params=params
+        )
+        body = response.json()
+        pages.insert(0, body["turns"])
+        if body["older_before"] is None:
+            return [turn for page in pages for turn in page]
+        params["before"] = body["older_before"]
+
+
 def derived_objects(endpoint: str, bucket: str, kind: str) -> list[dict[str, Any]]:
     client = s3(endpoint)
     bodies = []
@@ -118,11 +133,10 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_turn(
     assert lost_acks(load.acks, stored) == []
     # The restarted runtime restores the same history through its API.
     for session_id in ["a", "b", "c", "d", "shared"]:
-        response = httpx.get(f"{runtime.url}/api/sessions/{session_id}", headers=edge_headers())
-        served = {turn["turn_id"] for turn in response.json()["turns"]}
+        turns = served_history(runtime.url, session_id)
+        served = {turn["turn_id"] for turn in turns}
         assert {a.turn_id for a in load.acks if a.session_id == session_id} <= served
-        seqs = [turn["seq"] for turn in response.json()["turns"]]
-        assert seqs == list(range(1, len(seqs) + 1))
+        assert [turn["seq"] for turn in turns] == list(range(1, len(turns) + 1))
     assert_sessions_restore_whole(moto_endpoint, bucket, stored, ["a", "b", "c", "d", "shared"])
 
 

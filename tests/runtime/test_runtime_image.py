@@ -7,6 +7,7 @@ every module agent/runtime imports must come from that locked closure or the sta
 from __future__ import annotations
 
 import ast
+import re
 import sys
 import tomllib
 from importlib.metadata import packages_distributions
@@ -97,3 +98,13 @@ def test_dockerignore_sends_only_what_the_build_copies() -> None:
     assert copied <= allowed
     for secret_or_noise in ["infra", "tests", ".local", ".venv", "agent/edge"]:
         assert secret_or_noise not in allowed
+
+
+def test_every_runtime_dependency_is_imported_by_the_runtime() -> None:
+    """The other direction: nothing in `[project.dependencies]` that agent/runtime never imports
+    (a library only tests or tools use belongs in a dependency group, out of the image)."""
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    providers = packages_distributions()
+    imported = {normalise(d) for m in imported_top_levels() for d in providers.get(m, [])}
+    unused = [d for d in declared if normalise(re.split(r"[\[<>=!~ ]", d)[0]) not in imported]
+    assert unused == [], "runtime dependencies agent/runtime does not import"

@@ -58,7 +58,14 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         (
             {"AGENT_MODEL": "openai:gpt-5-mini"},
-            "required by this configuration but not set: AI_GATEWAY_BASE_URL",
+            "required by this configuration but not set: AGENT_MODEL_API_KEY (or "
+            "AI_GATEWAY_BASE_URL, or AGENT_MODEL_BASE_URL for a local server) (example: "
+            "AGENT_MODEL_API_KEY=",
+        ),
+        (
+            {"AGENT_MODEL": "workers-ai:@cf/meta/llama-3.1-8b-instruct"},
+            "required by this configuration but not set: AI_GATEWAY_BASE_URL (or "
+            "AGENT_MODEL_BASE_URL for a local server)",
         ),
         (
             {

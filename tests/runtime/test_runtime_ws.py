@@ -142,6 +142,8 @@ def test_a_failing_turn_is_an_error_frame_and_the_socket_stays(
         error = chat(socket, "boom", "s")
         assert error == {
             "type": "error",
+            "session_id": "s",
+            "turn_id": None,
             "status": 500,
             "error": "internal error; the turn was not saved",
             "hint": "retry; see the logs",

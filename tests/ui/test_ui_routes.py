@@ -49,8 +49,19 @@ def test_page_and_assets_are_served_with_a_strict_policy(client: TestClient) -> 
         assert response.status_code == 200, asset
         assert kind in response.headers["content-type"]
         assert response.headers["content-security-policy"] == csp
-    script = client.get("/ui/app.js", headers=H).text
-    assert "innerHTML" not in script  # data is only ever shown as text
+    # Markup only ever comes from the sanitiser (as a DOM fragment): no script of ours parses HTML.
+    for name in ("app.js", "common.js", "devices.js", "markdown.js"):
+        script = client.get(f"/ui/{name}", headers=H).text
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in script, (name, sink)
+    markdown = client.get("/ui/markdown.js", headers=H).text
+    assert 'from "./vendor/marked.esm.js"' in markdown
+    assert "DOMPurify.sanitize(" in markdown
+    for vendored in ("/ui/vendor/marked.esm.js", "/ui/vendor/purify.es.mjs"):
+        response = client.get(vendored, headers=H)
+        assert response.status_code == 200, vendored
+        assert response.headers["content-type"].startswith("text/javascript"), vendored
+        assert response.headers["content-security-policy"] == csp
     assert client.get("/ui/../settings.py", headers=H).status_code == 404
     assert client.get("/ui/missing.js", headers=H).status_code == 404
 

@@ -1,64 +1,12 @@
 /**
- * The Worker's bindings (names pinned in docs/contract.md) and the one place they are parsed into a
- * typed, validated EdgeConfig. Nothing else reads `env` strings directly.
+ * The Worker's bindings and the one place they are parsed into a typed, validated EdgeConfig.
+ * Nothing else reads `env` strings directly. `Env` is generated from the setting declarations
+ * (agent/contract/settings.py, `make generate`; docs/contract.md).
  */
 import { ConfigError } from "./errors";
-import type { DirectoryRpc, SandboxRpc } from "./rpc";
+import { EDGE_DEFAULTS, type Env } from "./generated/settings";
 
-export interface Env {
-  SANDBOX?: DurableObjectNamespace<SandboxRpc>;
-  DIRECTORY?: DurableObjectNamespace<DirectoryRpc>;
-  TENANT?: string;
-  ISOLATION?: string;
-  ACCESS_TEAM_DOMAIN?: string;
-  ACCESS_AUD?: string;
-  SLEEP_AFTER?: string;
-  COLD_START_TIMEOUT_MS?: string;
-  AGENT_ENGINE?: string;
-  AGENT_MODEL?: string;
-  AI_GATEWAY_BASE_URL?: string;
-  STATE_BUCKET?: string;
-  STATE_ENDPOINT?: string;
-  BROWSER_CDP_URL?: string;
-  DISCORD_PUBLIC_KEY?: string;
-  DISCORD_APPLICATION_ID?: string;
-  AGENT_EDGE_TOKEN?: string;
-  AI_GATEWAY_TOKEN?: string;
-  STATE_ACCESS_KEY_ID?: string;
-  STATE_SECRET_ACCESS_KEY?: string;
-  BROWSER_API_TOKEN?: string;
-  TELEGRAM_BOT_TOKEN?: string;
-  TELEGRAM_WEBHOOK_SECRET?: string;
-  SLACK_BOT_TOKEN?: string;
-  SLACK_SIGNING_SECRET?: string;
-  DISCORD_BOT_TOKEN?: string;
-  TELEGRAM_DM_POLICY?: string;
-  TELEGRAM_ALLOWLIST?: string;
-  SLACK_DM_POLICY?: string;
-  SLACK_ALLOWLIST?: string;
-  DISCORD_DM_POLICY?: string;
-  DISCORD_ALLOWLIST?: string;
-  WEB_FETCH_ALLOWLIST?: string;
-  AGENT_ADMIN_EMAILS?: string;
-  AGENT_TIMEZONE?: string;
-  JOB_TIMEOUT_S?: string;
-  AGENT_JOB_MODEL?: string;
-  AGENT_MODEL_ROUTE?: string;
-  AGENT_SPEND_LIMIT_DAILY_USD?: string;
-  AGENT_SPEND_LIMIT_MONTHLY_USD?: string;
-  AGENT_USER_SPEND_LIMIT_DAILY_USD?: string;
-  AI_GATEWAY_LOGS_TOKEN?: string;
-  AGENT_CONTAINER_MONTHLY_USD?: string;
-  CHANNEL_RECORD_RETENTION_DAYS?: string;
-  AGENT_INSTRUCTIONS?: string;
-  AGENT_TURN_TIMEOUT_S?: string;
-  AGENT_CONTEXT_TOKENS?: string;
-  AGENT_LOG_LEVEL?: string;
-  OPENCLAW_ALLOWED_ORIGINS?: string;
-  OPENCLAW_GATEWAY_TOKEN?: string;
-  AGENT_ORIGIN?: string;
-  DEV_IDENTITY?: string;
-}
+export type { Env };
 
 export type Isolation = "shared" | "per-user";
 
@@ -85,7 +33,7 @@ export interface EdgeConfig {
 }
 
 const TENANT_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const DEFAULT_COLD_START_TIMEOUT_MS = 30_000;
+const DEFAULT_COLD_START_TIMEOUT_MS = Number(EDGE_DEFAULTS.COLD_START_TIMEOUT_MS);
 
 function present(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
@@ -145,7 +93,7 @@ export function loadConfig(env: Env): EdgeConfig {
   if (!TENANT_RE.test(tenant)) {
     throw new ConfigError("TENANT", `must be lowercase letters, digits and dashes, got ${JSON.stringify(tenant)}`, "acme");
   }
-  const isolation = present(env.ISOLATION) ?? "shared";
+  const isolation = present(env.ISOLATION) ?? EDGE_DEFAULTS.ISOLATION;
   if (isolation !== "shared" && isolation !== "per-user") {
     throw new ConfigError("ISOLATION", `must be "shared" or "per-user", got ${JSON.stringify(isolation)}`, "per-user");
   }

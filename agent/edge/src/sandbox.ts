@@ -7,57 +7,14 @@
 import { Container } from "@cloudflare/containers";
 import type { Env } from "./env";
 import { COLD_HEADER, SANDBOX_HEADER, type SandboxRpc, type SandboxState } from "./rpc";
+// The bindings declared to reach the container (docs/contract.md, column `container`).
+import { EDGE_DEFAULTS, PASSED_THROUGH } from "./generated/settings";
+
+export { PASSED_THROUGH };
 
 export const CONTAINER_PORT = 8080;
 /** How long a start may take before the platform's attempt is abandoned (the Worker waits less). */
 const START_TIMEOUT_MS = 180_000;
-
-/**
- * Bindings passed through to the container as environment (docs/contract.md), when set. Settings
- * the image or the runtime fixes itself (PORT, STATE_DIR, OPENCLAW_BIN, ...) and local-dev or test
- * seams (AGENT_MODEL_BASE_URL, *_API_BASE_URL) are deliberately not among them.
- */
-export const PASSED_THROUGH = [
-  "AGENT_ENGINE",
-  "AGENT_MODEL",
-  "AGENT_INSTRUCTIONS",
-  "AGENT_TURN_TIMEOUT_S",
-  "AGENT_CONTEXT_TOKENS",
-  "AGENT_LOG_LEVEL",
-  "AGENT_TIMEZONE",
-  "AI_GATEWAY_BASE_URL",
-  "AI_GATEWAY_TOKEN",
-  "AI_GATEWAY_LOGS_TOKEN",
-  "STATE_BUCKET",
-  "STATE_ENDPOINT",
-  "STATE_ACCESS_KEY_ID",
-  "STATE_SECRET_ACCESS_KEY",
-  "BROWSER_CDP_URL",
-  "BROWSER_API_TOKEN",
-  "WEB_FETCH_ALLOWLIST",
-  "AGENT_ADMIN_EMAILS",
-  "JOB_TIMEOUT_S",
-  "AGENT_JOB_MODEL",
-  "AGENT_CONTAINER_MONTHLY_USD",
-  "AGENT_MODEL_ROUTE",
-  "AGENT_SPEND_LIMIT_DAILY_USD",
-  "AGENT_SPEND_LIMIT_MONTHLY_USD",
-  "AGENT_USER_SPEND_LIMIT_DAILY_USD",
-  "CHANNEL_RECORD_RETENTION_DAYS",
-  "AGENT_EDGE_TOKEN",
-  "TELEGRAM_BOT_TOKEN",
-  "TELEGRAM_DM_POLICY",
-  "TELEGRAM_ALLOWLIST",
-  "SLACK_BOT_TOKEN",
-  "SLACK_DM_POLICY",
-  "SLACK_ALLOWLIST",
-  "DISCORD_BOT_TOKEN",
-  "DISCORD_APPLICATION_ID",
-  "DISCORD_DM_POLICY",
-  "DISCORD_ALLOWLIST",
-  "OPENCLAW_ALLOWED_ORIGINS",
-  "OPENCLAW_GATEWAY_TOKEN",
-] as const satisfies readonly (keyof Env)[];
 
 /** The container's environment for sandbox `sandbox` (`tenant` or `tenant:user`). */
 export function containerEnv(env: Env, sandbox: string | null): Record<string, string> {
@@ -74,7 +31,7 @@ export function containerEnv(env: Env, sandbox: string | null): Record<string, s
 
 /** SLEEP_AFTER as the Container library takes it; `never` keeps the container up. */
 export function parseSleepAfter(raw: string | undefined): string | null {
-  const value = raw?.trim() || "10m";
+  const value = raw?.trim() || EDGE_DEFAULTS.SLEEP_AFTER;
   if (value === "never") return null;
   if (!/^\d+[smh]$/.test(value)) {
     throw new Error(`SLEEP_AFTER must look like 30s, 10m, 2h or never; got ${JSON.stringify(value)}`);

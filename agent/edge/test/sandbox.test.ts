@@ -1,30 +1,7 @@
 import { describe, expect, it } from "vitest";
-import contract from "../../../docs/contract.md?raw";
-import runtimeSettings from "../../runtime/settings.py?raw";
 import type { Env } from "../src/env";
 import { containerEnv, parseSleepAfter, PASSED_THROUGH } from "../src/sandbox";
 import { baseEnv } from "./support";
-
-/** Binding names of the contract's Worker bindings table, split by its `env` column. */
-function contractBindings(): { passed: string[]; kept: string[] } {
-  const section = contract.slice(contract.indexOf("## Worker bindings"), contract.indexOf("## HTTP contract"));
-  const passed: string[] = [];
-  const kept: string[] = [];
-  for (const line of section.split("\n")) {
-    const cells = line.split("|").map((cell) => cell.trim());
-    const [names, , env] = cells.slice(1);
-    if (names === undefined || env === undefined || !names.startsWith("`")) continue;
-    const found = [...names.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1] ?? "");
-    (env === "yes" ? passed : kept).push(...found);
-  }
-  return { passed: passed.sort(), kept: kept.sort() };
-}
-
-/** Fields of the runtime's RuntimeSettings, as environment variable names. */
-function runtimeVariables(): Set<string> {
-  const body = runtimeSettings.slice(runtimeSettings.indexOf("class RuntimeSettings"));
-  return new Set([...body.matchAll(/^ {4}([a-z][a-z0-9_]*): /gm)].map((m) => (m[1] ?? "").toUpperCase()));
-}
 
 describe("container environment", () => {
   it("passes runtime settings and secrets, never edge-only ones, and adds tenant and user", () => {
@@ -76,19 +53,6 @@ describe("container environment", () => {
     const sparse = containerEnv(baseEnv({ TELEGRAM_DM_POLICY: "", AGENT_TIMEZONE: undefined }), "acme");
     expect(sparse).not.toHaveProperty("TELEGRAM_DM_POLICY");
     expect(sparse).not.toHaveProperty("AGENT_TIMEZONE");
-  });
-
-  it("passes exactly the bindings docs/contract.md marks env = yes", () => {
-    const { passed, kept } = contractBindings();
-    expect(passed).toEqual([...PASSED_THROUGH].sort());
-    expect(kept).toEqual(expect.arrayContaining(["SANDBOX", "ACCESS_AUD", "TELEGRAM_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "DISCORD_PUBLIC_KEY", "AGENT_ORIGIN"]));
-    expect(kept.filter((name) => passed.includes(name))).toEqual([]);
-  });
-
-  it("passes only variables the runtime actually reads", () => {
-    const known = runtimeVariables();
-    expect(known.has("AGENT_EDGE_TOKEN")).toBe(true);
-    expect(PASSED_THROUGH.filter((key) => !known.has(key))).toEqual([]);
   });
 
   it.each([

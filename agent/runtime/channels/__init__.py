@@ -35,7 +35,7 @@ def build_adapter(config: ChannelConfig, http: httpx.AsyncClient) -> ChannelAdap
         from agent.runtime.channels.slack import SlackChannel
 
         assert config.token is not None
-        return SlackChannel(config.token.get_secret_value(), config.api_base_url)
+        return SlackChannel(config.token.get_secret_value(), config.api_base_url, http)
     from agent.runtime.channels.discord import DiscordChannel
 
     assert config.application_id is not None

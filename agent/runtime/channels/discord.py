@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from agent.runtime.channels.api import json_object, post_json, retryable_status
 from agent.runtime.channels.base import (
     DeliveryError,
     Ignored,
@@ -85,6 +86,16 @@ class _Interaction(BaseModel):
     data: _Data | None = None
 
 
+class _Answer(BaseModel):
+    """An error answer: `message`, and `retry_after` (seconds) when rate limited
+    (https://discord.com/developers/docs/topics/rate-limits)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    message: str | None = None
+    retry_after: float | None = None
+
+
 class DiscordChannel:
     """Discord interactions adapter."""
 
@@ -149,48 +160,50 @@ class DiscordChannel:
     async def deliver(self, conversation: str, text: str) -> None:
         """A followup on the interaction (the first replaces "thinking..."), or a channel post."""
         body = {"content": text, "allowed_mentions": {"parse": []}}  # never ping @everyone
-        try:
-            if conversation.startswith("channel:"):
-                if not self._bot_token:
-                    raise DeliveryError(
-                        "discord: posting outside an interaction needs DISCORD_BOT_TOKEN",
-                        retryable=False,
-                    )
-                response = await self._http.post(
-                    f"{self._base}/channels/{conversation.removeprefix('channel:')}/messages",
-                    json=body,
-                    headers={"Authorization": f"Bot {self._bot_token}"},
+        if conversation.startswith("channel:"):
+            if not self._bot_token:
+                raise DeliveryError(
+                    "discord: posting outside an interaction needs DISCORD_BOT_TOKEN",
+                    retryable=False,
                 )
-            else:
-                response = await self._http.post(
-                    f"{self._base}/webhooks/{self._application_id}/{conversation}",
-                    params={"wait": "true"},
-                    json=body,
-                )
-        except httpx.HTTPError as error:
-            raise DeliveryError(
-                f"discord followup: {type(error).__name__}: {redact(str(error), conversation)}",
-                retryable=True,
-            ) from None
+            what = "discord channel post"
+            response = await post_json(
+                self._http,
+                what,
+                f"{self._base}/channels/{conversation.removeprefix('channel:')}/messages",
+                body,
+                secrets=(self._bot_token,),
+                headers={"Authorization": f"Bot {self._bot_token}"},
+            )
+        else:
+            what = "discord followup"
+            response = await post_json(
+                self._http,
+                what,
+                f"{self._base}/webhooks/{self._application_id}/{conversation}",
+                body,
+                secrets=(conversation,),
+                params={"wait": "true"},
+            )
         if response.is_success:
             return
         status = response.status_code
-        retry_after = retry_after_header(response.headers.get("retry-after"))
         try:
-            data = response.json()
-        except ValueError:
-            data = {}
-        if isinstance(data, dict) and isinstance(data.get("retry_after"), int | float):
-            retry_after = float(data["retry_after"])
-        message = data.get("message", response.reason_phrase) if isinstance(data, dict) else ""
+            answer = _Answer.model_validate(json_object(response))
+        except ValidationError:
+            answer = _Answer()
+        retry_after = answer.retry_after
+        if retry_after is None:
+            retry_after = retry_after_header(response.headers.get("retry-after"))
+        message = answer.message or response.reason_phrase
         hint = (
             " (interaction expired: followups are accepted for 15 minutes)"
-            if status in {401, 404}
+            if status in {401, 404} and what == "discord followup"
             else ""
         )
         raise DeliveryError(
-            f"discord followup: HTTP {status}: {redact(str(message), conversation)}{hint}",
-            retryable=status == 429 or status >= 500,
+            f"{what}: HTTP {status}: {redact(message, conversation)}{hint}",
+            retryable=retryable_status(status),
             retry_after=retry_after,
         )
 

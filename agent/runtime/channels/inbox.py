@@ -27,6 +27,8 @@ import re
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
+import stamina
+
 from agent.runtime.budget import BudgetExhausted
 from agent.runtime.channels.base import ChannelAdapter, Ignored, InboundMessage, Parsed
 from agent.runtime.channels.config import ChannelConfig
@@ -173,20 +175,17 @@ class ChannelHub:
         return self._tasks.spawn(name, work, name=f"inbox-{name}")
 
     async def _resume(self) -> None:
-        delay = 0.5
-        while True:
-            try:
+        # In-memory retries (nothing to persist: the next start lists the inbox again).
+        async for attempt in stamina.retry_context(
+            on=StoreError, attempts=None, timeout=None, wait_initial=0.5, wait_max=30.0
+        ):
+            with attempt:
                 resumed = await self.outbox.start()
                 keys = [
                     info.key
                     for channel in self.adapters
                     for info in await self.store.list(f"inbox/{channel}/")
                 ]
-                break
-            except StoreError as error:
-                log.warning("channel resume: state store: %s; retrying in %.1f s", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
         if keys or resumed:
             log.info("resuming %d inbox record(s) and %d outbox message(s)", len(keys), resumed)
         for key in keys:  # in arrival order per channel: turns of one chat stay in order
@@ -200,18 +199,21 @@ class ChannelHub:
     async def _process_logged(self, key: str, after: asyncio.Task[None] | None = None) -> None:
         if after is not None:
             await asyncio.wait([after])  # its outcome is its own business: only order matters
-        for attempt in range(_STORE_RETRIES):
-            try:
-                await self.process(key)
-                return
-            except StoreError as error:
-                delay = min(2.0**attempt, 30.0)
-                log.warning("inbox %s: state store: %s; retrying in %.0f s", key, error, delay)
-                await asyncio.sleep(delay)
-            except (RuntimeHostError, ValueError) as error:
-                log.warning("inbox %s: not processed: %s", key, error)
-                return
-        # Still in the inbox: the next start processes it again.
+        try:
+            async for attempt in stamina.retry_context(
+                on=StoreError,
+                attempts=_STORE_RETRIES,
+                timeout=None,
+                wait_initial=1.0,
+                wait_max=30.0,
+            ):
+                with attempt:
+                    await self.process(key)
+        except StoreError as error:
+            # Still in the inbox: the next start processes it again.
+            log.warning("inbox %s: state store: %s; left for the next start", key, error)
+        except (RuntimeHostError, ValueError) as error:
+            log.warning("inbox %s: not processed: %s", key, error)
 
     async def process(self, key: str) -> None:
         """Process one inbox record to completion (safe to repeat)."""

@@ -1,8 +1,11 @@
-"""Slack over the Events API (HTTP mode), replies with slack-sdk's AsyncWebClient.
+"""Slack over the Events API (HTTP mode), replies with `chat.postMessage` over httpx.
 
 Handled: direct messages to the bot (`message` with `channel_type: im`) and mentions in
 channels (`app_mention`, answered in the thread). Slack retries an event it did not see
-acknowledged within 3 s; `event_id` dedupes those retries.
+acknowledged within 3 s; `event_id` dedupes those retries. Replies are JSON posts with the bot
+token as a bearer (https://api.slack.com/web#posting_json) through the runtime's shared client
+(`channels/api.py`); Slack answers HTTP 200 with `ok: false` for most errors, and 429 with a
+Retry-After header when rate limited (https://api.slack.com/apis/rate-limits).
 """
 
 from __future__ import annotations
@@ -10,11 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-import aiohttp
+import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
 
+from agent.runtime.channels.api import json_object, post_json, retryable_status
 from agent.runtime.channels.base import (
     DeliveryError,
     Ignored,
@@ -51,16 +53,25 @@ class _Callback(BaseModel):
     event: _Event
 
 
+class _Answer(BaseModel):
+    """A Web API answer: `ok`, and `error` naming what went wrong."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool = False
+    error: str | None = None
+
+
 class SlackChannel:
     """Slack Events API adapter."""
 
     name = "slack"
     max_chars = MAX_CHARS
 
-    def __init__(self, token: str, api_base_url: str) -> None:
+    def __init__(self, token: str, api_base_url: str, http: httpx.AsyncClient) -> None:
         self._token = token
-        base = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
-        self._client = AsyncWebClient(token=token, base_url=base, timeout=15)
+        self._base = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
+        self._http = http
 
     def parse(self, payload: dict[str, Any]) -> Parsed:
         """A DM or mention from a person, or why the event is ignored."""
@@ -103,27 +114,33 @@ class SlackChannel:
     async def deliver(self, conversation: str, text: str) -> None:
         """chat.postMessage, in the thread for mentions."""
         channel, _, thread_ts = conversation.partition("/")
+        body = {"channel": channel, "text": escape(text)}
+        if thread_ts:
+            body["thread_ts"] = thread_ts
+        response = await post_json(
+            self._http,
+            "slack chat.postMessage",
+            self._base + "chat.postMessage",
+            body,
+            secrets=(self._token,),
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
         try:
-            await self._client.chat_postMessage(
-                channel=channel, text=escape(text), thread_ts=thread_ts or None
-            )
-        except SlackApiError as error:
-            status = error.response.status_code
-            code = str(error.response.get("error", "")) if error.response.data else ""
-            raise DeliveryError(
-                f"slack chat.postMessage: HTTP {status}: {code or 'error'}",
-                retryable=status == 429 or status >= 500 or code in _RETRYABLE_ERRORS,
-                retry_after=retry_after_header(error.response.headers.get("Retry-After")),
-            ) from None
-        except (TimeoutError, SlackClientError, aiohttp.ClientError, ValueError) as error:
-            raise DeliveryError(
-                f"slack chat.postMessage: {type(error).__name__}: "
-                f"{redact(str(error), self._token)}",
-                retryable=True,
-            ) from None
+            answer = _Answer.model_validate(json_object(response))
+        except ValidationError:
+            answer = _Answer()
+        status = response.status_code
+        if status == 200 and answer.ok:
+            return
+        code = redact(answer.error or "", self._token)
+        raise DeliveryError(
+            f"slack chat.postMessage: HTTP {status}: {code or 'error'}",
+            retryable=retryable_status(status) or code in _RETRYABLE_ERRORS,
+            retry_after=retry_after_header(response.headers.get("Retry-After")),
+        )
 
     async def close(self) -> None:
-        """AsyncWebClient opens a session per call: nothing to release."""
+        """The shared client is closed by the runtime."""
 
 
 def escape(text: str) -> str:

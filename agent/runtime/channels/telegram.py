@@ -1,9 +1,9 @@
-"""Telegram in webhook mode: updates parsed with python-telegram-bot, replies via the Bot API.
+"""Telegram in webhook mode: updates parsed into pydantic models, replies via the Bot API.
 
-Parsing uses PTB's `Update.de_json` (the maintained schema of every update type). Sending uses
-the runtime's shared httpx client against `sendMessage` instead of PTB's `Bot`: `Bot` wants an
-`initialize()` lifecycle that calls getMe at startup, and its InvalidToken error quotes the token
-in clear, while here errors are redacted and 429 `retry_after` goes straight to the outbox.
+Only the parts of an Update the agent reads are modelled (a new text message, its chat and its
+sender; https://core.telegram.org/bots/api#update); anything else is ignored. Sending goes through
+the runtime's shared httpx client (`channels/api.py`) to `sendMessage`: errors are redacted (the
+token is in the URL) and a 429's `retry_after` goes straight to the outbox.
 
 `python -m agent.runtime.channels.telegram set-webhook --url https://<host>/webhooks/telegram`
 registers the webhook with the secret token the edge Worker checks.
@@ -18,8 +18,9 @@ import sys
 from typing import Any
 
 import httpx
-from telegram import Update
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.runtime.channels.api import json_object, post_json, retryable_status
 from agent.runtime.channels.base import (
     DeliveryError,
     Ignored,
@@ -31,6 +32,59 @@ from agent.runtime.channels.base import (
 
 MAX_CHARS = 4096  # sendMessage text limit
 DEFAULT_API = "https://api.telegram.org"
+
+
+class _User(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    is_bot: bool = False
+    first_name: str = ""
+    last_name: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}" if self.last_name else self.first_name
+
+
+class _Chat(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    type: str
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    message_id: int
+    chat: _Chat
+    sender: _User | None = Field(default=None, alias="from")
+    text: str | None = None
+
+
+class _Update(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    update_id: int
+    message: _Message | None = None  # edits, callbacks, member updates... arrive in other fields
+
+
+class _ResponseParameters(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    retry_after: float | None = None
+
+
+class _Answer(BaseModel):
+    """Every Bot API answer: https://core.telegram.org/bots/api#making-requests."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool = False
+    result: Any = None
+    description: str | None = None
+    parameters: _ResponseParameters | None = None
 
 
 class TelegramChannel:
@@ -46,11 +100,14 @@ class TelegramChannel:
 
     def parse(self, payload: dict[str, Any]) -> Parsed:
         """A text message from a person, or why the update is ignored."""
-        update = Update.de_json(payload, None)
+        try:
+            update = _Update.model_validate(payload)
+        except ValidationError:
+            return Ignored("malformed update")
         message = update.message
         if message is None:
             return Ignored("not a new message (edits, callbacks and member updates are ignored)")
-        sender = message.from_user
+        sender = message.sender
         if sender is None or sender.is_bot:
             return Ignored("not sent by a person")
         if not message.text:
@@ -89,26 +146,19 @@ async def call_bot_api(
 ) -> Any:
     """One Bot API call; DeliveryError (token redacted) unless Telegram says ok."""
     url = f"{base.rstrip('/')}/bot{token}/{method}"
+    response = await post_json(http, f"telegram {method}", url, params, secrets=(token,))
     try:
-        response = await http.post(url, json=params, timeout=httpx.Timeout(15.0, connect=5.0))
-    except httpx.HTTPError as error:
-        raise DeliveryError(
-            f"telegram {method}: {type(error).__name__}: {redact(str(error), token)}",
-            retryable=True,
-        ) from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if response.status_code == 200 and body.get("ok") is True:
-        return body.get("result")
-    description = redact(str(body.get("description") or response.reason_phrase), token)
-    retry_after = (body.get("parameters") or {}).get("retry_after")
+        answer = _Answer.model_validate(json_object(response))
+    except ValidationError:
+        answer = _Answer()
+    if response.status_code == 200 and answer.ok:
+        return answer.result
+    description = redact(answer.description or response.reason_phrase, token)
     status = response.status_code
     raise DeliveryError(
         f"telegram {method}: HTTP {status}: {description}",
-        retryable=status == 429 or status >= 500,
-        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+        retryable=retryable_status(status),
+        retry_after=answer.parameters.retry_after if answer.parameters else None,
     )
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, assert_never
 
-from agent.runtime.engine.base import Engine, EngineEvent, TextDelta, TurnOutcome
+from agent.runtime.engine.base import (
+    Engine,
+    EngineEvent,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    TurnOutcome,
+)
 from agent.runtime.engine.deps import AgentDeps
 from agent.runtime.errors import ConfigError
 from agent.runtime.settings import RuntimeSettings
@@ -13,7 +21,17 @@ from agent.runtime.settings import RuntimeSettings
 if TYPE_CHECKING:
     from agent.runtime.engine.agent import AgentToolset
 
-__all__ = ["AgentDeps", "Engine", "EngineEvent", "TextDelta", "TurnOutcome", "create_engine"]
+__all__ = [
+    "AgentDeps",
+    "Engine",
+    "EngineEvent",
+    "StreamEvent",
+    "TextDelta",
+    "ToolCall",
+    "ToolResult",
+    "TurnOutcome",
+    "create_engine",
+]
 
 
 def create_engine(settings: RuntimeSettings, toolsets: Sequence[AgentToolset] = ()) -> Engine:

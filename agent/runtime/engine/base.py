@@ -22,6 +22,25 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model called a tool; it runs now. `args` is the call's JSON text."""
+
+    call_id: str
+    name: str
+    args: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A tool call finished: what goes back to the model, and whether the tool succeeded."""
+
+    call_id: str
+    name: str
+    content: str
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TurnOutcome:
     """The finished reply and the engine's serialized messages for this turn."""
 
@@ -31,7 +50,9 @@ class TurnOutcome:
     model: str | None = None
 
 
-EngineEvent = TextDelta | TurnOutcome
+# What a turn shows while it runs (the WebSocket streams these), then its one outcome.
+StreamEvent = TextDelta | ToolCall | ToolResult
+EngineEvent = StreamEvent | TurnOutcome
 
 
 class Engine(Protocol):
@@ -54,7 +75,7 @@ class Engine(Protocol):
     def turn(
         self, session: SessionWindow, prompt: str, deps: AgentDeps
     ) -> AsyncIterator[EngineEvent]:
-        """Stream one turn: TextDelta events, then exactly one TurnOutcome.
+        """Stream one turn: TextDelta, ToolCall and ToolResult events, then one TurnOutcome.
 
         `session` is the window the engine may compact (`SessionWindow.compact`); it holds the
         session's summary and the turns after it, never the whole history.

@@ -14,7 +14,9 @@ either.
 | `anthropic:<model>`            | Anthropic Messages     | `<ai-gateway>/anthropic`            |
 
 `AGENT_MODEL_BASE_URL` replaces the AI Gateway URL for local development against any
-OpenAI-compatible endpoint; the AI Gateway token is then never sent.
+OpenAI-compatible endpoint; the AI Gateway token is then never sent. Without either, `openai:` and
+`anthropic:` go straight to the provider's public API with `AGENT_MODEL_API_KEY`. The one-line
+recipes for each case are in docs/models.md.
 
 With `AGENT_MODEL_ROUTE` (edgeagent:modelFallbacks) the primary model is called through AI
 Gateway's dynamic route: model `dynamic/<route>` on the OpenAI-compatible endpoint, which tries
@@ -47,10 +49,10 @@ def build_model(settings: RuntimeSettings, model: str | None = None) -> Model:
     if settings.is_offline:
         from agent.runtime.engine.offline import offline_model
 
-        return offline_model()
+        return offline_model(settings.agent_timezone)
     value = model or settings.agent_model
     routed = value == settings.agent_model and settings.agent_model_route is not None
-    if routed and settings.agent_model_base_url is None:
+    if routed and settings.agent_model_base_url is None and settings.ai_gateway_base_url:
         assert settings.agent_model_route is not None
         value = f"compat:{route_model(settings.agent_model_route)}"
     provider, name = value.split(":", 1)

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic_ai import AgentRunResultEvent
 from pydantic_ai.messages import (
+    FunctionToolCallEvent,
+    FunctionToolResultEvent,
     ModelMessage,
     ModelMessagesTypeAdapter,
     ModelResponse,
@@ -19,7 +21,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models import Model
 
 from agent.runtime.engine.agent import AgentToolset, build_agent
-from agent.runtime.engine.base import EngineEvent, TextDelta, TurnOutcome
+from agent.runtime.engine.base import EngineEvent, TextDelta, ToolCall, ToolResult, TurnOutcome
 from agent.runtime.engine.context import ContextManager, context_budget
 from agent.runtime.engine.deps import AgentDeps
 from agent.runtime.errors import EngineError
@@ -80,7 +82,7 @@ class NativeEngine:
     async def turn(
         self, session: SessionWindow, prompt: str, deps: AgentDeps
     ) -> AsyncIterator[EngineEvent]:
-        """Stream text deltas, then the outcome with this turn's new messages."""
+        """Stream text deltas and tool calls, then the outcome with this turn's new messages."""
         # The context manager (a history processor) replaces this history with the budgeted
         # request before each model call; passing the window's turns keeps new_messages() right.
         past = self.context.history(session)
@@ -99,6 +101,17 @@ class NativeEngine:
                 elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
                     if event.delta.content_delta:
                         yield TextDelta(event.delta.content_delta)
+                elif isinstance(event, FunctionToolCallEvent):
+                    part = event.part
+                    yield ToolCall(part.tool_call_id, part.tool_name, part.args_as_json_str())
+                elif isinstance(event, FunctionToolResultEvent):
+                    done = event.part
+                    yield ToolResult(
+                        done.tool_call_id,
+                        done.tool_name,
+                        done.model_response_str(),
+                        ok=done.outcome == "success",
+                    )
                 elif isinstance(event, AgentRunResultEvent):
                     result = event.result
                     messages: list[Any] = ModelMessagesTypeAdapter.dump_python(

@@ -95,7 +95,7 @@ async def read_session(request: Request) -> JSONResponse:
     page = await read_turns(runtime.store, session_id, before, limit)
     if not page.turns and before is None:
         raise not_found(session_id)
-    views = [TurnView.model_validate(turn, from_attributes=True) for turn in page.turns]
+    views = [TurnView.of(turn) for turn in page.turns]
     return JSONResponse(
         {
             "session_id": session_id,

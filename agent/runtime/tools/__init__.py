@@ -14,7 +14,7 @@ from agent.runtime.jobs.book import JobBook
 from agent.runtime.jobs.runner import Scheduler
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
-from agent.runtime.tools.browser import BrowserConfig, BrowserDriver, BrowserToolset
+from agent.runtime.tools.browser import BrowserConfig, BrowserSessions, BrowserToolset
 from agent.runtime.tools.memory import MemoryBook, memory_toolset
 from agent.runtime.tools.schedule import schedule_toolset
 from agent.runtime.tools.web import Allowlist, WebFetcher, web_toolset
@@ -30,14 +30,13 @@ class Tools:
     jobs: JobBook
     scheduler: Scheduler
     web: WebFetcher
-    browser: BrowserDriver | None
+    browser: BrowserSessions | None  # counts of browser sessions, when the tools are offered
     toolsets: list[AgentToolset] = field(default_factory=list)
 
     async def close(self) -> None:
-        """Stop the browser driver, close the web client, save and close the memory index."""
+        """Close the web client, save and close the memory index (browser sessions end with
+        their turns)."""
         try:
-            if self.browser is not None:
-                await self.browser.close()
             await self.web.close()
         finally:
             await self.memory.close()
@@ -54,16 +53,16 @@ def open_tools(settings: RuntimeSettings, store: StateStore) -> Tools:
         schedule_toolset(jobs),
         web_toolset(web),
     ]
-    driver: BrowserDriver | None = None
+    browser: BrowserSessions | None = None
     if settings.browser_cdp_url is not None:
-        driver = BrowserDriver()
+        browser = BrowserSessions()
         config = BrowserConfig(settings.browser_cdp_url, settings.browser_api_token, allowlist)
-        toolsets.append(BrowserToolset(config, store, driver))
+        toolsets.append(BrowserToolset(config, store, browser))
     return Tools(
         memory=memory,
         jobs=jobs,
         scheduler=Scheduler(jobs, store),
         web=web,
-        browser=driver,
+        browser=browser,
         toolsets=toolsets,
     )

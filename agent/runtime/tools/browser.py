@@ -1,26 +1,21 @@
-"""Browser: Playwright over CDP to BROWSER_CDP_URL (Cloudflare Browser Rendering, or a local
-headless Chromium in development and tests).
+"""Browser: CDP to BROWSER_CDP_URL (Cloudflare Browser Rendering, or a local headless Chromium in
+development and tests), spoken by the small client in `cdp.py` / `cdp_page.py`.
 
 One browser session per turn at most: the toolset makes a fresh copy for every agent run
 (`for_run`), that copy connects on the first browser tool call, and its `__aexit__` closes the
-session when the run ends, whether it finished, failed or was cancelled. The Playwright driver
-process is shared by all turns and stopped with the runtime. The bearer token travels only in the
-`Authorization` header, never in a URL, and is redacted from any error text.
-
-Playwright itself is imported only when the browser is first used (the driver starts, or one of
-its errors is handled): importing it costs every runtime start time and memory otherwise.
+session when the run ends, whether it finished, failed or was cancelled. The bearer token travels
+only in the `Authorization` header, never in a URL, and is redacted from any error text.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, SecretStr
 from pydantic_ai import FunctionToolset, ModelRetry, RunContext
@@ -28,12 +23,11 @@ from pydantic_ai.toolsets import AbstractToolset
 
 from agent.runtime.engine.deps import AgentDeps
 from agent.runtime.store.base import StateStore
+from agent.runtime.tools.cdp import CdpConnection, CdpError, CdpTimeout
+from agent.runtime.tools.cdp_page import CdpPage, PageState
 from agent.runtime.tools.limits import TOOL_RETRIES
 from agent.runtime.tools.memory import WORKSPACE
 from agent.runtime.tools.web import Allowlist, FetchFailed, FetchRefused, check_url
-
-if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route
 
 log = logging.getLogger("agent.runtime.tools.browser")
 
@@ -63,89 +57,66 @@ class BrowserConfig:
         return text
 
 
-class BrowserDriver:
-    """The Playwright driver process, started on first use and shared by every turn."""
+@dataclass
+class BrowserSessions:
+    """How many browser sessions the turns opened, and how many are open now (shared)."""
 
-    def __init__(self) -> None:
-        self._playwright: Playwright | None = None
-        self._lock = asyncio.Lock()
-        self.sessions_opened = 0
-        self.sessions_open = 0
-
-    async def playwright(self) -> Playwright:
-        """The running driver."""
-        async with self._lock:
-            if self._playwright is None:
-                from playwright.async_api import async_playwright
-
-                self._playwright = await async_playwright().start()
-            return self._playwright
-
-    async def close(self) -> None:
-        """Stop the driver."""
-        async with self._lock:
-            if self._playwright is not None:
-                await self._playwright.stop()
-                self._playwright = None
+    opened: int = 0
+    open: int = 0
 
 
 @dataclass
 class BrowserSession:
-    """One turn's browser connection and page, opened lazily."""
+    """One turn's browser connection and tab, opened lazily."""
 
     config: BrowserConfig
-    driver: BrowserDriver
-    browser: Browser | None = None
-    context: BrowserContext | None = None
-    current: Page | None = None
+    sessions: BrowserSessions
+    connection: CdpConnection | None = None
+    current: CdpPage | None = None
     blocked: list[str] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def page(self) -> Page:
-        """The turn's page, connecting over CDP on first use."""
-        from playwright.async_api import Error as PlaywrightError
-
+    async def page(self) -> CdpPage:
+        """The turn's tab, connecting over CDP on first use."""
         async with self._lock:
             if self.current is not None:
                 return self.current
-            playwright = await self.driver.playwright()
             headers = {}
             if self.config.token is not None:
                 headers["Authorization"] = f"Bearer {self.config.token.get_secret_value()}"
             try:
-                self.browser = await playwright.chromium.connect_over_cdp(
-                    self.config.cdp_url, headers=headers, timeout=CONNECT_TIMEOUT_S * 1000
+                self.connection = await CdpConnection.open(
+                    self.config.cdp_url, headers, CONNECT_TIMEOUT_S
                 )
-            except PlaywrightError as error:
+            except CdpError as error:
                 raise ModelRetry(
-                    "the browser is not reachable: " + self.config.redact(error.message)[:300]
+                    "the browser is not reachable: " + self.config.redact(str(error))[:300]
                 ) from None
-            self.driver.sessions_opened += 1
-            self.driver.sessions_open += 1
-            self.context = await self.browser.new_context()
-            await self.context.route("**/*", self._guard)
-            self.current = await self.context.new_page()
-            self.current.set_default_navigation_timeout(self.config.navigation_timeout_s * 1000)
-            self.current.set_default_timeout(self.config.action_timeout_s * 1000)
-            return self.current
+            self.sessions.opened += 1
+            self.sessions.open += 1
+            try:
+                page = await CdpPage.open(self.connection, self._guard, CONNECT_TIMEOUT_S)
+            except CdpError as error:
+                raise ModelRetry(
+                    "the browser refused a new tab: " + self.config.redact(str(error))[:300]
+                ) from None
+            page.navigation_timeout = self.config.navigation_timeout_s
+            page.action_timeout = self.config.action_timeout_s
+            self.current = page
+            return page
 
-    async def _guard(self, route: Route) -> None:
-        """Every request the page makes (subresources, links, scripts) passes the same address
-        check as web fetch, so a page cannot reach private addresses through the browser.
-        Best effort: Chromium resolves names again itself, and redirects are not re-routed."""
-        from playwright.async_api import Error as PlaywrightError
-
-        url = route.request.url
+    async def _guard(self, url: str) -> str | None:
+        """Every request the page makes (subresources, links, scripts, frames) passes the same
+        address check as web fetch, so a page cannot reach private addresses through the browser.
+        Best effort: Chromium resolves names again itself."""
+        if url.split(":", 1)[0].lower() in LOCAL_SCHEMES:
+            return None
         try:
-            if url.split(":", 1)[0].lower() not in LOCAL_SCHEMES:
-                await check_url(url, self.config.allowlist)
+            await check_url(url, self.config.allowlist)
         except (FetchRefused, FetchFailed) as error:
             self.blocked.append(f"{url[:200]} ({error})")
-            with contextlib.suppress(PlaywrightError):
-                await route.abort("blockedbyclient")
-            return
-        with contextlib.suppress(PlaywrightError):
-            await route.continue_()
+            return str(error)
+        return None
 
     def take_blocked(self) -> list[str]:
         """Requests blocked since the last call."""
@@ -153,21 +124,20 @@ class BrowserSession:
         return blocked
 
     async def close(self) -> None:
-        """Close the turn's context and the CDP connection (a remote browser then ends)."""
-        browser, context = self.browser, self.context
-        self.browser = self.context = self.current = None
-        if browser is None:
+        """End the turn's browser context and the CDP connection (a remote browser then ends)."""
+        connection, page = self.connection, self.current
+        self.connection = self.current = None
+        if connection is None:
             return
-        from playwright.async_api import Error as PlaywrightError
-
         try:
-            if context is not None:
-                with contextlib.suppress(PlaywrightError):
-                    await context.close()
-            with contextlib.suppress(PlaywrightError):
-                await browser.close()
+            if page is not None:
+                try:
+                    await page.close()
+                except CdpError as error:
+                    log.warning("closing the browser tab: %s", self.config.redact(str(error)))
+            await connection.close()
         finally:
-            self.driver.sessions_open -= 1
+            self.sessions.open -= 1
 
 
 Url = Annotated[str, Field(min_length=1, max_length=2048)]
@@ -184,20 +154,20 @@ class BrowserToolset(FunctionToolset[AgentDeps]):
         self,
         config: BrowserConfig,
         store: StateStore,
-        driver: BrowserDriver,
+        sessions: BrowserSessions,
         session: BrowserSession | None = None,
     ) -> None:
         super().__init__(id="browser", max_retries=TOOL_RETRIES)
         self.config = config
         self.store = store
-        self.driver = driver
+        self.sessions = sessions
         self.session = session
         _register(self)
 
     async def for_run(self, ctx: RunContext[AgentDeps]) -> AbstractToolset[AgentDeps]:
         """A copy with its own (not yet connected) session for this run."""
         return BrowserToolset(
-            self.config, self.store, self.driver, BrowserSession(self.config, self.driver)
+            self.config, self.store, self.sessions, BrowserSession(self.config, self.sessions)
         )
 
     async def __aexit__(self, *args: Any) -> bool | None:
@@ -206,45 +176,30 @@ class BrowserToolset(FunctionToolset[AgentDeps]):
             await self.session.close()
         return None
 
-    async def page(self) -> Page:
-        """The run's page."""
+    async def page(self) -> CdpPage:
+        """The run's tab."""
         if self.session is None:  # outside an agent run there is no turn to tie a session to
             raise ModelRetry("the browser is only available inside a turn")
         return await self.session.page()
 
-    async def describe(self, page: Page, max_chars: int) -> str:
+    def describe(self, state: PageState, max_chars: int) -> str:
         """URL, title and visible text of the page, plus any requests the guard blocked."""
-        title = await page.title()
-        text = await page.locator("body").inner_text()
-        text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
+        text = "\n".join(line.strip() for line in state.text.splitlines() if line.strip())
         cut = "\n…(truncated)" if len(text) > max_chars else ""
         blocked = self.session.take_blocked() if self.session is not None else []
         note = "".join(f"\nBlocked request: {item}" for item in blocked[:10])
-        return f"URL: {page.url}\nTitle: {title}\n\n{text[:max_chars]}{cut}{note}"
+        return f"URL: {state.url}\nTitle: {state.title}\n\n{text[:max_chars]}{cut}{note}"
 
     async def guarded(self, action: str, step: Awaitable[T]) -> T:
-        """Run a page action, turning Playwright failures into messages the model can act on."""
-        from playwright.async_api import Error as PlaywrightError
-        from playwright.async_api import TimeoutError as PlaywrightTimeoutError
-
+        """Run a page action, turning CDP failures into messages the model can act on."""
         try:
             return await step
-        except PlaywrightTimeoutError:
+        except CdpTimeout:
             raise ModelRetry(
                 f"{action} timed out; check the selector or try another page"
             ) from None
-        except PlaywrightError as error:
-            raise ModelRetry(
-                f"{action} failed: {self.config.redact(error.message)[:300]}"
-            ) from None
-
-    async def settle(self, page: Page) -> None:
-        """Wait briefly for a navigation an action may have started; a page that stays put is
-        fine."""
-        from playwright.async_api import TimeoutError as PlaywrightTimeoutError
-
-        with contextlib.suppress(PlaywrightTimeoutError):
-            await page.wait_for_load_state("domcontentloaded")
+        except CdpError as error:
+            raise ModelRetry(f"{action} failed: {self.config.redact(str(error))[:300]}") from None
 
 
 def _register(tools: BrowserToolset) -> None:
@@ -263,13 +218,9 @@ def _register(tools: BrowserToolset) -> None:
         except (FetchRefused, FetchFailed) as error:
             raise ModelRetry(f"refused: {error}") from None
         page = await tools.page()
-
-        async def go() -> str:
-            response = await page.goto(url, wait_until="domcontentloaded")
-            status = f"HTTP {response.status}\n" if response is not None else ""
-            return status + await tools.describe(page, max_chars)
-
-        return await tools.guarded(f"opening {url}", go())
+        state = await tools.guarded(f"opening {url}", page.goto(url))
+        status = f"HTTP {state.status}\n" if state.status is not None else ""
+        return status + tools.describe(state, max_chars)
 
     @tools.tool
     async def page_text(ctx: RunContext[AgentDeps], max_chars: Chars = DEFAULT_CHARS) -> str:
@@ -279,7 +230,7 @@ def _register(tools: BrowserToolset) -> None:
             max_chars: at most this many characters of text are returned.
         """
         page = await tools.page()
-        return await tools.guarded("reading the page", tools.describe(page, max_chars))
+        return tools.describe(await tools.guarded("reading the page", page.state()), max_chars)
 
     @tools.tool
     async def page_snapshot(ctx: RunContext[AgentDeps], max_chars: Chars = DEFAULT_CHARS) -> str:
@@ -289,29 +240,20 @@ def _register(tools: BrowserToolset) -> None:
             max_chars: at most this many characters are returned.
         """
         page = await tools.page()
-
-        async def snap() -> str:
-            tree = await page.locator("body").aria_snapshot()
-            return tree[:max_chars] + ("\n…(truncated)" if len(tree) > max_chars else "")
-
-        return await tools.guarded("the snapshot", snap())
+        tree = await tools.guarded("the snapshot", page.snapshot())
+        return tree[:max_chars] + ("\n…(truncated)" if len(tree) > max_chars else "")
 
     @tools.tool
     async def click(ctx: RunContext[AgentDeps], selector: Selector) -> str:
         """Click an element, then return the page's text.
 
         Args:
-            selector: a Playwright selector, e.g. 'text=Sign in', '#submit',
-                'role=button[name="Search"]'.
+            selector: a CSS selector ('#submit', 'a[href*=login]'), 'text=Sign in' (an element
+                whose visible text contains the words) or 'role=button[name="Search"]'.
         """
         page = await tools.page()
-
-        async def act() -> str:
-            await page.click(selector)
-            await tools.settle(page)
-            return await tools.describe(page, DEFAULT_CHARS)
-
-        return await tools.guarded(f"clicking {selector!r}", act())
+        state = await tools.guarded(f"clicking {selector!r}", page.click(selector))
+        return tools.describe(state, DEFAULT_CHARS)
 
     @tools.tool
     async def type_text(
@@ -320,20 +262,16 @@ def _register(tools: BrowserToolset) -> None:
         """Fill a text field, optionally pressing Enter, then return the page's text.
 
         Args:
-            selector: a Playwright selector for an input, e.g. 'input[name=q]'.
+            selector: a CSS selector for an input, e.g. 'input[name=q]', or
+                'role=textbox[name="Search"]'.
             text: what to type.
             submit: press Enter afterwards.
         """
         page = await tools.page()
-
-        async def act() -> str:
-            await page.fill(selector, text)
-            if submit:
-                await page.press(selector, "Enter")
-                await tools.settle(page)
-            return await tools.describe(page, DEFAULT_CHARS)
-
-        return await tools.guarded(f"typing into {selector!r}", act())
+        state = await tools.guarded(
+            f"typing into {selector!r}", page.fill(selector, text, submit=submit)
+        )
+        return tools.describe(state, DEFAULT_CHARS)
 
     @tools.tool
     async def screenshot(ctx: RunContext[AgentDeps], full_page: bool = False) -> str:
@@ -344,7 +282,8 @@ def _register(tools: BrowserToolset) -> None:
         """
         page = await tools.page()
         png = await tools.guarded("the screenshot", page.screenshot(full_page=full_page))
+        url = (await tools.guarded("the screenshot", page.state())).url
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         path = f"{SCREENSHOTS}{ctx.deps.session_id}-{stamp}-{uuid.uuid4().hex[:6]}.png"
         await tools.store.put(WORKSPACE + path, png, if_none_match=True)
-        return f"saved {len(png)} bytes to workspace {path} (page {page.url})"
+        return f"saved {len(png)} bytes to workspace {path} (page {url})"

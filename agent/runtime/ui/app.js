@@ -1,7 +1,9 @@
 // edgeagent web chat and admin UI. No framework and no build step: plain DOM, the runtime's JSON
-// API and /ws. Everything the server sends is shown with textContent, never parsed as HTML.
+// API and /ws. Server data is shown with textContent; only a reply's Markdown becomes markup, and
+// only through markdown.js (marked, then DOMPurify, inserted as a DOM fragment).
 
 import { $, ApiError, api, el, showError, toast, when } from "./common.js";
+import { MarkdownStream, copyCode, renderMarkdown } from "./markdown.js";
 
 function randomId() {
   const bytes = new Uint8Array(16);
@@ -46,10 +48,18 @@ async function loadState() {
 }
 
 // ---------------------------------------------------------------- chat
+//
+// The open session lives in the URL (#chat/<session id>), so reload and Back keep your place. A
+// reply streams over /ws: text deltas (Markdown, rendered once per animation frame), tool calls as
+// they happen, then the stored reply, or `stopped` (Stop) or `error`, both with a Retry button.
 
 const SESSION_PAGE = 30; // sessions per listing page
 const HISTORY_PAGE = 50; // turns per history page
-const chat = { socket: null, session: null, inflight: null, retryMs: 500, queue: [], cursor: null, older: null };
+const NEAR_BOTTOM_PX = 48; // this close to the end counts as "following the newest reply"
+const chat = {
+  socket: null, session: null, inflight: null, retryMs: 500, queue: [], cursor: null, older: null,
+  follow: true, // keep the newest message in view until the reader scrolls up
+};
 
 function setConn(state, label) {
   const conn = $("conn");
@@ -57,23 +67,107 @@ function setConn(state, label) {
   conn.textContent = label;
 }
 
-function bubble(role, text, meta, scroll = true) {
-  $("chat-empty")?.remove();
-  const body = el("div", { className: "text", textContent: text });
-  const node = el("div", { className: `msg ${role}` }, body, meta ? el("div", { className: "meta", textContent: meta }) : null);
-  $("messages").append(node);
-  if (scroll) node.scrollIntoView({ block: "end" });
+function sessionHash(id) {
+  return id ? `#chat/${encodeURIComponent(id)}` : "#chat";
+}
+
+function hashSession() {
+  const match = /^#chat\/(.+)$/.exec(location.hash);
+  if (!match) return null;
+  try { return decodeURIComponent(match[1]); } catch { return null; }
+}
+
+// ---- scrolling: follow the newest reply unless the reader scrolled away from it
+
+function atBottom() {
+  const box = $("messages");
+  return box.scrollHeight - box.scrollTop - box.clientHeight <= NEAR_BOTTOM_PX;
+}
+
+function scrollToNewest() {
+  const box = $("messages");
+  box.scrollTop = box.scrollHeight;
+  chat.follow = true;
+  $("to-newest").hidden = true;
+}
+
+function keepNewestInView() {
+  if (chat.follow) scrollToNewest();
+  else $("to-newest").hidden = false;
+}
+
+// ---- messages
+
+function userNode(text, seq) {
+  return el("div", { className: "msg user", dataset: seq ? { seq: String(seq) } : {} }, el("div", { className: "text", textContent: text }));
+}
+
+function prettyArgs(args) {
+  try { return JSON.stringify(JSON.parse(args), null, 2); } catch { return args; }
+}
+
+function argsPreview(args) {
+  let text = args;
+  try {
+    const value = JSON.parse(args);
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      text = Object.entries(value).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ");
+    }
+  } catch { /* not JSON: show as sent */ }
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+}
+
+function toolNode(call) {
+  return el("details", { className: "tool", dataset: { call: call.call_id, state: "running" } },
+    el("summary", {},
+      el("span", { className: "tool-name", textContent: call.name }),
+      el("span", { className: "tool-args", textContent: argsPreview(call.args) }),
+      el("span", { className: "tool-state", textContent: "running…" })),
+    el("div", { className: "tool-body" },
+      el("div", { className: "label", textContent: "Arguments" }),
+      el("pre", { className: "tool-in", textContent: prettyArgs(call.args) }),
+      el("div", { className: "label", textContent: "Result" }),
+      el("pre", { className: "tool-out", textContent: "(running)" })));
+}
+
+function finishTool(node, result, ok) {
+  node.dataset.state = ok ? "ok" : "failed";
+  node.querySelector(".tool-state").textContent = ok ? "done" : "failed";
+  node.querySelector(".tool-out").textContent = result;
+}
+
+function agentNode() {
+  return el("div", { className: "msg agent" }, el("div", { className: "tools" }), el("div", { className: "text md" }));
+}
+
+function setMeta(node, text, actions = []) {
+  node.querySelector(".meta")?.remove();
+  node.append(el("div", { className: "meta" }, el("span", { textContent: text }), ...actions));
+}
+
+function storedAgentNode(turn) {
+  const node = agentNode();
+  const tools = node.querySelector(".tools");
+  for (const call of turn.tools || []) {
+    const item = toolNode(call);
+    if (call.result !== null && call.result !== undefined) finishTool(item, call.result, call.ok);
+    tools.append(item);
+  }
+  node.querySelector(".text").replaceChildren(renderMarkdown(turn.reply));
+  node.dataset.model = turn.model; // which model answered (a fallback or the job model)
+  setMeta(node, `${turn.model} · ${turn.channel} · ${when(turn.created_at)}`);
   return node;
 }
 
 function turnNodes(turns) {
-  return turns.flatMap((turn) => [
-    el("div", { className: "msg user", dataset: { seq: String(turn.seq) } }, el("div", { className: "text", textContent: turn.prompt })),
-    el("div", { className: "msg agent", dataset: { model: turn.model } },
-      el("div", { className: "text", textContent: turn.reply }),
-      el("div", { className: "meta", textContent: `${turn.model} · ${turn.channel} · ${when(turn.created_at)}` })),
-  ]);
+  return turns.flatMap((turn) => [userNode(turn.prompt, turn.seq), storedAgentNode(turn)]);
 }
+
+function showEmpty(text = "Say hello to start a new session.") {
+  $("messages").replaceChildren(el("p", { className: "empty", id: "chat-empty", textContent: text }));
+}
+
+// ---- the socket
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -85,12 +179,18 @@ function connect() {
     setConn("open", "connected");
     // A turn without its final reply frame was not saved: resend it with the same turn_id, so the
     // server answers it once even if it had stored it just before the connection dropped.
-    if (chat.inflight) socket.send(JSON.stringify(chat.inflight.frame));
+    const turn = chat.inflight;
+    if (turn) {
+      socket.send(JSON.stringify(turn.frame));
+      if (turn.stopping) socket.send(JSON.stringify({ type: "stop", turn_id: turn.frame.turn_id }));
+    }
   });
   socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
-  socket.addEventListener("close", () => {
+  socket.addEventListener("close", (event) => {
     if (chat.socket !== socket) return;
-    setConn("closed", "reconnecting…");
+    const why = event.code === 1000 || event.code === 1005 ? "" : ` (code ${event.code}${event.reason ? `: ${event.reason}` : ""})`;
+    setConn("closed", `connection lost${why}; reconnecting…`);
+    if (chat.inflight) setMeta(chat.inflight.node, `Connection lost${why}: reconnecting, then your message is sent again. The reply so far is not saved yet.`);
     setTimeout(connect, chat.retryMs);
     chat.retryMs = Math.min(chat.retryMs * 2, 5000);
   });
@@ -98,43 +198,120 @@ function connect() {
 
 function onFrame(frame) {
   const turn = chat.inflight;
-  if (!turn) return;
-  const text = turn.node.querySelector(".text");
-  if (frame.type === "delta") {
-    if (!turn.streaming) { text.textContent = ""; turn.streaming = true; }
-    text.textContent += frame.text;
-    turn.node.classList.add("streaming");
-    turn.node.scrollIntoView({ block: "end" });
-  } else if (frame.type === "reply") {
-    text.textContent = frame.reply;
-    turn.node.classList.remove("streaming", "pending");
-    turn.node.dataset.model = frame.model; // which model answered (a fallback or the job model)
-    turn.node.append(el("div", { className: "meta", textContent: `${frame.offline ? "offline model" : frame.model} · saved ${when(frame.created_at)}` }));
-    chat.inflight = null;
-    $("chat-send").disabled = false;
-    loadSessions().catch(showError);
-    sendNext();
-  } else if (frame.type === "error") {
-    turn.node.classList.remove("streaming", "pending");
-    turn.node.classList.add("failed");
-    // A reached spend limit (429) is a plain message: which budget, and when it comes back.
-    text.textContent = frame.status === 429 ? frame.error : `Not saved: ${frame.error}${frame.hint ? ` (${frame.hint})` : ""}`;
-    chat.inflight = null;
-    $("chat-send").disabled = false;
-    sendNext();
+  if (!turn || (frame.turn_id && frame.turn_id !== turn.frame.turn_id)) {
+    if (frame.type === "error" && !frame.turn_id) toast(`The server refused a message: ${frame.error}${frame.hint ? ` (${frame.hint})` : ""}`, "error");
+    return;
   }
+  const node = turn.node;
+  switch (frame.type) {
+    case "delta":
+      if (!turn.stream) turn.stream = new MarkdownStream(node.querySelector(".text"), keepNewestInView);
+      node.classList.remove("pending");
+      node.classList.add("streaming");
+      turn.stream.append(frame.text);
+      break;
+    case "tool_call":
+      node.classList.remove("pending");
+      node.querySelector(".tools").append(toolNode(frame));
+      keepNewestInView();
+      break;
+    case "tool_result": {
+      const item = node.querySelector(`.tool[data-call="${CSS.escape(frame.call_id)}"]`);
+      if (item) finishTool(item, frame.result, frame.ok);
+      break;
+    }
+    case "reply":
+      (turn.stream || new MarkdownStream(node.querySelector(".text"), keepNewestInView)).finish(frame.reply);
+      node.dataset.model = frame.model; // which model answered (a fallback or the job model)
+      setMeta(node, `${frame.offline ? "offline model" : frame.model} · saved ${when(frame.created_at)}`);
+      endTurn(node);
+      loadSessions().catch(showError);
+      break;
+    case "stopped":
+      turn.stream?.stop();
+      if (!turn.stream) node.querySelector(".text").textContent = "";
+      node.classList.add("stopped");
+      setMeta(node, "Stopped: this reply was not saved.", [retryButton(turn)]);
+      endTurn(node);
+      break;
+    case "error":
+      turn.stream?.stop();
+      if (!turn.stream) node.querySelector(".text").textContent = "";
+      node.classList.add("failed");
+      // A reached spend limit (429) is a plain sentence: which budget, and when it comes back.
+      if (frame.status === 429) node.querySelector(".text").textContent = frame.error;
+      else node.append(el("p", { className: "error", textContent: errorText(frame) }));
+      setMeta(node, "Not saved.", [retryButton(turn)]);
+      endTurn(node);
+      break;
+    default:
+      break;
+  }
+}
+
+function errorText(frame) {
+  const status = frame.status ? ` (HTTP ${frame.status})` : "";
+  return `The agent could not answer${status}: ${frame.error}.${frame.hint ? ` ${frame.hint[0].toUpperCase()}${frame.hint.slice(1)}.` : ""}`;
+}
+
+function retryButton(turn) {
+  return el("button", {
+    type: "button", className: "retry", textContent: "Retry",
+    onclick: () => retry(turn),
+  });
+}
+
+function endTurn(node) {
+  node.classList.remove("streaming", "pending");
+  chat.inflight = null;
+  setBusy(false);
+  keepNewestInView();
+  sendNext();
+}
+
+function setBusy(busy) {
+  $("chat-send").hidden = busy;
+  $("chat-stop").hidden = !busy;
+}
+
+function stopTurn() {
+  const turn = chat.inflight;
+  if (!turn || turn.stopping) return;
+  turn.stopping = true;
+  setMeta(turn.node, "Stopping…");
+  if (chat.socket?.readyState === WebSocket.OPEN) chat.socket.send(JSON.stringify({ type: "stop", turn_id: turn.frame.turn_id }));
+}
+
+// Retry sends the same message again as a new turn, in place of the one that was not saved.
+function retry(turn) {
+  if (turn.frame.session_id !== chat.session) { toast("That reply belongs to another session."); return; }
+  turn.userNode.remove();
+  turn.node.remove();
+  chat.queue.unshift(turn.frame.message);
+  sendNext();
 }
 
 function sendNext() {
   if (chat.inflight || chat.queue.length === 0) return;
   const message = chat.queue.shift();
-  if (!chat.session) chat.session = randomId();
+  if (!chat.session) {
+    chat.session = randomId();
+    // The new session gets its address now; replacing the entry keeps Back meaning "before".
+    history.replaceState(null, "", sessionHash(chat.session));
+    updateChatTab();
+  }
   const frame = { type: "chat", message, session_id: chat.session, turn_id: randomId() };
-  bubble("user", message);
-  const node = bubble("agent pending", "…");
-  chat.inflight = { frame, node, streaming: false };
-  $("chat-send").disabled = true;
+  $("chat-empty")?.remove();
+  const user = userNode(message);
+  const node = agentNode();
+  node.classList.add("pending");
+  node.querySelector(".text").textContent = "…";
+  $("messages").append(user, node);
+  scrollToNewest();
+  chat.inflight = { frame, node, userNode: user, stream: null, stopping: false };
+  setBusy(true);
   if (chat.socket && chat.socket.readyState === WebSocket.OPEN) chat.socket.send(JSON.stringify(frame));
+  else setMeta(node, "Not connected yet: the message is sent as soon as the connection is back.");
 }
 
 function submitChat(event) {
@@ -147,12 +324,13 @@ function submitChat(event) {
   sendNext();
 }
 
+// ---- sessions
+
 function sessionItem(s) {
   return el("li", {},
-    el("button", {
-      type: "button",
+    el("a", {
+      href: sessionHash(s.session_id),
       className: s.session_id === chat.session ? "item active" : "item",
-      onclick: () => openSession(s.session_id).catch(showError),
       dataset: { session: s.session_id },
     }, el("span", { className: "title", textContent: s.title || s.session_id }), el("span", { className: "sub", textContent: when(s.created_at) })));
 }
@@ -171,21 +349,40 @@ async function loadSessions(more = false) {
 }
 
 function markActive() {
-  for (const button of $("session-list").querySelectorAll("button[data-session]")) {
-    button.classList.toggle("active", button.dataset.session === chat.session);
+  for (const link of $("session-list").querySelectorAll("[data-session]")) {
+    link.classList.toggle("active", link.dataset.session === chat.session);
   }
+}
+
+function updateChatTab() {
+  document.querySelector('.tabs a[data-view="chat"]').href = sessionHash(chat.session);
 }
 
 // A session opens on its newest page of turns; "Load older messages" prepends the page before.
 async function openSession(id) {
-  if (chat.inflight) { toast("Wait for the current reply first."); return; }
-  const page = await api(`/api/sessions/${encodeURIComponent(id)}?limit=${HISTORY_PAGE}`);
   chat.session = id;
+  chat.older = null;
+  updateChatTab();
+  markActive();
+  document.body.classList.remove("sessions-open");
+  $("load-older").hidden = true;
+  showEmpty("Loading…");
+  let page;
+  try {
+    page = await api(`/api/sessions/${encodeURIComponent(id)}?limit=${HISTORY_PAGE}`);
+  } catch (error) {
+    if (chat.session !== id) return;
+    const gone = error instanceof ApiError && error.status === 404;
+    showEmpty(gone
+      ? `No session "${id}" here: it was never saved, or it belongs to someone else. Start a new chat, or pick one from the list.`
+      : `Could not load this session: ${error.message}`);
+    return;
+  }
+  if (chat.session !== id) return;
   chat.older = page.older_before;
   $("messages").replaceChildren(...turnNodes(page.turns));
   $("load-older").hidden = !chat.older;
-  $("messages").lastElementChild?.scrollIntoView({ block: "end" });
-  markActive();
+  scrollToNewest();
 }
 
 async function loadOlder() {
@@ -195,6 +392,7 @@ async function loadOlder() {
   if (chat.session !== id) return;
   const box = $("messages");
   const first = box.firstElementChild;
+  chat.follow = false;
   box.prepend(...turnNodes(page.turns));
   first?.scrollIntoView({ block: "start" });
   chat.older = page.older_before;
@@ -202,13 +400,23 @@ async function loadOlder() {
 }
 
 function newChat() {
-  if (chat.inflight) { toast("Wait for the current reply first."); return; }
   chat.session = null;
   chat.older = null;
+  updateChatTab();
+  markActive();
+  document.body.classList.remove("sessions-open");
   $("load-older").hidden = true;
-  $("messages").replaceChildren(el("p", { className: "empty", id: "chat-empty", textContent: "Say hello to start a new session." }));
-  loadSessions().catch(showError);
+  showEmpty();
   $("chat-input").focus();
+}
+
+// The chat view for the URL's session: opened when it differs from the one shown.
+function showChat() {
+  const id = hashSession();
+  if (id && id !== chat.session) openSession(id).catch(showError);
+  else if (!id && location.hash !== "" && chat.session) newChat();
+  else if (!id && location.hash === "" && chat.session) history.replaceState(null, "", sessionHash(chat.session));
+  return loadSessions().then(markActive);
 }
 
 // ---------------------------------------------------------------- memory
@@ -332,10 +540,10 @@ async function approve(pairing) {
 
 // ---------------------------------------------------------------- navigation
 
-const loaders = { chat: () => loadSessions(), memory: loadMemoryFiles, jobs: loadJobs, channels: loadChannels, state: loadState };
+const loaders = { chat: showChat, memory: loadMemoryFiles, jobs: loadJobs, channels: loadChannels, state: loadState };
 
 function route() {
-  const view = (location.hash || "#chat").slice(1);
+  const view = (location.hash || "#chat").slice(1).split("/")[0];
   const name = view in loaders ? view : "chat";
   $("toast").hidden = true;
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${name}`;
@@ -346,10 +554,22 @@ function route() {
 function start() {
   $("chat-form").addEventListener("submit", submitChat);
   $("chat-input").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey) submitChat(event);
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) submitChat(event);
   });
-  $("new-chat").addEventListener("click", newChat);
-  $("sessions-more").addEventListener("click", () => loadSessions(true).catch(showError));
+  $("chat-stop").addEventListener("click", stopTurn);
+  $("new-chat").addEventListener("click", () => { location.hash = "#chat"; });
+  $("toggle-sessions").addEventListener("click", () => document.body.classList.toggle("sessions-open"));
+  $("session-list").addEventListener("click", () => document.body.classList.remove("sessions-open"));
+  $("to-newest").addEventListener("click", scrollToNewest);
+  $("messages").addEventListener("scroll", () => {
+    chat.follow = atBottom();
+    if (chat.follow) $("to-newest").hidden = true;
+  }, { passive: true });
+  $("messages").addEventListener("click", (event) => {
+    const button = event.target.closest("button.copy");
+    if (button) copyCode(button).catch(showError);
+  });
+  $("sessions-more").addEventListener("click", () => loadSessions(true).then(markActive).catch(showError));
   $("load-older").addEventListener("click", () => loadOlder().catch(showError));
   $("memory-save").addEventListener("click", () => saveMemory().catch(showError));
   $("memory-search").addEventListener("submit", (event) => searchMemory(event).catch(showError));

@@ -1,0 +1,1 @@
+"""Contracts shared by infra/, agent/edge and agent/runtime, each declared once."""

@@ -1,0 +1,1 @@
+"""How fast the chat page renders a long streamed reply (see __main__)."""
