@@ -13,6 +13,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Collection, Mapping
+from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -135,6 +136,15 @@ TelegramUser = Annotated[str, _pattern(_TELEGRAM_USER, "a numeric Telegram user 
 SlackUser = Annotated[str, _pattern(_SLACK_USER, "a Slack member id such as `U0123ABCD`")]
 DiscordUser = Annotated[str, _pattern(_DISCORD_USER, "a Discord user id (15-21 digits)")]
 TimeoutS = Annotated[int, Field(ge=1, le=3600)]
+# Dollars with at most cents; AI Gateway spend limits are in US dollars
+# (https://developers.cloudflare.com/ai-gateway/features/spend-limits/).
+Usd = Annotated[Decimal, Field(gt=0, decimal_places=2, allow_inf_nan=False)]
+RemoteModel = Annotated[
+    str, _pattern(re.compile(r"^[a-z][a-z0-9-]*:\S+$"), "`<provider>:<model>` (not `offline`)")
+]
+# A dynamic route of AI Gateway holds the primary and at most this many fallbacks (kept small: each
+# fallback is one more model a failing request waits for).
+MAX_FALLBACKS = 4
 
 
 def _tool_names(value: list[str]) -> list[str]:
@@ -392,6 +402,36 @@ class StackConfig(BaseModel):
     gateway_collect_logs: bool = Field(
         default=True, description="keep AI Gateway request logs", examples=[True]
     )
+    # Budgets and routing (docs/costs.md).
+    spend_limit_daily_usd: Annotated[Usd, Field(le=100_000)] | None = Field(
+        default=None,
+        description="AI Gateway spend limit of the whole stack per day (US dollars); required "
+        "(or spendLimitMonthlyUsd) in a `prod` stack",
+        examples=["5.00"],
+    )
+    spend_limit_monthly_usd: Annotated[Usd, Field(le=1_000_000)] | None = Field(
+        default=None,
+        description="AI Gateway spend limit of the whole stack per 30 days (US dollars)",
+        examples=["100.00"],
+    )
+    user_spend_limit_daily_usd: Annotated[Usd, Field(le=100_000)] | None = Field(
+        default=None,
+        description="AI Gateway spend limit of each user per day (US dollars), split by the "
+        "`user` metadata every model call carries",
+        examples=["1.50"],
+    )
+    model_fallbacks: list[RemoteModel] = Field(
+        default_factory=list,
+        description="models tried in order when agentModel fails, is rate limited or over "
+        f"budget (an AI Gateway dynamic route; at most {MAX_FALLBACKS})",
+        examples=[["anthropic:claude-haiku-4-5", "workers-ai:@cf/meta/llama-3.3-70b-instruct"]],
+    )
+    job_model: RemoteModel | None = Field(
+        default=None,
+        description="model for scheduled jobs and compaction summaries (a cheaper one); "
+        "unset = agentModel",
+        examples=["openai:gpt-5-nano"],
+    )
     # Channels.
     telegram_bot_token: Secret | None = Field(
         default=None, description="Telegram bot token", examples=["123456:ABC-your-bot-token"]
@@ -603,7 +643,76 @@ def _cross_field_issues(present: set[str], data: Mapping[str, object]) -> list[C
                     issues.append(
                         ConfigIssue(key_of(name), f"is required with {others}", example_of(name))
                     )
-    return issues + _channel_issues(present, data)
+    return issues + _channel_issues(present, data) + _budget_issues(present, data)
+
+
+def _budget_issues(present: set[str], data: Mapping[str, object]) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+
+    def usd(name: str) -> Decimal | None:
+        try:
+            return Decimal(str(data[name])) if name in present else None
+        except ArithmeticError:
+            return None  # the field's own validation names it
+
+    daily, monthly = usd("spend_limit_daily_usd"), usd("spend_limit_monthly_usd")
+    user_daily = usd("user_spend_limit_daily_usd")
+    if daily is not None and monthly is not None and daily > monthly:
+        issues.append(
+            ConfigIssue(
+                key_of("spend_limit_monthly_usd"),
+                f"({monthly}) is below spendLimitDailyUsd ({daily}): one day could never "
+                "reach the daily limit",
+                example_of("spend_limit_monthly_usd"),
+            )
+        )
+    if user_daily is not None and daily is not None and user_daily > daily:
+        issues.append(
+            ConfigIssue(
+                key_of("user_spend_limit_daily_usd"),
+                f"({user_daily}) is above spendLimitDailyUsd ({daily}), which caps every "
+                "user together",
+                example_of("user_spend_limit_daily_usd"),
+            )
+        )
+    remote = data.get("agent_model") not in (None, "offline")
+    fallbacks = data.get("model_fallbacks")
+    if "model_fallbacks" in present and isinstance(fallbacks, list):
+        if not remote:
+            issues.append(
+                ConfigIssue(
+                    key_of("model_fallbacks"),
+                    "needs a remote agentModel to fall back from (agentModel is `offline`)",
+                    example_of("agent_model"),
+                )
+            )
+        if len(fallbacks) > MAX_FALLBACKS:
+            issues.append(
+                ConfigIssue(
+                    key_of("model_fallbacks"),
+                    f"lists {len(fallbacks)} models; at most {MAX_FALLBACKS}",
+                    example_of("model_fallbacks"),
+                )
+            )
+        chain = [data.get("agent_model"), *fallbacks]
+        repeated = sorted({str(m) for m in chain if chain.count(m) > 1})
+        if repeated:
+            issues.append(
+                ConfigIssue(
+                    key_of("model_fallbacks"),
+                    f"repeats {', '.join(repeated)} (agentModel is tried first already)",
+                    example_of("model_fallbacks"),
+                )
+            )
+    if "job_model" in present and not remote:
+        issues.append(
+            ConfigIssue(
+                key_of("job_model"),
+                "applies only with a remote agentModel (agentModel is `offline`)",
+                example_of("agent_model"),
+            )
+        )
+    return issues
 
 
 def _decode(field_name: str, raw: object) -> object:

@@ -28,7 +28,13 @@ def _type_name(annotation: Any) -> str:
         return f"list of {_type_name(args[0])}"
     if annotation is typing.Any:
         return "any"
-    names = {"str": "string", "int": "integer", "bool": "boolean", "SecretStr": "string"}
+    names = {
+        "str": "string",
+        "int": "integer",
+        "bool": "boolean",
+        "SecretStr": "string",
+        "Decimal": "number",
+    }
     name = getattr(annotation, "__name__", str(annotation))
     return names.get(name, name)
 

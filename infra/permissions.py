@@ -20,6 +20,7 @@ import pulumi
 R2_ITEM_READ = "Workers R2 Storage Bucket Item Read"
 R2_ITEM_WRITE = "Workers R2 Storage Bucket Item Write"
 AI_GATEWAY_RUN = "AI Gateway Run"
+AI_GATEWAY_READ = "AI Gateway Read"
 BROWSER_RENDERING_EDIT = "Browser Rendering Edit"
 
 # Names to try, in order, for each permission this stack grants.
@@ -27,6 +28,7 @@ ALIASES: Mapping[str, Sequence[str]] = {
     R2_ITEM_READ: (R2_ITEM_READ,),
     R2_ITEM_WRITE: (R2_ITEM_WRITE,),
     AI_GATEWAY_RUN: (AI_GATEWAY_RUN,),
+    AI_GATEWAY_READ: (AI_GATEWAY_READ,),
     BROWSER_RENDERING_EDIT: (BROWSER_RENDERING_EDIT, "Browser Run Edit"),
 }
 
@@ -110,7 +112,7 @@ DEPLOY_PERMISSIONS: tuple[DeployPermission, ...] = (
     DeployPermission(
         "Account API Tokens: Edit",
         ACCOUNT,
-        "creating the three scoped tokens; looking up permission groups (Edit includes Read)",
+        "creating the four scoped tokens; looking up permission groups (Edit includes Read)",
     ),
     DeployPermission(
         "Containers: Edit",

@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 import yaml
 
-from infra.config import load_config
+from infra.config import StackConfig, load_config
 from infra.cost import estimate_monthly_cost
 from infra.edge_bundle import resolve_bundle
 from infra.errors import BuildError, ConfigError
@@ -285,9 +285,25 @@ def main(argv: list[str] | None = None) -> int:
     else:
         cfg = load_config(args.stack, *config_values(config))
         cost = estimate_monthly_cost(cfg.instance_type, cfg.max_instances, cfg.sleep_after)
-        out = "\n".join([render_text(plan), "", *cost.lines()])
+        out = "\n".join([render_text(plan), "", spend_limits_line(cfg), *cost.lines()])
     print(out)
     return 0
+
+
+def spend_limits_line(cfg: StackConfig) -> str:
+    """The model spend limits in force, as `infra.plan` prints them beside the container cost."""
+    parts = [
+        f"${amount:.2f}{unit}"
+        for amount, unit in (
+            (cfg.spend_limit_daily_usd, "/day"),
+            (cfg.spend_limit_monthly_usd, "/30 days"),
+            (cfg.user_spend_limit_daily_usd, "/person/day"),
+        )
+        if amount is not None
+    ]
+    if not parts:
+        return "model spend limits: none (set edgeagent:spendLimitDailyUsd; docs/costs.md)"
+    return f"model spend limits (AI Gateway): {', '.join(parts)} (docs/costs.md)"
 
 
 if __name__ == "__main__":

@@ -83,6 +83,11 @@ def python(settings: Sequence[Setting]) -> str:
         "",
         "from __future__ import annotations",
         "",
+        *(
+            ["from decimal import Decimal"]
+            if any("Decimal" in s.py.annotation for s in runtime if s.py)
+            else []
+        ),
         "from pathlib import Path",
         "from typing import Annotated, Literal",
         "",

@@ -25,9 +25,11 @@ _AI_GATEWAY_SUFFIX = {
 }
 
 
-def model_endpoint(settings: RuntimeSettings) -> tuple[str, dict[str, str]]:
-    """The base URL and extra headers for the configured remote model."""
-    provider = settings.agent_model.split(":", 1)[0]
+def model_endpoint(
+    settings: RuntimeSettings, model: str | None = None
+) -> tuple[str, dict[str, str]]:
+    """The base URL and extra headers for a remote model (AGENT_MODEL by default)."""
+    provider = (model or settings.agent_model).split(":", 1)[0]
     if settings.agent_model_base_url is not None:
         return settings.agent_model_base_url.rstrip("/"), {}
     if settings.ai_gateway_base_url is None:

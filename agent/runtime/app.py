@@ -37,6 +37,7 @@ from agent.runtime.routes import (
     openapi,
     state,
     ui,
+    usage,
     ws,
 )
 from agent.runtime.runtime_state import Runtime
@@ -123,6 +124,7 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
             *jobs.routes,
             *state.routes,
             *openapi.routes,
+            *usage.routes,
             *ui.routes,
         ],
         middleware=[

@@ -12,10 +12,13 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
 
+from agent.runtime.attribution import CallScope, attributed
+from agent.runtime.budget import SpendLimits
 from agent.runtime.engine import AgentDeps, Engine, StreamEvent, TurnOutcome
 from agent.runtime.engine.model_errors import model_failure
 from agent.runtime.errors import EngineError, RequestError
@@ -42,6 +45,8 @@ class TurnRequest:
     channel: str
     request_id: str
     turn_id: str | None = None
+    # The scheduled job whose firing this turn is (attribution, AGENT_JOB_MODEL).
+    job: str | None = None
 
 
 class ChatService:
@@ -54,6 +59,8 @@ class ChatService:
         sessions: SessionStore,
         engine: Engine,
         http: httpx.AsyncClient,
+        *,
+        clock: Callable[[], datetime] = now,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -61,6 +68,8 @@ class ChatService:
         self.access = SessionAccess(sessions.index, store, settings.admin_emails)
         self.engine = engine
         self.http = http
+        self.limits = SpendLimits.from_settings(settings)
+        self._clock = clock  # when a reached budget resets is computed from it
 
     async def turn(
         self,
@@ -91,7 +100,7 @@ class ChatService:
                 created_at=now(),
                 prompt=request.prompt,
                 reply=outcome.reply,
-                model=self.engine.model_label,
+                model=outcome.model or self.engine.model_label,
                 messages=outcome.messages,
             )
             return await self.sessions.append(request.session_id, draft)
@@ -111,12 +120,22 @@ class ChatService:
             user=request.user,
             channel=request.channel,
             request_id=request.request_id,
+            job=request.job,
+        )
+        scope = CallScope(
+            tenant=self.settings.agent_tenant,
+            user=request.user,
+            session=request.session_id,
+            channel=f"job:{request.job}" if request.job else request.channel,
+            engine=self.settings.agent_engine,
         )
         try:
-            async with asyncio.timeout(self.settings.agent_turn_timeout_s):
-                return await _unless_stopped(
-                    self._run(window, request.prompt, deps, on_event), stop
-                )
+            # The task _unless_stopped starts copies this context, so the scope reaches it.
+            with attributed(scope):
+                async with asyncio.timeout(self.settings.agent_turn_timeout_s):
+                    return await _unless_stopped(
+                        self._run(window, request.prompt, deps, on_event), stop
+                    )
         except TimeoutError:
             raise RequestError(
                 504,
@@ -126,6 +145,8 @@ class ChatService:
         except (RequestError, EngineError, TurnStopped):
             raise
         except Exception as error:  # model/provider failures: report as a failed run
+            if scope.spend_limit is not None:  # a budget, not a failure (agent/runtime/budget.py)
+                raise self.limits.exhausted(scope.spend_limit, self._clock()) from None
             raise model_failure(error, self.settings) from error
 
     async def _run(

@@ -31,10 +31,10 @@ class RuntimeSettings(DeclaredSettings):
         case_sensitive=False, extra="ignore", env_ignore_empty=True, frozen=True
     )
 
-    @field_validator("agent_model")
+    @field_validator("agent_model", "agent_job_model")
     @classmethod
-    def _model_format(cls, value: str) -> str:
-        if not MODEL_PATTERN.match(value):
+    def _model_format(cls, value: str | None) -> str | None:
+        if value is not None and not MODEL_PATTERN.match(value):
             raise ValueError(
                 "must be 'offline' or '<provider>:<model>' with provider one of "
                 "openai, compat, workers-ai, anthropic"

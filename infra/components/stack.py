@@ -9,6 +9,7 @@ token permission groups. It reads no configuration itself: it is handed a valida
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pulumi
 import pulumi_random as random
@@ -16,18 +17,21 @@ import pulumi_random as random
 from infra import permissions
 from infra.bindings import check_provided, worker_bindings
 from infra.components.access import Access, AccessArgs
-from infra.components.ai_gateway import AiGateway, AiGatewayArgs
+from infra.components.ai_gateway import AiGateway, AiGatewayArgs, SpendLimits
 from infra.components.base import EdgeAgentComponent
 from infra.components.browser import Browser, BrowserArgs
 from infra.components.container import Container, ContainerArgs
 from infra.components.storage import Storage, StorageArgs
 from infra.components.worker import EdgeWorker, WorkerArgs
 from infra.config import StackConfig
+from infra.cost import estimate_monthly_cost
 from infra.edge_bundle import EdgeBundle
 from infra.paths import REPO_ROOT
 
 # The Durable Object class the container backs (docs/contract.md).
 SANDBOX_CLASS = "Sandbox"
+# The AI Gateway dynamic route carrying edgeagent:modelFallbacks (AGENT_MODEL_ROUTE).
+MODEL_ROUTE = "agent"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +50,12 @@ def public_hostname(config: StackConfig) -> str:
 def openclaw_origins(config: StackConfig) -> list[str]:
     """Origins allowed to open the OpenClaw Control UI: as configured, else the agent's own."""
     return config.openclaw_allowed_origins or [f"https://{public_hostname(config)}"]
+
+
+def container_monthly_usd(config: StackConfig) -> str:
+    """The container's estimated monthly cost in US dollars, e.g. `12.34` (infra/cost.py)."""
+    estimate = estimate_monthly_cost(config.instance_type, config.max_instances, config.sleep_after)
+    return f"{estimate.total_usd.quantize(Decimal('0.01'))}"
 
 
 def has_channels(config: StackConfig) -> bool:
@@ -95,7 +105,15 @@ class EdgeAgentStack(EdgeAgentComponent):
                 cache_ttl=cfg.gateway_cache_ttl,
                 collect_logs=cfg.gateway_collect_logs,
                 token_name=names.token("ai-gateway"),
+                logs_token_name=names.token("ai-gateway logs"),
                 permission_ids=permission_ids,
+                spend_limits=SpendLimits(
+                    daily_usd=cfg.spend_limit_daily_usd,
+                    monthly_usd=cfg.spend_limit_monthly_usd,
+                    user_daily_usd=cfg.user_spend_limit_daily_usd,
+                ),
+                route_models=[cfg.agent_model, *cfg.model_fallbacks],
+                route_name=MODEL_ROUTE,
             ),
             child,
         )
@@ -146,6 +164,9 @@ class EdgeAgentStack(EdgeAgentComponent):
         provided: dict[str, pulumi.Input[str]] = {
             "AI_GATEWAY_BASE_URL": self.gateway.base_url,
             "AI_GATEWAY_TOKEN": self.gateway.token,
+            "AI_GATEWAY_LOGS_TOKEN": self.gateway.logs_token,
+            # The Usage page shows it beside the model spend (infra/cost.py, docs/costs.md).
+            "AGENT_CONTAINER_MONTHLY_USD": container_monthly_usd(cfg),
             "STATE_BUCKET": self.storage.bucket_name,
             "STATE_ENDPOINT": self.storage.endpoint,
             "STATE_ACCESS_KEY_ID": self.storage.access_key_id,
@@ -164,6 +185,8 @@ class EdgeAgentStack(EdgeAgentComponent):
             provided["OPENCLAW_GATEWAY_TOKEN"] = self.openclaw_gateway_token
             # The runtime reads lists comma-separated (docs/contract.md).
             provided["OPENCLAW_ALLOWED_ORIGINS"] = ",".join(openclaw_origins(cfg))
+        if cfg.model_fallbacks:
+            provided["AGENT_MODEL_ROUTE"] = MODEL_ROUTE  # the route the gateway falls back by
         declared = worker_bindings(cfg, provided)
 
         self.worker = EdgeWorker(

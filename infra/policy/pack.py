@@ -69,7 +69,9 @@ def _resource_policy(spec: PolicySpec, check: Validator) -> ResourceValidationPo
         resource = PlanResource(args.resource_type, args.name, None, plain(args.props))
         _report(check([resource]), report_violation, {args.name: args.urn})
 
-    return ResourceValidationPolicy(spec.name, spec.description, validate)
+    return ResourceValidationPolicy(
+        spec.name, spec.description, validate, enforcement_level=_level(spec)
+    )
 
 
 def _from_stack(resource: PolicyResource) -> PlanResource:
@@ -89,7 +91,14 @@ def _stack_policy(spec: PolicySpec, check: Validator) -> StackValidationPolicy:
         urns = {r.name: r.urn for r in args.resources}
         _report(check(resources), report_violation, urns)
 
-    return StackValidationPolicy(spec.name, spec.description, validate)
+    return StackValidationPolicy(
+        spec.name, spec.description, validate, enforcement_level=_level(spec)
+    )
+
+
+def _level(spec: PolicySpec) -> EnforcementLevel | None:
+    # None = the pack's level (ENFORCEMENT); advisory policies report without failing.
+    return EnforcementLevel.ADVISORY if spec.advisory else None
 
 
 def build_policies(specs: Sequence[PolicySpec] = POLICIES) -> list[Policy]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from agent.contract.settings import local_only, secret_bindings
 from infra.policy.access import hostnames_behind_access
+from infra.policy.budgets import prod_has_a_stack_wide_spend_limit, spend_limit_advised
 from infra.policy.plan import SECRET, PlanResource, Violation, enabled, of_type, resources_of
 from infra.policy.residency import storage_and_sandboxes_share_a_jurisdiction
 from infra.policy.tokens import tokens_scoped_to_named_resources
@@ -29,6 +30,8 @@ __all__ = [
     "no_local_dev_origin",
     "no_public_r2",
     "no_secret_in_plain_binding",
+    "prod_has_a_stack_wide_spend_limit",
+    "spend_limit_advised",
     "storage_and_sandboxes_share_a_jurisdiction",
     "tokens_scoped_to_named_resources",
     "validate_plan",
@@ -155,6 +158,8 @@ class PolicySpec:
     description: str
     scope: Scope
     check: Validator
+    # Advisory policies warn and never fail a preview (nor `validate_plan`).
+    advisory: bool = False
 
 
 POLICIES: tuple[PolicySpec, ...] = (
@@ -189,14 +194,27 @@ POLICIES: tuple[PolicySpec, ...] = (
         Scope.RESOURCE,
         no_local_dev_origin,
     ),
+    PolicySpec(
+        "spend-limit-in-prod",
+        "A `prod` stack's AI Gateway has a stack-wide spend limit.",
+        Scope.RESOURCE,
+        prod_has_a_stack_wide_spend_limit,
+    ),
+    PolicySpec(
+        "spend-limit-advised",
+        "Any other stack's AI Gateway has a stack-wide spend limit too (advisory).",
+        Scope.RESOURCE,
+        spend_limit_advised,
+        advisory=True,
+    ),
 )
 
 
 def validate_resources(resources: Sequence[PlanResource]) -> list[Violation]:
-    """Every violation of every policy."""
-    return [v for spec in POLICIES for v in spec.check(resources)]
+    """Every violation of every mandatory policy."""
+    return [v for spec in POLICIES if not spec.advisory for v in spec.check(resources)]
 
 
 def validate_plan(plan: Mapping[str, Any]) -> list[Violation]:
-    """Every violation of every policy in a plan document."""
+    """Every violation of every mandatory policy in a plan document."""
     return validate_resources(resources_of(plan))

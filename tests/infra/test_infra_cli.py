@@ -54,10 +54,11 @@ def test_text_plan_and_diff_from_a_config_file(tmp_path: Path) -> None:
     (tmp_path / "old.json").write_text(old.stdout)
     text = run_plan("--stack", "acme-prod", "--config-file", str(base))
     # A first deploy: the Durable Object classes are provisioned by `edgeagent-edge-provision`.
-    assert text.stdout.startswith("stack acme-prod: 25 resources in 7 components\n")
+    assert text.stdout.startswith("stack acme-prod: 26 resources in 7 components\n")
     storage = text.stdout.split("\nedgeagent-storage  (Storage)\n", 1)[1].split("\n\n", 1)[0]
     assert "  + cloudflare:R2Bucket  edgeagent-storage-bucket" in storage.splitlines()
     assert text.stdout.rstrip().splitlines()[-3].startswith("container cost estimate")
+    assert text.stdout.rstrip().splitlines()[-4].startswith("model spend limits: none")
     changed = write_stack(tmp_path / "b.yaml", {**minimal_config(), "edgeagent:cron": "0 * * * *"})
     diff = run_plan(
         "--stack", "acme-prod", "--config-file", str(changed), "--diff", str(tmp_path / "old.json")

@@ -95,6 +95,7 @@ def test_permission_groups_resolve_by_name_and_alias() -> None:
         {"name": "Workers R2 Storage Bucket Item Read", "id": "r"},
         {"name": "Workers R2 Storage Bucket Item Write", "id": "w"},
         {"name": "AI Gateway Run", "id": "g"},
+        {"name": "AI Gateway Read", "id": "gr"},
         {"name": "Browser Run Edit", "id": "b"},
         {"name": "Zone Read", "id": "z"},
     ]
@@ -102,12 +103,15 @@ def test_permission_groups_resolve_by_name_and_alias() -> None:
         permissions.R2_ITEM_READ: "r",
         permissions.R2_ITEM_WRITE: "w",
         permissions.AI_GATEWAY_RUN: "g",
+        permissions.AI_GATEWAY_READ: "gr",
         permissions.BROWSER_RENDERING_EDIT: "b",
     }
 
 
 def test_missing_permission_groups_are_all_named() -> None:
-    with pytest.raises(ValueError, match="'AI Gateway Run', 'Browser Rendering Edit'"):
+    with pytest.raises(
+        ValueError, match="'AI Gateway Run', 'AI Gateway Read', 'Browser Rendering Edit'"
+    ):
         permissions.resolve(
             [
                 {"name": "Workers R2 Storage Bucket Item Read", "id": "r"},
@@ -142,6 +146,7 @@ PERMISSION_IDS = {
     permissions.R2_ITEM_READ: "pg-r",
     permissions.R2_ITEM_WRITE: "pg-w",
     permissions.AI_GATEWAY_RUN: "pg-g",
+    permissions.AI_GATEWAY_READ: "pg-gr",
     permissions.BROWSER_RENDERING_EDIT: "pg-b",
 }
 
@@ -268,7 +273,7 @@ def test_gateway_and_browser_alone(component: str) -> None:
                 AiGatewayArgs(
                     account_id=ACCOUNT, gateway_id="gw", rate_limit=5, rate_limit_interval=10,
                     rate_limit_technique="fixed", cache_ttl=0, collect_logs=False,
-                    token_name="t", permission_ids=ids,
+                    token_name="t", logs_token_name="l", permission_ids=ids,
                 ),
             )  # fmt: skip
             pulumi.export("token", gateway.token)
@@ -284,12 +289,14 @@ def test_gateway_and_browser_alone(component: str) -> None:
     assert document["outputs"]["token"] == "[secret]"
     if component == "ai":
         assert declared(document) == [
+            ("AccountToken", "g-logs-token", "g"),
             ("AccountToken", "g-token", "g"),
             ("AiGateway", "g", None),
             ("AiGateway", "g-gateway", "g"),
         ]
         gateway = one(document, "AiGateway", "g-gateway")["inputs"]
         assert (gateway["collectLogs"], gateway["rateLimitingTechnique"]) == (False, "fixed")
+        assert "spendLimits" not in gateway  # none configured
         assert document["outputs"]["base"] == f"https://gateway.ai.cloudflare.com/v1/{ACCOUNT}/gw"
     else:
         assert declared(document) == [("AccountToken", "b-token", "b"), ("Browser", "b", None)]

@@ -29,6 +29,7 @@ DEV_RESOURCES = sorted(
         (f"{CF}/accountToken:AccountToken", "edgeagent-storage-token"),
         (f"{CF}/aiGateway:AiGateway", "edgeagent-ai-gateway"),
         (f"{CF}/accountToken:AccountToken", "edgeagent-ai-token"),
+        (f"{CF}/accountToken:AccountToken", "edgeagent-ai-logs-token"),
         (f"{CF}/accountToken:AccountToken", "edgeagent-browser-token"),
         (f"{CF}/zeroTrustAccessPolicy:ZeroTrustAccessPolicy", "edgeagent-access-allow-policy"),
         (
@@ -158,6 +159,7 @@ def test_state_token_is_scoped_to_exactly_this_bucket(full_plan: dict[str, Any])
     ("token", "permission"),
     [
         ("edgeagent-ai-token", "AI Gateway Run"),
+        ("edgeagent-ai-logs-token", "AI Gateway Read"),
         ("edgeagent-browser-token", "Browser Rendering Edit"),
     ],
 )
@@ -258,10 +260,11 @@ CONTRACT_PLAIN = {
     "TENANT", "ISOLATION", "ACCESS_TEAM_DOMAIN", "ACCESS_AUD", "SLEEP_AFTER",
     "COLD_START_TIMEOUT_MS", "AGENT_ENGINE", "AGENT_MODEL", "AI_GATEWAY_BASE_URL",
     "STATE_BUCKET", "STATE_ENDPOINT", "BROWSER_CDP_URL", "CHANNEL_RECORD_RETENTION_DAYS",
+    "AGENT_CONTAINER_MONTHLY_USD",
 }  # fmt: skip
 CONTRACT_SECRETS = {
-    "AGENT_EDGE_TOKEN", "AI_GATEWAY_TOKEN", "STATE_ACCESS_KEY_ID", "STATE_SECRET_ACCESS_KEY",
-    "BROWSER_API_TOKEN",
+    "AGENT_EDGE_TOKEN", "AI_GATEWAY_TOKEN", "AI_GATEWAY_LOGS_TOKEN", "STATE_ACCESS_KEY_ID",
+    "STATE_SECRET_ACCESS_KEY", "BROWSER_API_TOKEN",
 }  # fmt: skip
 CHANNEL_SECRETS = {
     "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",

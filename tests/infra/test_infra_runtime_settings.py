@@ -8,6 +8,7 @@ intended.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -37,7 +38,11 @@ def optional_bindings() -> set[str]:
     return names
 
 
-OPTIONAL = optional_bindings() | {"OPENCLAW_ALLOWED_ORIGINS", "OPENCLAW_GATEWAY_TOKEN"}
+OPTIONAL = optional_bindings() | {
+    "OPENCLAW_ALLOWED_ORIGINS",
+    "OPENCLAW_GATEWAY_TOKEN",
+    "AGENT_MODEL_ROUTE",  # bound only with edgeagent:modelFallbacks
+}
 OPENCLAW = {"edgeagent:agentEngine": "openclaw", "edgeagent:instanceType": "standard-1"}
 TOKEN_RESOURCE = ("random:index/randomPassword:RandomPassword", "edgeagent-openclaw-token")
 SETTINGS = {
@@ -56,6 +61,12 @@ SETTINGS = {
     "edgeagent:discordAllowlist": ["80351110224678912"],
     "edgeagent:adminEmails": ["ops@example.com", "lead@example.com"],
     "edgeagent:mcpServers": {"secure": "v1:CIPHER-MCP"},
+    "edgeagent:agentModel": "openai:gpt-5-mini",
+    "edgeagent:modelFallbacks": ["anthropic:claude-haiku-4-5"],
+    "edgeagent:jobModel": "openai:gpt-5-nano",
+    "edgeagent:spendLimitDailyUsd": "5.00",
+    "edgeagent:spendLimitMonthlyUsd": "100.00",
+    "edgeagent:userSpendLimitDailyUsd": "1.50",
 }
 EXPECTED_TEXT = {
     "AGENT_INSTRUCTIONS": "You are Ada, my research assistant.\nCite sources.",
@@ -72,6 +83,11 @@ EXPECTED_TEXT = {
     "DISCORD_DM_POLICY": "pairing",
     "DISCORD_ALLOWLIST": "80351110224678912",
     "AGENT_ADMIN_EMAILS": "ops@example.com,lead@example.com",
+    "AGENT_MODEL_ROUTE": "agent",
+    "AGENT_JOB_MODEL": "openai:gpt-5-nano",
+    "AGENT_SPEND_LIMIT_DAILY_USD": "5.00",
+    "AGENT_SPEND_LIMIT_MONTHLY_USD": "100.00",
+    "AGENT_USER_SPEND_LIMIT_DAILY_USD": "1.50",
 }
 
 
@@ -184,9 +200,17 @@ def test_the_runtime_reads_the_bound_values_as_configured() -> None:
         state_backend="local",
         telegram_bot_token="123456789:" + "A" * 35,
         slack_bot_token="xoxb-" + "1" * 20,
+        ai_gateway_token="g" * 40,  # a secret binding: the plan shows no value
         **env,
     )
     assert settings.discord_application_id == env["discord_application_id"]
+    assert (settings.agent_job_model, settings.agent_model_route) == ("openai:gpt-5-nano", "agent")
+    assert (
+        settings.agent_spend_limit_daily_usd,
+        settings.agent_spend_limit_monthly_usd,
+        settings.agent_user_spend_limit_daily_usd,
+    ) == (Decimal("5.00"), Decimal("100.00"), Decimal("1.50"))
+    assert settings.agent_container_monthly_usd == Decimal(env["agent_container_monthly_usd"])
     assert settings.agent_instructions == EXPECTED_TEXT["AGENT_INSTRUCTIONS"]
     assert (settings.agent_turn_timeout_s, settings.job_timeout_s) == (90.0, 600.0)
     assert settings.agent_context_tokens == 32000

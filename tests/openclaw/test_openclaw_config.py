@@ -89,11 +89,21 @@ def test_models_go_through_ai_gateway_with_its_header(
             "source": "env",
             "provider": "default",
             "id": "EDGEAGENT_AIGW_AUTH",
-        }
+        },
+        "cf-aig-metadata": {
+            "source": "env",
+            "provider": "default",
+            "id": "EDGEAGENT_AIGW_METADATA",
+        },
     }
     assert config["agents"]["defaults"]["model"] == {"primary": f"edgeagent/{model_id}"}
     env = openclaw_env(s, "gw-token")
     assert env["EDGEAGENT_AIGW_AUTH"] == "Bearer aig-s3cret"
+    # What the supervisor can attribute: tenant, the sandbox's user (shared here), the engine.
+    assert json.loads(env["EDGEAGENT_AIGW_METADATA"]) == {
+        "tenant": "acme", "user": "shared", "session": "openclaw", "channel": "openclaw",
+        "engine": "openclaw",
+    }  # fmt: skip
     assert env["EDGEAGENT_MODEL_KEY"] == "held-by-ai-gateway"
     assert env["OPENCLAW_GATEWAY_TOKEN"] == "gw-token"
 

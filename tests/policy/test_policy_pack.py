@@ -96,8 +96,14 @@ def test_one_policy_per_validator_with_its_scope() -> None:
 
 @pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])
 def test_pack_passes_the_shipped_stacks(stack: str, request: pytest.FixtureRequest) -> None:
-    reports = run_stack_policies(request.getfixturevalue(stack))
+    plan = request.getfixturevalue(stack)
+    reports = run_stack_policies(plan)
+    advised = reports.pop("spend-limit-advised")
     assert all(found == [] for found in reports.values()), reports
+    # dev has no spend limit: advised (the pack's advisory level), never refused; prod has one.
+    gateway = in_place(plan, "AiGateway", "ai-gateway")
+    expected = [urn(gateway["name"], gateway["type"])] if stack == "dev_plan" else []
+    assert [u for _, u in advised] == expected
 
 
 def test_pack_reports_each_violation_against_its_resource(dev_plan: dict[str, Any]) -> None:
@@ -121,6 +127,7 @@ def test_pack_reports_each_violation_against_its_resource(dev_plan: dict[str, An
     token = in_place(broken, "AccountToken", "storage-token")
     worker = in_place(broken, "Worker")
     app = in_place(broken, "ContainerApplication")
+    gateway = in_place(broken, "AiGateway", "ai-gateway")
     assert {name: [u for _, u in found] for name, found in reports.items()} == {
         "no-public-r2": [urn("public-url", "cloudflare:index/x:R2ManagedDomain")],
         "hostnames-behind-access": [urn(worker["name"], worker["type"])],
@@ -128,6 +135,8 @@ def test_pack_reports_each_violation_against_its_resource(dev_plan: dict[str, An
         "tokens-scoped": [urn(token["name"], token["type"])],
         "no-local-dev-origin": [urn(version["name"], version["type"])],
         "same-jurisdiction": [urn(app["name"], app["type"])],
+        "spend-limit-in-prod": [],
+        "spend-limit-advised": [urn(gateway["name"], gateway["type"])],
     }
     [(message, _)] = reports["no-secret-in-plain-binding"]
     assert message.startswith(f"{version['name']}: binding 'AI_GATEWAY_TOKEN' is a secret by name")

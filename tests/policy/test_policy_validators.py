@@ -346,4 +346,6 @@ def test_every_policy_is_registered_once() -> None:
         "tokens-scoped",
         "no-local-dev-origin",
         "same-jurisdiction",
+        "spend-limit-in-prod",
+        "spend-limit-advised",
     }

@@ -27,7 +27,7 @@ H = edge_headers()
 TOKEN = {"X-Agent-Edge-Token": EDGE_TOKEN}
 wait_ready = partial(suite_support.wait_ready, headers=H, attempts=200)
 EXAMPLES_PER_OPERATION = 25
-NOT_HTTP_API = {"/ws", "/", "/ui", "/_agent", "/_agent/"}
+NOT_HTTP_API = {"/ws", "/", "/ui", "/usage", "/_agent", "/_agent/"}
 # Rules OpenAPI cannot state, so a schema-valid request may still be refused there: the webhook's
 # X-Agent-Channel header must equal its {channel} path segment (400 otherwise).
 UNDESCRIBABLE = {"POST /webhooks/{channel}": [positive_data_acceptance]}

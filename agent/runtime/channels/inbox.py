@@ -29,6 +29,7 @@ from typing import Any
 
 import stamina
 
+from agent.runtime.budget import BudgetExhausted
 from agent.runtime.channels.base import ChannelAdapter, Ignored, InboundMessage, Parsed
 from agent.runtime.channels.config import ChannelConfig
 from agent.runtime.channels.pairing import CODE_TTL, PairingBook, PairingRequest
@@ -275,6 +276,11 @@ class ChannelHub:
                         )
                     )
             reply = turn.reply
+        except BudgetExhausted as error:
+            # A reached spend limit is news, not a failure: say which budget and when it returns.
+            # The message is marked done like a reply: resending would only meet the same wall.
+            log.info("%s event %s: %s", channel, message.event_id, error.error)
+            reply = error.error
         except (EngineError, RequestError) as error:
             # The model failed (nothing was stored): say so once, under the same key a reply
             # would have used, instead of leaving the sender (or Discord's "thinking...") waiting.

@@ -41,9 +41,13 @@ def create_engine(settings: RuntimeSettings, toolsets: Sequence[AgentToolset] = 
             from agent.runtime.engine.models import build_model
             from agent.runtime.engine.native import NativeEngine
 
+            job_model = settings.agent_job_model if not settings.is_offline else None
             return NativeEngine(
                 build_model(settings),
                 label=settings.agent_model,
+                job_model=build_model(settings, job_model) if job_model else None,
+                job_label=job_model,
+                routed=settings.agent_model_route is not None,
                 offline=settings.is_offline,
                 instructions=settings.agent_instructions,
                 toolsets=toolsets,

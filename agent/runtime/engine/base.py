@@ -46,6 +46,8 @@ class TurnOutcome:
 
     reply: str
     messages: list[Any]
+    # Which model answered, when it differs from the engine's label (a job model, a fallback).
+    model: str | None = None
 
 
 # What a turn shows while it runs (the WebSocket streams these), then its one outcome.

@@ -80,14 +80,17 @@ class _Past:
 class ContextManager:
     """Keeps every request of a session under `budget` tokens (see the module docstring)."""
 
-    def __init__(self, model: Model, *, budget: int, label: str) -> None:
+    def __init__(
+        self, model: Model, *, budget: int, label: str, summary_model: Model | None = None
+    ) -> None:
         self.budget = budget
         self._label = label
         # Tool results longer than this are cut in past turns (and in this run's, if needed).
         self.tool_result_chars = max(400, budget * BYTES_PER_TOKEN // 16)
         self.summary_chars = max(400, budget * BYTES_PER_TOKEN // 8)
+        # Summaries may come from a cheaper model (AGENT_JOB_MODEL); `label` names the one used.
         self._summarizer = Agent(
-            model,
+            summary_model or model,
             output_type=str,
             instructions=SUMMARY_INSTRUCTIONS.format(words=self.summary_chars // 6),
         )

@@ -25,5 +25,7 @@ class AgentDeps:
     user: str
     channel: str
     request_id: str
+    # The scheduled job this run belongs to (it then uses AGENT_JOB_MODEL when set).
+    job: str | None = None
     # The session's window, set by the native engine for its context manager (engine/context.py).
     session: SessionWindow | None = None

@@ -10,7 +10,9 @@ from pydantic_ai import AgentRunResultEvent
 from pydantic_ai.messages import (
     FunctionToolCallEvent,
     FunctionToolResultEvent,
+    ModelMessage,
     ModelMessagesTypeAdapter,
+    ModelResponse,
     PartDeltaEvent,
     PartStartEvent,
     TextPart,
@@ -38,10 +40,20 @@ class NativeEngine:
         instructions: str,
         toolsets: Sequence[AgentToolset] = (),
         context_tokens: int | None = None,
+        job_model: Model | None = None,
+        job_label: str | None = None,
+        routed: bool = False,
     ) -> None:
         self._model = model
+        # Scheduled jobs and compaction summaries may use a cheaper model (AGENT_JOB_MODEL).
+        self._job_model = job_model
+        self._job_label = job_label
+        self._routed = routed
         self.context = ContextManager(
-            model, budget=context_budget(context_tokens, model), label=label
+            model,
+            budget=context_budget(context_tokens, model),
+            label=job_label if job_model is not None and job_label else label,
+            summary_model=job_model,
         )
         self._agent = build_agent(model, instructions, toolsets, [self.context.capability()])
         self._label = label
@@ -62,10 +74,10 @@ class NativeEngine:
 
     async def close(self) -> None:
         """Close the provider's HTTP client (connections to AI Gateway)."""
-        client = getattr(self._model, "client", None)
-        closer = getattr(client, "close", None)
-        if closer is not None:
-            await closer()
+        for model in (self._model, self._job_model):
+            closer = getattr(getattr(model, "client", None), "close", None)
+            if closer is not None:
+                await closer()
 
     async def turn(
         self, session: SessionWindow, prompt: str, deps: AgentDeps
@@ -75,8 +87,12 @@ class NativeEngine:
         # request before each model call; passing the window's turns keeps new_messages() right.
         past = self.context.history(session)
         run_deps = replace(deps, session=session)
+        job = deps.job is not None and self._job_model is not None
         async with self._agent.run_stream_events(
-            prompt, message_history=past, deps=run_deps
+            prompt,
+            message_history=past,
+            deps=run_deps,
+            model=self._job_model if job else None,
         ) as events:
             async for event in events:
                 if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
@@ -101,6 +117,19 @@ class NativeEngine:
                     messages: list[Any] = ModelMessagesTypeAdapter.dump_python(
                         result.new_messages(), mode="json"
                     )
-                    yield TurnOutcome(reply=str(result.output), messages=messages)
+                    yield TurnOutcome(
+                        reply=str(result.output),
+                        messages=messages,
+                        model=self._job_label if job else self._answered(result.new_messages()),
+                    )
                     return
         raise EngineError("the agent run ended without a result")
+
+    def _answered(self, messages: Sequence[ModelMessage]) -> str | None:
+        """Through the fallback route: the model the gateway says answered (the last response's)."""
+        if not self._routed:
+            return None
+        for message in reversed(messages):
+            if isinstance(message, ModelResponse) and message.model_name:
+                return message.model_name
+        return None

@@ -55,7 +55,7 @@ class JobRun(BaseModel):
 
     job_id: str
     fire_at: datetime
-    state: Literal["running", "done", "failed", "cancelled"]
+    state: Literal["running", "done", "failed", "cancelled", "skipped"]
     claimed_at: datetime
     lease_until: datetime
     attempt: int = 1

@@ -14,6 +14,11 @@ For each due firing (a job's `next_run` at or before now):
 
 A crash between any two steps repeats only what is idempotent. With nothing due, a tick costs one
 state-store listing and no model tokens.
+
+A firing that meets a reached spend limit (agent/runtime/budget.py) is skipped, not failed: its
+claim records why, nothing is delivered, and the job's next firing moves to when the budget comes
+back (a one-off job then runs at that moment; a cron job at its first firing from then on), so no
+tick spends calls against the same wall.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from agent.runtime.budget import BudgetExhausted
 from agent.runtime.errors import PreconditionFailed, RuntimeHostError, StoreError
 from agent.runtime.jobs.book import JobBook
-from agent.runtime.jobs.model import Job, JobRun, fire_stamp, following_fire
+from agent.runtime.jobs.model import Job, JobRun, fire_stamp, following_fire, next_cron_fire
 from agent.runtime.jobs.origin import reply_origin
 from agent.runtime.service import TurnRequest
 from agent.runtime.sessions import now
@@ -133,7 +139,14 @@ class Scheduler:
         if current is None or current[0].status != "active":
             await self._finish(key, run, etag, "cancelled", "cancelled before it ran")
             return "skipped"
-        ok, result = await self._execute(job, fire_at, service)
+        try:
+            ok, result = await self._execute(job, fire_at, service)
+        except BudgetExhausted as budget:
+            reason = f"skipped: {budget.error}"
+            log.info("job %s: %s", job.id, reason)
+            await self._finish(key, run, etag, "skipped", reason)
+            await self._postpone(job.id, fire_at, budget.resets_at, reason)
+            return "skipped"
         delivered = await self._deliver(job, fire_at, result, ok, outbox)
         summary = result if ok else f"failed: {result}"
         if delivered is not None:
@@ -180,6 +193,7 @@ class Scheduler:
             channel=job.channel,
             request_id=firing,
             turn_id=firing,
+            job=job.id,
         )
         try:
             async with asyncio.timeout(job.timeout_s):
@@ -187,6 +201,8 @@ class Scheduler:
                     turn = await service.turn(request)
         except TimeoutError:
             return False, f"timed out after {job.timeout_s:g} s"
+        except BudgetExhausted:
+            raise
         except RuntimeHostError as error:
             return False, f"{type(error).__name__}: {error}"
         return True, turn.reply
@@ -221,6 +237,22 @@ class Scheduler:
             await self._store.put(key, _dump(done), if_match=etag)
         except PreconditionFailed:
             log.warning("job run %s was taken over while running; keeping the newer claim", key)
+
+    async def _postpone(
+        self, job_id: str, fire_at: datetime, resets_at: datetime, reason: str
+    ) -> None:
+        def postpone(job: Job) -> Job | None:
+            if job.next_run != fire_at:
+                return None  # already moved, or cancelled meanwhile
+            later = resets_at
+            if job.kind == "cron" and job.cron is not None:
+                # The first firing at or after the reset (cron firings are whole minutes).
+                later = next_cron_fire(job.cron, job.timezone, resets_at - timedelta(seconds=1))
+            return job.model_copy(
+                update={"next_run": later, "last_result": reason[:MAX_RESULT_CHARS]}
+            )
+
+        await self.book.update(job_id, postpone)
 
     async def _advance(self, job_id: str, fire_at: datetime, result: str) -> None:
         finished = self._clock()

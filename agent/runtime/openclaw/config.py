@@ -7,7 +7,9 @@ environment variables that only the gateway child process receives (`openclaw_en
 What the rendered config guarantees:
 - the gateway listens on loopback only, with token auth, and trusts exactly our 8080 proxy
   (`trustedProxies: ["127.0.0.1"]`), so X-Forwarded-For from the proxy marks edge users as remote;
-- model calls go to AI Gateway with `cf-aig-authorization` (or AGENT_MODEL_BASE_URL locally);
+- model calls go to AI Gateway with `cf-aig-authorization` (or AGENT_MODEL_BASE_URL locally) and
+  the `cf-aig-metadata` the supervisor can know (`openclaw_metadata`): tenant, the sandbox's user,
+  engine; OpenClaw sends one fixed header set, so session and channel read `openclaw`;
 - the browser profile points at our loopback CDP relay (Browser Rendering needs a header that
   OpenClaw profiles cannot send), or straight at a local Chromium;
 - no update checks, telemetry, mDNS, catalog refresh or idle heartbeat (token burn);
@@ -24,11 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from agent.runtime.ai_gateway import AI_GATEWAY_AUTH_HEADER, AI_GATEWAY_HELD_KEY, model_endpoint
+from agent.runtime.attribution import METADATA_HEADER, CallScope, header_value
 from agent.runtime.settings import RuntimeSettings
 
 TOKEN_ENV = "OPENCLAW_GATEWAY_TOKEN"  # noqa: S105 - an environment variable name
 MODEL_KEY_ENV = "EDGEAGENT_MODEL_KEY"
 MODEL_AUTH_ENV = "EDGEAGENT_AIGW_AUTH"
+# A SecretRef like the auth header (headers.* take SecretRefs in the 2026.9.6 schema), not a secret.
+MODEL_METADATA_ENV = "EDGEAGENT_AIGW_METADATA"
 TELEGRAM_TOKEN_ENV = "TELEGRAM_BOT_TOKEN"  # noqa: S105 - an environment variable name
 PROVIDER_ID = "edgeagent"
 
@@ -128,7 +133,10 @@ def render_config(settings: RuntimeSettings, layout: OpenClawLayout) -> dict[str
             ],
         }
         if AI_GATEWAY_AUTH_HEADER in headers:
-            entry["headers"] = {AI_GATEWAY_AUTH_HEADER: _env_ref(MODEL_AUTH_ENV)}
+            entry["headers"] = {
+                AI_GATEWAY_AUTH_HEADER: _env_ref(MODEL_AUTH_ENV),
+                METADATA_HEADER: _env_ref(MODEL_METADATA_ENV),
+            }
         models["providers"] = {PROVIDER_ID: entry}
         config["agents"]["defaults"]["model"] = {"primary": f"{PROVIDER_ID}/{model}"}
     config["models"] = models
@@ -158,6 +166,17 @@ def _telegram(settings: RuntimeSettings) -> dict[str, Any]:
     return channel
 
 
+def openclaw_metadata(settings: RuntimeSettings) -> CallScope:
+    """What the supervisor knows of every call the gateway makes (docs/costs.md)."""
+    return CallScope(
+        tenant=settings.agent_tenant,
+        user=settings.agent_user or "shared",
+        session="openclaw",
+        channel="openclaw",
+        engine="openclaw",
+    )
+
+
 def openclaw_env(settings: RuntimeSettings, token: str) -> dict[str, str]:
     """Secret values the SecretRefs in the rendered config point at (child env only)."""
     env = {TOKEN_ENV: token}
@@ -167,6 +186,7 @@ def openclaw_env(settings: RuntimeSettings, token: str) -> dict[str, str]:
         _base, headers = model_endpoint(settings)
         if AI_GATEWAY_AUTH_HEADER in headers:
             env[MODEL_AUTH_ENV] = headers[AI_GATEWAY_AUTH_HEADER]
+            env[MODEL_METADATA_ENV] = header_value(openclaw_metadata(settings))
     if settings.telegram_bot_token is not None:
         env[TELEGRAM_TOKEN_ENV] = settings.telegram_bot_token.get_secret_value()
     return env

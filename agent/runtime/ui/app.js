@@ -163,6 +163,7 @@ function storedAgentNode(turn) {
     tools.append(item);
   }
   node.querySelector(".text").replaceChildren(renderMarkdown(turn.reply));
+  node.dataset.model = turn.model; // which model answered (a fallback or the job model)
   setMeta(node, `${turn.model} · ${turn.channel} · ${when(turn.created_at)}`);
   return node;
 }
@@ -230,6 +231,7 @@ function onFrame(frame) {
     }
     case "reply":
       (turn.stream || new MarkdownStream(node.querySelector(".text"), keepNewestInView)).finish(frame.reply);
+      node.dataset.model = frame.model; // which model answered (a fallback or the job model)
       setMeta(node, `${frame.offline ? "offline model" : frame.model} · saved ${when(frame.created_at)}`);
       endTurn(node);
       loadSessions().catch(showError);
@@ -245,7 +247,9 @@ function onFrame(frame) {
       turn.stream?.stop();
       if (!turn.stream) node.querySelector(".text").textContent = "";
       node.classList.add("failed");
-      node.append(el("p", { className: "error", textContent: errorText(frame) }));
+      // A reached spend limit (429) is a plain sentence: which budget, and when it comes back.
+      if (frame.status === 429) node.querySelector(".text").textContent = frame.error;
+      else node.append(el("p", { className: "error", textContent: errorText(frame) }));
       setMeta(node, "Not saved.", [retryButton(turn)]);
       endTurn(node);
       break;

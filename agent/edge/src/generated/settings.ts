@@ -32,6 +32,20 @@ export interface Env {
   AI_GATEWAY_TOKEN?: string;
   /** shared secret edge→container (`X-Agent-Edge-Token`) */
   AGENT_EDGE_TOKEN?: string;
+  /** the model that answers scheduled jobs and compaction (`<provider>:<model>`); unset = `AGENT_MODEL` */
+  AGENT_JOB_MODEL?: string;
+  /** the dynamic route the chat model is called through (`dynamic/<route>`), so the gateway falls back in order */
+  AGENT_MODEL_ROUTE?: string;
+  /** the stack's daily model spend limit in US dollars, so chat can say which limit was reached */
+  AGENT_SPEND_LIMIT_DAILY_USD?: string;
+  /** the stack's monthly model spend limit in US dollars */
+  AGENT_SPEND_LIMIT_MONTHLY_USD?: string;
+  /** each user's daily model spend limit in US dollars */
+  AGENT_USER_SPEND_LIMIT_DAILY_USD?: string;
+  /** read-only token for the gateway's logs, which the Usage page (`/api/usage`) reads */
+  AI_GATEWAY_LOGS_TOKEN?: string;
+  /** the container's estimated monthly cost in US dollars, shown beside model spend on the Usage page */
+  AGENT_CONTAINER_MONTHLY_USD?: string;
   /** R2 bucket of the tenant's state */
   STATE_BUCKET?: string;
   /** the bucket's S3 endpoint */
@@ -106,6 +120,13 @@ export const PASSED_THROUGH = [
   "AI_GATEWAY_BASE_URL",
   "AI_GATEWAY_TOKEN",
   "AGENT_EDGE_TOKEN",
+  "AGENT_JOB_MODEL",
+  "AGENT_MODEL_ROUTE",
+  "AGENT_SPEND_LIMIT_DAILY_USD",
+  "AGENT_SPEND_LIMIT_MONTHLY_USD",
+  "AGENT_USER_SPEND_LIMIT_DAILY_USD",
+  "AI_GATEWAY_LOGS_TOKEN",
+  "AGENT_CONTAINER_MONTHLY_USD",
   "STATE_BUCKET",
   "STATE_ENDPOINT",
   "STATE_ACCESS_KEY_ID",
