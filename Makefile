@@ -66,6 +66,7 @@ $(COMPILE_STAMP): $(PY_STAMP)
 # tests/contract fails, naming this target, when a committed generated file is stale.
 generate: setup-py
 	$(UV) run python -m agent.contract.generate
+	$(UV) run python -m infra.config_reference --write
 
 lint: setup-py
 	$(UV) run ruff check .

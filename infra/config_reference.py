@@ -1,13 +1,16 @@
 """The configuration reference table of docs/configuration.md, generated from StackConfig.
 
-`uv run python -m infra.config_reference` prints it; a test fails when the page differs.
+`uv run python -m infra.config_reference` prints it, `--write` puts it over the page's table (`make
+generate` does that); a test fails when the page differs.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from pydantic.fields import FieldInfo
@@ -72,5 +75,21 @@ def render() -> str:
     return "\n".join(lines)
 
 
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+
+
+def write(page: Path = PAGE) -> None:
+    """Replace the page's reference table (the block of table lines starting at its header)."""
+    lines = page.read_text().split("\n")
+    start = lines.index(render().split("\n")[0])
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    page.write_text("\n".join([*lines[:start], render(), *lines[end:]]))
+
+
 if __name__ == "__main__":
-    print(render())
+    if sys.argv[1:] == ["--write"]:
+        write()
+    else:
+        print(render())

@@ -12,8 +12,8 @@ PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 def test_reference_table_is_the_generated_one() -> None:
     assert render() in PAGE.read_text(), (
-        "docs/configuration.md is stale: paste `uv run python -m infra.config_reference` "
-        "over its reference table"
+        "docs/configuration.md is stale: run `make generate` "
+        "(uv run python -m infra.config_reference --write)"
     )
 
 
