@@ -10,78 +10,38 @@ changed.
 
 from __future__ import annotations
 
-import bisect
 import json
 from datetime import UTC, datetime, timedelta
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
-from agent.runtime.errors import PreconditionFailed
 from agent.runtime.sessions import SessionStore, Turn
-from agent.runtime.store.base import ObjectInfo, StoredObject, etag_of
+from agent.runtime.store.memory import MemoryStore
 
 MARKER = "BENCH-TEMPLATE-PROMPT"
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-class SeedStore:
+class SeedStore(MemoryStore):
     """A StateStore in memory whose new objects `publish` copies into a moto bucket."""
 
     def __init__(self, bucket: str) -> None:
+        super().__init__()
         self._bucket = bucket
-        self._objects: dict[str, bytes] = {}
-        self._keys: list[str] = []  # sorted, for listings
         self._unpublished: list[str] = []
-
-    async def get(self, key: str) -> StoredObject | None:
-        body = self._objects.get(key)
-        return None if body is None else StoredObject(key, body, etag_of(body))
 
     async def put(
         self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
     ) -> str:
-        current = self._objects.get(key)
-        if if_none_match and current is not None:
-            raise PreconditionFailed(key)
-        if if_match is not None and (current is None or etag_of(current) != if_match):
-            raise PreconditionFailed(key)
-        if current is None:
-            bisect.insort(self._keys, key)
-        self._objects[key] = body
+        etag = await super().put(key, body, if_none_match=if_none_match, if_match=if_match)
         self._unpublished.append(key)
-        return etag_of(body)
-
-    async def list(
-        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
-    ) -> list[ObjectInfo]:
-        start = bisect.bisect_left(self._keys, prefix)
-        if start_after is not None:
-            start = max(start, bisect.bisect_right(self._keys, start_after))
-        found: list[ObjectInfo] = []
-        for key in self._keys[start:]:
-            if not key.startswith(prefix) or (max_keys is not None and len(found) >= max_keys):
-                break
-            body = self._objects[key]
-            found.append(ObjectInfo(key, etag_of(body), len(body)))
-        return found
-
-    async def delete(self, key: str) -> None:
-        raise NotImplementedError("seeding never deletes")
-
-    async def check(self) -> None:
-        return None
-
-    async def flush(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
+        return etag
 
     def publish(self) -> int:
         """Copy the objects written since the last publish into the bucket; how many."""
         keys, self._unpublished = dict.fromkeys(self._unpublished), []
-        return put_objects(self._bucket, {key: self._objects[key] for key in keys})
+        return put_objects(self._bucket, {key: self.objects[key] for key in keys})
 
 
 def put_objects(bucket: str, objects: dict[str, bytes]) -> int:

@@ -17,8 +17,7 @@ from typing import Any
 import httpx
 from suite_support import EDGE_TOKEN, HANG_S, free_port, kill_tree, launch_runtime, s3
 
-from agent.runtime.errors import PreconditionFailed
-from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject, etag_of
+from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject
 
 
 @dataclass
@@ -190,48 +189,6 @@ def lost_acks(acks: list[Ack], stored: dict[str, dict[str, Any]]) -> list[str]:
             found = "absent" if turn is None else f"stored at {turn['key']} ({turn['prompt']!r})"
             lost.append(f"{ack}: its id is {found}; {key} holds {held}")
     return lost
-
-
-class MemoryStore:
-    """A StateStore in a dict (fast enough to hold sessions of thousands of turns)."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    async def get(self, key: str) -> StoredObject | None:
-        body = self.objects.get(key)
-        return None if body is None else StoredObject(key, body, etag_of(body))
-
-    async def put(
-        self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
-    ) -> str:
-        current = self.objects.get(key)
-        if if_none_match and current is not None:
-            raise PreconditionFailed(key)
-        if if_match is not None and (current is None or etag_of(current) != if_match):
-            raise PreconditionFailed(key)
-        self.objects[key] = body
-        return etag_of(body)
-
-    async def list(
-        self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None
-    ) -> list[ObjectInfo]:
-        keys = sorted(k for k in self.objects if k.startswith(prefix) and k > (start_after or ""))
-        return [ObjectInfo(k, etag_of(self.objects[k]), len(self.objects[k])) for k in keys][
-            :max_keys
-        ]
-
-    async def delete(self, key: str) -> None:
-        self.objects.pop(key, None)
-
-    async def check(self) -> None:
-        return None
-
-    async def flush(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
 
 
 class CountingStore:

@@ -19,7 +19,7 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCalls, FunctionModel
-from runtime_support import CountingStore, MemoryStore
+from runtime_support import CountingStore
 
 from agent.runtime.engine import AgentDeps, TurnOutcome
 from agent.runtime.engine.context import (
@@ -33,6 +33,7 @@ from agent.runtime.engine.native import NativeEngine
 from agent.runtime.engine.offline import offline_model, offline_reply, offline_respond
 from agent.runtime.sessions import SessionStore, Summary, Turn, now, summary_key, turn_key
 from agent.runtime.settings import RuntimeSettings
+from agent.runtime.store.memory import MemoryStore
 
 pytestmark = pytest.mark.anyio
 FACT = "Remember: my locker code is 4711."
@@ -95,9 +96,7 @@ def stored_turn(seq: int, prompt: str, tool_result: str | None = None) -> Turn:
 def fill(store: MemoryStore, session_id: str, count: int) -> None:
     for seq in range(1, count + 1):
         prompt = FACT if seq == 3 else f"message {seq} about nothing in particular"
-        store.objects[turn_key(session_id, seq)] = (
-            stored_turn(seq, prompt).model_dump_json().encode()
-        )
+        store.seed(turn_key(session_id, seq), stored_turn(seq, prompt).model_dump_json().encode())
 
 
 async def run_turn(
@@ -182,7 +181,7 @@ async def test_large_tool_results_are_trimmed_before_turns_are_dropped(
     huge = "row " * 5000
     for seq in range(1, 4):
         turn = stored_turn(seq, f"fetch page {seq}", tool_result=huge + str(seq))
-        store.objects[turn_key("long", seq)] = turn.model_dump_json().encode()
+        store.seed(turn_key("long", seq), turn.model_dump_json().encode())
     capture = Capture()
     engine = NativeEngine(
         capture.model(), label="c", offline=True, instructions="x", context_tokens=4000

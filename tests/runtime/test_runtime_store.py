@@ -13,14 +13,18 @@ from moto import mock_aws
 from agent.runtime.errors import PreconditionFailed, StoreError
 from agent.runtime.store import ObjectInfo, StateStore
 from agent.runtime.store.local import LocalDirStore
+from agent.runtime.store.memory import MemoryStore
 from agent.runtime.store.periodic import PeriodicSyncStore
 from agent.runtime.store.r2 import R2Store
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["local", "r2"])
+@pytest.fixture(params=["local", "r2", "memory"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    if request.param == "memory":  # the one tests and benchmarks use must keep the same contract
+        yield MemoryStore()
+        return
     if request.param == "local":
         yield LocalDirStore(tmp_path / "state", prefix="users/a@b.c/")
         return
