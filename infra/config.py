@@ -154,16 +154,20 @@ def _tool_names(value: list[str]) -> list[str]:
     return value
 
 
+# Both models read camelCase Pulumi keys, refuse unknown ones and never echo input in errors.
+_MODEL_CONFIG = ConfigDict(
+    alias_generator=to_camel,
+    populate_by_name=True,
+    extra="forbid",
+    frozen=True,
+    hide_input_in_errors=True,
+)
+
+
 class McpServerConfig(BaseModel):
     """One entry of `edgeagent:mcpServers`: an MCP server over streamable HTTP (docs/mcp.md)."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-        hide_input_in_errors=True,
-    )
+    model_config = _MODEL_CONFIG
 
     name: Annotated[str, _pattern(_MCP_NAME, "lowercase letters and digits, e.g. `docs`")]
     url: Annotated[str, _pattern(_MCP_URL, "an https URL such as `https://mcp.example.com/mcp`")]
@@ -189,13 +193,7 @@ def _mcp_servers(value: list[McpServerConfig]) -> list[McpServerConfig]:
 class StackConfig(BaseModel):
     """Validated configuration of one stack (one tenant in one environment)."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-        hide_input_in_errors=True,
-    )
+    model_config = _MODEL_CONFIG
 
     # Where it runs.
     account_id: AccountId = Field(
