@@ -245,3 +245,24 @@ def test_model_gets_images_as_binary_parts_and_pdfs_as_text(
         assert binaries == []
         refusal = next(t for t in texts if t.startswith("[attachment cat.png"))
         assert "cannot see images" in refusal
+
+
+def test_a_large_image_costs_a_picture_not_its_bytes_in_the_context_budget(
+    settings: RuntimeSettings,
+) -> None:
+    """A 600 KB image is ~200k tokens as base64 text, but a provider charges it as one picture:
+    it must reach the model, and the next turn must still fit its history."""
+    capture = Capture()
+    big = PNG + bytes(range(256)) * 2400
+    with TestClient(create_app(settings, AppDeps(engine=capture.engine()))) as client:
+        wait_ready(client)
+        image = upload(client, big, "photo.png")
+        for message, attachments in (("look", [image["id"]]), ("and now?", [])):
+            reply = client.post(
+                "/api/chat",
+                headers=ALICE,
+                json={"message": message, "session_id": "pics", "attachments": attachments},
+            )
+            assert reply.status_code == 200, reply.text
+    assert [p[0] for p in capture.prompts] == ["look", "and now?"]
+    assert [type(p) for p in capture.prompts[0]] == [str, str, BinaryContent]
