@@ -39,7 +39,8 @@ def test_configured_settings_are_bound_as_the_runtime_reads_them() -> None:
     assert not {"AGENT_TIMEZONE", "TELEGRAM_DM_POLICY", "SLACK_BOT_TOKEN"} & set(values)
 
 
-def test_secrets_go_to_secret_bindings_whatever_their_source() -> None:
+@pytest.mark.anyio  # secrets become pulumi Outputs, which need a running event loop
+async def test_secrets_go_to_secret_bindings_whatever_their_source() -> None:
     cfg = load(
         {
             "edgeagent:telegramBotToken": {"secure": "v1:CIPHER"},

@@ -175,7 +175,11 @@ def test_chat_reply_streams_in_and_is_saved(page: Page, shots: Path) -> None:
     assert len(replies) == 1
     assert len(deltas) >= 2, "the reply did not stream"  # the offline model streams by sentence
     assert "".join(d["text"] for d in deltas) == replies[0]["reply"]
-    expect(agent.locator(".text")).to_have_text(replies[0]["reply"])
+    # The saved reply is rendered as Markdown: its text, with its list lines as list items.
+    reply = replies[0]["reply"]
+    items = [line[2:] for line in reply.splitlines() if line.startswith("- ")]
+    expect(agent.locator(".text")).to_contain_text(reply.splitlines()[0])
+    expect(agent.locator(".text li")).to_have_text(items)
     assert frames.index(deltas[0]) < frames.index(replies[0])
 
     session = replies[0]["session_id"]

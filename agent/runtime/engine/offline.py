@@ -106,7 +106,8 @@ def offline_reply(messages: list[ModelMessage]) -> str:
     return (
         f"{OFFLINE_LABEL} You said: {_last_prompt(messages)!r}. "
         f"This is message {user_turns} of this session. "
-        "No language model is connected, so I am the built-in offline model. " + HELP + "\n"
+        "No language model is connected, so I am the built-in offline model. " + HELP + "\n\n"
+        # A blank line ends the Markdown list, or the sentence would join its last item.
         f"For real answers, connect a model in one line (see {MODELS_DOC}), for example "
         "AGENT_MODEL=openai:gpt-5-mini AGENT_MODEL_API_KEY=sk-… make dev"
     )
