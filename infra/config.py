@@ -325,6 +325,29 @@ class StackConfig(BaseModel):
         description="seconds a chat turn may run before 504 (runtime default 120)",
         examples=[120],
     )
+    agent_attachment_max_bytes: Annotated[int, Field(ge=1024, le=100_000_000)] | None = Field(
+        default=None,
+        description="largest chat attachment in bytes (runtime default 10485760; "
+        "docs/attachments.md)",
+        examples=[10485760],
+    )
+    agent_attachment_max_per_message: Annotated[int, Field(ge=1, le=20)] | None = Field(
+        default=None,
+        description="most attachments one chat message may reference (runtime default 4)",
+        examples=[4],
+    )
+    agent_attachment_text_chars: Annotated[int, Field(ge=100, le=1_000_000)] | None = Field(
+        default=None,
+        description="characters of a PDF's or text file's text given to the model per "
+        "attachment (runtime default 20000)",
+        examples=[20000],
+    )
+    agent_model_images: bool | None = Field(
+        default=None,
+        description="whether the chat model accepts image input; false makes the agent say it "
+        "cannot see images (runtime default true)",
+        examples=[True],
+    )
     agent_context_tokens: Annotated[int, Field(ge=1000, le=10_000_000)] | None = Field(
         default=None,
         description="token budget of one model request; older turns are compacted into a "

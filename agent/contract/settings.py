@@ -431,6 +431,40 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        name="AGENT_ATTACHMENT_MAX_BYTES",
+        reach="container",
+        config="agentAttachmentMaxBytes",
+        doc="largest chat attachment accepted, in bytes (docs/attachments.md); the edge caps "
+        "request bodies too",
+        example="10485760",
+        py=Py(annotation="Annotated[int, Field(ge=1024, le=100_000_000)]", default="10_485_760"),
+    ),
+    Setting(
+        name="AGENT_ATTACHMENT_MAX_PER_MESSAGE",
+        reach="container",
+        config="agentAttachmentMaxPerMessage",
+        doc="most attachments one chat message may reference",
+        example="4",
+        py=Py(annotation="Annotated[int, Field(ge=1, le=20)]", default="4"),
+    ),
+    Setting(
+        name="AGENT_ATTACHMENT_TEXT_CHARS",
+        reach="container",
+        config="agentAttachmentTextChars",
+        doc="characters of a PDF's or text file's text given to the model per attachment",
+        example="20000",
+        py=Py(annotation="Annotated[int, Field(ge=100, le=1_000_000)]", default="20_000"),
+    ),
+    Setting(
+        name="AGENT_MODEL_IMAGES",
+        reach="container",
+        config="agentModelImages",
+        doc="whether the chat model accepts image input; `false` makes the agent say it cannot "
+        "see images",
+        example="true",
+        py=Py(annotation="bool", default="True"),
+    ),
+    Setting(
         name="AGENT_SESSION_CACHE_BYTES",
         reach="runtime",
         set_by=_IMAGE,

@@ -28,6 +28,7 @@ from agent.runtime.engine import Engine, create_engine
 from agent.runtime.errors import RuntimeHostError, StoreError
 from agent.runtime.http import problem_response
 from agent.runtime.routes import (
+    attachments,
     channels,
     chat,
     health,
@@ -117,6 +118,7 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
         routes=[
             *health.routes,
             *chat.routes,
+            *attachments.routes,
             *ws.routes,
             *inbound.routes,
             *channels.routes,

@@ -15,6 +15,7 @@ from pydantic_ai.messages import (
     ToolReturnPart,
 )
 
+from agent.runtime.attachments import AttachmentInfo
 from agent.runtime.sessions import SESSION_ID, Turn
 
 SessionId = Field(default=None, pattern=SESSION_ID.pattern, examples=["trip-planning"])
@@ -30,6 +31,8 @@ class ChatRequest(BaseModel):
     session_id: str | None = SessionId
     # Idempotency key: resending the same turn_id returns the stored turn instead of a new one.
     turn_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$")
+    # Ids from POST /api/attachments (at most AGENT_ATTACHMENT_MAX_PER_MESSAGE, checked per turn).
+    attachments: list[str] = Field(default_factory=list, max_length=20)
 
 
 class WsChatFrame(ChatRequest):
@@ -131,6 +134,7 @@ class TurnView(BaseModel):
     reply: str
     model: str
     tools: list[ToolView] = Field(default_factory=list)
+    attachments: list[AttachmentInfo] = Field(default_factory=list)
 
     @classmethod
     def of(cls, turn: Turn) -> TurnView:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from agent.runtime.attachments import Attachment, load_all
 from agent.runtime.attribution import CallScope, attributed
 from agent.runtime.budget import SpendLimits
 from agent.runtime.engine import AgentDeps, Engine, StreamEvent, TurnOutcome
@@ -47,6 +48,8 @@ class TurnRequest:
     turn_id: str | None = None
     # The scheduled job whose firing this turn is (attribution, AGENT_JOB_MODEL).
     job: str | None = None
+    # Attachment ids from POST /api/attachments (agent/runtime/attachments.py).
+    attachments: tuple[str, ...] = ()
 
 
 class ChatService:
@@ -91,7 +94,13 @@ class ChatService:
                 done = await self.sessions.find_turn(window, request.turn_id)
                 if done is not None:
                     return done
-            outcome = await self._generate(request, window, on_event, stop)
+            files = await load_all(
+                self.store,
+                request.user,
+                request.attachments,
+                self.settings.agent_attachment_max_per_message,
+            )
+            outcome = await self._generate(request, window, on_event, stop, tuple(files))
             draft = Turn(
                 seq=1,  # the real number is claimed by the conditional create
                 turn_id=request.turn_id or uuid.uuid4().hex,
@@ -102,6 +111,7 @@ class ChatService:
                 reply=outcome.reply,
                 model=outcome.model or self.engine.model_label,
                 messages=outcome.messages,
+                attachments=[file.info for file in files],
             )
             return await self.sessions.append(request.session_id, draft)
 
@@ -111,6 +121,7 @@ class ChatService:
         window: SessionWindow,
         on_event: OnEvent | None,
         stop: asyncio.Event | None,
+        files: tuple[Attachment, ...] = (),
     ) -> TurnOutcome:
         deps = AgentDeps(
             settings=self.settings,
@@ -121,6 +132,7 @@ class ChatService:
             channel=request.channel,
             request_id=request.request_id,
             job=request.job,
+            attachments=files,
         )
         scope = CallScope(
             tenant=self.settings.agent_tenant,

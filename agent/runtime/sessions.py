@@ -47,6 +47,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from agent.runtime.attachments import AttachmentInfo
 from agent.runtime.errors import PreconditionFailed, RequestError, StoreError
 from agent.runtime.session_index import SessionIndex
 from agent.runtime.store.base import StateStore
@@ -84,6 +85,8 @@ class Turn(BaseModel):
     # Opaque to this module: the engine's own serialization (pydantic-ai's ModelMessagesTypeAdapter
     # JSON for the native engine).
     messages: list[Any] = Field(default_factory=list)
+    # The message's attachments (agent/runtime/attachments.py), as the UI shows them.
+    attachments: list[AttachmentInfo] = Field(default_factory=list)
     # The engine's parsed form of `messages`, kept with the turn so it is validated once per load.
     _parsed: Any = PrivateAttr(default=None)
 

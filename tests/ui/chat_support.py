@@ -19,6 +19,7 @@ from pathlib import Path
 
 import uvicorn
 from pydantic_ai.messages import (
+    BinaryContent,
     ModelMessage,
     ModelRequest,
     ModelResponse,
@@ -83,9 +84,23 @@ def _prompt(messages: list[ModelMessage]) -> str:
     for message in reversed(messages):
         if isinstance(message, ModelRequest):
             for part in message.parts:
-                if isinstance(part, UserPromptPart) and isinstance(part.content, str):
-                    return part.content
+                if isinstance(part, UserPromptPart):
+                    content = part.content
+                    # With attachments the text comes first (agent/runtime/attachments.py).
+                    first = content if isinstance(content, str) else content[0]
+                    return first if isinstance(first, str) else ""
     return ""
+
+
+def _images(messages: list[ModelMessage]) -> list[BinaryContent]:
+    """The images the last user message attached, as the model received them."""
+    for message in reversed(messages):
+        if isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, UserPromptPart):
+                    content = [] if isinstance(part.content, str) else part.content
+                    return [c for c in content if isinstance(c, BinaryContent) and c.is_image]
+    return []
 
 
 def _tool_results(messages: list[ModelMessage]) -> list[ToolReturnPart]:
@@ -111,6 +126,10 @@ class ScriptedChat:
     ) -> AsyncIterator[str | DeltaToolCalls]:
         prompt = _prompt(messages)
         results = _tool_results(messages)
+        images = _images(messages)
+        if images and not results:
+            yield " ".join(f"I see a {i.media_type} of {len(i.data)} bytes." for i in images)
+            return
         if "remember" in prompt and not results:
             args = {"note": "prefers window seats", "long_term": True}
             yield {0: DeltaToolCall(name="remember", json_args=json.dumps(args), tool_call_id="c1")}

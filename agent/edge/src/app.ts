@@ -12,6 +12,7 @@ import { ConfigError, jsonError } from "./errors";
 import type { LinkFactory, SandboxLink } from "./link";
 import { internalCredential, isBrowserNavigation, upstreamRequest, type AgentHeaders } from "./headers";
 import { refuseCrossOrigin } from "./origin";
+import { refuseOversizedUpload } from "./uploads";
 import { checkPath, firstSegment, INTERNAL_PREFIX, WEBHOOK_PREFIX } from "./paths";
 import {
   CHANNELS,
@@ -228,6 +229,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     c.set("identity", result.identity);
     return next();
   });
+
+  // After Access (an anonymous caller learns nothing), before any sandbox is woken.
+  app.use("*", async (c, next) => refuseOversizedUpload(c.req.raw, c.env) ?? next());
 
   app.get(STATUS_PATH, async (c) => {
     const config = c.get("config");

@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic_ai import Agent, RunContext
 from pydantic_ai.capabilities import ProcessHistory
 from pydantic_ai.messages import (
+    BinaryContent,
     ModelMessage,
     ModelMessagesTypeAdapter,
     ModelRequest,
     ModelRequestPart,
     SystemPromptPart,
     ToolReturnPart,
+    UserPromptPart,
 )
 
 from agent.runtime.engine.deps import AgentDeps
@@ -56,9 +58,32 @@ SUMMARY_HEADER = "Summary of the earlier conversation (turns 1-{covers}):"
 _TRIMMED = "… [trimmed {n} characters]"
 
 
+# What one attached image costs a provider, whatever its bytes (about one megapixel's worth:
+# Anthropic charges width*height/750 tokens and scales images down to ~1.15 megapixels).
+IMAGE_TOKENS = 1_600
+
+
+def _binary_sizes(messages: Sequence[ModelMessage]) -> list[int]:
+    """Byte sizes of the attachments (BinaryContent) in these messages' user prompts."""
+    return [
+        len(item.data)
+        for message in messages
+        if isinstance(message, ModelRequest)
+        for part in message.parts
+        if isinstance(part, UserPromptPart) and not isinstance(part.content, str)
+        for item in part.content
+        if isinstance(item, BinaryContent)
+    ]
+
+
 def estimate_tokens(messages: Sequence[ModelMessage]) -> int:
-    """A conservative token estimate: serialized bytes / 4."""
-    return len(ModelMessagesTypeAdapter.dump_json(list(messages))) // BYTES_PER_TOKEN + 1
+    """A conservative token estimate: serialized bytes / 4, an image counted as IMAGE_TOKENS
+    instead of its base64 text."""
+    size = len(ModelMessagesTypeAdapter.dump_json(list(messages)))
+    for data_bytes in _binary_sizes(messages):
+        size -= 4 * ((data_bytes + 2) // 3)  # the base64 of the data, as serialized
+        size += IMAGE_TOKENS * BYTES_PER_TOKEN
+    return max(size, 0) // BYTES_PER_TOKEN + 1
 
 
 def context_budget(configured: int | None, model: Model) -> int:

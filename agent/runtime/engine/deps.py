@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from agent.runtime.attachments import Attachment
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
 
@@ -27,5 +28,7 @@ class AgentDeps:
     request_id: str
     # The scheduled job this run belongs to (it then uses AGENT_JOB_MODEL when set).
     job: str | None = None
+    # The message's attachments, loaded and checked before the run (agent/runtime/attachments.py).
+    attachments: tuple[Attachment, ...] = ()
     # The session's window, set by the native engine for its context manager (engine/context.py).
     session: SessionWindow | None = None

@@ -20,6 +20,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models import Model
 
+from agent.runtime.attachments import user_content
 from agent.runtime.engine.agent import AgentToolset, build_agent
 from agent.runtime.engine.base import EngineEvent, TextDelta, ToolCall, ToolResult, TurnOutcome
 from agent.runtime.engine.context import ContextManager, context_budget
@@ -88,8 +89,15 @@ class NativeEngine:
         past = self.context.history(session)
         run_deps = replace(deps, session=session)
         job = deps.job is not None and self._job_model is not None
-        async with self._agent.run_stream_events(
+        sees_images = deps.settings.agent_model_images or self._offline
+        content = user_content(
             prompt,
+            deps.attachments,
+            sees_images=sees_images,
+            max_chars=deps.settings.agent_attachment_text_chars,
+        )
+        async with self._agent.run_stream_events(
+            content,
             message_history=past,
             deps=run_deps,
             model=self._job_model if job else None,

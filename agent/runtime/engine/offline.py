@@ -19,6 +19,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from pydantic_ai.messages import (
+    BinaryContent,
     ModelMessage,
     ModelRequest,
     ModelResponse,
@@ -30,6 +31,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
+from agent.runtime.attachments import ATTACHMENT_HEADER
 from agent.runtime.engine.context import SUMMARY_INSTRUCTIONS, extractive_summary
 from agent.runtime.engine.offline_intents import HELP, REMINDER_PREFIX, Call, Say, read_request
 from agent.runtime.sessions import now
@@ -40,13 +42,45 @@ Clock = Callable[[], datetime]
 _EXCERPT_CHARS = 600
 
 
-def _last_prompt(messages: list[ModelMessage]) -> str:
+def _last_user_part(messages: list[ModelMessage]) -> UserPromptPart | None:
     for message in reversed(messages):
         if isinstance(message, ModelRequest):
             for part in message.parts:
                 if isinstance(part, UserPromptPart):
-                    return part.content if isinstance(part.content, str) else "(non-text input)"
-    return ""
+                    return part
+    return None
+
+
+def _last_prompt(messages: list[ModelMessage]) -> str:
+    part = _last_user_part(messages)
+    if part is None:
+        return ""
+    if isinstance(part.content, str):
+        return part.content
+    # With attachments the text comes first (agent/runtime/attachments.py, user_content).
+    first = part.content[0] if part.content else None
+    return first if isinstance(first, str) else "(non-text input)"
+
+
+def _received(messages: list[ModelMessage]) -> str | None:
+    """What the last message attached, as the model got it: names, types, sizes, images seen."""
+    part = _last_user_part(messages)
+    if part is None or isinstance(part.content, str):
+        return None
+    lines: list[str] = []
+    for item in part.content[1:]:
+        if isinstance(item, str) and item.startswith(ATTACHMENT_HEADER):
+            head, _, text = item.partition("\n")
+            detail = head.removeprefix(ATTACHMENT_HEADER).rstrip("]")
+            lines.append(f"- {detail}" + (f": {len(text)} characters of text" if text else ""))
+        elif isinstance(item, BinaryContent) and item.is_image and lines:
+            lines[-1] += ": an image I received (I cannot describe pictures)"
+    if not lines:
+        return None
+    return (
+        f"{OFFLINE_LABEL} You said: {_last_prompt(messages)!r} and attached {len(lines)} "
+        "file(s):\n" + "\n".join(lines)
+    )
 
 
 def _results_since_prompt(messages: list[ModelMessage]) -> list[ToolReturnPart]:
@@ -85,6 +119,9 @@ def _step(
     """The next step of a turn: tool calls to make, or the reply text."""
     if info.instructions is not None and info.instructions.startswith(SUMMARY_INSTRUCTIONS[:60]):
         return extractive_summary(_last_prompt(messages))
+    received = _received(messages)
+    if received is not None and not _results_since_prompt(messages):
+        return received
     intent = read_request(_last_prompt(messages), clock().astimezone(ZoneInfo(timezone)))
     if intent is None:
         return offline_reply(messages)

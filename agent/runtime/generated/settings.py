@@ -136,6 +136,20 @@ class DeclaredSettings(BaseSettings):
     # Token budget of one model request (docs/sessions.md).
     agent_context_tokens: Annotated[int, Field(ge=1000, le=10_000_000)] | None = None
 
+    # Largest chat attachment accepted, in bytes (docs/attachments.md); the edge caps request
+    # bodies too.
+    agent_attachment_max_bytes: Annotated[int, Field(ge=1024, le=100_000_000)] = 10_485_760
+
+    # Most attachments one chat message may reference.
+    agent_attachment_max_per_message: Annotated[int, Field(ge=1, le=20)] = 4
+
+    # Characters of a PDF's or text file's text given to the model per attachment.
+    agent_attachment_text_chars: Annotated[int, Field(ge=100, le=1_000_000)] = 20_000
+
+    # Whether the chat model accepts image input; `false` makes the agent say it cannot see
+    # images.
+    agent_model_images: bool = True
+
     # Byte budget of the in-memory session cache.
     agent_session_cache_bytes: Annotated[int, Field(ge=1_000_000)] | None = None
 
@@ -276,6 +290,10 @@ EXAMPLES: dict[str, str] = {
     "PORT": "8080",
     "AGENT_TURN_TIMEOUT_S": "120",
     "AGENT_CONTEXT_TOKENS": "64000",
+    "AGENT_ATTACHMENT_MAX_BYTES": "10485760",
+    "AGENT_ATTACHMENT_MAX_PER_MESSAGE": "4",
+    "AGENT_ATTACHMENT_TEXT_CHARS": "20000",
+    "AGENT_MODEL_IMAGES": "true",
     "AGENT_SESSION_CACHE_BYTES": "67108864",
     "AGENT_SHUTDOWN_GRACE_S": "6",
     "AGENT_LOG_LEVEL": "info",

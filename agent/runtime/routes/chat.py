@@ -37,6 +37,7 @@ async def send_message(request: Request) -> JSONResponse:
             channel="api",
             request_id=request_id(request),
             turn_id=body.turn_id,
+            attachments=tuple(body.attachments),
         )
     )
     reply = ChatReply.of(session_id, turn, runtime.service.engine.offline)

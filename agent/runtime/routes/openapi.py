@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from agent.runtime.attachments import ATTACHMENT_ID, AttachmentInfo
 from agent.runtime.channels.config import CHANNELS
 from agent.runtime.edge_auth import EDGE_TOKEN_HEADER
 from agent.runtime.jobs.model import JOB_ID
@@ -78,6 +79,9 @@ class Operation:
     headers: dict[str, dict[str, Any]] = field(default_factory=dict)
     needs_user: bool = True
     tag: str = "api"
+    # Raw bytes instead of JSON: the request body (uploads) or the success response (downloads).
+    raw_request: bool = False
+    raw_response: bool = False
 
 
 def _limit(maximum: int, default: int) -> dict[str, Any]:
@@ -146,6 +150,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/state"): Operation(),
     # 502: the gateway's logs could not be read (without a logs token: 200, spend not shown).
     ("GET", "/api/usage"): Operation(errors=(502,)),
+    # The body is the file's raw bytes (any Content-Type: the type is read from the content).
+    ("POST", "/api/attachments"): Operation(
+        response=AttachmentInfo,
+        status=201,
+        query={"name": {"type": "string", "maxLength": 1000, "default": "attachment"}},
+        errors=(413, 415),
+        raw_request=True,
+    ),
+    ("GET", "/api/attachments/{attachment_id}"): Operation(
+        path={"attachment_id": _matching(ATTACHMENT_ID)}, errors=(404,), raw_response=True
+    ),
 }
 
 
@@ -166,6 +181,9 @@ def _schemas() -> dict[str, Any]:
 def _ref(model: type[BaseModel]) -> dict[str, str]:
     title = model.model_config.get("title") or model.__name__
     return {"$ref": f"#/components/schemas/{title}"}
+
+
+_BYTES = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -202,8 +220,9 @@ def _operation(route: Route, method: str, operation: Operation) -> dict[str, Any
             }
         )
     success = _ref(operation.response) if operation.response else {"type": "object"}
+    content = _BYTES if operation.raw_response else _json(success)
     responses: dict[str, Any] = {
-        str(operation.status): {"description": "success", "content": _json(success)}
+        str(operation.status): {"description": "success", "content": content}
     }
     errors = operation.errors if route.path == "/healthz" else (*_COMMON_ERRORS, *operation.errors)
     for status in sorted(set(errors)):
@@ -215,6 +234,8 @@ def _operation(route: Route, method: str, operation: Operation) -> dict[str, Any
         "parameters": parameters,
         "responses": responses,
     }
+    if operation.raw_request:
+        spec["requestBody"] = {"required": True, "content": _BYTES}
     if operation.request is not None:
         spec["requestBody"] = {"required": True, "content": _json(_ref(operation.request))}
     if route.path == "/healthz":

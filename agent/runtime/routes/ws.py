@@ -221,6 +221,7 @@ async def _one_turn(
             channel="ws",
             request_id=request_id(websocket),
             turn_id=frame.turn_id,
+            attachments=tuple(frame.attachments),
         ),
         on_event,
         stop=stop,

@@ -67,6 +67,8 @@ const HISTORY_PAGE = 50; // turns per history page
 const NEAR_BOTTOM_PX = 48; // this close to the end counts as "following the newest reply"
 const chat = {
   socket: null, session: null, inflight: null, retryMs: 500, queue: [], cursor: null, older: null,
+  // Uploaded attachments waiting for the next message: {id, name, type, size} from the runtime.
+  pending: [], uploads: 0,
   follow: true, // keep the newest message in view until the reader scrolls up
 };
 
@@ -107,8 +109,59 @@ function keepNewestInView() {
 
 // ---- messages
 
-function userNode(text, seq) {
-  return el("div", { className: "msg user", dataset: seq ? { seq: String(seq) } : {} }, el("div", { className: "text", textContent: text }));
+function userNode(text, seq, attachments = []) {
+  return el("div", { className: "msg user", dataset: seq ? { seq: String(seq) } : {} },
+    attachments.length ? attachmentsNode(attachments) : null,
+    el("div", { className: "text", textContent: text }));
+}
+
+// ---- attachments (POST /api/attachments; docs/attachments.md): images inline, others as links
+
+function attachmentUrl(id) {
+  return `/api/attachments/${encodeURIComponent(id)}`;
+}
+
+function attachmentsNode(attachments) {
+  return el("div", { className: "attachments" }, ...attachments.map((a) => a.type.startsWith("image/")
+    ? el("a", { href: attachmentUrl(a.id), target: "_blank", rel: "noopener", title: a.name },
+      el("img", { className: "attachment-image", src: attachmentUrl(a.id), alt: a.name }))
+    : el("a", { className: "attachment-file", href: attachmentUrl(a.id), download: a.name, textContent: `📎 ${a.name}` })));
+}
+
+function renderPending() {
+  const box = $("chat-pending");
+  box.replaceChildren(...chat.pending.map((a, index) => el("span", { className: "chip", dataset: { id: a.id } },
+    el("span", { textContent: `${a.name} (${Math.max(1, Math.round(a.size / 1024))} KB)` }),
+    el("button", { type: "button", className: "remove", ariaLabel: `Remove ${a.name}`, textContent: "×",
+      onclick: () => { chat.pending.splice(index, 1); renderPending(); } }))));
+  if (chat.uploads > 0) box.append(el("span", { className: "muted", textContent: "Uploading…" }));
+  box.hidden = box.childElementCount === 0;
+}
+
+async function uploadOne(file) {
+  const response = await fetch(`/api/attachments?name=${encodeURIComponent(file.name || "pasted")}`, {
+    method: "POST", headers: { accept: "application/json", "content-type": "application/octet-stream" }, body: file,
+  });
+  let body = null;
+  try { body = await response.json(); } catch { body = null; }
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+}
+
+async function uploadFiles(files) {
+  for (const file of files) {
+    chat.uploads += 1;
+    renderPending();
+    try {
+      const info = await uploadOne(file);
+      if (!chat.pending.some((a) => a.id === info.id)) chat.pending.push(info);
+    } catch (error) {
+      toast(`${file.name || "File"}: ${error instanceof Error ? error.message : String(error)}`, "error");
+    } finally {
+      chat.uploads -= 1;
+      renderPending();
+    }
+  }
 }
 
 function prettyArgs(args) {
@@ -169,7 +222,7 @@ function storedAgentNode(turn) {
 }
 
 function turnNodes(turns) {
-  return turns.flatMap((turn) => [userNode(turn.prompt, turn.seq), storedAgentNode(turn)]);
+  return turns.flatMap((turn) => [userNode(turn.prompt, turn.seq, turn.attachments || []), storedAgentNode(turn)]);
 }
 
 function showEmpty(text = "Say hello to start a new session.") {
@@ -296,28 +349,28 @@ function retry(turn) {
   if (turn.frame.session_id !== chat.session) { toast("That reply belongs to another session."); return; }
   turn.userNode.remove();
   turn.node.remove();
-  chat.queue.unshift(turn.frame.message);
+  chat.queue.unshift({ message: turn.frame.message, attachments: turn.files });
   sendNext();
 }
 
 function sendNext() {
   if (chat.inflight || chat.queue.length === 0) return;
-  const message = chat.queue.shift();
+  const { message, attachments } = chat.queue.shift();
   if (!chat.session) {
     chat.session = randomId();
     // The new session gets its address now; replacing the entry keeps Back meaning "before".
     history.replaceState(null, "", sessionHash(chat.session));
     updateChatTab();
   }
-  const frame = { type: "chat", message, session_id: chat.session, turn_id: randomId() };
+  const frame = { type: "chat", message, session_id: chat.session, turn_id: randomId(), attachments: attachments.map((a) => a.id) };
   $("chat-empty")?.remove();
-  const user = userNode(message);
+  const user = userNode(message, undefined, attachments);
   const node = agentNode();
   node.classList.add("pending");
   node.querySelector(".text").textContent = "…";
   $("messages").append(user, node);
   scrollToNewest();
-  chat.inflight = { frame, node, userNode: user, stream: null, stopping: false };
+  chat.inflight = { frame, node, userNode: user, stream: null, stopping: false, files: attachments };
   setBusy(true);
   if (chat.socket && chat.socket.readyState === WebSocket.OPEN) chat.socket.send(JSON.stringify(frame));
   else setMeta(node, "Not connected yet: the message is sent as soon as the connection is back.");
@@ -326,10 +379,14 @@ function sendNext() {
 function submitChat(event) {
   event.preventDefault();
   const input = $("chat-input");
-  const message = input.value.trim();
+  if (chat.uploads > 0) { toast("Wait until the attachments have uploaded."); return; }
+  const attachments = chat.pending;
+  const message = input.value.trim() || (attachments.length ? "(see the attached files)" : "");
   if (!message) return;
   input.value = "";
-  chat.queue.push(message);
+  chat.pending = [];
+  renderPending();
+  chat.queue.push({ message, attachments });
   sendNext();
 }
 
@@ -566,6 +623,30 @@ function start() {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) submitChat(event);
   });
   $("chat-stop").addEventListener("click", stopTurn);
+  $("chat-attach").addEventListener("click", () => $("chat-file").click());
+  $("chat-file").addEventListener("change", (event) => {
+    const files = [...event.target.files];
+    event.target.value = "";
+    uploadFiles(files).catch(showError);
+  });
+  $("chat-input").addEventListener("paste", (event) => {
+    const files = [...(event.clipboardData?.files || [])];
+    if (files.length) { event.preventDefault(); uploadFiles(files).catch(showError); }
+  });
+  const chatView = $("view-chat");
+  chatView.addEventListener("dragover", (event) => {
+    if (!event.dataTransfer?.types.includes("Files")) return;
+    event.preventDefault();
+    chatView.classList.add("dropping");
+  });
+  chatView.addEventListener("dragleave", (event) => {
+    if (!chatView.contains(event.relatedTarget)) chatView.classList.remove("dropping");
+  });
+  chatView.addEventListener("drop", (event) => {
+    event.preventDefault();
+    chatView.classList.remove("dropping");
+    uploadFiles([...(event.dataTransfer?.files || [])]).catch(showError);
+  });
   $("new-chat").addEventListener("click", () => { location.hash = "#chat"; });
   $("toggle-sessions").addEventListener("click", () => document.body.classList.toggle("sessions-open"));
   $("session-list").addEventListener("click", () => document.body.classList.remove("sessions-open"));

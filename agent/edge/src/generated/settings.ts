@@ -58,6 +58,14 @@ export interface Env {
   AGENT_TURN_TIMEOUT_S?: string;
   /** token budget of one model request (docs/sessions.md) */
   AGENT_CONTEXT_TOKENS?: string;
+  /** largest chat attachment accepted, in bytes (docs/attachments.md); the edge caps request bodies too */
+  AGENT_ATTACHMENT_MAX_BYTES?: string;
+  /** most attachments one chat message may reference */
+  AGENT_ATTACHMENT_MAX_PER_MESSAGE?: string;
+  /** characters of a PDF's or text file's text given to the model per attachment */
+  AGENT_ATTACHMENT_TEXT_CHARS?: string;
+  /** whether the chat model accepts image input; `false` makes the agent say it cannot see images */
+  AGENT_MODEL_IMAGES?: string;
   /** `debug`, `info`, `warning` or `error` */
   AGENT_LOG_LEVEL?: string;
   /** days before finished chat records are deleted (pending ones never; agent/runtime/retention.py) */
@@ -133,6 +141,10 @@ export const PASSED_THROUGH = [
   "STATE_SECRET_ACCESS_KEY",
   "AGENT_TURN_TIMEOUT_S",
   "AGENT_CONTEXT_TOKENS",
+  "AGENT_ATTACHMENT_MAX_BYTES",
+  "AGENT_ATTACHMENT_MAX_PER_MESSAGE",
+  "AGENT_ATTACHMENT_TEXT_CHARS",
+  "AGENT_MODEL_IMAGES",
   "AGENT_LOG_LEVEL",
   "CHANNEL_RECORD_RETENTION_DAYS",
   "TELEGRAM_BOT_TOKEN",

@@ -1,0 +1,227 @@
+"""Attachments: files a user uploads to the chat, stored content-addressed and shown to the model.
+
+An upload (POST /api/attachments) is read as a stream with a size cap, its type is sniffed from
+its first bytes (the name and the Content-Type header are not trusted), and it is stored once
+under `attachments/<owner>/<sha256>` with a small `.json` description next to it, both by
+conditional create: the same bytes uploaded twice are one object. `<owner>` is a hash of the
+verified identity, so in a shared sandbox one user can neither read nor reference another's
+files. A chat message names attachment ids; the turn keeps their descriptions, and the model
+receives images as pydantic-ai `BinaryContent` (when it accepts images) and PDFs and text files as
+text, within AGENT_ATTACHMENT_TEXT_CHARS (docs/attachments.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_ai.messages import BinaryContent, UserContent
+
+from agent.runtime.errors import PreconditionFailed, RequestError
+from agent.runtime.store.base import StateStore
+
+PREFIX = "attachments/"
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+ALLOWED_TYPES = (*IMAGE_TYPES, "application/pdf", "text/plain")
+ATTACHMENT_ID = re.compile(r"^[0-9a-f]{64}$")
+ATTACHMENT_HEADER = "[attachment "
+_MAX_NAME_CHARS = 200
+_SNIFF_TEXT_BYTES = 4096
+
+
+class AttachmentInfo(BaseModel):
+    """What the turn keeps and the UI shows: the id (the content's sha256), name, type, size."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(pattern=ATTACHMENT_ID.pattern)
+    name: str
+    type: str
+    size: int = Field(ge=0)
+
+    @property
+    def is_image(self) -> bool:
+        """Whether the model may see it as a picture."""
+        return self.type in IMAGE_TYPES
+
+    def header(self) -> str:
+        """The line that introduces the file to the model (the offline model reads it back)."""
+        return f"{ATTACHMENT_HEADER}{self.name} ({self.type}, {self.size} bytes)]"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A stored attachment's description and bytes."""
+
+    info: AttachmentInfo
+    body: bytes
+
+
+def sniff(body: bytes) -> str | None:
+    """The content type of `body` from its magic bytes, or None if it is not an allowed type."""
+    if body.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if body.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if body.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if body[:4] == b"RIFF" and body[8:12] == b"WEBP":
+        return "image/webp"
+    if body.startswith(b"%PDF-"):
+        return "application/pdf"
+    head = body[:_SNIFF_TEXT_BYTES]
+    if b"\x00" in head:
+        return None
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A multi-byte character cut at the sniffing window's end is still text.
+        if error.start < len(head) - 3:
+            return None
+    return "text/plain"
+
+
+def clean_name(raw: str | None) -> str:
+    """A display name: the last path segment, no control characters, bounded; never a key."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if char.isprintable()).strip()
+    return name[:_MAX_NAME_CHARS] or "attachment"
+
+
+def owner_of(user: str) -> str:
+    """The key segment of a user's attachments: a hash of the canonical identity."""
+    return hashlib.sha256(user.strip().lower().encode()).hexdigest()[:32]
+
+
+def _keys(user: str, attachment_id: str) -> tuple[str, str]:
+    base = f"{PREFIX}{owner_of(user)}/{attachment_id}"
+    return base, base + ".json"
+
+
+def _too_large(limit: int) -> RequestError:
+    return RequestError(
+        413,
+        f"attachment larger than {limit} bytes (AGENT_ATTACHMENT_MAX_BYTES)",
+        "send a smaller file, e.g. a screenshot instead of a scan; nothing was stored",
+    )
+
+
+async def read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """The whole stream, or a 413 as soon as it passes `limit` bytes."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+async def save(store: StateStore, user: str, name: str | None, body: bytes) -> AttachmentInfo:
+    """Check and store one upload (idempotent: the same bytes give the same id)."""
+    if not body:
+        raise RequestError(422, "empty attachment", "send the file's bytes as the request body")
+    kind = sniff(body)
+    if kind is None:
+        raise RequestError(
+            415,
+            "attachment type not allowed: the content is not PNG, JPEG, GIF, WebP, PDF or UTF-8 "
+            "text",
+            "attach an image, a PDF or a text file (the type is read from the content, not the "
+            "name); nothing was stored",
+        )
+    digest = hashlib.sha256(body).hexdigest()
+    info = AttachmentInfo(id=digest, name=clean_name(name), type=kind, size=len(body))
+    key, meta_key = _keys(user, digest)
+    # Content first, then its description: a description never names missing bytes.
+    for object_key, data in ((key, body), (meta_key, info.model_dump_json().encode())):
+        # Already stored is fine: content-addressed, so the bytes are the same.
+        with contextlib.suppress(PreconditionFailed):
+            await store.put(object_key, data, if_none_match=True)
+    stored = await store.get(meta_key)
+    return AttachmentInfo.model_validate_json(stored.body) if stored else info
+
+
+def _unknown(attachment_id: str) -> RequestError:
+    return RequestError(
+        404,
+        f"attachment not found: {attachment_id[:64]}",
+        "upload it first with POST /api/attachments and send the returned id",
+    )
+
+
+async def load(store: StateStore, user: str, attachment_id: str) -> Attachment:
+    """The user's attachment, or a 404 (also for another user's id: no existence leak)."""
+    if not ATTACHMENT_ID.match(attachment_id):
+        raise _unknown(attachment_id)
+    key, meta_key = _keys(user, attachment_id)
+    meta, body = await store.get(meta_key), await store.get(key)
+    if meta is None or body is None:
+        raise _unknown(attachment_id)
+    return Attachment(AttachmentInfo.model_validate_json(meta.body), body.body)
+
+
+async def load_all(
+    store: StateStore, user: str, ids: Sequence[str], max_count: int
+) -> list[Attachment]:
+    """A message's attachments, checked before the turn runs."""
+    if len(ids) > max_count:
+        raise RequestError(
+            422,
+            f"too many attachments: {len(ids)} (AGENT_ATTACHMENT_MAX_PER_MESSAGE is {max_count})",
+            f"send at most {max_count} files per message",
+        )
+    unique = list(dict.fromkeys(ids))
+    return [await load(store, user, attachment_id) for attachment_id in unique]
+
+
+def pdf_text(body: bytes) -> str:
+    """The text of a PDF's pages (empty for a scan without a text layer)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(body))
+        return "\n".join((page.extract_text() or "") for page in reader.pages).strip()
+    except (PdfReadError, ValueError, KeyError, TypeError) as error:
+        return f"(the PDF could not be read: {type(error).__name__})"
+
+
+def _as_text(attachment: Attachment, max_chars: int) -> str:
+    info = attachment.info
+    if info.type == "application/pdf":
+        text = pdf_text(attachment.body)
+    else:
+        text = attachment.body.decode("utf-8", errors="replace")
+    if len(text) > max_chars:
+        text = text[:max_chars] + f"\n[… cut at {max_chars} characters]"
+    return f"{info.header()}\n{text or '(no text found)'}"
+
+
+def user_content(
+    prompt: str, attachments: Sequence[Attachment], *, sees_images: bool, max_chars: int
+) -> str | list[UserContent]:
+    """The user prompt for the model: the text, then each attachment as a part it can read."""
+    if not attachments:
+        return prompt
+    parts: list[UserContent] = [prompt]
+    for attachment in attachments:
+        info = attachment.info
+        if not info.is_image:
+            parts.append(_as_text(attachment, max_chars))
+        elif sees_images:
+            parts.append(info.header())
+            parts.append(
+                BinaryContent(attachment.body, media_type=info.type, identifier=info.id[:16])
+            )
+        else:
+            parts.append(
+                f"{info.header()}\nThe user attached this image, but the model answering cannot "
+                "see images (AGENT_MODEL_IMAGES=false). Tell the user you cannot see images "
+                "with this model."
+            )
+    return parts

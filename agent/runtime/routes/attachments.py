@@ -1,0 +1,60 @@
+"""Chat attachments under /api: upload (POST, raw body) and read back (GET, the owner only)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from agent.runtime.attachments import load, read_capped, save
+from agent.runtime.errors import RequestError
+from agent.runtime.http import identity
+from agent.runtime.runtime_state import runtime_of
+
+
+async def upload(request: Request) -> JSONResponse:
+    """Store the raw request body as an attachment: `POST /api/attachments?name=cat.png`.
+
+    The body is read with AGENT_ATTACHMENT_MAX_BYTES as a cap (a larger Content-Length is refused
+    before reading); the type comes from the content. Answers `{id, name, type, size}`.
+    """
+    user = identity(request)
+    runtime = runtime_of(request)
+    limit = runtime.settings.agent_attachment_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise RequestError(
+            413,
+            f"attachment larger than {limit} bytes (AGENT_ATTACHMENT_MAX_BYTES)",
+            "send a smaller file; nothing was stored",
+        )
+    body = await read_capped(request.stream(), limit)
+    info = await save(runtime.store, user, request.query_params.get("name"), body)
+    return JSONResponse(info.model_dump(mode="json"), status_code=201)
+
+
+async def download(request: Request) -> Response:
+    """The attachment's bytes with its sniffed type: images inline, anything else as a download."""
+    user = identity(request)
+    runtime = runtime_of(request)
+    attachment = await load(runtime.store, user, request.path_params["attachment_id"])
+    info = attachment.info
+    disposition = "inline" if info.is_image else "attachment"
+    # The name is only ever a quoted-string parameter, ASCII-folded (RFC 6266 section 4.1).
+    ascii_name = info.name.encode("ascii", "replace").decode().replace('"', "'")
+    return Response(
+        attachment.body,
+        media_type=info.type,
+        headers={
+            "content-disposition": f'{disposition}; filename="{ascii_name}"',
+            "x-content-type-options": "nosniff",
+            "cache-control": "private, max-age=86400, immutable",
+            "content-security-policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
+routes = [
+    Route("/api/attachments", upload, methods=["POST"]),
+    Route("/api/attachments/{attachment_id}", download, methods=["GET"]),
+]
