@@ -59,6 +59,8 @@ SETTINGS = {
     "edgeagent:slackAllowlist": ["U0123ABCD"],
     "edgeagent:discordDmPolicy": "pairing",
     "edgeagent:discordAllowlist": ["80351110224678912"],
+    "edgeagent:whatsappDmPolicy": "allowlist",
+    "edgeagent:whatsappAllowlist": ["15551234567"],
     "edgeagent:adminEmails": ["ops@example.com", "lead@example.com"],
     "edgeagent:mcpServers": {"secure": "v1:CIPHER-MCP"},
     "edgeagent:agentModel": "openai:gpt-5-mini",
