@@ -520,7 +520,7 @@ SETTINGS: tuple[Setting, ...] = (
         example="1234567890123456789",
         py=Py(annotation="str | None", default="None"),
     ),
-    # WhatsApp (Cloud API): its token is an access token and it has two edge keys (docs/channels.md).
+    # WhatsApp (Cloud API): an access token, and two edge keys (docs/channels.md).
     Setting(
         name="WHATSAPP_ACCESS_TOKEN",
         reach="container",
