@@ -276,3 +276,6 @@ def test_reply_outside_the_window_is_recorded_as_failed_with_the_reason(
     graph.wait_for(lambda: bool(failed()))
     assert graph.attempts == 0  # nothing was sent that Meta would refuse
     assert "24-hour customer-service window" in failed()[0]["last_error"]
+    channels = client.get("/api/channels", headers=OWNER).json()["channels"]
+    status = next(c["status"] for c in channels if c["channel"] == "whatsapp")
+    assert status.startswith("delivery failing: whatsapp: not sent to 15551234567: outside the 24")
