@@ -46,7 +46,13 @@ WRANGLER = EDGE_DIR / "node_modules" / "wrangler" / "bin" / "wrangler.js"
 TENANT = "local"  # the TENANT var of agent/edge/wrangler.json
 STOP_TIMEOUT_S = 15.0
 # Edge-side webhook verification keys, handed to the local Worker when set (docs/contract.md).
-WORKER_SECRETS = ("TELEGRAM_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "DISCORD_PUBLIC_KEY")
+WORKER_SECRETS = (
+    "TELEGRAM_WEBHOOK_SECRET",
+    "SLACK_SIGNING_SECRET",
+    "DISCORD_PUBLIC_KEY",
+    "WHATSAPP_APP_SECRET",
+    "WHATSAPP_VERIFY_TOKEN",
+)
 # Environment for wrangler: no metrics, no interactive prompts or update check (CI), plain logs.
 WRANGLER_ENV = {"WRANGLER_SEND_METRICS": "false", "CI": "true", "NO_COLOR": "1"}
 

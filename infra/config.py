@@ -135,6 +135,11 @@ DmPolicy = Literal["pairing", "allowlist", "open"]
 TelegramUser = Annotated[str, _pattern(_TELEGRAM_USER, "a numeric Telegram user id")]
 SlackUser = Annotated[str, _pattern(_SLACK_USER, "a Slack member id such as `U0123ABCD`")]
 DiscordUser = Annotated[str, _pattern(_DISCORD_USER, "a Discord user id (15-21 digits)")]
+# A WhatsApp id is the sender's phone number in international form, digits only (no +).
+_WHATSAPP_USER = re.compile(r"^[1-9][0-9]{6,14}$")
+WhatsAppUser = Annotated[
+    str, _pattern(_WHATSAPP_USER, "a WhatsApp id: country code and number, digits only")
+]
 TimeoutS = Annotated[int, Field(ge=1, le=3600)]
 # Dollars with at most cents; AI Gateway spend limits are in US dollars
 # (https://developers.cloudflare.com/ai-gateway/features/spend-limits/).
@@ -509,6 +514,38 @@ class StackConfig(BaseModel):
         description="Discord user ids always let in (required with dmPolicy allowlist)",
         examples=[["80351110224678912"]],
     )
+    whatsapp_access_token: Secret | None = Field(
+        default=None,
+        description="WhatsApp Cloud API access token (a system user's permanent token)",
+        examples=["EAAG-your-access-token"],
+    )
+    whatsapp_phone_number_id: Annotated[str, _pattern(re.compile(r"^[0-9]{5,25}$"), "digits")] | (
+        None
+    ) = Field(
+        default=None,
+        description="WhatsApp phone number id (WhatsApp > API Setup), not the phone number",
+        examples=["106540352242922"],
+    )
+    whatsapp_app_secret: Secret | None = Field(
+        default=None,
+        description="Meta app secret (App settings > Basic), verifies X-Hub-Signature-256",
+        examples=["your-app-secret"],
+    )
+    whatsapp_verify_token: Secret | None = Field(
+        default=None,
+        description="Verify token typed into the Meta webhook form",
+        examples=["a-long-random-string"],
+    )
+    whatsapp_dm_policy: DmPolicy | None = Field(
+        default=None,
+        description="who may message the WhatsApp number (runtime default `pairing`)",
+        examples=["allowlist"],
+    )
+    whatsapp_allowlist: list[WhatsAppUser] = Field(
+        default_factory=list,
+        description="WhatsApp ids (digits only) always let in (required with dmPolicy allowlist)",
+        examples=[["15551234567"]],
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -580,6 +617,12 @@ _TOGETHER: tuple[tuple[str, ...], ...] = (
     ("telegram_bot_token", "telegram_webhook_secret"),
     ("slack_bot_token", "slack_signing_secret"),
     ("discord_bot_token", "discord_public_key", "discord_application_id"),
+    (
+        "whatsapp_access_token",
+        "whatsapp_phone_number_id",
+        "whatsapp_app_secret",
+        "whatsapp_verify_token",
+    ),
 )
 
 
@@ -588,6 +631,7 @@ _CHANNELS: tuple[tuple[str, str, str], ...] = (
     ("telegram", "Telegram", "telegram_bot_token"),
     ("slack", "Slack", "slack_bot_token"),
     ("discord", "Discord", "discord_bot_token"),
+    ("whatsapp", "WhatsApp", "whatsapp_access_token"),
 )
 
 

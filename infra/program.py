@@ -19,6 +19,7 @@ def webhook_channels(config: StackConfig) -> list[str]:
         "telegram": config.telegram_webhook_secret,
         "slack": config.slack_signing_secret,
         "discord": config.discord_public_key,
+        "whatsapp": config.whatsapp_app_secret,
     }
     return [channel for channel, secret in secrets.items() if secret is not None]
 

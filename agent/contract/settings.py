@@ -554,6 +554,66 @@ SETTINGS: tuple[Setting, ...] = (
         example="1234567890123456789",
         py=Py(annotation="str | None", default="None"),
     ),
+    # WhatsApp (Cloud API): an access token, and two edge keys (docs/channels.md).
+    Setting(
+        name="WHATSAPP_ACCESS_TOKEN",
+        reach="container",
+        kind="secret",
+        config="whatsappAccessToken",
+        doc="WhatsApp Cloud API access token (a system user's permanent token)",
+        example="EAAG<token from Meta Business Settings, System users>",
+        py=Py(annotation=OPTIONAL_SECRET, default="None"),
+    ),
+    Setting(
+        name="WHATSAPP_PHONE_NUMBER_ID",
+        reach="container",
+        config="whatsappPhoneNumberId",
+        doc="WhatsApp phone number id (not the phone number) replies are sent from",
+        example="106540352242922  (WhatsApp > API Setup in the Meta app dashboard)",
+        py=Py(annotation="str | None", default="None"),
+    ),
+    Setting(
+        name="WHATSAPP_APP_SECRET",
+        reach="edge",
+        kind="secret",
+        config="whatsappAppSecret",
+        doc="Meta app secret: X-Hub-Signature-256 of every delivery is verified at the edge",
+        example="<App secret from App settings > Basic in the Meta app dashboard>",
+    ),
+    Setting(
+        name="WHATSAPP_VERIFY_TOKEN",
+        reach="edge",
+        kind="secret",
+        config="whatsappVerifyToken",
+        doc="the Verify token typed into the Meta webhook form; the edge answers the challenge",
+        example="a-long-random-string",
+    ),
+    Setting(
+        name="WHATSAPP_DM_POLICY",
+        reach="container",
+        config="whatsappDmPolicy",
+        doc="who may talk to the agent on WhatsApp: `pairing`, `allowlist` or `open`; a bad "
+        "value disables only that channel",
+        example="pairing  (or allowlist, open)",
+        py=Py(annotation="str", default='"pairing"'),
+    ),
+    Setting(
+        name="WHATSAPP_ALLOWLIST",
+        reach="container",
+        config="whatsappAllowlist",
+        doc="comma-separated WhatsApp ids (phone numbers, digits only) always let in "
+        "(required with `allowlist`)",
+        example="15551234567,447700900123  (WhatsApp ids: country code and number, digits only)",
+        py=Py(annotation="str", default='""', shown="empty"),
+    ),
+    Setting(
+        name="WHATSAPP_API_BASE_URL",
+        reach="runtime",
+        set_by=_TESTS_ONLY,
+        doc="the Graph API the WhatsApp access token is sent to",
+        example="https://graph.facebook.com/v21.0",
+        py=Py(annotation="str", default=repr("https://graph.facebook.com/v21.0")),
+    ),
     # Tools.
     Setting(
         name="BROWSER_CDP_URL",

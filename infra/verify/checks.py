@@ -198,6 +198,8 @@ def _forged(channel: Channel, now: float) -> dict[str, str]:
             }
         case "discord":
             return {"X-Signature-Timestamp": stamp, "X-Signature-Ed25519": secrets.token_hex(64)}
+        case "whatsapp":
+            return {"X-Hub-Signature-256": f"sha256={secrets.token_hex(32)}"}
 
 
 def forged_webhooks(target: Target, probe: Probe) -> list[Result]:

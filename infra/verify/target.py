@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-Channel = Literal["telegram", "slack", "discord"]
+Channel = Literal["telegram", "slack", "discord", "whatsapp"]
 
 # Output name -> (example, what produces it); used in error messages for a missing output.
 _EXAMPLES = {

@@ -275,6 +275,11 @@ def channel_settings(state_dir: Path, fakes: FakePlatforms, **overrides: object)
         "discord_application_id": DISCORD_APP,
         "discord_api_base_url": fakes.discord_url,
         "discord_dm_policy": "open",
+        # WhatsApp's fake Graph API lives in test_whatsapp.py; here it is only configured.
+        "whatsapp_access_token": "EAAGfakeWhatsAppAccessToken0123456789",
+        "whatsapp_phone_number_id": "106540352242922",
+        "whatsapp_api_base_url": f"{fakes.url}/graph/v21.0",
+        "whatsapp_dm_policy": "open",
         # Channel sessions belong to the chat's senders: the owner reads them as an admin.
         "agent_admin_emails": "owner@example.com",
     }

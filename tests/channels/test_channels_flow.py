@@ -226,6 +226,7 @@ def test_invalid_channel_config_disables_that_channel_only(
             ("telegram", False),
             ("slack", True),
             ("discord", False),
+            ("whatsapp", True),
         ]
         assert channels[0]["status"].startswith("disabled: TELEGRAM_DM_POLICY is 'friends'")
         assert channels[1]["status"] == "ready"

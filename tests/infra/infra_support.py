@@ -51,6 +51,10 @@ def full_config() -> dict[str, object]:
         "edgeagent:discordBotToken": {"secure": "v1:CIPHER-DISCORD-TOKEN"},
         "edgeagent:discordPublicKey": "ab" * 32,
         "edgeagent:discordApplicationId": "123456789012345678",
+        "edgeagent:whatsappAccessToken": {"secure": "v1:CIPHER-WHATSAPP-TOKEN"},
+        "edgeagent:whatsappPhoneNumberId": "106540352242922",
+        "edgeagent:whatsappAppSecret": {"secure": "v1:CIPHER-WHATSAPP-APP-SECRET"},
+        "edgeagent:whatsappVerifyToken": {"secure": "v1:CIPHER-WHATSAPP-VERIFY"},
     }
 
 

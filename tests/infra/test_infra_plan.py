@@ -268,7 +268,7 @@ CONTRACT_SECRETS = {
 }  # fmt: skip
 CHANNEL_SECRETS = {
     "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
-    "DISCORD_BOT_TOKEN",
+    "DISCORD_BOT_TOKEN", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
 }  # fmt: skip
 
 
@@ -279,7 +279,8 @@ def test_worker_bindings_follow_the_contract(full_plan: dict[str, Any]) -> None:
         by_type.setdefault(binding["type"], set()).add(name)
     assert by_type == {
         "durable_object_namespace": {"SANDBOX", "DIRECTORY"},
-        "plain_text": CONTRACT_PLAIN | {"DISCORD_PUBLIC_KEY", "DISCORD_APPLICATION_ID"},
+        "plain_text": CONTRACT_PLAIN
+        | {"DISCORD_PUBLIC_KEY", "DISCORD_APPLICATION_ID", "WHATSAPP_PHONE_NUMBER_ID"},
         "secret_text": CONTRACT_SECRETS | CHANNEL_SECRETS,
     }
     assert bindings["SANDBOX"]["className"] == "Sandbox"
@@ -356,7 +357,7 @@ def test_outputs_and_their_secret_parts(full_plan: dict[str, Any]) -> None:
     assert outputs["serviceTokenClientSecret"] == "[secret]"
     # What `infra.verify` reads: the state credentials only as secrets.
     assert outputs["stateAccessKeyId"] == outputs["stateSecretAccessKey"] == "[secret]"
-    assert outputs["webhookChannels"] == ["telegram", "slack", "discord"]
+    assert outputs["webhookChannels"] == ["telegram", "slack", "discord", "whatsapp"]
     assert outputs["coldStartTimeoutMs"] == 60000
     assert outputs["bucket"] == "edgeagent-acme-prod"
     assert outputs["aiGatewayId"] == "edgeagent-acme-prod"

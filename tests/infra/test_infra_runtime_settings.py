@@ -63,6 +63,8 @@ SETTINGS = {
     "edgeagent:slackAllowlist": ["U0123ABCD"],
     "edgeagent:discordDmPolicy": "pairing",
     "edgeagent:discordAllowlist": ["80351110224678912"],
+    "edgeagent:whatsappDmPolicy": "allowlist",
+    "edgeagent:whatsappAllowlist": ["15551234567"],
     "edgeagent:adminEmails": ["ops@example.com", "lead@example.com"],
     "edgeagent:mcpServers": {"secure": "v1:CIPHER-MCP"},
     "edgeagent:agentModel": "openai:gpt-5-mini",
@@ -204,10 +206,12 @@ def test_the_runtime_reads_the_bound_values_as_configured() -> None:
         state_backend="local",
         telegram_bot_token="123456789:" + "A" * 35,
         slack_bot_token="xoxb-" + "1" * 20,
+        whatsapp_access_token="EAAG" + "w" * 40,
         ai_gateway_token="g" * 40,  # a secret binding: the plan shows no value
         **env,
     )
     assert settings.discord_application_id == env["discord_application_id"]
+    assert settings.whatsapp_phone_number_id == env["whatsapp_phone_number_id"]
     assert (settings.agent_job_model, settings.agent_model_route) == ("openai:gpt-5-nano", "agent")
     assert (
         settings.agent_spend_limit_daily_usd,

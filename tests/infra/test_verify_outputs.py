@@ -88,7 +88,8 @@ def test_bad_outputs_are_named_without_their_values() -> None:
         Target.from_outputs(bad)
     message = str(err.value)
     assert "output stateEndpoint: Value error, must be an http(s) URL" in message
-    assert "output webhookChannels.0: Input should be 'telegram', 'slack' or 'discord'" in message
+    channels = "'telegram', 'slack', 'discord' or 'whatsapp'"
+    assert f"output webhookChannels.0: Input should be {channels}" in message
     assert "output coldStartTimeoutMs: Input should be greater than or equal to 0" in message
     assert "output bucket: Field required" in message
     assert "very-secret" not in message

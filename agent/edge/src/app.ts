@@ -22,6 +22,8 @@ import {
   verifyDiscord,
   verifySlack,
   verifyTelegram,
+  verifyWhatsApp,
+  whatsappChallenge,
   type Channel,
   type Verdict,
 } from "./webhooks";
@@ -100,6 +102,7 @@ const webhookSecrets: Record<Channel, keyof Env> = {
   telegram: "TELEGRAM_WEBHOOK_SECRET",
   slack: "SLACK_SIGNING_SECRET",
   discord: "DISCORD_PUBLIC_KEY",
+  whatsapp: "WHATSAPP_APP_SECRET",
 };
 
 async function verifyWebhook(channel: Channel, body: string, headers: Headers, secret: string, nowMs: number): Promise<Verdict> {
@@ -110,6 +113,8 @@ async function verifyWebhook(channel: Channel, body: string, headers: Headers, s
       return verifySlack(body, headers, secret, nowMs);
     case "discord":
       return verifyDiscord(body, headers, secret, nowMs);
+    case "whatsapp":
+      return verifyWhatsApp(body, headers, secret, nowMs);
   }
 }
 
@@ -152,6 +157,16 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.all("/webhooks/:channel", async (c) => {
     const channel = c.req.param("channel");
     if (!isChannel(channel)) return jsonError(404, `unknown webhook channel ${JSON.stringify(channel)}`, `use one of ${CHANNELS.join(", ")}`);
+    // Meta's subscription check is a GET, answered here from the verify token: nothing wakes.
+    if (channel === "whatsapp" && c.req.method === "GET") {
+      const verifyToken = c.env.WHATSAPP_VERIFY_TOKEN;
+      if (typeof verifyToken !== "string" || verifyToken === "") {
+        return jsonError(404, "webhook channel whatsapp is not configured", "set WHATSAPP_VERIFY_TOKEN in the stack configuration");
+      }
+      const verdict = await whatsappChallenge(new URL(c.req.url).searchParams, verifyToken);
+      if (!verdict.ok) return jsonError(403, `whatsapp subscription refused: ${verdict.reason}`, "type the same Verify token in the Meta webhook form as edgeagent:whatsappVerifyToken");
+      return c.text(verdict.challenge, 200);
+    }
     if (c.req.method !== "POST") return jsonError(405, "webhooks accept POST only", `POST /webhooks/${channel}`);
     const config = c.get("config");
     const secretKey = webhookSecrets[channel];

@@ -3,8 +3,8 @@
  * function of (request body, headers, secret, clock); replay checks go through an injected ledger.
  */
 
-export type Channel = "telegram" | "slack" | "discord";
-export const CHANNELS: readonly Channel[] = ["telegram", "slack", "discord"];
+export type Channel = "telegram" | "slack" | "discord" | "whatsapp";
+export const CHANNELS: readonly Channel[] = ["telegram", "slack", "discord", "whatsapp"];
 
 export type Verdict =
   | { ok: true; nonce: string; ttlMs: number }
@@ -135,3 +135,83 @@ export function isDiscordCommand(body: string): boolean {
 }
 
 export const DISCORD_DEFERRED = { type: 5 } as const;
+
+/**
+ * WhatsApp Cloud API deliveries. Meta retries an undelivered webhook for up to 7 days
+ * (https://developers.facebook.com/docs/whatsapp/cloud-api/guides/set-up-webhooks), so a delivery's
+ * ledger key is kept that long, and a message whose signed `timestamp` is older than that is
+ * refused as stale: the ledger could have forgotten it, so only age keeps it from replaying.
+ */
+export const WHATSAPP_REPLAY_TTL_MS = 7 * 24 * 60 * 60_000;
+
+interface WhatsAppDelivery {
+  entry?: { changes?: { value?: { messages?: { id?: unknown; timestamp?: unknown }[] } }[] }[];
+}
+
+function whatsappMessages(parsed: WhatsAppDelivery): { id?: unknown; timestamp?: unknown }[] {
+  const out: { id?: unknown; timestamp?: unknown }[] = [];
+  for (const entry of Array.isArray(parsed.entry) ? parsed.entry : []) {
+    for (const change of Array.isArray(entry?.changes) ? entry.changes : []) {
+      const messages = change?.value?.messages;
+      if (Array.isArray(messages)) out.push(...messages);
+    }
+  }
+  return out;
+}
+
+/**
+ * WhatsApp: `X-Hub-Signature-256: sha256=<hex>` is the HMAC-SHA256 of the raw request body keyed
+ * with the Meta app secret (Graph API webhooks, "Validate payloads":
+ * https://developers.facebook.com/docs/graph-api/webhooks/getting-started#validate-payloads).
+ * The body is the exact text received: Meta signs its bytes, so nothing is re-serialised first.
+ *
+ * Ledger key: a delivery carrying one message is keyed by its message id (`wamid.…`), so the same
+ * message is accepted once however the JSON is spelled; any other delivery (statuses, batches) by
+ * the hash of the signed body. The runtime dedupes each message id again (its inbox).
+ */
+export async function verifyWhatsApp(body: string, headers: Headers, appSecret: string, nowMs: number): Promise<Verdict> {
+  const signature = headers.get("x-hub-signature-256");
+  if (signature === null) return { ok: false, reason: "missing X-Hub-Signature-256" };
+  const mac = signature.startsWith("sha256=") ? hexToBytes(signature.slice(7)) : null;
+  if (mac === null || mac.length !== 32) return { ok: false, reason: "malformed signature (expected sha256=<64 hex>)" };
+  const key = await crypto.subtle.importKey("raw", encoder.encode(appSecret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+  // subtle.verify compares in constant time.
+  if (!(await crypto.subtle.verify("HMAC", key, mac, encoder.encode(body)))) return { ok: false, reason: "signature mismatch" };
+  let parsed: WhatsAppDelivery;
+  try {
+    parsed = JSON.parse(body) as WhatsAppDelivery;
+  } catch {
+    return { ok: false, reason: "body is not JSON" };
+  }
+  const messages = whatsappMessages(parsed);
+  for (const message of messages) {
+    const seconds = typeof message?.timestamp === "string" && /^\d{1,12}$/.test(message.timestamp) ? Number(message.timestamp) : NaN;
+    if (!Number.isFinite(seconds)) return { ok: false, reason: "message timestamp missing or not unix seconds" };
+    if (nowMs - seconds * 1000 > WHATSAPP_REPLAY_TTL_MS) return { ok: false, reason: "stale message (older than 7 days)" };
+  }
+  const only = messages.length === 1 ? messages[0]?.id : undefined;
+  if (typeof only === "string" && only !== "") {
+    return { ok: true, nonce: `whatsapp:${only}`, ttlMs: WHATSAPP_REPLAY_TTL_MS };
+  }
+  return { ok: true, nonce: await contentNonce("whatsapp", body), ttlMs: WHATSAPP_REPLAY_TTL_MS };
+}
+
+export type ChallengeVerdict = { ok: true; challenge: string } | { ok: false; reason: string };
+
+/**
+ * The subscription check Meta sends when the callback URL or verify token is saved:
+ * `GET <callback>?hub.mode=subscribe&hub.challenge=<random>&hub.verify_token=<yours>`; answer 200
+ * with the challenge as the body when the token matches
+ * (https://developers.facebook.com/docs/graph-api/webhooks/getting-started#verification-requests).
+ * The token is compared in constant time; the challenge is echoed only if it is short and plain
+ * (Meta's are digits), so this route cannot be used to reflect markup.
+ */
+export async function whatsappChallenge(query: URLSearchParams, verifyToken: string): Promise<ChallengeVerdict> {
+  if (query.get("hub.mode") !== "subscribe") return { ok: false, reason: "hub.mode is not subscribe" };
+  const token = query.get("hub.verify_token");
+  if (token === null) return { ok: false, reason: "missing hub.verify_token" };
+  if (!(await constantTimeEqual(token, verifyToken))) return { ok: false, reason: "verify token mismatch" };
+  const challenge = query.get("hub.challenge") ?? "";
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(challenge)) return { ok: false, reason: "hub.challenge missing or not plain characters" };
+  return { ok: true, challenge };
+}

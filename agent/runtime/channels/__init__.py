@@ -1,4 +1,4 @@
-"""Chat channels in webhook mode (Telegram, Slack, Discord): config, adapters, DM policy, inbox.
+"""Chat channels in webhook mode (Telegram, Slack, Discord, WhatsApp): config, adapters, inbox.
 
 `open_channels` builds everything from settings: channels whose configuration is missing or
 invalid are listed as disabled with the reason, and the runtime runs on without them.
@@ -36,6 +36,14 @@ def build_adapter(config: ChannelConfig, http: httpx.AsyncClient) -> ChannelAdap
 
         assert config.token is not None
         return SlackChannel(config.token.get_secret_value(), config.api_base_url, http)
+    if config.channel == "whatsapp":
+        from agent.runtime.channels.whatsapp import WhatsAppChannel
+
+        assert config.token is not None
+        assert config.phone_number_id is not None
+        return WhatsAppChannel(
+            config.token.get_secret_value(), config.phone_number_id, config.api_base_url, http
+        )
     from agent.runtime.channels.discord import DiscordChannel
 
     assert config.application_id is not None

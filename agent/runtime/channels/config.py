@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from agent.runtime.channels.base import DM_POLICIES, DmPolicy
 from agent.runtime.settings import EXAMPLES, RuntimeSettings
 
-CHANNELS = ("telegram", "slack", "discord")
+CHANNELS = ("telegram", "slack", "discord", "whatsapp")
 
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _SLACK_TOKEN = re.compile(r"^xoxb-[A-Za-z0-9-]{10,}$")
@@ -25,7 +25,10 @@ _SENDER_ID = {
     "telegram": re.compile(r"^\d{1,20}$"),
     "slack": re.compile(r"^[UW][A-Z0-9]{2,20}$"),
     "discord": _DISCORD_ID,
+    "whatsapp": re.compile(r"^[1-9]\d{6,14}$"),  # a WhatsApp id: the number, digits only
 }
+_PHONE_NUMBER_ID = re.compile(r"^\d{5,25}$")
+_ACCESS_TOKEN = re.compile(r"^[A-Za-z0-9_.|-]{20,}$")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -41,6 +44,7 @@ class ChannelConfig:
     api_base_url: str = ""
     token: SecretStr | None = None  # Discord: the optional bot token
     application_id: str | None = None
+    phone_number_id: str | None = None  # WhatsApp: the number replies are sent from
 
 
 class _Invalid(Exception):
@@ -55,9 +59,14 @@ def load_channel_configs(settings: RuntimeSettings) -> dict[str, ChannelConfig]:
 
 def _load(settings: RuntimeSettings, channel: str) -> ChannelConfig:
     prefix = channel.upper()
-    token: SecretStr | None = getattr(settings, f"{channel}_bot_token")
+    if channel == "whatsapp":
+        token: SecretStr | None = settings.whatsapp_access_token
+    else:
+        token = getattr(settings, f"{channel}_bot_token")
     application_id: str | None = getattr(settings, "discord_application_id", None)
-    required = "DISCORD_APPLICATION_ID" if channel == "discord" else f"{prefix}_BOT_TOKEN"
+    required = {"discord": "DISCORD_APPLICATION_ID", "whatsapp": "WHATSAPP_ACCESS_TOKEN"}.get(
+        channel, f"{prefix}_BOT_TOKEN"
+    )
     present = application_id if channel == "discord" else token
     if present is None:
         return ChannelConfig(channel, False, f"not configured: set {required} to enable")
@@ -66,6 +75,13 @@ def _load(settings: RuntimeSettings, channel: str) -> ChannelConfig:
             _check_token(token, "TELEGRAM_BOT_TOKEN", _TELEGRAM_TOKEN, "is not a BotFather token")
         elif channel == "slack":
             _check_token(token, "SLACK_BOT_TOKEN", _SLACK_TOKEN, "is not a bot token (xoxb-...)")
+        elif channel == "whatsapp":
+            _check_token(token, "WHATSAPP_ACCESS_TOKEN", _ACCESS_TOKEN, "is not an access token")
+            if not _PHONE_NUMBER_ID.match(settings.whatsapp_phone_number_id or ""):
+                raise _Invalid(
+                    "WHATSAPP_PHONE_NUMBER_ID",
+                    "must be the numeric phone number id from WhatsApp > API Setup",
+                )
         else:
             if not _DISCORD_ID.match(application_id or ""):
                 raise _Invalid("DISCORD_APPLICATION_ID", "must be the numeric application id")
@@ -90,6 +106,7 @@ def _load(settings: RuntimeSettings, channel: str) -> ChannelConfig:
         api_base_url=base_url,
         token=token,
         application_id=application_id if channel == "discord" else None,
+        phone_number_id=settings.whatsapp_phone_number_id if channel == "whatsapp" else None,
     )
 
 

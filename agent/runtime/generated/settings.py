@@ -207,6 +207,23 @@ class DeclaredSettings(BaseSettings):
     # Discord application id (public).
     discord_application_id: str | None = None
 
+    # WhatsApp Cloud API access token (a system user's permanent token).
+    whatsapp_access_token: SecretStr | None = None
+
+    # WhatsApp phone number id (not the phone number) replies are sent from.
+    whatsapp_phone_number_id: str | None = None
+
+    # Who may talk to the agent on WhatsApp: `pairing`, `allowlist` or `open`; a bad value
+    # disables only that channel.
+    whatsapp_dm_policy: str = "pairing"
+
+    # Comma-separated WhatsApp ids (phone numbers, digits only) always let in (required with
+    # `allowlist`).
+    whatsapp_allowlist: str = ""
+
+    # The Graph API the WhatsApp access token is sent to.
+    whatsapp_api_base_url: str = "https://graph.facebook.com/v21.0"
+
     # Browser Rendering CDP WebSocket URL; unset = no browser tools.
     browser_cdp_url: Annotated[str, Field(pattern=r"^(wss?|https?)://\S+$")] | None = None
 
@@ -311,6 +328,15 @@ EXAMPLES: dict[str, str] = {
     "DISCORD_ALLOWLIST": "80351110224678912  (Discord user ids)",
     "DISCORD_API_BASE_URL": "https://discord.com/api/v10",
     "DISCORD_APPLICATION_ID": "1234567890123456789",
+    "WHATSAPP_ACCESS_TOKEN": "EAAG<token from Meta Business Settings, System users>",
+    "WHATSAPP_PHONE_NUMBER_ID": (
+        "106540352242922  (WhatsApp > API Setup in the Meta app dashboard)"
+    ),
+    "WHATSAPP_DM_POLICY": "pairing  (or allowlist, open)",
+    "WHATSAPP_ALLOWLIST": (
+        "15551234567,447700900123  (WhatsApp ids: country code and number, digits only)"
+    ),
+    "WHATSAPP_API_BASE_URL": "https://graph.facebook.com/v21.0",
     "BROWSER_CDP_URL": (
         "wss://api.cloudflare.com/client/v4/accounts/<account>/browse"
         "r-rendering/devtools/browser  (or http://127.0.0.1:9222 for "

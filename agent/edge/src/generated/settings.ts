@@ -96,6 +96,18 @@ export interface Env {
   DISCORD_ALLOWLIST?: string;
   /** Discord application id (public) */
   DISCORD_APPLICATION_ID?: string;
+  /** WhatsApp Cloud API access token (a system user's permanent token) */
+  WHATSAPP_ACCESS_TOKEN?: string;
+  /** WhatsApp phone number id (not the phone number) replies are sent from */
+  WHATSAPP_PHONE_NUMBER_ID?: string;
+  /** Meta app secret: X-Hub-Signature-256 of every delivery is verified at the edge */
+  WHATSAPP_APP_SECRET?: string;
+  /** the Verify token typed into the Meta webhook form; the edge answers the challenge */
+  WHATSAPP_VERIFY_TOKEN?: string;
+  /** who may talk to the agent on WhatsApp: `pairing`, `allowlist` or `open`; a bad value disables only that channel */
+  WHATSAPP_DM_POLICY?: string;
+  /** comma-separated WhatsApp ids (phone numbers, digits only) always let in (required with `allowlist`) */
+  WHATSAPP_ALLOWLIST?: string;
   /** Browser Rendering CDP WebSocket URL; unset = no browser tools */
   BROWSER_CDP_URL?: string;
   /** bearer for the CDP endpoint */
@@ -157,6 +169,10 @@ export const PASSED_THROUGH = [
   "DISCORD_DM_POLICY",
   "DISCORD_ALLOWLIST",
   "DISCORD_APPLICATION_ID",
+  "WHATSAPP_ACCESS_TOKEN",
+  "WHATSAPP_PHONE_NUMBER_ID",
+  "WHATSAPP_DM_POLICY",
+  "WHATSAPP_ALLOWLIST",
   "BROWSER_CDP_URL",
   "BROWSER_API_TOKEN",
   "WEB_FETCH_ALLOWLIST",

@@ -1,0 +1,213 @@
+"""WhatsApp over the Cloud API (webhook mode), replies with the Graph API `messages` endpoint.
+
+The edge has already checked X-Hub-Signature-256 and the delivery's replay key
+(agent/edge/src/webhooks.ts); here the `messages` webhook's text messages become turns. The
+message id (`wamid.…`) is the event id, so Meta's retries of one message are answered once (inbox).
+
+Replies: `POST <graph>/<phone-number-id>/messages` with the access token as a bearer
+(https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages). A free-form (non
+template) message may only be sent within 24 hours of the person's last message, the
+customer-service window (https://developers.facebook.com/docs/whatsapp/pricing#customer-service-windows);
+outside it Graph answers error 131047 ("Re-engagement message"). The adapter remembers each
+sender's last signed message time and, when the window is known to be closed, refuses the reply
+itself with a non-retryable DeliveryError that says so: the outbox records it as failed with that
+reason (and logs it) instead of retrying or dropping it silently. After a restart the time is not
+known, and Graph's 131047 answer is turned into the same error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agent.runtime.channels.api import json_object, post_json, retryable_status
+from agent.runtime.channels.base import (
+    DeliveryError,
+    Ignored,
+    InboundMessage,
+    Parsed,
+    redact,
+    retry_after_header,
+)
+
+MAX_CHARS = 4096  # text.body limit of a Cloud API text message
+WINDOW_S = 24 * 3600
+OUTSIDE_WINDOW = 131047
+# Graph error codes worth retrying: rate and throughput limits, and transient "unknown" errors
+# (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
+_RETRYABLE_CODES = {1, 2, 4, 80007, 130429, 131000, 131016, 131056}
+
+
+class _Text(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    body: str = ""
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    timestamp: str
+    type: str
+    text: _Text | None = None
+    # `from` is a Python keyword.
+    sender: str = ""
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> _Message:
+        return cls.model_validate({**raw, "sender": str(raw.get("from", ""))})
+
+
+class _Contact(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    wa_id: str = ""
+    profile: dict[str, Any] = {}
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    messages: list[dict[str, Any]] = []
+    contacts: list[_Contact] = []
+    metadata: dict[str, Any] = {}
+
+
+class _Error(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    message: str = ""
+    code: int | None = None
+
+
+def _values(payload: dict[str, Any]) -> list[_Value]:
+    out: list[_Value] = []
+    for entry in payload.get("entry") or []:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else []:
+            if isinstance(change, dict) and change.get("field") == "messages":
+                out.append(_Value.model_validate(change.get("value") or {}))
+    return out
+
+
+class WhatsAppChannel:
+    """WhatsApp Cloud API adapter (one business phone number)."""
+
+    name = "whatsapp"
+    max_chars = MAX_CHARS
+
+    def __init__(
+        self,
+        access_token: str,
+        phone_number_id: str,
+        api_base_url: str,
+        http: httpx.AsyncClient,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._token = access_token
+        self._phone_number_id = phone_number_id
+        self._url = f"{api_base_url.rstrip('/')}/{phone_number_id}/messages"
+        self._http = http
+        self._now = now
+        # wa_id -> unix seconds of their last message (Meta's signed timestamp).
+        self._last_inbound: dict[str, float] = {}
+
+    def parse(self, payload: dict[str, Any]) -> Parsed:
+        """The delivery's text message from a person, or why it is ignored.
+
+        Meta sends one message per `messages` notification in practice; should a delivery batch
+        several, the first text message is taken (the edge keys batches by content).
+        """
+        if payload.get("object") != "whatsapp_business_account":
+            return Ignored(f"not a WhatsApp Business Account event ({payload.get('object')!r})")
+        try:
+            values = _values(payload)
+        except ValidationError:
+            return Ignored("malformed messages change")
+        for value in values:
+            to = str(value.metadata.get("phone_number_id", ""))
+            if to and to != self._phone_number_id:
+                continue  # another number of the same business account
+            names = {c.wa_id: str(c.profile.get("name", "")) for c in value.contacts}
+            for raw in value.messages:
+                try:
+                    message = _Message.of(raw)
+                except ValidationError:
+                    return Ignored("malformed message")
+                if not message.sender or not message.timestamp.isdigit():
+                    return Ignored("message without a sender or timestamp")
+                previous = self._last_inbound.get(message.sender, 0.0)
+                self._last_inbound[message.sender] = max(previous, float(message.timestamp))
+                if message.type != "text" or message.text is None or not message.text.body.strip():
+                    return Ignored(f"{message.type} messages are not handled yet (text only)")
+                return InboundMessage(
+                    event_id=message.id,
+                    sender=message.sender,
+                    sender_name=names.get(message.sender) or message.sender,
+                    conversation=message.sender,
+                    thread=message.sender,
+                    text=message.text.body.strip(),
+                    direct=True,
+                    home=message.sender,
+                )
+        return Ignored("no message (statuses or other notifications)")
+
+    def immediate_response(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Nothing: the subscription challenge is answered by the edge."""
+        return None
+
+    def window_open(self, wa_id: str) -> bool | None:
+        """Whether the 24-hour customer-service window is open, or None when not known."""
+        last = self._last_inbound.get(wa_id)
+        if last is None:
+            return None
+        return self._now() - last < WINDOW_S
+
+    async def deliver(self, conversation: str, text: str) -> None:
+        """A text message to `conversation` (the person's WhatsApp id)."""
+        if self.window_open(conversation) is False:
+            raise DeliveryError(_outside_window(conversation), retryable=False)
+        body = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": conversation,
+            "type": "text",
+            "text": {"preview_url": False, "body": text},
+        }
+        response = await post_json(
+            self._http,
+            "whatsapp messages",
+            self._url,
+            body,
+            secrets=(self._token,),
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
+        status = response.status_code
+        answer = json_object(response)
+        if 200 <= status < 300 and answer.get("messages"):
+            return
+        try:
+            error = _Error.model_validate(answer.get("error") or {})
+        except ValidationError:
+            error = _Error()
+        if error.code == OUTSIDE_WINDOW:
+            raise DeliveryError(_outside_window(conversation), retryable=False)
+        detail = redact(error.message, self._token)
+        raise DeliveryError(
+            f"whatsapp messages: HTTP {status}: {detail or 'error'} (code {error.code})",
+            retryable=retryable_status(status) or error.code in _RETRYABLE_CODES,
+            retry_after=retry_after_header(response.headers.get("Retry-After")),
+        )
+
+    async def close(self) -> None:
+        """The shared client is closed by the runtime."""
+
+
+def _outside_window(wa_id: str) -> str:
+    return (
+        f"whatsapp: not sent to {wa_id}: outside the 24-hour customer-service window (their last "
+        "message is more than 24 hours old; Meta error 131047). Free-form replies resume when "
+        "they write again; reaching them earlier needs an approved message template"
+    )
