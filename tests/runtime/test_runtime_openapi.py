@@ -113,3 +113,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Pa
     exercised = {tuple(label.split(" ", 1)) for label in calls}
     # Every operation was called (schemathesis leaves out the document it was loaded from).
     assert exercised == set(OPERATIONS) - {("GET", OPENAPI_PATH)}
+
+
+def test_the_description_states_the_attachment_limit_in_force(client: TestClient) -> None:
+    doc = client.get(OPENAPI_PATH, headers=TOKEN).json()
+    listed = doc["components"]["schemas"]["ChatRequest"]["properties"]["attachments"]
+    limit = client.app.state.runtime.settings.agent_attachment_max_per_message  # type: ignore[attr-defined]
+    assert listed["maxItems"] == limit == 4
+    assert listed["items"]["pattern"] == "^[0-9a-f]{64}$"

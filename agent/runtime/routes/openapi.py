@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import models_json_schema
@@ -31,6 +31,9 @@ from agent.runtime.routes.memory import MemoryEdit
 from agent.runtime.session_index import CURSOR
 from agent.runtime.sessions import SESSION_ID
 from agent.runtime.tools.memory import PATH_PATTERN
+
+if TYPE_CHECKING:
+    from agent.runtime.runtime_state import Runtime
 
 OPENAPI_PATH = "/api/openapi.json"
 
@@ -247,8 +250,19 @@ def _openapi_path(path: str) -> str:
     return re.sub(r"{(\w+):\w+}", r"{\1}", path)
 
 
-def build_openapi(routes: list[BaseRoute]) -> dict[str, Any]:
-    """The OpenAPI document for these routes (HTTP API routes only)."""
+def build_openapi(routes: list[BaseRoute], max_attachments: int | None = None) -> dict[str, Any]:
+    """The OpenAPI document for these routes (HTTP API routes only).
+
+    `max_attachments` is this deployment's AGENT_ATTACHMENT_MAX_PER_MESSAGE: the document states
+    the limit in force, not only the model's ceiling, so a client never sends a list it cannot pass.
+    """
+    schemas = _schemas()
+    for name in ("ChatRequest", "WsChatFrame"):
+        listed = schemas.get(name, {}).get("properties", {}).get("attachments")
+        if listed is not None:
+            listed["items"] = {"type": "string", "pattern": ATTACHMENT_ID.pattern}
+            if max_attachments is not None:
+                listed["maxItems"] = max_attachments
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         if not isinstance(route, Route):
@@ -268,7 +282,7 @@ def build_openapi(routes: list[BaseRoute]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": _schemas(),
+            "schemas": schemas,
             "securitySchemes": {
                 "edgeToken": {"type": "apiKey", "in": "header", "name": EDGE_TOKEN_HEADER}
             },
@@ -279,7 +293,9 @@ def build_openapi(routes: list[BaseRoute]) -> dict[str, Any]:
 
 async def openapi_json(request: Request) -> JSONResponse:
     """This API's OpenAPI description."""
-    return JSONResponse(build_openapi(request.app.routes))
+    runtime: Runtime = request.app.state.runtime
+    limit = runtime.settings.agent_attachment_max_per_message
+    return JSONResponse(build_openapi(request.app.routes, max_attachments=limit))
 
 
 routes = [Route(OPENAPI_PATH, openapi_json, methods=["GET"])]
