@@ -14,6 +14,9 @@ from process_guard import (  # noqa: F401
     pytest_testnodedown,
 )
 
+# Longest work first over the xdist workers, shards of a long test apart (see scheduling.py).
+from scheduling import pytest_collection_modifyitems, pytest_xdist_make_scheduler  # noqa: F401
+
 # Property tests: bounded example counts, no wall-clock deadline (time is never asserted in tests,
 # and the machine may be busy), no example database written into the checkout, and the same
 # examples every run, so `make test` is reproducible; EDGEAGENT_FUZZ_EXPLORE=1 draws new ones.

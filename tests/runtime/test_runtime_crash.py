@@ -100,11 +100,20 @@ def assert_sessions_restore_whole(
         assert first in (None, covers + 1), session_id  # the window starts right after its summary
 
 
-@pytest.mark.timeout(1200)  # 21 process starts: minutes when the 2 cores are shared
+# 20 SIGKILLs and at least 200 acknowledged turns in all, in shards that share nothing (each its
+# own bucket, runtime processes, port and random moments), so the xdist workers run them side by
+# side (tests/scheduling.py) instead of one after another.
+SHARDS = 4
+KILLS = 20 // SHARDS
+ACKS = 200 // SHARDS
+
+
+@pytest.mark.timeout(1200)  # 6 process starts: minutes when the 2 cores are shared
+@pytest.mark.parametrize("shard", range(SHARDS), ids=lambda shard: f"shard{shard}")
 def test_sigkill_at_random_moments_loses_no_acknowledged_turn(
-    tmp_path: Path, moto_endpoint: str, bucket: str, runtimes: list[RuntimeProcess]
+    shard: int, tmp_path: Path, moto_endpoint: str, bucket: str, runtimes: list[RuntimeProcess]
 ) -> None:
-    rng = random.Random(20261126)
+    rng = random.Random(20261126 + shard)
     port = free_port()
     env = {**r2_env(moto_endpoint, bucket), **SMALL_CONTEXT}
     runtime = spawn_runtime(tmp_path, env, port)
@@ -116,9 +125,9 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_turn(
     kills = 0
     # No wall-clock deadline: on a loaded machine restarts are slow, and the count is the point
     # (the timeout above is the backstop).
-    while kills < 20 or len(load.acks) < 200:
+    while kills < KILLS or len(load.acks) < ACKS:
         time.sleep(rng.uniform(0.1, 1.2))
-        if kills >= 20:
+        if kills >= KILLS:
             continue
         runtime.kill()
         kills += 1
@@ -126,8 +135,8 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_turn(
         runtimes.append(runtime)
         runtime.wait_ready()
     load.stop()
-    assert kills >= 20
-    assert len(load.acks) >= 200, f"only {len(load.acks)} turns acknowledged"
+    assert kills >= KILLS
+    assert len(load.acks) >= ACKS, f"only {len(load.acks)} turns acknowledged"
 
     stored = stored_turns(moto_endpoint, bucket)
     assert lost_acks(load.acks, stored) == []

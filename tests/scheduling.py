@@ -1,0 +1,69 @@
+"""How `make test` spreads the suite over pytest-xdist workers: longest work first, a file at a
+time, except the shards of a long test, which run wherever a worker is free.
+
+The suite's wall time is bounded by its longest chain of work on one worker. xdist's `loadfile`
+sends whole files and starts with the files that hold the most tests; the longest tests (the
+SIGKILL crash runs, the real OpenClaw gateway) hold few and so started last, and their minutes
+were added to the end of the run. Here:
+
+- every worker orders its collection: the files in LONGEST_FIRST (in that order), then the other
+  files holding a `slow` test, then the rest, each file's tests kept together and in order (so a
+  module fixture starts once); the controller hands work out in that order;
+- a unit of work is a file, as with `loadfile`, except a test parametrized with ids `shard<N>`:
+  each shard is a unit of its own, so the shards of one long test run on several workers at
+  once (each shard has its own bucket, processes and ports, so they share nothing).
+
+Active with `--dist loadfile` (as `make test` and `make test-fast` run); any other mode, or no
+xdist, runs as pytest or xdist would.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+#: The longest test files, longest first (measured with `--durations`; docs/testing.md).
+LONGEST_FIRST = (
+    "tests/runtime/test_runtime_crash.py",
+    "tests/openclaw/test_openclaw_smoke.py",
+    "tests/channels/test_channels_crash.py",
+    "tests/infra/test_infra_cli.py",
+)
+_SHARD = re.compile(r"\[shard\d+\]$")
+
+
+def _file(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def _rank(item: pytest.Item, slow_files: set[str]) -> int:
+    path = _file(item.nodeid)
+    if path in LONGEST_FIRST:
+        return LONGEST_FIRST.index(path)
+    return len(LONGEST_FIRST) + (0 if path in slow_files else 1)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("dist", "no") != "loadfile":
+        return
+    slow_files = {_file(item.nodeid) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: _rank(item, slow_files))  # stable: files stay whole and in order
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown when xdist is not loaded
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist", "no") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LongestFirst(LoadScopeScheduling):  # type: ignore[misc]
+        """`loadfile` in the workers' collection order, with each shard a unit of its own."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if _SHARD.search(nodeid) else _file(nodeid)
+
+    config.option.loadscopereorder = False  # keep the collection order: longest first
+    return LongestFirst(config, log)
