@@ -28,6 +28,7 @@ def write_stack(path: Path, config: dict[str, object]) -> Path:
     return path
 
 
+@pytest.mark.slow  # seconds of CPU: `make test` runs it, `make test-fast` does not
 def test_json_plan_of_the_shipped_dev_stack_is_byte_identical(tmp_path: Path) -> None:
     first = run_plan("--stack", "dev", "--format", "json")
     second = run_plan("--stack", "dev", "--format", "json")
@@ -47,6 +48,7 @@ def test_json_plan_of_the_shipped_dev_stack_is_byte_identical(tmp_path: Path) ->
     assert same.stdout.strip() == "no changes"
 
 
+@pytest.mark.slow  # seconds of CPU: `make test` runs it, `make test-fast` does not
 def test_text_plan_and_diff_from_a_config_file(tmp_path: Path) -> None:
     base = write_stack(tmp_path / "a.yaml", minimal_config())
     old = run_plan("--stack", "acme-prod", "--config-file", str(base), "--format", "json")

@@ -123,6 +123,7 @@ async def run_turn(
         return await sessions.append("long", draft)
 
 
+@pytest.mark.slow  # seconds of CPU: `make test` runs it, `make test-fast` does not
 async def test_at_5000_turns_every_request_stays_in_budget_and_keeps_old_facts(
     settings: RuntimeSettings,
 ) -> None:

@@ -218,6 +218,7 @@ def call(raw_path: str, headers: dict[str, str]) -> tuple[int, bool]:
     return status, bool(reached)
 
 
+@pytest.mark.slow  # seconds of CPU: `make test` runs it, `make test-fast` does not
 def test_generated_spellings_of_reserved_paths_never_reach_a_route_without_the_credential() -> None:
     assert len(GENERATED) > 1000
     for raw in GENERATED:

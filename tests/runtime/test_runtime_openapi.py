@@ -70,6 +70,7 @@ def test_every_http_route_is_described_and_nothing_else(client: TestClient) -> N
     assert described == routed == set(OPERATIONS)
 
 
+@pytest.mark.slow  # seconds of CPU: `make test` runs it, `make test-fast` does not
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Path) -> None:
     settings_ = RuntimeSettings(
         agent_tenant="acme",

@@ -64,6 +64,7 @@ def _inner_run(tmp_path: Path, body: str, *options: str) -> subprocess.Completed
 
 
 # Serially, and spread over two xdist workers (each checks its own tree; the controller reports).
+@pytest.mark.slow  # seconds of CPU: `make test` runs it, `make test-fast` does not
 @pytest.mark.parametrize("options", [(), ("-n", "2")], ids=["serial", "xdist"])
 def test_a_run_that_leaks_fails_and_names_each_leak_even_an_orphan(
     tmp_path: Path, options: tuple[str, ...]
@@ -100,6 +101,7 @@ def test_a_run_that_leaks_fails_and_names_each_leak_even_an_orphan(
     ]
 
 
+@pytest.mark.slow  # seconds of CPU: `make test` runs it, `make test-fast` does not
 def test_a_clean_run_passes(tmp_path: Path) -> None:
     clean = """
         import subprocess, sys

@@ -108,6 +108,7 @@ def many(count: int) -> list[SessionMeta]:
     ]
 
 
+@pytest.mark.slow  # seconds of CPU: `make test` runs it, `make test-fast` does not
 async def test_a_page_of_5000_sessions_reads_about_the_page(tmp_path: Path) -> None:
     metas = many(5000)
     write_index_files(tmp_path, metas)
@@ -132,6 +133,7 @@ async def test_a_page_of_5000_sessions_reads_about_the_page(tmp_path: Path) -> N
     assert (len(store.lists), len(store.gets)) == (1, 20 + 2)  # + the marker and the counter
 
 
+@pytest.mark.slow  # seconds of CPU: `make test` runs it, `make test-fast` does not
 async def test_the_first_page_is_one_read_of_the_counter(tmp_path: Path) -> None:
     write_index_files(tmp_path, many(5000))
     store = CountingStore(LocalDirStore(tmp_path))
@@ -329,6 +331,7 @@ async def test_history_pages_read_only_their_turns(tmp_path: Path) -> None:
         assert await latest_seq(LocalDirStore(tmp_path), f"n{size}") == size
 
 
+@pytest.mark.slow  # seconds of CPU: `make test` runs it, `make test-fast` does not
 def test_the_http_listing_of_5000_sessions_reads_one_page(
     tmp_path: Path, settings: RuntimeSettings
 ) -> None:

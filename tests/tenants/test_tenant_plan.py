@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 with warnings.catch_warnings():
@@ -65,6 +66,7 @@ def plan(manifest: Path, *argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.mark.slow  # seconds of CPU: `make test` runs it, `make test-fast` does not
 def test_fifty_tenants_plan_offline_without_collisions(tmp_path: Path) -> None:
     tenants = {f"tenant-{i:02d}": prod_tenant(f"tenant-{i:02d}", i) for i in range(TENANTS)}
     manifest = write_manifest(tmp_path, tenants)
