@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
+import stamina
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -143,22 +144,28 @@ def create_app(settings: RuntimeSettings, deps: AppDeps | None = None) -> Starle
 
 async def _become_ready(runtime: Runtime, engine: Engine, store: StateStore) -> None:
     await engine.start()
-    delay = 0.05
-    while True:
-        try:
-            await store.check()
-            # The path a cold turn takes (checkpoint listing and read): ready means any session,
-            # however long, can be restored in a few reads (docs/sessions.md).
-            await runtime.service.sessions.warm()
-        except StoreError as error:
-            runtime.not_ready_reason = f"state store not reachable: {error}"
-            log.warning("%s; retrying in %.1f s", runtime.not_ready_reason, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-            continue
-        runtime.ready = True
-        runtime.not_ready_reason = ""
-        log.info(
-            "runtime ready (engine %s, model %s)", runtime.settings.agent_engine, engine.model_label
-        )
-        return
+    # In-memory retries until the store answers (nothing to persist: a restart checks again);
+    # backoff from 50 ms to 5 s with up to 50 ms of jitter.
+    async for attempt in stamina.retry_context(
+        on=StoreError,
+        attempts=None,
+        timeout=None,
+        wait_initial=0.05,
+        wait_max=5.0,
+        wait_jitter=0.05,
+    ):
+        with attempt:
+            try:
+                await store.check()
+                # The path a cold turn takes (checkpoint listing and read): ready means any
+                # session, however long, can be restored in a few reads (docs/sessions.md).
+                await runtime.service.sessions.warm()
+            except StoreError as error:
+                runtime.not_ready_reason = f"state store not reachable: {error}"
+                log.warning("%s; retrying in %.2f s", runtime.not_ready_reason, attempt.next_wait)
+                raise
+    runtime.ready = True
+    runtime.not_ready_reason = ""
+    log.info(
+        "runtime ready (engine %s, model %s)", runtime.settings.agent_engine, engine.model_label
+    )

@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import stamina
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -125,15 +126,19 @@ def _policy_from(settings: RuntimeSettings) -> SupervisorPolicy:
 
 
 async def _start(host: OpenClawHost) -> None:
-    delay = 0.5
-    while True:
-        try:
-            await host.start()
-            return
-        except StoreError as error:
-            host.error = f"state store not reachable: {error}"
-        except OSError as error:  # e.g. the state directory is not writable
-            host.error = f"cannot prepare {host.settings.openclaw_state_dir}: {error}"
-        log.warning("OpenClaw start failed (%s); retrying in %.1f s", host.error, delay)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 10.0)
+    # In-memory retries (a restart tries again): backoff from 0.5 s to 10 s, with jitter.
+    async for attempt in stamina.retry_context(
+        on=(StoreError, OSError), attempts=None, timeout=None, wait_initial=0.5, wait_max=10.0
+    ):
+        with attempt:
+            try:
+                await host.start()
+            except (StoreError, OSError) as error:
+                if isinstance(error, StoreError):
+                    host.error = f"state store not reachable: {error}"
+                else:  # e.g. the state directory is not writable
+                    host.error = f"cannot prepare {host.settings.openclaw_state_dir}: {error}"
+                log.warning(
+                    "OpenClaw start failed (%s); retrying in %.1f s", host.error, attempt.next_wait
+                )
+                raise

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+import stamina
 from watchfiles import awatch
 
 from agent.runtime.errors import StoreError
@@ -260,13 +261,21 @@ class StateSync:
             last_batch = time.monotonic()
             self._wake.clear()
             batch, self._pending = self._pending, set()
-            try:
-                if rescan:
-                    await self.sync_all()
-                    rescan = False
-                await self.sync_paths(batch)
-            except StoreError as error:
-                log.warning("OpenClaw state upload failed (%s); retrying in 1 s", error)
-                self._pending |= batch
-                await asyncio.sleep(1.0)
-                self._wake.set()
+            # In-memory retries (the files stay on disk; a restart rescans): backoff from 1 s to
+            # 30 s, with jitter, and changes made meanwhile wait for the next batch.
+            async for attempt in stamina.retry_context(
+                on=StoreError, attempts=None, timeout=None, wait_initial=1.0, wait_max=30.0
+            ):
+                with attempt:
+                    try:
+                        if rescan:
+                            await self.sync_all()
+                            rescan = False
+                        await self.sync_paths(batch)
+                    except StoreError as error:
+                        log.warning(
+                            "OpenClaw state upload failed (%s); retrying in %.1f s",
+                            error,
+                            attempt.next_wait,
+                        )
+                        raise
