@@ -10,7 +10,6 @@ gateway's BYOK); nor is the runtime's reading of a spend-limit 429 (agent/runtim
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -190,40 +189,24 @@ class AiGateway(EdgeAgentComponent):
         # (docs/deploy-rules.md, "AI Gateway token").
         # https://developers.cloudflare.com/fundamentals/api/how-to/create-via-api/
         # https://developers.cloudflare.com/ai-gateway/configuration/authentication/
-        scope = json.dumps({permissions.account_resource(args.account_id): "*"})
-        token_name, token_opts = self.child("token")
-        token = cloudflare.AccountToken(
-            token_name,
+        account = permissions.account_resource(args.account_id)
+        token = self.account_token(
+            "token",
             account_id=args.account_id,
             name=args.token_name,
-            policies=args.permission_ids.apply(
-                lambda ids: [
-                    {
-                        "effect": "allow",
-                        "permission_groups": [{"id": ids[permissions.AI_GATEWAY_RUN]}],
-                        "resources": scope,
-                    }
-                ]
-            ),
-            opts=token_opts,
+            permission_ids=args.permission_ids,
+            permissions=[permissions.AI_GATEWAY_RUN],
+            resource=account,
         )
         # Read-only, for GET .../ai-gateway/gateways/{id}/logs (accepted: AI Gateway Read or Write).
         # https://developers.cloudflare.com/api/resources/ai_gateway/subresources/logs/methods/list/
-        logs_name, logs_opts = self.child("logs-token")
-        logs_token = cloudflare.AccountToken(
-            logs_name,
+        logs_token = self.account_token(
+            "logs-token",
             account_id=args.account_id,
             name=args.logs_token_name,
-            policies=args.permission_ids.apply(
-                lambda ids: [
-                    {
-                        "effect": "allow",
-                        "permission_groups": [{"id": ids[permissions.AI_GATEWAY_READ]}],
-                        "resources": scope,
-                    }
-                ]
-            ),
-            opts=logs_opts,
+            permission_ids=args.permission_ids,
+            permissions=[permissions.AI_GATEWAY_READ],
+            resource=account,
         )
         base = gateway_base_url(args.account_id, args.gateway_id)
         self.gateway_id = gateway.ai_gateway_id

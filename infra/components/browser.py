@@ -6,11 +6,9 @@ resource; no Worker shim is involved (the endpoint speaks CDP directly).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_cloudflare as cloudflare
 
 from infra import permissions
 from infra.components.base import EdgeAgentComponent
@@ -39,22 +37,13 @@ class Browser(EdgeAgentComponent):
 
     def __init__(self, name: str, args: BrowserArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("Browser", name, opts)
-        scope = json.dumps({permissions.account_resource(args.account_id): "*"})
-        token_name, token_opts = self.child("token")
-        token = cloudflare.AccountToken(
-            token_name,
+        token = self.account_token(
+            "token",
             account_id=args.account_id,
             name=args.token_name,
-            policies=args.permission_ids.apply(
-                lambda ids: [
-                    {
-                        "effect": "allow",
-                        "permission_groups": [{"id": ids[permissions.BROWSER_RENDERING_EDIT]}],
-                        "resources": scope,
-                    }
-                ]
-            ),
-            opts=token_opts,
+            permission_ids=args.permission_ids,
+            permissions=[permissions.BROWSER_RENDERING_EDIT],
+            resource=permissions.account_resource(args.account_id),
         )
         self.cdp_url = pulumi.Output.from_input(cdp_url(args.account_id))
         self.token = pulumi.Output.secret(token.value)

@@ -10,7 +10,6 @@ secret outputs. Declares no public access of any kind
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -98,31 +97,16 @@ class Storage(EdgeAgentComponent):
             ],
             opts=lifecycle_opts,
         )
-        scope = json.dumps(
-            {
-                permissions.r2_bucket_resource(
-                    args.account_id, args.jurisdiction, args.bucket_name
-                ): "*"
-            }
-        )
-        token_name, token_opts = self.child("token", depends_on=[bucket])
-        token = cloudflare.AccountToken(
-            token_name,
+        token = self.account_token(
+            "token",
             account_id=args.account_id,
             name=args.token_name,
-            policies=args.permission_ids.apply(
-                lambda ids: [
-                    {
-                        "effect": "allow",
-                        "permission_groups": [
-                            {"id": ids[permissions.R2_ITEM_READ]},
-                            {"id": ids[permissions.R2_ITEM_WRITE]},
-                        ],
-                        "resources": scope,
-                    }
-                ]
+            permission_ids=args.permission_ids,
+            permissions=[permissions.R2_ITEM_READ, permissions.R2_ITEM_WRITE],
+            resource=permissions.r2_bucket_resource(
+                args.account_id, args.jurisdiction, args.bucket_name
             ),
-            opts=token_opts,
+            depends_on=[bucket],
         )
         self.bucket_name = bucket.name
         self.endpoint = pulumi.Output.from_input(r2_endpoint(args.account_id, args.jurisdiction))
