@@ -1,5 +1,5 @@
 """Helpers the runtime-side test suites share: the edge token, loopback ports, moto S3, apps
-served in a thread, runtime child processes, the in-process `/readyz` wait.
+served in a thread, runtime child processes, the in-process `/readyz` wait, headless Chromium.
 
 Importable as `suite_support` from any test directory: pytest (prepend import mode) puts `tests/`
 on `sys.path` for `tests/conftest.py`, as it puts each suite's directory there for its own
@@ -17,10 +17,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import psutil
+import pytest
 import uvicorn
 from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
@@ -28,6 +29,9 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
 from agent.runtime.edge_auth import internal_credential
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
 
 EDGE_TOKEN = "test-edge-token-0123456789"
 #: What the edge adds on its own cron ticks and webhook forwards (never on user requests).
@@ -85,13 +89,10 @@ def moto_server() -> Iterator[str]:
 @contextmanager
 def serve_app(app: ASGIApp, what: str, **config: Any) -> Iterator[str]:
     """Serve `app` with uvicorn on a free loopback port in a thread for the block (no lifespan,
-    errors only; `config` adds uvicorn options). Yields its base URL."""
+    errors only; `config` adds or overrides uvicorn options). Yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, lifespan="off", log_level="error", **config
-        )
-    )
+    options = {"lifespan": "off", "log_level": "error", **config}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + HANG_S
@@ -155,3 +156,61 @@ def wait_ready(client: TestClient, headers: Mapping[str, str], attempts: int) ->
             return
         time.sleep(0.01)
     raise AssertionError(client.get("/readyz", headers=headers).json())
+
+
+#: Debian's Chromium, which the browser and UI tests drive (scripts/ensure-chromium installs it).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@contextmanager
+def chromium(profile: Path, **options: Any) -> Iterator[BrowserContext]:
+    """Headless Chromium through Playwright with its profile at `profile`, a 1280x800 viewport
+    and `options` (Playwright's persistent-context options) for the block. Fails, naming the
+    script that installs it, when Chromium is missing."""
+    from playwright.sync_api import sync_playwright  # imported by the browser tests only
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (as root) first")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_FLAGS,
+            headless=True,
+            **{"viewport": DESKTOP, **options},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def page_problems(page: Page, *, dialogs: bool = False) -> list[str]:
+    """The list `page` fills with its script errors and console errors (a Content-Security-Policy
+    violation is one), and with every dialog it opens when `dialogs`: a test asserts it empty."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
+    if dialogs:
+        page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
+    return problems
+
+
+def screenshots(default: Path) -> Path:
+    """Where a UI test saves its screenshots: $UI_SCREENSHOTS, else `default` (created)."""
+    folder = Path(os.environ.get("UI_SCREENSHOTS") or default)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

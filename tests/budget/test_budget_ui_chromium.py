@@ -10,27 +10,20 @@ the Usage page shows the spend of those calls, the limits and the container esti
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from budget_support import edge_headers, gateway_settings
 from fake_ai_gateway import SPEND_LIMIT_BODY, FakeAiGateway
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from starlette.types import Receive, Scope, Send
-from suite_support import free_port
+from suite_support import chromium, page_problems, screenshots, serve_app
 
 from agent.runtime.app import create_app
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 OWNER = edge_headers("owner@example.com")
 
 
@@ -53,58 +46,23 @@ def runtime_url(tmp_path: Path, gateway: FakeAiGateway) -> Iterator[str]:
             scope = {**scope, "headers": [*scope["headers"], *added]}
         await app(scope, receive, send)
 
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(as_the_edge, host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "runtime did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
+    with serve_app(as_the_edge, "the runtime", lifespan="on") as url:
+        yield url
 
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Page]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (as root) first")
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            args=FLAGS,
-            headless=True,
-            viewport={"width": 1280, "height": 800},
-        )
-        try:
-            page = context.new_page()
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            page.on(
-                "console",
-                lambda message: (
-                    problems.append(f"console {message.type}: {message.text}")
-                    if message.type == "error"
-                    else None
-                ),
-            )
-            yield page
-        finally:
-            context.close()
+    with chromium(tmp_path / "chromium-profile") as context:
+        page = context.new_page()
+        problems = page_problems(page)
+        yield page
     assert problems == []  # no script error, no CSP violation
 
 
 def test_answering_model_budget_message_and_usage_page(
     page: Page, runtime_url: str, gateway: FakeAiGateway, tmp_path: Path
 ) -> None:
-    shots = Path(os.environ.get("UI_SCREENSHOTS") or tmp_path / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshots(tmp_path / "screenshots")
     page.goto(runtime_url + "/")
     expect(page.locator("#conn")).to_have_text("connected", timeout=30_000)
     page.fill("#chat-input", "Plan the hut trip")

@@ -10,27 +10,17 @@ the test's tmp).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from openclaw_support import EDGE, RuntimeChild, spawn, wait_for
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
+from suite_support import chromium, page_problems, screenshots
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 MARKUP = "<img src=x onerror=alert(1)>"
 
 
@@ -44,42 +34,17 @@ def runtime(tmp_path: Path, fake_openclaw: Path, children: list[RuntimeChild]) -
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Page]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (as root) first")
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            args=FLAGS,
-            headless=True,
-            viewport={"width": 1280, "height": 800},
-            extra_http_headers=EDGE,
-        )
-        try:
-            page = context.new_page()
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
-            page.on(
-                "console",
-                lambda message: (
-                    problems.append(f"console {message.type}: {message.text}")
-                    if message.type == "error"
-                    else None
-                ),
-            )
-            yield page
-        finally:
-            context.close()
+    with chromium(tmp_path / "chromium-profile", extra_http_headers=EDGE) as context:
+        page = context.new_page()
+        problems = page_problems(page, dialogs=True)
+        yield page
     # No script error, no CSP violation, and the markup in a device name never ran.
     assert problems == []
 
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("UI_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshots(tmp_path / "screenshots")
 
 
 def test_devices_page_approves_and_rejects_pairing_requests(

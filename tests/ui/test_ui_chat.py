@@ -7,7 +7,6 @@ that stay in view. Screenshots at desktop and phone widths go to $UI_SCREENSHOTS
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.error
 import urllib.request
@@ -17,13 +16,11 @@ from typing import Any
 
 import pytest
 from chat_support import CODE, ScriptedChat, serve_chat
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect
+from suite_support import DESKTOP, chromium, page_problems, screenshots
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
@@ -40,40 +37,21 @@ def url(tmp_path_factory: pytest.TempPathFactory, script: ScriptedChat) -> Itera
 
 @pytest.fixture(scope="module")
 def context(tmp_path_factory: pytest.TempPathFactory, url: str) -> Iterator[BrowserContext]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (as root) first")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            args=FLAGS,
-            headless=True,
-            viewport=DESKTOP,
-        )
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as browser:
         browser.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
-        try:
-            yield browser
-        finally:
-            browser.close()
+        yield browser
 
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("UI_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshots(tmp_path_factory.mktemp("screenshots"))
 
 
 @pytest.fixture
 def page(context: BrowserContext, url: str) -> Iterator[Page]:
     page = context.new_page()
     page.set_viewport_size(DESKTOP)
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
-    )
+    problems = page_problems(page)
     page.goto(url + "/")
     expect(page.locator("#conn")).to_have_text("connected")
     yield page

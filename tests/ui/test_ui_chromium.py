@@ -26,8 +26,8 @@ from playwright.sync_api import (
     WebSocket,
     WebSocketRoute,
     expect,
-    sync_playwright,
 )
+from suite_support import chromium, page_problems, screenshots
 from ui_support import TG_TOKEN, FakeTelegram, fake_telegram, telegram_update
 
 from agent.dev import DevOptions, DevStack, free_port
@@ -35,16 +35,6 @@ from agent.runtime.jobs.model import Job
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WEBHOOK_SECRET = "ui-test-telegram-secret"
 IDENTITY = "owner@example.com"
 
@@ -94,42 +84,19 @@ def stack(local_dir: Path, telegram: FakeTelegram) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (as root) first")
-    with sync_playwright() as playwright:
-        browser_context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            args=FLAGS,
-            headless=True,
-            viewport={"width": 1280, "height": 800},
-        )
-        try:
-            yield browser_context
-        finally:
-            browser_context.close()
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as browser_context:
+        yield browser_context
 
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("UI_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshots(tmp_path_factory.mktemp("screenshots"))
 
 
 @pytest.fixture(scope="module")
 def page(context: BrowserContext, stack: str) -> Iterator[Page]:
     page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(f"console {message.type}: {message.text}")
-            if message.type == "error"
-            else None
-        ),
-    )
+    problems = page_problems(page)
     page.goto(stack + "/")
     yield page
     # No script error and no Content-Security-Policy violation anywhere in the session; the one
