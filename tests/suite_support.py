@@ -9,25 +9,21 @@ on `sys.path` for `tests/conftest.py`, as it puts each suite's directory there f
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import psutil
 import pytest
-import uvicorn
 from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
 from starlette.testclient import TestClient
-from starlette.types import ASGIApp
 
+# Shared with the benchmarks (agent/localproc.py); the suites import them from here.
+from agent.localproc import free_port, kill_tree, launch_runtime, serve_app  # noqa: F401
 from agent.runtime.edge_auth import internal_credential
 
 if TYPE_CHECKING:
@@ -41,13 +37,6 @@ REPO = Path(__file__).resolve().parents[1]
 #: it calls it a hang. Generous on purpose: a hang guard, never a speed goal (the suite shares a
 #: 2-core machine with a dozen other processes at times). Timings belong in bench/.
 HANG_S = 120.0
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def s3(endpoint: str) -> Any:
@@ -84,69 +73,6 @@ def moto_server() -> Iterator[str]:
     finally:
         server.stop()
         S3Response.put_object = put_object  # type: ignore[method-assign]
-
-
-@contextmanager
-def serve_app(app: ASGIApp, what: str, **config: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free loopback port in a thread for the block (no lifespan,
-    errors only; `config` adds or overrides uvicorn options). Yields its base URL."""
-    port = free_port()
-    options = {"lifespan": "off", "log_level": "error", **config}
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + HANG_S
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-def kill_tree(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
-    """SIGKILL a child and every process below it, whatever session or process group they moved
-    to (the OpenClaw gateway runs in its own, so killing the child's group is not enough), then
-    reap them. Each process is stopped before its children are listed, so none can fork one that
-    would be missed; the tree is collected before anything dies, so nothing is orphaned first."""
-    family: list[psutil.Process] = []
-    if proc.poll() is None:
-        pending = [psutil.Process(proc.pid)]
-        while pending:
-            member = pending.pop()
-            try:
-                member.suspend()
-                pending.extend(member.children())
-            except psutil.NoSuchProcess:
-                continue
-            family.append(member)
-    for member in family:
-        with suppress(psutil.NoSuchProcess):
-            member.kill()
-    proc.wait(timeout)  # the child is reaped by its Popen, so its returncode stays meaningful
-    psutil.wait_procs([m for m in family if m.pid != proc.pid], timeout=timeout)
-
-
-def launch_runtime(
-    env: Mapping[str, str], log: Path, *, drop: tuple[str, ...], new_session: bool = False
-) -> subprocess.Popen[bytes]:
-    """`python -m agent.runtime` from the repository root, output to `log`, environment: this
-    process's without the variables starting with `drop` (the developer's own settings must not
-    leak in), then `env`."""
-    full_env = {key: value for key, value in os.environ.items() if not key.startswith(drop)}
-    full_env.update(env)
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "agent.runtime"],
-            env=full_env,
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=new_session,
-        )
 
 
 def wait_ready(client: TestClient, headers: Mapping[str, str], attempts: int) -> None:

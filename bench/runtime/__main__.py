@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 
-from bench.runtime.harness import HEADERS, REPO, S3, ChatLoad, free_port, moto_server, spawn
+from agent.localproc import free_port
+from bench.runtime.harness import HEADERS, REPO, S3, ChatLoad, moto_server, spawn
 
 
 def startup(s3: S3, runs: int) -> dict[str, Any]:
@@ -34,14 +35,14 @@ def startup(s3: S3, runs: int) -> dict[str, Any]:
     for _ in range(runs):
         runtime = spawn(s3.env(s3.new_bucket()))
         empty.append(runtime.wait_ready())
-        runtime.stop()
+        runtime.terminate()
         runtime = spawn(s3.env(seeded))
         full.append(runtime.wait_ready())
         began = time.monotonic()
         response = httpx.get(f"{runtime.url}/api/sessions/seed-00042", headers=HEADERS)
         assert response.status_code == 200, response.text
         first_read.append(time.monotonic() - began)
-        runtime.stop()
+        runtime.terminate()
     return {
         "ready_empty_min_s": min(empty),
         "ready_1000_sessions_min_s": min(full),
@@ -71,7 +72,7 @@ def turns(s3: S3, count: int) -> dict[str, Any]:
             latencies.append(time.perf_counter() - began)
             assert response.status_code == 200, response.text
     after = runtime.rss_mib()
-    runtime.stop()
+    runtime.terminate()
     client = s3.client()
     bucket = s3.new_bucket()
     puts = []
@@ -114,7 +115,7 @@ def loss_under_kills(s3: S3, mode: str, schedule: list[float]) -> dict[str, Any]
         runtime.wait_ready()
     time.sleep(2.0)
     load.stop()
-    runtime.stop()  # a graceful stop: the periodic design gets its final sync
+    runtime.terminate()  # a graceful stop: the periodic design gets its final sync
     stored = s3.stored_turn_ids(bucket)
     lost = {tid for tid, where in load.acks.items() if stored.get(tid) != where}
     windows = [{"acknowledged": 0, "lost": 0} for _ in range(len(kills_at) + 1)]

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,15 +23,11 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+from agent.localproc import RuntimeChild, spawn_runtime
+
 REPO = Path(__file__).resolve().parents[2]
 EDGE_TOKEN = "bench-edge-token-0123456789"
 HEADERS = {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "bench@example.com"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RequestLog:
@@ -167,72 +158,19 @@ def moto_server() -> Iterator[S3]:
         thread.join(10)
 
 
-@dataclass
-class Runtime:
-    """One `python -m agent.runtime` child."""
-
-    proc: subprocess.Popen[bytes]
-    port: int
-    started: float
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 120.0) -> float:
-        """Seconds from spawn to the first 200 from /readyz."""
-        with httpx.Client(timeout=1.0) as client:
-            while time.monotonic() - self.started < timeout:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"runtime exited with {self.proc.returncode}")
-                try:
-                    if client.get(f"{self.url}/readyz", headers=HEADERS).status_code == 200:
-                        return time.monotonic() - self.started
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.01)
-        raise RuntimeError(f"runtime not ready within {timeout} s")
-
-    def rss_mib(self) -> float:
-        import psutil
-
-        return float(psutil.Process(self.proc.pid).memory_info().rss) / (1 << 20)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(15)
+# A `python -m agent.runtime` child: the one the tests start too (agent/localproc.py).
+Runtime = RuntimeChild
 
 
 def spawn(env: dict[str, str], port: int | None = None) -> Runtime:
-    port = port or free_port()
-    full = {
-        k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "STATE_", "AI_GATEWAY_"))
+    """A runtime for tenant bench with `env`, its output discarded."""
+    settings = {
+        "AGENT_TENANT": "bench",
+        "AGENT_EDGE_TOKEN": EDGE_TOKEN,
+        "AGENT_LOG_LEVEL": "error",
+        **env,
     }
-    full.update(
-        {
-            "AGENT_TENANT": "bench",
-            "AGENT_EDGE_TOKEN": EDGE_TOKEN,
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "AGENT_LOG_LEVEL": "error",
-            **env,
-        }
-    )
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.runtime"],
-        env=full,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return Runtime(proc, port, started)
+    return spawn_runtime(settings, HEADERS, port=port)
 
 
 @dataclass

@@ -67,7 +67,7 @@ def running(env: dict[str, str]) -> Iterator[Runtime]:
         runtime.wait_ready()
         yield runtime
     finally:
-        runtime.stop()
+        runtime.terminate()
 
 
 def chat(runtime: Runtime, session_id: str, message: str) -> dict[str, Any]:

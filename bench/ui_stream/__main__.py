@@ -36,10 +36,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agent.localproc import free_port
 from agent.runtime.app import AppDeps, create_app
 from agent.runtime.engine.native import NativeEngine
 from agent.runtime.settings import RuntimeSettings
-from bench.runtime.harness import REPO, free_port
+from bench.runtime.harness import REPO
 
 CHROMIUM = "/usr/bin/chromium"
 EDGE_TOKEN = "bench-edge-token-0123456789"

@@ -23,7 +23,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -33,7 +32,6 @@ from typing import Any
 
 import boto3
 import httpx
-import uvicorn
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import SecretStr
@@ -41,9 +39,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from agent.dev import node_binary
+from agent.localproc import serve_app
 from bench.edge_overhead.localdev import REPO_ROOT as REPO
 from bench.edge_overhead.localdev import free_port, origin, wait_for_http
 
@@ -93,26 +91,6 @@ class AccessKeys:
         signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
         signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{_b64(signature)}"
-
-
-@contextmanager
-def serve_app(app: ASGIApp, what: str) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free loopback port in a thread for the block."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="error")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

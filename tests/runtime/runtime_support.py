@@ -4,8 +4,6 @@ stores (an in-memory StateStore with the backends' conditional semantics, a coun
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import threading
 import time
 import uuid
@@ -15,48 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from suite_support import EDGE_TOKEN, HANG_S, free_port, kill_tree, launch_runtime, s3
+from suite_support import EDGE_TOKEN, free_port, s3
 
+from agent.localproc import RuntimeChild
+from agent.localproc import spawn_runtime as launch
 from agent.runtime.store.base import ObjectInfo, StateStore, StoredObject
 
-
-@dataclass
-class RuntimeProcess:
-    """A `python -m agent.runtime` child on a loopback port."""
-
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 300.0) -> float:
-        """Seconds until /readyz answered 200. `timeout` only catches a hang: a start takes
-        seconds on a quiet machine and over a minute when the 2 cores are shared (measured)."""
-        start = time.monotonic()
-        while time.monotonic() - start < timeout:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"runtime exited early:\n{self.log.read_text()[-3000:]}")
-            try:
-                response = httpx.get(f"{self.url}/readyz", headers=edge_headers(), timeout=1.0)
-                if response.status_code == 200:
-                    return time.monotonic() - start
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"runtime not ready in {timeout} s:\n{self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL the runtime and anything it started."""
-        kill_tree(self.proc)
-
-    def terminate(self, timeout: float = HANG_S) -> float:
-        start = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout)
-        return time.monotonic() - start
+# A `python -m agent.runtime` child (agent/localproc.py, shared with the benchmarks).
+RuntimeProcess = RuntimeChild
 
 
 def edge_headers(user: str = "alice@example.com") -> dict[str, str]:
@@ -78,19 +42,17 @@ def r2_env(endpoint: str, bucket: str) -> dict[str, str]:
     }
 
 
-def spawn_runtime(tmp: Path, env: dict[str, str], port: int | None = None) -> RuntimeProcess:
+def spawn_runtime(tmp: Path, env: dict[str, str], port: int | None = None) -> RuntimeChild:
+    """A runtime child for tenant acme with `env`, its output in a log file under `tmp`."""
     port = port or free_port()
-    log = tmp / f"runtime-{port}-{uuid.uuid4().hex[:6]}.log"
     settings = {
         "AGENT_TENANT": "acme",
         "AGENT_EDGE_TOKEN": EDGE_TOKEN,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
         "AGENT_LOG_LEVEL": "warning",
         **env,
     }
-    proc = launch_runtime(settings, log, drop=("AGENT_", "STATE_", "AI_GATEWAY_"))
-    return RuntimeProcess(proc, port, log)
+    log = tmp / f"runtime-{port}-{uuid.uuid4().hex[:6]}.log"
+    return launch(settings, edge_headers(), log, port)
 
 
 @dataclass(frozen=True)
