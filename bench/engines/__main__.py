@@ -137,7 +137,7 @@ def native_runs(work: Path, kills: int, idle_s: float) -> dict[str, Any]:
         ready.append(runtime.wait_ready(120))
         if run == 0:
             time.sleep(idle_s)
-            rss = runtime.rss_mib()
+            rss = runtime.tree_rss_mib()
         if run == kills:
             runtime.stop()
             break
@@ -201,7 +201,7 @@ def openclaw_runs(work: Path, kills: int, idle_s: float) -> dict[str, Any]:
             restored_ok.append(restored_text == f"seq {expected[0]}\n")
         if run == 0:
             time.sleep(idle_s)
-            rss = runtime.rss_mib()
+            rss = runtime.tree_rss_mib()
             proxy_ms = proxy_overhead(runtime.url, f"http://127.0.0.1:{gateway_port}")
         if run == kills:
             runtime.stop()

@@ -5,59 +5,31 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psutil
+
+from agent.localproc import RUNTIME_PREFIXES, RuntimeChild, free_port, launch_runtime
 
 REPO = Path(__file__).resolve().parents[2]
 EDGE_TOKEN = "bench-edge-token-0123456789"
 HEADERS = {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "owner@example.com"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
-class Runtime:
-    """One `python -m agent.runtime` and when it was spawned."""
-
-    proc: subprocess.Popen[bytes]
-    port: int
-    spawned: float
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float) -> float:
-        """Seconds from spawn to /readyz 200."""
-        while time.monotonic() - self.spawned < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"runtime exited:\n{self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", headers=HEADERS, timeout=2).status_code == 200:
-                    return time.monotonic() - self.spawned
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"not ready in {timeout} s:\n{self.log.read_text()[-2000:]}")
+class Runtime(RuntimeChild):
+    """A runtime child (agent/localproc.py) with what the engine benchmark measures besides:
+    the memory of its whole process tree, and a SIGKILL of the whole tree at once."""
 
     def tree(self) -> list[psutil.Process]:
         root = psutil.Process(self.proc.pid)
         return [root, *root.children(recursive=True)]
 
-    def rss_mib(self) -> dict[str, float]:
+    def tree_rss_mib(self) -> dict[str, float]:
         """Resident memory of the runtime alone and of its whole process tree."""
         tree = self.tree()
         sizes = []
@@ -82,41 +54,29 @@ class Runtime:
         return killed_at
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.sigkill_all()
+        """SIGTERM, and SIGKILL of the tree if it has not stopped within a minute."""
+        try:
+            self.terminate(60)
+        except subprocess.TimeoutExpired:
+            self.sigkill_all()
 
 
 def spawn(work: Path, env: dict[str, str]) -> Runtime:
+    """A runtime in its own session on a local store under `work`, its output in a log there."""
     port = free_port()
     log = work / f"runtime-{port}-{uuid.uuid4().hex[:6]}.log"
-    full = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AGENT_", "STATE_", "AI_GATEWAY_", "OPENCLAW_", "BROWSER_"))
+    settings = {
+        "AGENT_TENANT": "bench",
+        "AGENT_EDGE_TOKEN": EDGE_TOKEN,
+        "AGENT_LOG_LEVEL": "warning",
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "STATE_BACKEND": "local",
+        "STATE_DIR": str(work / "store"),
+        **env,
     }
-    full.update(
-        {
-            "AGENT_TENANT": "bench",
-            "AGENT_EDGE_TOKEN": EDGE_TOKEN,
-            "AGENT_LOG_LEVEL": "warning",
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "STATE_BACKEND": "local",
-            "STATE_DIR": str(work / "store"),
-            **env,
-        }
+    started = time.monotonic()
+    proc = launch_runtime(
+        settings, log, drop=(*RUNTIME_PREFIXES, "OPENCLAW_", "BROWSER_"), new_session=True
     )
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.runtime"],
-            env=full,
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Runtime(proc, port, time.monotonic(), log)
+    return Runtime(proc, port, log, HEADERS, started)

@@ -19,14 +19,12 @@ import json
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from playwright.sync_api import sync_playwright
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -36,7 +34,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agent.localproc import free_port
+from agent.localproc import serve_app
 from agent.runtime.app import AppDeps, create_app
 from agent.runtime.engine.native import NativeEngine
 from agent.runtime.settings import RuntimeSettings
@@ -123,20 +121,8 @@ def serve(streamer: Streamer, state: Path, ui_dir: Path | None) -> Iterator[str]
     model = FunctionModel(streamer.respond, stream_function=streamer.stream, model_name="bench")
     engine = NativeEngine(model, label="bench", offline=False, instructions="bench")
     app = create_app(settings, AppDeps(engine=engine))
-    port = free_port()
-    config = uvicorn.Config(
-        signed_in(app, ui_dir), host="127.0.0.1", port=port, log_level="error", ws_max_size=2**24
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve_app(signed_in(app, ui_dir), "the runtime", lifespan="on", ws_max_size=2**24) as url:
+        yield url
 
 
 def ui_files(ref: str, into: Path) -> Path:
