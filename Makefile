@@ -54,9 +54,11 @@ ui-vendor: $(UI_VENDOR_STAMP) setup-py
 
 # Byte-compile, in parallel and once per lockfile, only the files `make plan` and `make dev` import
 # (~2,700 of ~21,000): without bytecode the plan misses its < 5 s goal and the runtime starts slower.
-# The runtime imports its R2 client (boto3) and the MCP SDK only when configured: named here.
+# The runtime imports its R2 client (boto3), the MCP SDK and a provider's model client (Anthropic,
+# OpenAI: several seconds each to compile) only when configured: named here.
 COMPILE_STAMP := .venv/.edgeagent-compiled
-RUNTIME_LAZY := agent.runtime.store.r2 pydantic_ai.mcp
+RUNTIME_LAZY := agent.runtime.store.r2 pydantic_ai.mcp pydantic_ai.models.anthropic \
+	pydantic_ai.models.openai
 
 compile: $(COMPILE_STAMP)
 
