@@ -251,6 +251,15 @@ class StackConfig(BaseModel):
         "pending ones never are (docs/retention.md)",
         examples=[30],
     )
+    attachment_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="days after an attachment (web chat or channel file, `attachments/`) was "
+        "last sent before the runtime deletes it; turns that showed it keep its name and show "
+        "it as expired (docs/retention.md)",
+        examples=[90],
+    )
     # Access.
     access_team_domain: Annotated[str, AfterValidator(_team_domain)] = Field(
         description="Zero Trust team domain (issuer of Access JWTs)",

@@ -456,6 +456,14 @@ SETTINGS: tuple[Setting, ...] = (
         py=Py(annotation="Annotated[int, Field(ge=100, le=1_000_000)]", default="20_000"),
     ),
     Setting(
+        name="ATTACHMENT_RETENTION_DAYS",
+        reach="container",
+        config="attachmentRetentionDays",
+        doc="days after an attachment was last sent before it is deleted (docs/retention.md)",
+        example="90",
+        py=Py(annotation="Annotated[int, Field(ge=1, le=3650)]", default="90"),
+    ),
+    Setting(
         name="AGENT_MODEL_IMAGES",
         reach="container",
         config="agentModelImages",

@@ -15,21 +15,35 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_ai.messages import BinaryContent, UserContent
 
 from agent.runtime.errors import PreconditionFailed, RequestError
+from agent.runtime.retention import ATTACHMENTS_DONE_PREFIX
 from agent.runtime.store.base import StateStore
 
 PREFIX = "attachments/"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-ALLOWED_TYPES = (*IMAGE_TYPES, "application/pdf", "text/plain")
+# Voice notes and audio files (Telegram and WhatsApp voice notes are OGG/Opus).
+AUDIO_TYPES = (
+    "audio/ogg",
+    "audio/mpeg",
+    "audio/aac",
+    "audio/mp4",
+    "audio/wav",
+    "audio/webm",
+    "audio/amr",
+)
+ALLOWED_TYPES = (*IMAGE_TYPES, *AUDIO_TYPES, "application/pdf", "text/plain")
 ATTACHMENT_ID = re.compile(r"^[0-9a-f]{64}$")
 ATTACHMENT_HEADER = "[attachment "
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_NAME_CHARS = 200
 _SNIFF_TEXT_BYTES = 4096
 
@@ -48,6 +62,11 @@ class AttachmentInfo(BaseModel):
     def is_image(self) -> bool:
         """Whether the model may see it as a picture."""
         return self.type in IMAGE_TYPES
+
+    @property
+    def is_audio(self) -> bool:
+        """A voice note or audio file."""
+        return self.type in AUDIO_TYPES
 
     def header(self) -> str:
         """The line that introduces the file to the model (the offline model reads it back)."""
@@ -74,6 +93,9 @@ def sniff(body: bytes) -> str | None:
         return "image/webp"
     if body.startswith(b"%PDF-"):
         return "application/pdf"
+    audio = _sniff_audio(body)
+    if audio is not None:
+        return audio
     head = body[:_SNIFF_TEXT_BYTES]
     if b"\x00" in head:
         return None
@@ -84,6 +106,25 @@ def sniff(body: bytes) -> str | None:
         if error.start < len(head) - 3:
             return None
     return "text/plain"
+
+
+def _sniff_audio(body: bytes) -> str | None:
+    if body.startswith(b"OggS"):
+        return "audio/ogg"
+    if body.startswith(b"#!AMR"):
+        return "audio/amr"
+    if body[:4] == b"RIFF" and body[8:12] == b"WAVE":
+        return "audio/wav"
+    if body[4:8] == b"ftyp" and body[8:11] in (b"M4A", b"M4B"):
+        return "audio/mp4"
+    if body.startswith(b"\x1a\x45\xdf\xa3") and b"webm" in body[:64]:
+        return "audio/webm"
+    if body.startswith(b"ID3"):
+        return "audio/mpeg"
+    # An MPEG audio frame header: 11 sync bits; layer bits 00 mean ADTS (AAC), others MP3.
+    if len(body) > 1 and body[0] == 0xFF and body[1] & 0xE0 == 0xE0:
+        return "audio/aac" if (body[1] >> 1) & 0b11 == 0 else "audio/mpeg"
+    return None
 
 
 def clean_name(raw: str | None) -> str:
@@ -121,29 +162,76 @@ async def read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     return bytes(body)
 
 
-async def save(store: StateStore, user: str, name: str | None, body: bytes) -> AttachmentInfo:
-    """Check and store one upload (idempotent: the same bytes give the same id)."""
+async def save(
+    store: StateStore, user: str, name: str | None, body: bytes, *, at: datetime | None = None
+) -> AttachmentInfo:
+    """Check and store one upload (idempotent: the same bytes give the same id).
+
+    Each save also records the day for expiry (AGENT_ATTACHMENT_RETENTION_DAYS,
+    agent/runtime/attachment_retention.py): an attachment expires that many days after it was
+    last stored, so sending the same file again keeps it.
+    """
     if not body:
         raise RequestError(422, "empty attachment", "send the file's bytes as the request body")
     kind = sniff(body)
     if kind is None:
         raise RequestError(
             415,
-            "attachment type not allowed: the content is not PNG, JPEG, GIF, WebP, PDF or UTF-8 "
-            "text",
-            "attach an image, a PDF or a text file (the type is read from the content, not the "
-            "name); nothing was stored",
+            "attachment type not allowed: the content is not PNG, JPEG, GIF, WebP, PDF, "
+            "UTF-8 text or audio (OGG, MP3, AAC, M4A, WAV, WebM, AMR)",
+            "attach an image, a PDF, a text file or a voice note (the type is read from the "
+            "content, not the name); nothing was stored",
         )
     digest = hashlib.sha256(body).hexdigest()
     info = AttachmentInfo(id=digest, name=clean_name(name), type=kind, size=len(body))
     key, meta_key = _keys(user, digest)
-    # Content first, then its description: a description never names missing bytes.
-    for object_key, data in ((key, body), (meta_key, info.model_dump_json().encode())):
-        # Already stored is fine: content-addressed, so the bytes are the same.
-        with contextlib.suppress(PreconditionFailed):
-            await store.put(object_key, data, if_none_match=True)
+    day = (at or datetime.now(UTC)).date().isoformat()
+    # Content, then its expiry entry, then its description: a description never names missing
+    # bytes, and nothing stored lacks an expiry entry. Already stored is fine: content-addressed.
+    with contextlib.suppress(PreconditionFailed):
+        await store.put(key, body, if_none_match=True)
+    await store.put(f"{ATTACHMENTS_DONE_PREFIX}{day}/{meta_key}", b"")
+    with contextlib.suppress(PreconditionFailed):
+        await store.put(meta_key, _meta(info, day), if_none_match=True)
     stored = await store.get(meta_key)
-    return AttachmentInfo.model_validate_json(stored.body) if stored else info
+    if stored is None:
+        return info
+    current = AttachmentInfo.model_validate_json(stored.body)
+    last = _used_on(stored.body)
+    if last != day:  # stored before: keep it from today, and move its expiry entry here
+        await store.put(meta_key, _meta(current, day))
+        if last is not None:
+            await store.delete(f"{ATTACHMENTS_DONE_PREFIX}{last}/{meta_key}")
+    return current
+
+
+def _meta(info: AttachmentInfo, used_on: str) -> bytes:
+    return json.dumps({**info.model_dump(mode="json"), "used_on": used_on}).encode()
+
+
+def _used_on(meta: bytes) -> str | None:
+    """The day (YYYY-MM-DD) an attachment was last stored, from its description."""
+    try:
+        value = json.loads(meta).get("used_on")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and _DAY.match(value) else None
+
+
+async def last_stored(store: StateStore, meta_key: str) -> str | None:
+    """The day an attachment's description says it was last stored (None: gone or unknown)."""
+    stored = await store.get(meta_key)
+    return None if stored is None else _used_on(stored.body)
+
+
+async def expired(store: StateStore, user: str, attachment_id: str) -> bool:
+    """Whether a turn's attachment is gone (expired by retention, or deleted)."""
+    if not ATTACHMENT_ID.match(attachment_id):
+        return True
+    key, _ = _keys(user, attachment_id)
+    # A one-key listing instead of reading the bytes (`<sha>` sorts before `<sha>.json`).
+    found = await store.list(key, max_keys=1)
+    return not found or found[0].key != key
 
 
 def _unknown(attachment_id: str) -> RequestError:
@@ -208,10 +296,13 @@ def user_content(
     """The user prompt for the model: the text, then each attachment as a part it can read."""
     if not attachments:
         return prompt
-    parts: list[UserContent] = [prompt]
+    # Providers refuse an empty text part; a channel message may be only a file.
+    parts: list[UserContent] = [prompt or "(the user sent only the attachments below)"]
     for attachment in attachments:
         info = attachment.info
-        if not info.is_image:
+        if info.is_audio:
+            parts.append(f"{info.header()}\n(a voice note or audio file; no transcript)")
+        elif not info.is_image:
             parts.append(_as_text(attachment, max_chars))
         elif sees_images:
             parts.append(info.header())

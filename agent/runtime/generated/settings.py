@@ -146,6 +146,9 @@ class DeclaredSettings(BaseSettings):
     # Characters of a PDF's or text file's text given to the model per attachment.
     agent_attachment_text_chars: Annotated[int, Field(ge=100, le=1_000_000)] = 20_000
 
+    # Days after an attachment was last sent before it is deleted (docs/retention.md).
+    attachment_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+
     # Whether the chat model accepts image input; `false` makes the agent say it cannot see
     # images.
     agent_model_images: bool = True
@@ -310,6 +313,7 @@ EXAMPLES: dict[str, str] = {
     "AGENT_ATTACHMENT_MAX_BYTES": "10485760",
     "AGENT_ATTACHMENT_MAX_PER_MESSAGE": "4",
     "AGENT_ATTACHMENT_TEXT_CHARS": "20000",
+    "ATTACHMENT_RETENTION_DAYS": "90",
     "AGENT_MODEL_IMAGES": "true",
     "AGENT_SESSION_CACHE_BYTES": "67108864",
     "AGENT_SHUTDOWN_GRACE_S": "6",

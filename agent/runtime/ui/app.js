@@ -122,7 +122,10 @@ function attachmentUrl(id) {
 }
 
 function attachmentsNode(attachments) {
-  return el("div", { className: "attachments" }, ...attachments.map((a) => a.type.startsWith("image/")
+  // An expired file (docs/retention.md) keeps its name, without a link to bytes that are gone.
+  return el("div", { className: "attachments" }, ...attachments.map((a) => a.expired
+    ? el("span", { className: "attachment-file attachment-expired", title: "deleted by the retention period", textContent: `📎 ${a.name} (expired)` })
+    : a.type.startsWith("image/")
     ? el("a", { href: attachmentUrl(a.id), target: "_blank", rel: "noopener", title: a.name },
       el("img", { className: "attachment-image", src: attachmentUrl(a.id), alt: a.name }))
     : el("a", { className: "attachment-file", href: attachmentUrl(a.id), download: a.name, textContent: `📎 ${a.name}` })));

@@ -64,6 +64,8 @@ export interface Env {
   AGENT_ATTACHMENT_MAX_PER_MESSAGE?: string;
   /** characters of a PDF's or text file's text given to the model per attachment */
   AGENT_ATTACHMENT_TEXT_CHARS?: string;
+  /** days after an attachment was last sent before it is deleted (docs/retention.md) */
+  ATTACHMENT_RETENTION_DAYS?: string;
   /** whether the chat model accepts image input; `false` makes the agent say it cannot see images */
   AGENT_MODEL_IMAGES?: string;
   /** `debug`, `info`, `warning` or `error` */
@@ -156,6 +158,7 @@ export const PASSED_THROUGH = [
   "AGENT_ATTACHMENT_MAX_BYTES",
   "AGENT_ATTACHMENT_MAX_PER_MESSAGE",
   "AGENT_ATTACHMENT_TEXT_CHARS",
+  "ATTACHMENT_RETENTION_DAYS",
   "AGENT_MODEL_IMAGES",
   "AGENT_LOG_LEVEL",
   "CHANNEL_RECORD_RETENTION_DAYS",
