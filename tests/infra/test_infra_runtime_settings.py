@@ -179,6 +179,18 @@ def test_record_retention_goes_to_the_runtime_not_to_a_bucket_rule() -> None:
     assert settings.channel_record_retention_days == 7
 
 
+def test_attachment_retention_reaches_the_runtime_with_a_default() -> None:
+    document = plan("dev", {**minimal_config(), "edgeagent:attachmentRetentionDays": 14})
+    assert bindings_of(document)["ATTACHMENT_RETENTION_DAYS"]["text"] == "14"
+    default = bindings_of(plan("dev", minimal_config()))
+    assert default["ATTACHMENT_RETENTION_DAYS"]["text"] == "90"
+    settings = load_settings(
+        agent_tenant="acme", agent_edge_token="e" * 32, state_backend="local",
+        attachment_retention_days=bindings_of(document)["ATTACHMENT_RETENTION_DAYS"]["text"],
+    )  # fmt: skip
+    assert settings.attachment_retention_days == 14
+
+
 def test_every_declared_binding_is_bound_by_some_configuration() -> None:
     everything = {**full_config(), **SETTINGS, **OPENCLAW}
     declared = set(bindings_of(plan("acme-prod", everything)))
