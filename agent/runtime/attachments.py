@@ -1,13 +1,16 @@
-"""Attachments: files a user uploads to the chat, stored content-addressed and shown to the model.
+"""Attachments: files sent to the agent (web chat uploads, channel files), stored content-addressed
+and shown to the model.
 
 An upload (POST /api/attachments) is read as a stream with a size cap, its type is sniffed from
 its first bytes (the name and the Content-Type header are not trusted), and it is stored once
 under `attachments/<owner>/<sha256>` with a small `.json` description next to it, both by
-conditional create: the same bytes uploaded twice are one object. `<owner>` is a hash of the
+conditional create: the same bytes uploaded twice are one object (only the description's
+`used_on` day is rewritten, for expiry). `<owner>` is a hash of the
 verified identity, so in a shared sandbox one user can neither read nor reference another's
 files. A chat message names attachment ids; the turn keeps their descriptions, and the model
 receives images as pydantic-ai `BinaryContent` (when it accepts images) and PDFs and text files as
-text, within AGENT_ATTACHMENT_TEXT_CHARS (docs/attachments.md).
+text, within AGENT_ATTACHMENT_TEXT_CHARS (docs/attachments.md); audio (voice notes) by name, type
+and size. Each save also indexes the file for expiry (agent/runtime/attachment_retention.py).
 """
 
 from __future__ import annotations
