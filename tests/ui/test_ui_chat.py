@@ -33,8 +33,13 @@ def script() -> ScriptedChat:
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory, script: ScriptedChat) -> Iterator[str]:
-    with serve_chat(tmp_path_factory.mktemp("chat") / "state", script) as base:
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chat") / "state"
+
+
+@pytest.fixture(scope="module")
+def url(state: Path, script: ScriptedChat) -> Iterator[str]:
+    with serve_chat(state, script) as base:
         yield base
 
 
@@ -352,7 +357,7 @@ PNG = bytes.fromhex(
 
 
 def test_an_image_from_the_picker_is_uploaded_shown_inline_and_seen_by_the_model(
-    page: Page, url: str, shots: Path
+    page: Page, url: str, shots: Path, state: Path
 ) -> None:
     page.set_input_files(
         "#chat-file", files=[{"name": "dot.png", "mimeType": "image/png", "buffer": PNG}]
@@ -383,3 +388,10 @@ def test_an_image_from_the_picker_is_uploaded_shown_inline_and_seen_by_the_model
     )
     expect(page.locator("#toast")).to_contain_text("tool.png: attachment type not allowed")
     expect(page.locator("#chat-pending")).to_be_hidden()
+    # Expired (the retention sweep deleted the bytes): the turn still shows the file, as expired.
+    for stored in (state / "attachments").rglob("*"):
+        if stored.is_file() and stored.suffix == "":
+            stored.unlink()
+    page.reload()
+    expect(page.locator(".msg.user .attachment-expired")).to_have_text("📎 dot.png (expired)")
+    expect(page.locator(".msg.user img.attachment-image")).to_have_count(0)
