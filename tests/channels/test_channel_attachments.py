@@ -241,6 +241,17 @@ def test_expired_attachments_still_render_and_say_so(
     assert turn["attachments"][0]["expired"] is True
 
 
+def test_a_strangers_files_are_not_fetched(tmp_path: Path, fakes: FakePlatforms) -> None:
+    settings = channel_settings(tmp_path / "state", fakes, telegram_dm_policy="pairing")
+    for client in make_client(settings):
+        update = telegram_update(340, "hi", media=photo(fakes))
+        assert webhook(client, "telegram", update).status_code == 202
+        fakes.wait_for(lambda: len(fakes.sent) == 1)
+    assert "pairing code" in fakes.sent[0].text
+    assert fakes.fetched == []
+    assert not (tmp_path / "state" / "attachments").exists()
+
+
 # --- the download helpers, without an app -------------------------------------------------------
 
 

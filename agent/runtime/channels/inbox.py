@@ -154,13 +154,16 @@ class ChannelHub:
         acknowledged and the platform redelivers it. An event the inbox already claimed (a
         redelivery) fetches nothing: its record carries the files.
         """
-        adapter = self.adapters.get(envelope.channel)
-        if not isinstance(adapter, FileSource):
+        adapter, config = self.adapters.get(envelope.channel), self.configs.get(envelope.channel)
+        if not isinstance(adapter, FileSource) or config is None:
             return envelope
         parsed = _parse(adapter, envelope.payload)
         if not isinstance(parsed, InboundMessage) or not parsed.files:
             return envelope
         if await self.store.get(event_marker(envelope.channel, parsed.event_id)) is not None:
+            return envelope
+        # A stranger's files are never fetched: their message only gets a pairing code.
+        if not await self.pairing.is_allowed(config, parsed.sender):
             return envelope
         settings = self.service.settings
         stored = await store_files(
