@@ -237,7 +237,7 @@ async def expired(store: StateStore, user: str, attachment_id: str) -> bool:
     return not found or found[0].key != key
 
 
-def _unknown(attachment_id: str) -> RequestError:
+def not_found(attachment_id: str) -> RequestError:
     return RequestError(
         404,
         f"attachment not found: {attachment_id[:64]}",
@@ -248,11 +248,11 @@ def _unknown(attachment_id: str) -> RequestError:
 async def load(store: StateStore, user: str, attachment_id: str) -> Attachment:
     """The user's attachment, or a 404 (also for another user's id: no existence leak)."""
     if not ATTACHMENT_ID.match(attachment_id):
-        raise _unknown(attachment_id)
+        raise not_found(attachment_id)
     key, meta_key = _keys(user, attachment_id)
     meta, body = await store.get(meta_key), await store.get(key)
     if meta is None or body is None:
-        raise _unknown(attachment_id)
+        raise not_found(attachment_id)
     return Attachment(AttachmentInfo.model_validate_json(meta.body), body.body)
 
 

@@ -216,6 +216,13 @@ def test_expired_attachments_still_render_and_say_so(
     fakes.wait_for(lambda: len(fakes.sent) == 1)
     [turn] = session_turns(client, "telegram-4242")
     assert turn["attachments"][0]["expired"] is False
+    # The owner reads the chat as an admin, and sees the sender's file (audited); nobody else.
+    url = f"/api/attachments/{sha(BIG_PNG)}?user=telegram:4242"
+    served = client.get(url, headers=OWNER)
+    assert (served.status_code, served.content) == (200, BIG_PNG)
+    assert list((settings.state_dir / "audit").rglob("*.json"))
+    mallory = {**OWNER, "X-Agent-User": "mallory@example.com"}
+    assert client.get(url, headers=mallory).status_code == 404
     assert client.get(f"/api/attachments/{sha(BIG_PNG)}", headers=OWNER).status_code == 404
 
     async def sweep(days_later: int) -> int:
@@ -239,6 +246,7 @@ def test_expired_attachments_still_render_and_say_so(
         "expired": None,
     }
     assert turn["attachments"][0]["expired"] is True
+    assert client.get(url, headers=OWNER).status_code == 404
 
 
 def test_a_strangers_files_are_not_fetched(tmp_path: Path, fakes: FakePlatforms) -> None:

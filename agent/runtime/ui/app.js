@@ -109,26 +109,28 @@ function keepNewestInView() {
 
 // ---- messages
 
-function userNode(text, seq, attachments = []) {
+function userNode(text, seq, attachments = [], owner = "") {
   return el("div", { className: "msg user", dataset: seq ? { seq: String(seq) } : {} },
-    attachments.length ? attachmentsNode(attachments) : null,
+    attachments.length ? attachmentsNode(attachments, owner) : null,
     el("div", { className: "text", textContent: text }));
 }
 
 // ---- attachments (POST /api/attachments; docs/attachments.md): images inline, others as links
 
-function attachmentUrl(id) {
-  return `/api/attachments/${encodeURIComponent(id)}`;
+// A stored turn names whose file it is (a chat sender's, read by an admin: docs/attachments.md).
+function attachmentUrl(id, owner = "") {
+  const url = `/api/attachments/${encodeURIComponent(id)}`;
+  return owner ? `${url}?user=${encodeURIComponent(owner)}` : url;
 }
 
-function attachmentsNode(attachments) {
+function attachmentsNode(attachments, owner = "") {
   // An expired file (docs/retention.md) keeps its name, without a link to bytes that are gone.
   return el("div", { className: "attachments" }, ...attachments.map((a) => a.expired
     ? el("span", { className: "attachment-file attachment-expired", title: "deleted by the retention period", textContent: `📎 ${a.name} (expired)` })
     : a.type.startsWith("image/")
-    ? el("a", { href: attachmentUrl(a.id), target: "_blank", rel: "noopener", title: a.name },
-      el("img", { className: "attachment-image", src: attachmentUrl(a.id), alt: a.name }))
-    : el("a", { className: "attachment-file", href: attachmentUrl(a.id), download: a.name, textContent: `📎 ${a.name}` })));
+    ? el("a", { href: attachmentUrl(a.id, owner), target: "_blank", rel: "noopener", title: a.name },
+      el("img", { className: "attachment-image", src: attachmentUrl(a.id, owner), alt: a.name }))
+    : el("a", { className: "attachment-file", href: attachmentUrl(a.id, owner), download: a.name, textContent: `📎 ${a.name}` })));
 }
 
 function renderPending() {
@@ -225,7 +227,7 @@ function storedAgentNode(turn) {
 }
 
 function turnNodes(turns) {
-  return turns.flatMap((turn) => [userNode(turn.prompt, turn.seq, turn.attachments || []), storedAgentNode(turn)]);
+  return turns.flatMap((turn) => [userNode(turn.prompt, turn.seq, turn.attachments || [], turn.user), storedAgentNode(turn)]);
 }
 
 function showEmpty(text = "Say hello to start a new session.") {
