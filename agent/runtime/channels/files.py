@@ -130,6 +130,8 @@ async def download(
         raise DeliveryError(
             f"{what}: {type(error).__name__}: {redact(str(error), *secrets)}", retryable=True
         ) from None
+    except httpx.InvalidURL:  # a malformed address in a signed payload: no retry will fix it
+        raise FileRefused(f"{file.name} could not be fetched (its address is malformed)") from None
 
 
 _TYPES_HINT = (
