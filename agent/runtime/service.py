@@ -27,6 +27,7 @@ from agent.runtime.session_access import SessionAccess
 from agent.runtime.sessions import SessionStore, SessionWindow, Turn, now
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
+from agent.runtime.transcription import Transcriber
 
 # Called with each text delta, tool call and tool result while the turn is generated.
 OnEvent = Callable[[StreamEvent], Awaitable[None]]
@@ -72,6 +73,7 @@ class ChatService:
         self.engine = engine
         self.http = http
         self.limits = SpendLimits.from_settings(settings)
+        self.transcriber = Transcriber(settings, store, http)
         self._clock = clock  # when a reached budget resets is computed from it
 
     async def turn(
@@ -100,6 +102,10 @@ class ChatService:
                 request.attachments,
                 self.settings.agent_attachment_max_per_message,
             )
+            if any(file.info.is_audio for file in files):
+                files = await self.transcriber.transcribe_all(
+                    request.user, files, self._scope(request)
+                )
             outcome = await self._generate(request, window, on_event, stop, tuple(files))
             draft = Turn(
                 seq=1,  # the real number is claimed by the conditional create
@@ -134,13 +140,7 @@ class ChatService:
             job=request.job,
             attachments=files,
         )
-        scope = CallScope(
-            tenant=self.settings.agent_tenant,
-            user=request.user,
-            session=request.session_id,
-            channel=f"job:{request.job}" if request.job else request.channel,
-            engine=self.settings.agent_engine,
-        )
+        scope = self._scope(request)
         try:
             # The task _unless_stopped starts copies this context, so the scope reaches it.
             with attributed(scope):
@@ -160,6 +160,16 @@ class ChatService:
             if scope.spend_limit is not None:  # a budget, not a failure (agent/runtime/budget.py)
                 raise self.limits.exhausted(scope.spend_limit, self._clock()) from None
             raise model_failure(error, self.settings) from error
+
+    def _scope(self, request: TurnRequest) -> CallScope:
+        """Who this turn's AI Gateway calls are for (cf-aig-metadata)."""
+        return CallScope(
+            tenant=self.settings.agent_tenant,
+            user=request.user,
+            session=request.session_id,
+            channel=f"job:{request.job}" if request.job else request.channel,
+            engine=self.settings.agent_engine,
+        )
 
     async def _run(
         self, window: SessionWindow, prompt: str, deps: AgentDeps, on_event: OnEvent | None
