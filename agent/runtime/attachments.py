@@ -135,7 +135,11 @@ def owner_of(user: str) -> str:
 
 
 def _keys(user: str, attachment_id: str) -> tuple[str, str]:
-    base = f"{PREFIX}{owner_of(user)}/{attachment_id}"
+    return _owned_keys(owner_of(user), attachment_id)
+
+
+def _owned_keys(owner: str, attachment_id: str) -> tuple[str, str]:
+    base = f"{PREFIX}{owner}/{attachment_id}"
     return base, base + ".json"
 
 
@@ -193,9 +197,14 @@ def _unknown(attachment_id: str) -> RequestError:
 
 async def load(store: StateStore, user: str, attachment_id: str) -> Attachment:
     """The user's attachment, or a 404 (also for another user's id: no existence leak)."""
-    if not ATTACHMENT_ID.match(attachment_id):
+    return await load_owned(store, owner_of(user), attachment_id)
+
+
+async def load_owned(store: StateStore, owner: str, attachment_id: str) -> Attachment:
+    """An attachment by its owner's key segment (the outbox keeps that, not the identity)."""
+    if not ATTACHMENT_ID.match(attachment_id) or not re.fullmatch(r"[0-9a-f]{32}", owner):
         raise _unknown(attachment_id)
-    key, meta_key = _keys(user, attachment_id)
+    key, meta_key = _owned_keys(owner, attachment_id)
     meta, body = await store.get(meta_key), await store.get(key)
     if meta is None or body is None:
         raise _unknown(attachment_id)

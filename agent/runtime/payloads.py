@@ -135,6 +135,7 @@ class TurnView(BaseModel):
     model: str
     tools: list[ToolView] = Field(default_factory=list)
     attachments: list[AttachmentInfo] = Field(default_factory=list)
+    files: list[AttachmentInfo] = Field(default_factory=list)  # sent back by the agent
 
     @classmethod
     def of(cls, turn: Turn) -> TurnView:

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from agent.runtime.attachments import Attachment, load_all
+from agent.runtime.attachments import Attachment, AttachmentInfo, load_all
 from agent.runtime.attribution import CallScope, attributed
 from agent.runtime.budget import SpendLimits
 from agent.runtime.engine import AgentDeps, Engine, StreamEvent, TurnOutcome
@@ -106,7 +106,8 @@ class ChatService:
                 files = await self.transcriber.transcribe_all(
                     request.user, files, self._scope(request)
                 )
-            outcome = await self._generate(request, window, on_event, stop, tuple(files))
+            sent: list[AttachmentInfo] = []
+            outcome = await self._generate(request, window, on_event, stop, tuple(files), sent)
             draft = Turn(
                 seq=1,  # the real number is claimed by the conditional create
                 turn_id=request.turn_id or uuid.uuid4().hex,
@@ -118,6 +119,7 @@ class ChatService:
                 model=outcome.model or self.engine.model_label,
                 messages=outcome.messages,
                 attachments=[file.info for file in files],
+                files=sent,
             )
             return await self.sessions.append(request.session_id, draft)
 
@@ -128,6 +130,7 @@ class ChatService:
         on_event: OnEvent | None,
         stop: asyncio.Event | None,
         files: tuple[Attachment, ...] = (),
+        sent: list[AttachmentInfo] | None = None,
     ) -> TurnOutcome:
         deps = AgentDeps(
             settings=self.settings,
@@ -139,6 +142,7 @@ class ChatService:
             request_id=request.request_id,
             job=request.job,
             attachments=files,
+            outgoing=sent if sent is not None else [],
         )
         scope = self._scope(request)
         try:

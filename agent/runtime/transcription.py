@@ -94,12 +94,12 @@ def _ogg_seconds(body: bytes) -> float | None:
     last = body.rfind(b"OggS")
     if last < 0 or last + 14 > len(body):
         return None
-    granule = struct.unpack_from("<q", body, last + 6)[0]
+    granule: int = struct.unpack_from("<q", body, last + 6)[0]
     if b"OpusHead" in body[:512]:
         return granule / _OPUS_RATE
     vorbis = body.find(b"\x01vorbis")
     if vorbis >= 0:
-        rate = struct.unpack_from("<I", body, vorbis + 12)[0]
+        rate: int = struct.unpack_from("<I", body, vorbis + 12)[0]
         return granule / rate
     return None
 

@@ -230,6 +230,8 @@ def _report(result: ToolReturnPart, content: str, intent: Call) -> str:
             )
         case "cancel_job":
             return f"{OFFLINE_LABEL} Done: {content}."
+        case "send_file":
+            return f"{OFFLINE_LABEL} Here it is: {content}."
         case "open_page":
             return _page_report(content, "Opened {url} in the browser")
         case "fetch_url":
