@@ -27,6 +27,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, runtime_checkable
 
@@ -364,7 +365,9 @@ class Outbox:
                 f"{record.channel}: file {file.name!r} is no longer stored (expired?)",
                 retryable=False,
             ) from None
-        await deliverer.deliver_file(record.conversation, attachment)
+        # Sent under the name the agent gave it (the store keeps the content's first name).
+        info = attachment.info.model_copy(update={"name": file.name})
+        await deliverer.deliver_file(record.conversation, replace(attachment, info=info))
 
     async def _retry_or_fail(self, record: OutboxMessage, etag: str, error: DeliveryError) -> bool:
         self.last_error[record.channel] = str(error)

@@ -64,10 +64,14 @@ def send_file_toolset() -> FunctionToolset[AgentDeps]:
                 f"{path} is {len(stored.body)} bytes, over AGENT_ATTACHMENT_MAX_BYTES; "
                 "take a viewport screenshot instead of a full-page one"
             )
+        name = path.rsplit("/", 1)[-1]
         try:
-            info = await save(deps.store, deps.user, path.rsplit("/", 1)[-1], stored.body)
+            info = await save(deps.store, deps.user, name, stored.body)
         except RequestError as error:  # an empty memory file, say
             raise ModelRetry(f"{path} cannot be sent: {error.error}") from None
+        # The same bytes uploaded before keep their first name in the store; this one is sent as
+        # what the agent called it.
+        info = info.model_copy(update={"name": name})
         if all(sent.id != info.id for sent in deps.outgoing):
             deps.outgoing.append(info)
         return f"sent {info.name} ({info.type}, {info.size} bytes) to the user in this chat"
