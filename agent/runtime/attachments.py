@@ -9,8 +9,8 @@ conditional create: the same bytes uploaded twice are one object (only the descr
 verified identity, so in a shared sandbox one user can neither read nor reference another's
 files. A chat message names attachment ids; the turn keeps their descriptions, and the model
 receives images as pydantic-ai `BinaryContent` (when it accepts images) and PDFs and text files as
-text, within AGENT_ATTACHMENT_TEXT_CHARS (docs/attachments.md); audio (voice notes) by name, type
-and size. Each save also indexes the file for expiry (agent/runtime/attachment_retention.py).
+text, within AGENT_ATTACHMENT_TEXT_CHARS (docs/attachments.md). Each save also indexes the file
+for expiry (agent/runtime/attachment_retention.py).
 """
 
 from __future__ import annotations
@@ -33,19 +33,14 @@ from agent.runtime.store.base import StateStore
 
 PREFIX = "attachments/"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-# Voice notes and audio files (Telegram and WhatsApp voice notes are OGG/Opus).
-AUDIO_TYPES = (
-    "audio/ogg",
-    "audio/mpeg",
-    "audio/aac",
-    "audio/mp4",
-    "audio/wav",
-    "audio/webm",
-    "audio/amr",
-)
+AUDIO_TYPES = ("audio/ogg", "audio/mpeg", "audio/webm", "audio/wav", "audio/mp4")
 ALLOWED_TYPES = (*IMAGE_TYPES, *AUDIO_TYPES, "application/pdf", "text/plain")
+# ISO BMFF brands of audio files (M4A from phones and browsers' MediaRecorder).
+_MP4_AUDIO_BRANDS = (b"M4A ", b"M4B ", b"mp42", b"isom", b"dash", b"iso5", b"iso6")
 ATTACHMENT_ID = re.compile(r"^[0-9a-f]{64}$")
 ATTACHMENT_HEADER = "[attachment "
+TRANSCRIPT_PREFIX = "Transcript: "
+UNTRANSCRIBED_PREFIX = "Not transcribed: "
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_NAME_CHARS = 200
 _SNIFF_TEXT_BYTES = 4096
@@ -60,6 +55,10 @@ class AttachmentInfo(BaseModel):
     name: str
     type: str
     size: int = Field(ge=0)
+    # Audio only, filled when a turn runs (agent/runtime/transcription.py): what was said, or why
+    # there is no transcript. Never part of the stored description.
+    transcript: str | None = None
+    transcript_note: str | None = None
 
     @property
     def is_image(self) -> bool:
@@ -68,8 +67,12 @@ class AttachmentInfo(BaseModel):
 
     @property
     def is_audio(self) -> bool:
-        """A voice note or audio file."""
+        """Whether it is transcribed for the model."""
         return self.type in AUDIO_TYPES
+
+    def public(self) -> dict[str, object]:
+        """The JSON the API answers: the transcript fields only when there is one."""
+        return self.model_dump(mode="json", exclude_none=True)
 
     def header(self) -> str:
         """The line that introduces the file to the model (the offline model reads it back)."""
@@ -114,19 +117,15 @@ def sniff(body: bytes) -> str | None:
 def _sniff_audio(body: bytes) -> str | None:
     if body.startswith(b"OggS"):
         return "audio/ogg"
-    if body.startswith(b"#!AMR"):
-        return "audio/amr"
     if body[:4] == b"RIFF" and body[8:12] == b"WAVE":
         return "audio/wav"
-    if body[4:8] == b"ftyp" and body[8:11] in (b"M4A", b"M4B"):
-        return "audio/mp4"
-    if body.startswith(b"\x1a\x45\xdf\xa3") and b"webm" in body[:64]:
+    if body.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: WebM from a browser's MediaRecorder
         return "audio/webm"
-    if body.startswith(b"ID3"):
+    if body[4:8] == b"ftyp" and body[8:12] in _MP4_AUDIO_BRANDS:
+        return "audio/mp4"
+    # MP3: an ID3v2 tag, or an MPEG audio frame sync (11 set bits, layer III).
+    if body.startswith(b"ID3") or (len(body) > 1 and body[0] == 0xFF and body[1] & 0xE6 == 0xE2):
         return "audio/mpeg"
-    # An MPEG audio frame header: 11 sync bits; layer bits 00 mean ADTS (AAC), others MP3.
-    if len(body) > 1 and body[0] == 0xFF and body[1] & 0xE0 == 0xE0:
-        return "audio/aac" if (body[1] >> 1) & 0b11 == 0 else "audio/mpeg"
     return None
 
 
@@ -143,7 +142,11 @@ def owner_of(user: str) -> str:
 
 
 def _keys(user: str, attachment_id: str) -> tuple[str, str]:
-    base = f"{PREFIX}{owner_of(user)}/{attachment_id}"
+    return _owned_keys(owner_of(user), attachment_id)
+
+
+def _owned_keys(owner: str, attachment_id: str) -> tuple[str, str]:
+    base = f"{PREFIX}{owner}/{attachment_id}"
     return base, base + ".json"
 
 
@@ -170,7 +173,7 @@ async def save(
 ) -> AttachmentInfo:
     """Check and store one upload (idempotent: the same bytes give the same id).
 
-    Each save also records the day for expiry (AGENT_ATTACHMENT_RETENTION_DAYS,
+    Each save also records the day for expiry (ATTACHMENT_RETENTION_DAYS,
     agent/runtime/attachment_retention.py): an attachment expires that many days after it was
     last stored, so sending the same file again keeps it.
     """
@@ -180,8 +183,8 @@ async def save(
     if kind is None:
         raise RequestError(
             415,
-            "attachment type not allowed: the content is not PNG, JPEG, GIF, WebP, PDF, "
-            "UTF-8 text or audio (OGG, MP3, AAC, M4A, WAV, WebM, AMR)",
+            "attachment type not allowed: the content is not PNG, JPEG, GIF, WebP, PDF, UTF-8 "
+            "text or audio (Ogg, MP3, WebM, WAV, M4A)",
             "attach an image, a PDF, a text file or a voice note (the type is read from the "
             "content, not the name); nothing was stored",
         )
@@ -195,21 +198,23 @@ async def save(
         await store.put(key, body, if_none_match=True)
     await store.put(f"{ATTACHMENTS_DONE_PREFIX}{day}/{meta_key}", b"")
     with contextlib.suppress(PreconditionFailed):
-        await store.put(meta_key, _meta(info, day), if_none_match=True)
+        await store.put(meta_key, _description(info, day), if_none_match=True)
     stored = await store.get(meta_key)
     if stored is None:
         return info
     current = AttachmentInfo.model_validate_json(stored.body)
     last = _used_on(stored.body)
     if last != day:  # stored before: keep it from today, and move its expiry entry here
-        await store.put(meta_key, _meta(current, day))
+        await store.put(meta_key, _description(current, day))
         if last is not None:
             await store.delete(f"{ATTACHMENTS_DONE_PREFIX}{last}/{meta_key}")
     return current
 
 
-def _meta(info: AttachmentInfo, used_on: str) -> bytes:
-    return json.dumps({**info.model_dump(mode="json"), "used_on": used_on}).encode()
+def _description(info: AttachmentInfo, used_on: str) -> bytes:
+    return json.dumps(
+        {**info.model_dump(mode="json", exclude_none=True), "used_on": used_on}
+    ).encode()
 
 
 def _used_on(meta: bytes) -> str | None:
@@ -247,9 +252,14 @@ def not_found(attachment_id: str) -> RequestError:
 
 async def load(store: StateStore, user: str, attachment_id: str) -> Attachment:
     """The user's attachment, or a 404 (also for another user's id: no existence leak)."""
-    if not ATTACHMENT_ID.match(attachment_id):
+    return await load_owned(store, owner_of(user), attachment_id)
+
+
+async def load_owned(store: StateStore, owner: str, attachment_id: str) -> Attachment:
+    """An attachment by its owner's key segment (the outbox keeps that, not the identity)."""
+    if not ATTACHMENT_ID.match(attachment_id) or not re.fullmatch(r"[0-9a-f]{32}", owner):
         raise not_found(attachment_id)
-    key, meta_key = _keys(user, attachment_id)
+    key, meta_key = _owned_keys(owner, attachment_id)
     meta, body = await store.get(meta_key), await store.get(key)
     if meta is None or body is None:
         raise not_found(attachment_id)
@@ -282,6 +292,16 @@ def pdf_text(body: bytes) -> str:
         return f"(the PDF could not be read: {type(error).__name__})"
 
 
+def _audio_text(info: AttachmentInfo) -> str:
+    if info.transcript is not None:
+        return f"{info.header()}\n{TRANSCRIPT_PREFIX}{info.transcript or '(no speech)'}"
+    note = info.transcript_note or "it was not transcribed"
+    return (
+        f"{info.header()}\n{UNTRANSCRIBED_PREFIX}{note}. Tell the user you could not listen to "
+        "this audio, and why."
+    )
+
+
 def _as_text(attachment: Attachment, max_chars: int) -> str:
     info = attachment.info
     if info.type == "application/pdf":
@@ -304,7 +324,7 @@ def user_content(
     for attachment in attachments:
         info = attachment.info
         if info.is_audio:
-            parts.append(f"{info.header()}\n(a voice note or audio file; no transcript)")
+            parts.append(_audio_text(info))
         elif not info.is_image:
             parts.append(_as_text(attachment, max_chars))
         elif sees_images:

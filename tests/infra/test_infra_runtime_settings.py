@@ -53,6 +53,9 @@ SETTINGS = {
     "edgeagent:agentAttachmentMaxPerMessage": 3,
     "edgeagent:agentAttachmentTextChars": 5000,
     "edgeagent:agentModelImages": False,
+    "edgeagent:agentTranscriptionModel": "@cf/openai/whisper-large-v3",
+    "edgeagent:agentTranscriptionMaxSeconds": 300,
+    "edgeagent:agentTranscriptionMaxBytes": 5_000_000,
     "edgeagent:agentLogLevel": "warning",
     "edgeagent:agentTimezone": "Europe/Paris",
     "edgeagent:jobTimeoutS": "600",
@@ -197,7 +200,11 @@ def test_every_declared_binding_is_bound_by_some_configuration() -> None:
     expected = {setting.name for setting in bindings()}
     assert {"OPENCLAW_GATEWAY_TOKEN", "ACCESS_AUD", "SANDBOX"} <= expected
     assert declared == expected
-    assert len(declared) <= 64  # Workers Free: at most 64 environment variables per Worker
+    # Workers Free: at most 64 environment variables (text and secret) per Worker; Durable Object
+    # namespaces are bindings but not variables
+    # (https://developers.cloudflare.com/workers/platform/limits/#environment-variables).
+    variables = {s.name for s in bindings() if s.kind != "durable_object"}
+    assert len(variables) <= 64
     assert "AGENT_SESSION_CACHE_BYTES" not in declared  # container-only: no binding
     assert {"TELEGRAM_DM_POLICY", "AGENT_TIMEZONE"} <= OPTIONAL  # the derivation found them
 

@@ -25,7 +25,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.runtime.channels.api import json_object, post_json, retryable_status
+from agent.runtime.attachments import Attachment
+from agent.runtime.channels.api import json_object, post_form, post_json, retryable_status
 from agent.runtime.channels.base import (
     DeliveryError,
     Ignored,
@@ -38,6 +39,7 @@ from agent.runtime.channels.base import (
 from agent.runtime.channels.files import FileRefused, check_size, download
 
 MAX_CHARS = 4096  # sendMessage text limit
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_API = "https://api.telegram.org"
 
 
@@ -204,6 +206,26 @@ class TelegramChannel:
         url = f"{self._base}/file/bot{self._token}/{quote(info.file_path)}"
         return await download(self._http, "telegram file", url, file, limit, secrets=(self._token,))
 
+    async def deliver_file(self, conversation: str, file: Attachment) -> None:
+        """sendPhoto for a PNG or JPEG up to 10 MB, sendDocument for anything else.
+
+        Files are posted as multipart/form-data (https://core.telegram.org/bots/api#sending-files;
+        photos at most 10 MB, other files 50 MB).
+        """
+        info = file.info
+        photo = info.type in ("image/png", "image/jpeg") and info.size <= PHOTO_MAX_BYTES
+        method, field = ("sendPhoto", "photo") if photo else ("sendDocument", "document")
+        url = f"{self._base}/bot{self._token}/{method}"
+        response = await post_form(
+            self._http,
+            f"telegram {method}",
+            url,
+            data={"chat_id": conversation},
+            file=(field, info.name, file.body, info.type),
+            secrets=(self._token,),
+        )
+        bot_answer(response, method, self._token)
+
     async def close(self) -> None:
         """The shared client is closed by the runtime."""
 
@@ -214,6 +236,11 @@ async def call_bot_api(
     """One Bot API call; DeliveryError (token redacted) unless Telegram says ok."""
     url = f"{base.rstrip('/')}/bot{token}/{method}"
     response = await post_json(http, f"telegram {method}", url, params, secrets=(token,))
+    return bot_answer(response, method, token)
+
+
+def bot_answer(response: httpx.Response, method: str, token: str) -> Any:
+    """The result of a Bot API answer; DeliveryError (token redacted) unless Telegram says ok."""
     try:
         answer = _Answer.model_validate(json_object(response))
     except ValidationError:

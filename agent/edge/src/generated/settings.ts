@@ -66,6 +66,12 @@ export interface Env {
   AGENT_ATTACHMENT_TEXT_CHARS?: string;
   /** days after an attachment was last sent before it is deleted (docs/retention.md) */
   ATTACHMENT_RETENTION_DAYS?: string;
+  /** Workers AI speech-to-text model that transcribes audio attachments through AI Gateway (docs/attachments.md) */
+  AGENT_TRANSCRIPTION_MODEL?: string;
+  /** longest audio attachment transcribed, in seconds (read from WAV and Ogg headers) */
+  AGENT_TRANSCRIPTION_MAX_SECONDS?: string;
+  /** largest audio attachment transcribed, in bytes */
+  AGENT_TRANSCRIPTION_MAX_BYTES?: string;
   /** whether the chat model accepts image input; `false` makes the agent say it cannot see images */
   AGENT_MODEL_IMAGES?: string;
   /** `debug`, `info`, `warning` or `error` */
@@ -159,6 +165,9 @@ export const PASSED_THROUGH = [
   "AGENT_ATTACHMENT_MAX_PER_MESSAGE",
   "AGENT_ATTACHMENT_TEXT_CHARS",
   "ATTACHMENT_RETENTION_DAYS",
+  "AGENT_TRANSCRIPTION_MODEL",
+  "AGENT_TRANSCRIPTION_MAX_SECONDS",
+  "AGENT_TRANSCRIPTION_MAX_BYTES",
   "AGENT_MODEL_IMAGES",
   "AGENT_LOG_LEVEL",
   "CHANNEL_RECORD_RETENTION_DAYS",
