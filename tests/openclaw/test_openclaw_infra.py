@@ -87,8 +87,8 @@ WHATSAPP: dict[str, str] = {
 def test_openclaw_refuses_channels_it_cannot_take_by_webhook(
     channel: dict[str, str], key: str, why: str
 ) -> None:
+    config = {**BASE, "edgeagent:instanceType": "standard-1", **channel}
     with pytest.raises(ConfigError) as caught:
-        config = {**BASE, "edgeagent:instanceType": "standard-1", **channel}
         load_config("acme-dev", config, secret_keys=list(channel))
     assert f"edgeagent:{key}: " in str(caught.value)
     assert f"({why}, so the container could never sleep; docs/openclaw.md)" in str(caught.value)
