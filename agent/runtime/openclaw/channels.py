@@ -41,6 +41,7 @@ TELEGRAM_SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a hea
 ACCEPTED_HEADER = "x-openclaw-delivery-accepted"
 DEFAULT_TELEGRAM_API = "https://api.telegram.org"
 SERVED = frozenset({"telegram"})
+ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 TelegramMode = Literal["webhook", "polling"]
 
@@ -205,7 +206,8 @@ def routes(forwarder: TelegramForwarder) -> list[Route]:
     """`/webhooks/*` of the OpenClaw runtime (before the proxy's catch-all mount)."""
     return [
         Route("/webhooks/telegram", forwarder.handle, methods=["POST"]),
-        Route("/webhooks/{channel}", unserved),
+        # Every method: a POST must not fall through to the gateway's catch-all mount.
+        Route("/webhooks/{channel}", unserved, methods=[*ALL_METHODS]),
     ]
 
 
