@@ -9,7 +9,7 @@ import pytest
 
 from infra.config import load_config
 from infra.errors import ConfigError
-from tests.infra.test_container_component import declare, run_under_mocks
+from test_container_component import declare, run_under_mocks
 
 BASE = {
     "edgeagent:accountId": "0123456789abcdef0123456789abcdef",
