@@ -19,6 +19,7 @@ import {
   DISCORD_DEFERRED,
   isDiscordCommand,
   isDiscordPing,
+  OPENCLAW_CHANNELS,
   verifyDiscord,
   verifySlack,
   verifyTelegram,
@@ -157,6 +158,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.all("/webhooks/:channel", async (c) => {
     const channel = c.req.param("channel");
     if (!isChannel(channel)) return jsonError(404, `unknown webhook channel ${JSON.stringify(channel)}`, `use one of ${CHANNELS.join(", ")}`);
+    if (c.get("config").engine === "openclaw" && !OPENCLAW_CHANNELS.includes(channel)) {
+      return jsonError(404, `webhook channel ${channel} is not served by the openclaw engine`, `with AGENT_ENGINE=openclaw use ${OPENCLAW_CHANNELS.join(", ")}; the native engine takes ${channel}`);
+    }
     // Meta's subscription check is a GET, answered here from the verify token: nothing wakes.
     if (channel === "whatsapp" && c.req.method === "GET") {
       const verifyToken = c.env.WHATSAPP_VERIFY_TOKEN;

@@ -283,6 +283,17 @@ class DeclaredSettings(BaseSettings):
     # `AGENT_ENGINE=openclaw`: public browser origins of the Control UI (comma-separated).
     openclaw_allowed_origins: str = ""
 
+    # `AGENT_ENGINE=openclaw`: the agent's public origin; OpenClaw registers
+    # `<origin>/webhooks/telegram` with Telegram (webhook mode, no long polling).
+    openclaw_public_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+
+    # `AGENT_ENGINE=openclaw`: the Telegram webhook secret token, the same value the edge
+    # verifies.
+    openclaw_telegram_webhook_secret: SecretStr | None = None
+
+    # Loopback port of OpenClaw's Telegram webhook listener.
+    openclaw_telegram_port: Annotated[int, Field(ge=1024, le=65535)] = 18790
+
 
 # A valid example per variable, shown beside any error about it.
 EXAMPLES: dict[str, str] = {
@@ -376,4 +387,7 @@ EXAMPLES: dict[str, str] = {
     "OPENCLAW_START_TIMEOUT_S": "300",
     "OPENCLAW_GATEWAY_TOKEN": "<at least 16 random characters>",
     "OPENCLAW_ALLOWED_ORIGINS": "https://agent.example.com",
+    "OPENCLAW_PUBLIC_URL": "https://agent.example.com",
+    "OPENCLAW_TELEGRAM_WEBHOOK_SECRET": "a-long-random-string",
+    "OPENCLAW_TELEGRAM_PORT": "18790",
 }

@@ -134,6 +134,10 @@ export interface Env {
   OPENCLAW_GATEWAY_TOKEN?: string;
   /** `AGENT_ENGINE=openclaw`: public browser origins of the Control UI (comma-separated) */
   OPENCLAW_ALLOWED_ORIGINS?: string;
+  /** `AGENT_ENGINE=openclaw`: the agent's public origin; OpenClaw registers `<origin>/webhooks/telegram` with Telegram (webhook mode, no long polling) */
+  OPENCLAW_PUBLIC_URL?: string;
+  /** `AGENT_ENGINE=openclaw`: the Telegram webhook secret token, the same value the edge verifies */
+  OPENCLAW_TELEGRAM_WEBHOOK_SECRET?: string;
   /** local dev only: proxy to this origin instead of a container; infra refuses to deploy it */
   AGENT_ORIGIN?: string;
   /** local dev only: fixed identity instead of Access (only with `AGENT_ORIGIN`); never deployed */
@@ -194,6 +198,8 @@ export const PASSED_THROUGH = [
   "AGENT_ADMIN_EMAILS",
   "OPENCLAW_GATEWAY_TOKEN",
   "OPENCLAW_ALLOWED_ORIGINS",
+  "OPENCLAW_PUBLIC_URL",
+  "OPENCLAW_TELEGRAM_WEBHOOK_SECRET",
 ] as const satisfies readonly (keyof Env)[];
 
 /** What the edge uses for an unset binding. */
