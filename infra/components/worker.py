@@ -61,6 +61,11 @@ def binding_name(class_name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", class_name).upper()
 
 
+# "Environment variables: 128/Worker" on Workers Paid (which Containers require), text and secret
+# bindings counted together: https://developers.cloudflare.com/workers/platform/limits/#environment-variables
+MAX_ENVIRONMENT_VARIABLES = 128
+
+
 def bindings(
     args: WorkerArgs, plain_vars: Mapping[str, pulumi.Input[str]] | None = None
 ) -> list[cloudflare.WorkerVersionBindingArgsDict]:
@@ -75,6 +80,13 @@ def bindings(
     overlap = set(plain_vars) & set(args.secrets)
     if overlap:
         raise ValueError(f"bindings {sorted(overlap)} are declared both plain and secret")
+    variables = len(plain_vars) + len(args.secrets)
+    if variables > MAX_ENVIRONMENT_VARIABLES:
+        raise ValueError(
+            f"the Worker would have {variables} environment variables (text and secret); "
+            f"Cloudflare allows {MAX_ENVIRONMENT_VARIABLES} per Worker on Workers Paid: leave out "
+            "settings that keep their default value"
+        )
     result: list[cloudflare.WorkerVersionBindingArgsDict] = [
         {"name": binding_name(cls), "type": "durable_object_namespace", "class_name": cls}
         for cls in args.bundle.manifest.durable_object_classes

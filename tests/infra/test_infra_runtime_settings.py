@@ -19,6 +19,7 @@ from agent.contract.settings import bindings
 from agent.runtime.channels.config import load_channel_configs
 from agent.runtime.settings import load_settings
 from infra.bindings import config_field
+from infra.components.worker import MAX_ENVIRONMENT_VARIABLES
 from infra.config import StackConfig
 
 
@@ -228,8 +229,11 @@ def test_every_declared_binding_is_bound_by_some_configuration() -> None:
     expected = {setting.name for setting in bindings()}
     assert {"OPENCLAW_GATEWAY_TOKEN", "ACCESS_AUD", "SANDBOX"} <= expected
     assert native | openclaw == expected
-    # Workers Free: at most 64 environment variables per Worker
-    assert max(len(native), len(openclaw)) <= 64
+    # Text and secret variables against Cloudflare's per-Worker limit (Workers Paid: 128)
+    for document in (plan("acme-prod", everything), plan("acme-prod", with_openclaw(everything))):
+        kinds = [binding["type"] for binding in bindings_of(document).values()]
+        variables = kinds.count("plain_text") + kinds.count("secret_text")
+        assert variables <= MAX_ENVIRONMENT_VARIABLES
     declared = native | openclaw
     assert "AGENT_SESSION_CACHE_BYTES" not in declared  # container-only: no binding
     assert {"TELEGRAM_DM_POLICY", "AGENT_TIMEZONE"} <= OPTIONAL  # the derivation found them
