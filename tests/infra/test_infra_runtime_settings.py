@@ -65,6 +65,8 @@ SETTINGS = {
     "edgeagent:discordAllowlist": ["80351110224678912"],
     "edgeagent:whatsappDmPolicy": "allowlist",
     "edgeagent:whatsappAllowlist": ["15551234567"],
+    "edgeagent:emailAddress": "agent@example.com",
+    "edgeagent:emailAllowlist": ["me@example.com", "you@example.org"],
     "edgeagent:adminEmails": ["ops@example.com", "lead@example.com"],
     "edgeagent:mcpServers": {"secure": "v1:CIPHER-MCP"},
     "edgeagent:agentModel": "openai:gpt-5-mini",
@@ -88,6 +90,8 @@ EXPECTED_TEXT = {
     "SLACK_ALLOWLIST": "U0123ABCD",
     "DISCORD_DM_POLICY": "pairing",
     "DISCORD_ALLOWLIST": "80351110224678912",
+    "EMAIL_ADDRESS": "agent@example.com",
+    "EMAIL_ALLOWLIST": "me@example.com,you@example.org",
     "AGENT_ADMIN_EMAILS": "ops@example.com,lead@example.com",
     "AGENT_MODEL_ROUTE": "agent",
     "AGENT_JOB_MODEL": "openai:gpt-5-nano",
@@ -184,7 +188,8 @@ def test_every_declared_binding_is_bound_by_some_configuration() -> None:
     declared = set(bindings_of(plan("acme-prod", everything)))
     expected = {setting.name for setting in bindings()}
     assert {"OPENCLAW_GATEWAY_TOKEN", "ACCESS_AUD", "SANDBOX"} <= expected
-    assert declared == expected
+    # EMAIL is the send_email binding, no setting: the stack declares it (infra/components/stack.py).
+    assert declared == expected | {"EMAIL"}
     assert len(declared) <= 64  # Workers Free: at most 64 environment variables per Worker
     assert "AGENT_SESSION_CACHE_BYTES" not in declared  # container-only: no binding
     assert {"TELEGRAM_DM_POLICY", "AGENT_TIMEZONE"} <= OPTIONAL  # the derivation found them
