@@ -33,6 +33,7 @@ from infra.edge_bundle import EdgeBundle
 from infra.errors import BuildError
 from infra.paths import program_relative
 
+
 @dataclass(frozen=True, kw_only=True)
 class SendEmail:
     """A `send_email` binding: mail only from `sender`, only to `recipients`.
