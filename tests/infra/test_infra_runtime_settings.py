@@ -188,7 +188,7 @@ def test_every_declared_binding_is_bound_by_some_configuration() -> None:
     declared = set(bindings_of(plan("acme-prod", everything)))
     expected = {setting.name for setting in bindings()}
     assert {"OPENCLAW_GATEWAY_TOKEN", "ACCESS_AUD", "SANDBOX"} <= expected
-    # EMAIL is the send_email binding, no setting: the stack declares it (infra/components/stack.py).
+    # EMAIL is the send_email binding, no setting: infra/components/stack.py declares it.
     assert declared == expected | {"EMAIL"}
     assert len(declared) <= 64  # Workers Free: at most 64 environment variables per Worker
     assert "AGENT_SESSION_CACHE_BYTES" not in declared  # container-only: no binding
