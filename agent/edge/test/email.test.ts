@@ -73,6 +73,8 @@ function mailEnv(extra: Partial<EmailEnv> = {}): EmailEnv {
   return { ...baseEnv({ TENANT: `mail-${++tenantSeq}` }), EMAIL_ADDRESS: AGENT, EMAIL_ALLOWLIST: `${OWNER},you@example.net`, ...extra };
 }
 
+const eventOf = async (request: Request | undefined): Promise<Record<string, unknown>> => (await request?.json()) as Record<string, unknown>;
+
 async function receive(message: FakeMessage, env = mailEnv(), h = harness()) {
   const outcome = await handleEmail(message as unknown as ForwardableEmailMessage, env, h.deps);
   const sandbox = h.sandboxes.get(env.TENANT ?? "");
@@ -88,7 +90,7 @@ describe("email handler: who may write", () => {
     expect(new URL(request.url).pathname).toBe("/webhooks/email");
     expect(request.headers.get("x-agent-channel")).toBe("email");
     expect(request.headers.get("x-agent-user")).toBe("channel:email");
-    const event = await json(request);
+    const event = await eventOf(request);
     expect(event).toEqual({
       message_id: "<m1@example.org>",
       from: OWNER,
@@ -190,9 +192,9 @@ describe("email handler: delivery", () => {
   it("turns HTML into text and cuts very long text", async () => {
     const html = "<html><head><style>p{}</style></head><body><p>Hello&nbsp;<b>there</b></p><p>A &amp; B<br>C &#233;</p></body></html>";
     const { received } = await receive(new FakeMessage(mime({ html: true, body: html })));
-    expect((await json(received[0] as Request)).text).toBe("Hello there\nA & B\nC é");
+    expect((await eventOf(received[0])).text).toBe("Hello there\nA & B\nC é");
     const long = await receive(new FakeMessage(mime({ body: "y".repeat(MAX_TEXT_CHARS + 50) })));
-    const event = await json(long.received[0] as Request);
+    const event = await eventOf(long.received[0]);
     expect(event.truncated).toBe(true);
     expect((event.text as string).length).toBe(MAX_TEXT_CHARS);
   });
