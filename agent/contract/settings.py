@@ -635,12 +635,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         name="EMAIL_RELAY_URL",
-        reach="runtime",
-        set_by="the image's default (the Sandbox intercepts that host); tests and local fakes",
-        doc="where the runtime posts email replies: the Worker sends them with its send_email "
-        "binding",
-        example="http://email.edgeagent.internal/send",
-        py=Py(annotation="str", default=repr("http://email.edgeagent.internal/send")),
+        reach="container",
+        provided="the agent's public URL + /webhooks/email, when emailAddress is set",
+        doc="where the runtime posts email replies; the Worker sends them with its send_email "
+        "binding (docs/channels.md)",
+        example="https://agent.example.com/webhooks/email",
+        py=Py(annotation="str | None", default="None"),
     ),
     # Tools.
     Setting(

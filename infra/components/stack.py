@@ -62,10 +62,16 @@ def container_monthly_usd(config: StackConfig) -> str:
 
 
 def has_channels(config: StackConfig) -> bool:
-    """Whether any chat channel (and so a signature-checked webhook) is configured."""
+    """Whether any chat channel (and so a webhook path the Worker checks itself) is configured."""
     return any(
         value is not None
-        for value in (config.telegram_bot_token, config.slack_bot_token, config.discord_bot_token)
+        for value in (
+            config.telegram_bot_token,
+            config.slack_bot_token,
+            config.discord_bot_token,
+            # The email channel's reply relay is POST /webhooks/email.
+            config.email_address,
+        )
     )
 
 
@@ -197,6 +203,9 @@ class EdgeAgentStack(EdgeAgentComponent):
             provided["OPENCLAW_GATEWAY_TOKEN"] = self.openclaw_gateway_token
             # The runtime reads lists comma-separated (docs/contract.md).
             provided["OPENCLAW_ALLOWED_ORIGINS"] = ",".join(openclaw_origins(cfg))
+        if cfg.email_address is not None:
+            # Email replies go back through the Worker (agent/edge/src/email_reply.ts).
+            provided["EMAIL_RELAY_URL"] = f"https://{hostname}/webhooks/email"
         if cfg.model_fallbacks:
             provided["AGENT_MODEL_ROUTE"] = MODEL_ROUTE  # the route the gateway falls back by
         declared = worker_bindings(cfg, provided)

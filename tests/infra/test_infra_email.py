@@ -142,3 +142,25 @@ def test_an_allowlist_without_an_address_is_refused() -> None:
     with pytest.raises(ConfigError) as err:
         load({**full_config(), "edgeagent:emailAllowlist": ["me@example.com"]})
     assert "edgeagent:emailAllowlist: applies only to the email channel" in str(err.value)
+
+
+def test_the_runtime_gets_the_relay_url_and_access_lets_the_relay_through() -> None:
+    # Email as the only channel: the relay path still needs the /webhooks/* bypass.
+    only_email = {
+        "edgeagent:accountId": full_config()["edgeagent:accountId"],
+        "edgeagent:hostname": "agent.example.com",
+        "edgeagent:zoneId": ZONE,
+        "edgeagent:accessTeamDomain": "example-team.cloudflareaccess.com",
+        "edgeagent:allowedEmails": ["me@example.com"],
+        **EMAIL,
+    }
+    document = plan("acme-prod", only_email)
+    version = one(document, "WorkerVersion", "edgeagent-edge-version")
+    bindings = {b["name"]: b for b in version["inputs"]["bindings"]}
+    assert bindings["EMAIL_RELAY_URL"] == {
+        "name": "EMAIL_RELAY_URL",
+        "type": "plain_text",
+        "text": "https://agent.example.com/webhooks/email",
+    }
+    bypass = one(document, "ZeroTrustAccessPolicy", "edgeagent-access-webhooks-bypass-policy")
+    assert bypass["inputs"]["decision"] == "bypass"

@@ -232,9 +232,9 @@ class DeclaredSettings(BaseSettings):
     # agent; all other mail is refused at the edge.
     email_allowlist: str = ""
 
-    # Where the runtime posts email replies: the Worker sends them with its send_email
-    # binding.
-    email_relay_url: str = "http://email.edgeagent.internal/send"
+    # Where the runtime posts email replies; the Worker sends them with its send_email binding
+    # (docs/channels.md).
+    email_relay_url: str | None = None
 
     # Browser Rendering CDP WebSocket URL; unset = no browser tools.
     browser_cdp_url: Annotated[str, Field(pattern=r"^(wss?|https?)://\S+$")] | None = None
@@ -351,7 +351,7 @@ EXAMPLES: dict[str, str] = {
     "WHATSAPP_API_BASE_URL": "https://graph.facebook.com/v21.0",
     "EMAIL_ADDRESS": "agent@example.com",
     "EMAIL_ALLOWLIST": "me@example.com,you@example.org",
-    "EMAIL_RELAY_URL": "http://email.edgeagent.internal/send",
+    "EMAIL_RELAY_URL": "https://agent.example.com/webhooks/email",
     "BROWSER_CDP_URL": (
         "wss://api.cloudflare.com/client/v4/accounts/<account>/browse"
         "r-rendering/devtools/browser  (or http://127.0.0.1:9222 for "

@@ -112,6 +112,8 @@ export interface Env {
   EMAIL_ADDRESS?: string;
   /** comma-separated sender addresses (lower-case) whose authenticated mail reaches the agent; all other mail is refused at the edge */
   EMAIL_ALLOWLIST?: string;
+  /** where the runtime posts email replies; the Worker sends them with its send_email binding (docs/channels.md) */
+  EMAIL_RELAY_URL?: string;
   /** Browser Rendering CDP WebSocket URL; unset = no browser tools */
   BROWSER_CDP_URL?: string;
   /** bearer for the CDP endpoint */
@@ -179,6 +181,7 @@ export const PASSED_THROUGH = [
   "WHATSAPP_ALLOWLIST",
   "EMAIL_ADDRESS",
   "EMAIL_ALLOWLIST",
+  "EMAIL_RELAY_URL",
   "BROWSER_CDP_URL",
   "BROWSER_API_TOKEN",
   "WEB_FETCH_ALLOWLIST",
