@@ -22,8 +22,14 @@ export const CLOUDFLARE_AUTHSERV_ID = "mx.cloudflare.net";
 export const MAX_EMAIL_BYTES = 1 << 20;
 /** The text the agent sees is cut here (a long thread quoted below a reply). */
 export const MAX_TEXT_CHARS = 32_000;
-/** A Message-ID is remembered this long at the edge; the runtime dedupes it again for good. */
+/**
+ * A Message-ID is remembered this long at the edge (the runtime dedupes it again). A message whose
+ * Date is older is refused as stale: a captured message keeps its DKIM signature, so once the
+ * ledger has forgotten it only its (signed) age keeps it from being replayed.
+ */
 export const EMAIL_REPLAY_TTL_MS = 7 * 24 * 60 * 60_000;
+/** Clocks disagree: a Date this far ahead is still accepted. */
+const CLOCK_SKEW_MS = 24 * 60 * 60_000;
 /** At most this many References are kept (the first is the thread's root). */
 const MAX_REFERENCES = 20;
 
@@ -180,6 +186,7 @@ export async function inboundEmail(
   envelopeFrom: string,
   envelopeTo: string,
   settings: EmailSettings,
+  nowMs: number,
 ): Promise<Verdict<InboundEmail> | { ok: false; ignore: true; reason: string }> {
   const sender = canonicalAddress(envelopeFrom);
   if (sender === null || !settings.allowlist.has(sender)) return { ok: false, reason: "sender is not on the allowlist" };
@@ -199,6 +206,11 @@ export async function inboundEmail(
   const auth = checkAuthentication(email.headers, sender, sender.slice(sender.indexOf("@") + 1));
   if (!auth.ok) return auth;
   if (isAutomatic(email.headers)) return { ok: false, ignore: true, reason: "automatic mail (Auto-Submitted or Precedence)" };
+  const sent = Date.parse(email.date ?? "");
+  if (!Number.isFinite(sent)) return { ok: false, reason: "missing or malformed Date" };
+  if (nowMs - sent > EMAIL_REPLAY_TTL_MS || sent - nowMs > CLOCK_SKEW_MS) {
+    return { ok: false, reason: "stale message (Date more than 7 days old, or in the future)" };
+  }
   const messageId = (email.messageId ?? "").trim();
   if (!MESSAGE_ID.test(messageId)) return { ok: false, reason: "missing or malformed Message-ID" };
   const references = messageIds(email.references).slice(-MAX_REFERENCES);

@@ -55,7 +55,8 @@ export async function handleEmail(message: ForwardableEmailMessage, env: EmailEn
   if (message.rawSize > MAX_EMAIL_BYTES) return reject("message larger than 1 MiB (text only is read)");
   const raw = await readCapped(message.raw, MAX_EMAIL_BYTES);
   if (raw === null) return reject("message larger than 1 MiB (text only is read)");
-  const verdict = await inboundEmail(raw, message.from, message.to, settings);
+  const nowMs = deps.now();
+  const verdict = await inboundEmail(raw, message.from, message.to, settings, nowMs);
   if (!verdict.ok) {
     if ("ignore" in verdict) {
       console.log(`email: dropped: ${verdict.reason}`);
@@ -65,7 +66,6 @@ export async function handleEmail(message: ForwardableEmailMessage, env: EmailEn
     return reject(`not accepted: ${verdict.reason}`);
   }
   const email = verdict.value;
-  const nowMs = deps.now();
   const nonce = `email:${email.message_id}`;
   const directory = deps.directory(config, env);
   if (!(await directory.claimNonce(nonce, nowMs, EMAIL_REPLAY_TTL_MS))) {

@@ -21,6 +21,7 @@ interface MailOptions {
   body?: string;
   extra?: string[];
   html?: boolean;
+  date?: string;
 }
 
 function mime(o: MailOptions = {}): string {
@@ -32,7 +33,7 @@ function mime(o: MailOptions = {}): string {
     `To: Agent <${AGENT}>`,
     `Subject: ${o.subject ?? "Plans for Friday"}`,
     `Message-ID: ${o.messageId ?? "<m1@example.org>"}`,
-    "Date: Wed, 25 Nov 2026 10:00:00 +0000",
+    `Date: ${o.date ?? "Thu, 26 Nov 2026 11:00:00 +0000"}`,
     ...(o.extra ?? []),
     "MIME-Version: 1.0",
     `Content-Type: ${o.html ? "text/html" : "text/plain"}; charset=utf-8`,
@@ -137,6 +138,18 @@ describe("email handler: who may write", () => {
     ["a forged pass below Email Routing's fail", [dmarcFailed, PASSED], "DMARC did not pass"],
   ])("refuses %s", async (_what, auth, reason) => {
     const message = new FakeMessage(mime({ auth }));
+    const { outcome, received } = await receive(message);
+    expect(outcome).toBe("rejected");
+    expect(message.rejected).toBe(`not accepted: ${reason}`);
+    expect(received).toHaveLength(0);
+  });
+
+  it.each([
+    ["a replayed message older than the ledger remembers", "Tue, 10 Nov 2026 10:00:00 +0000", "stale message (Date more than 7 days old, or in the future)"],
+    ["a message dated in the future", "Mon, 30 Nov 2026 10:00:00 +0000", "stale message (Date more than 7 days old, or in the future)"],
+    ["a message without a usable Date", "yesterday", "missing or malformed Date"],
+  ])("refuses %s", async (_what, date, reason) => {
+    const message = new FakeMessage(mime({ date }));
     const { outcome, received } = await receive(message);
     expect(outcome).toBe("rejected");
     expect(message.rejected).toBe(`not accepted: ${reason}`);
