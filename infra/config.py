@@ -370,6 +370,24 @@ class StackConfig(BaseModel):
         "attachment (runtime default 20000)",
         examples=[20000],
     )
+    agent_transcription_model: (
+        Annotated[str, Field(pattern=r"^@cf/[a-z0-9._-]+/[a-z0-9._-]+$")] | None
+    ) = Field(
+        default=None,
+        description="Workers AI speech-to-text model for audio attachments (runtime default "
+        "@cf/openai/whisper-large-v3-turbo; docs/attachments.md)",
+        examples=["@cf/openai/whisper-large-v3-turbo"],
+    )
+    agent_transcription_max_seconds: Annotated[int, Field(ge=1, le=14_400)] | None = Field(
+        default=None,
+        description="longest audio attachment transcribed, in seconds (runtime default 600)",
+        examples=[600],
+    )
+    agent_transcription_max_bytes: Annotated[int, Field(ge=1024, le=100_000_000)] | None = Field(
+        default=None,
+        description="largest audio attachment transcribed, in bytes (runtime default 20971520)",
+        examples=[20971520],
+    )
     agent_model_images: bool | None = Field(
         default=None,
         description="whether the chat model accepts image input; false makes the agent say it "

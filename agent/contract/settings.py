@@ -456,6 +456,34 @@ SETTINGS: tuple[Setting, ...] = (
         py=Py(annotation="Annotated[int, Field(ge=100, le=1_000_000)]", default="20_000"),
     ),
     Setting(
+        name="AGENT_TRANSCRIPTION_MODEL",
+        reach="container",
+        config="agentTranscriptionModel",
+        doc="Workers AI speech-to-text model that transcribes audio attachments through AI "
+        "Gateway (docs/attachments.md)",
+        example="@cf/openai/whisper-large-v3-turbo",
+        py=Py(
+            annotation=r'Annotated[str, Field(pattern=r"^@cf/[a-z0-9._-]+/[a-z0-9._-]+$")]',
+            default='"@cf/openai/whisper-large-v3-turbo"',
+        ),
+    ),
+    Setting(
+        name="AGENT_TRANSCRIPTION_MAX_SECONDS",
+        reach="container",
+        config="agentTranscriptionMaxSeconds",
+        doc="longest audio attachment transcribed, in seconds (read from WAV and Ogg headers)",
+        example="600",
+        py=Py(annotation="Annotated[int, Field(ge=1, le=14_400)]", default="600"),
+    ),
+    Setting(
+        name="AGENT_TRANSCRIPTION_MAX_BYTES",
+        reach="container",
+        config="agentTranscriptionMaxBytes",
+        doc="largest audio attachment transcribed, in bytes",
+        example="20971520",
+        py=Py(annotation="Annotated[int, Field(ge=1024, le=100_000_000)]", default="20_971_520"),
+    ),
+    Setting(
         name="AGENT_MODEL_IMAGES",
         reach="container",
         config="agentModelImages",

@@ -27,9 +27,14 @@ from agent.runtime.store.base import StateStore
 
 PREFIX = "attachments/"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-ALLOWED_TYPES = (*IMAGE_TYPES, "application/pdf", "text/plain")
+AUDIO_TYPES = ("audio/ogg", "audio/mpeg", "audio/webm", "audio/wav", "audio/mp4")
+ALLOWED_TYPES = (*IMAGE_TYPES, *AUDIO_TYPES, "application/pdf", "text/plain")
+# ISO BMFF brands of audio files (M4A from phones and browsers' MediaRecorder).
+_MP4_AUDIO_BRANDS = (b"M4A ", b"M4B ", b"mp42", b"isom", b"dash", b"iso5", b"iso6")
 ATTACHMENT_ID = re.compile(r"^[0-9a-f]{64}$")
 ATTACHMENT_HEADER = "[attachment "
+TRANSCRIPT_PREFIX = "Transcript: "
+UNTRANSCRIBED_PREFIX = "Not transcribed: "
 _MAX_NAME_CHARS = 200
 _SNIFF_TEXT_BYTES = 4096
 
@@ -43,11 +48,24 @@ class AttachmentInfo(BaseModel):
     name: str
     type: str
     size: int = Field(ge=0)
+    # Audio only, filled when a turn runs (agent/runtime/transcription.py): what was said, or why
+    # there is no transcript. Never part of the stored description.
+    transcript: str | None = None
+    transcript_note: str | None = None
 
     @property
     def is_image(self) -> bool:
         """Whether the model may see it as a picture."""
         return self.type in IMAGE_TYPES
+
+    @property
+    def is_audio(self) -> bool:
+        """Whether it is transcribed for the model."""
+        return self.type in AUDIO_TYPES
+
+    def public(self) -> dict[str, object]:
+        """The JSON the API answers: the transcript fields only when there is one."""
+        return self.model_dump(mode="json", exclude_none=True)
 
     def header(self) -> str:
         """The line that introduces the file to the model (the offline model reads it back)."""
@@ -74,6 +92,9 @@ def sniff(body: bytes) -> str | None:
         return "image/webp"
     if body.startswith(b"%PDF-"):
         return "application/pdf"
+    audio = _sniff_audio(body)
+    if audio is not None:
+        return audio
     head = body[:_SNIFF_TEXT_BYTES]
     if b"\x00" in head:
         return None
@@ -84,6 +105,21 @@ def sniff(body: bytes) -> str | None:
         if error.start < len(head) - 3:
             return None
     return "text/plain"
+
+
+def _sniff_audio(body: bytes) -> str | None:
+    if body.startswith(b"OggS"):
+        return "audio/ogg"
+    if body[:4] == b"RIFF" and body[8:12] == b"WAVE":
+        return "audio/wav"
+    if body.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: WebM from a browser's MediaRecorder
+        return "audio/webm"
+    if body[4:8] == b"ftyp" and body[8:12] in _MP4_AUDIO_BRANDS:
+        return "audio/mp4"
+    # MP3: an ID3v2 tag, or an MPEG audio frame sync (11 set bits, layer III).
+    if body.startswith(b"ID3") or (len(body) > 1 and body[0] == 0xFF and body[1] & 0xE6 == 0xE2):
+        return "audio/mpeg"
+    return None
 
 
 def clean_name(raw: str | None) -> str:
@@ -99,7 +135,11 @@ def owner_of(user: str) -> str:
 
 
 def _keys(user: str, attachment_id: str) -> tuple[str, str]:
-    base = f"{PREFIX}{owner_of(user)}/{attachment_id}"
+    return _owned_keys(owner_of(user), attachment_id)
+
+
+def _owned_keys(owner: str, attachment_id: str) -> tuple[str, str]:
+    base = f"{PREFIX}{owner}/{attachment_id}"
     return base, base + ".json"
 
 
@@ -129,16 +169,17 @@ async def save(store: StateStore, user: str, name: str | None, body: bytes) -> A
     if kind is None:
         raise RequestError(
             415,
-            "attachment type not allowed: the content is not PNG, JPEG, GIF, WebP, PDF or UTF-8 "
-            "text",
-            "attach an image, a PDF or a text file (the type is read from the content, not the "
-            "name); nothing was stored",
+            "attachment type not allowed: the content is not PNG, JPEG, GIF, WebP, PDF, UTF-8 "
+            "text or audio (Ogg, MP3, WebM, WAV, M4A)",
+            "attach an image, a PDF, a text file or a voice note (the type is read from the "
+            "content, not the name); nothing was stored",
         )
     digest = hashlib.sha256(body).hexdigest()
     info = AttachmentInfo(id=digest, name=clean_name(name), type=kind, size=len(body))
     key, meta_key = _keys(user, digest)
     # Content first, then its description: a description never names missing bytes.
-    for object_key, data in ((key, body), (meta_key, info.model_dump_json().encode())):
+    description = info.model_dump_json(exclude_none=True).encode()
+    for object_key, data in ((key, body), (meta_key, description)):
         # Already stored is fine: content-addressed, so the bytes are the same.
         with contextlib.suppress(PreconditionFailed):
             await store.put(object_key, data, if_none_match=True)
@@ -156,9 +197,14 @@ def _unknown(attachment_id: str) -> RequestError:
 
 async def load(store: StateStore, user: str, attachment_id: str) -> Attachment:
     """The user's attachment, or a 404 (also for another user's id: no existence leak)."""
-    if not ATTACHMENT_ID.match(attachment_id):
+    return await load_owned(store, owner_of(user), attachment_id)
+
+
+async def load_owned(store: StateStore, owner: str, attachment_id: str) -> Attachment:
+    """An attachment by its owner's key segment (the outbox keeps that, not the identity)."""
+    if not ATTACHMENT_ID.match(attachment_id) or not re.fullmatch(r"[0-9a-f]{32}", owner):
         raise _unknown(attachment_id)
-    key, meta_key = _keys(user, attachment_id)
+    key, meta_key = _owned_keys(owner, attachment_id)
     meta, body = await store.get(meta_key), await store.get(key)
     if meta is None or body is None:
         raise _unknown(attachment_id)
@@ -191,6 +237,16 @@ def pdf_text(body: bytes) -> str:
         return f"(the PDF could not be read: {type(error).__name__})"
 
 
+def _audio_text(info: AttachmentInfo) -> str:
+    if info.transcript is not None:
+        return f"{info.header()}\n{TRANSCRIPT_PREFIX}{info.transcript or '(no speech)'}"
+    note = info.transcript_note or "it was not transcribed"
+    return (
+        f"{info.header()}\n{UNTRANSCRIBED_PREFIX}{note}. Tell the user you could not listen to "
+        "this audio, and why."
+    )
+
+
 def _as_text(attachment: Attachment, max_chars: int) -> str:
     info = attachment.info
     if info.type == "application/pdf":
@@ -211,7 +267,9 @@ def user_content(
     parts: list[UserContent] = [prompt]
     for attachment in attachments:
         info = attachment.info
-        if not info.is_image:
+        if info.is_audio:
+            parts.append(_audio_text(info))
+        elif not info.is_image:
             parts.append(_as_text(attachment, max_chars))
         elif sees_images:
             parts.append(info.header())

@@ -107,6 +107,10 @@ class ChatReply(BaseModel):
     model: str
     offline: bool
     created_at: datetime
+    # The message's attachments as the turn keeps them (audio with its transcript), and the
+    # files the agent sent back (tools/send_file.py).
+    attachments: list[AttachmentInfo] = Field(default_factory=list)
+    files: list[AttachmentInfo] = Field(default_factory=list)
 
     @classmethod
     def of(cls, session_id: str, turn: Turn, offline: bool) -> ChatReply:
@@ -119,6 +123,8 @@ class ChatReply(BaseModel):
             model=turn.model,
             offline=offline,
             created_at=turn.created_at,
+            attachments=turn.attachments,
+            files=turn.files,
         )
 
 
@@ -135,6 +141,7 @@ class TurnView(BaseModel):
     model: str
     tools: list[ToolView] = Field(default_factory=list)
     attachments: list[AttachmentInfo] = Field(default_factory=list)
+    files: list[AttachmentInfo] = Field(default_factory=list)  # sent back by the agent
 
     @classmethod
     def of(cls, turn: Turn) -> TurnView:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agent.runtime.channels.api import json_object, post_json, retryable_status
+from agent.runtime.attachments import Attachment
+from agent.runtime.channels.api import json_object, post_form, post_json, retryable_status
 from agent.runtime.channels.base import (
     DeliveryError,
     Ignored,
@@ -205,6 +207,54 @@ class DiscordChannel:
             f"{what}: HTTP {status}: {redact(message, conversation)}{hint}",
             retryable=retryable_status(status),
             retry_after=retry_after,
+        )
+
+    async def deliver_file(self, conversation: str, file: Attachment) -> None:
+        """The file as a message attachment: multipart with `payload_json` and `files[0]`
+        (https://discord.com/developers/docs/reference#uploading-files), on the interaction's
+        followup webhook or, for `channel:<id>`, as the bot in that channel."""
+        info = file.info
+        payload = {
+            "attachments": [{"id": 0, "filename": info.name}],
+            "allowed_mentions": {"parse": []},
+        }
+        data = {"payload_json": json.dumps(payload)}
+        upload = ("files[0]", info.name, file.body, info.type)
+        if conversation.startswith("channel:"):
+            if not self._bot_token:
+                raise DeliveryError(
+                    "discord: posting outside an interaction needs DISCORD_BOT_TOKEN",
+                    retryable=False,
+                )
+            what, secret = "discord channel file", self._bot_token
+            response = await post_form(
+                self._http,
+                what,
+                f"{self._base}/channels/{conversation.removeprefix('channel:')}/messages",
+                data=data,
+                file=upload,
+                secrets=(secret,),
+                headers={"Authorization": f"Bot {self._bot_token}"},
+            )
+        else:
+            what, secret = "discord followup file", conversation
+            response = await post_form(
+                self._http,
+                what,
+                f"{self._base}/webhooks/{self._application_id}/{conversation}",
+                data=data,
+                file=upload,
+                secrets=(secret,),
+                params={"wait": "true"},
+            )
+        if response.is_success:
+            return
+        status = response.status_code
+        message = str(json_object(response).get("message") or response.reason_phrase)
+        raise DeliveryError(
+            f"{what}: HTTP {status}: {redact(message, secret)}",
+            retryable=retryable_status(status),
+            retry_after=retry_after_header(response.headers.get("retry-after")),
         )
 
     async def close(self) -> None:

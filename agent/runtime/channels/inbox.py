@@ -42,7 +42,7 @@ from agent.runtime.errors import (
 )
 from agent.runtime.jobs.origin import reply_origin
 from agent.runtime.keyed_tasks import KeyedTasks
-from agent.runtime.outbox import OUTBOX_MESSAGES, Outbox
+from agent.runtime.outbox import OUTBOX_MESSAGES, Outbox, OutboxFile, outbox_files
 from agent.runtime.payloads import WebhookEnvelope
 from agent.runtime.retention import Retention, mark_done
 from agent.runtime.service import ChatService, TurnRequest
@@ -261,6 +261,7 @@ class ChannelHub:
         return True
 
     async def _answer(self, channel: str, message: InboundMessage, request_id: str) -> None:
+        files: list[OutboxFile] = []  # what the agent sent back (tools/send_file.py)
         try:
             # Jobs the agent schedules in this turn answer in this chat (agent.runtime.jobs).
             async with self._turns:
@@ -276,6 +277,7 @@ class ChannelHub:
                         )
                     )
             reply = turn.reply
+            files = outbox_files(turn)
         except BudgetExhausted as error:
             # A reached spend limit is news, not a failure: say which budget and when it returns.
             # The message is marked done like a reply: resending would only meet the same wall.
@@ -294,6 +296,7 @@ class ChannelHub:
             message.conversation,
             reply,
             idempotency_key=f"{channel}:{message.event_id}",
+            files=files,
         )
 
     async def _refuse(self, config: ChannelConfig, message: InboundMessage) -> None:

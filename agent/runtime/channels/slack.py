@@ -16,7 +16,8 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agent.runtime.channels.api import json_object, post_json, retryable_status
+from agent.runtime.attachments import Attachment
+from agent.runtime.channels.api import json_object, post_form, post_json, retryable_status
 from agent.runtime.channels.base import (
     DeliveryError,
     Ignored,
@@ -139,8 +140,86 @@ class SlackChannel:
             retry_after=retry_after_header(response.headers.get("Retry-After")),
         )
 
+    async def deliver_file(self, conversation: str, file: Attachment) -> None:
+        """Slack's external upload: get an upload URL, post the bytes there, then share the file
+        in the conversation (in the thread for mentions). Needs the `files:write` scope.
+
+        https://docs.slack.dev/reference/methods/files.getUploadURLExternal/ (form-encoded
+        `filename`, `length`), then a POST of the file to `upload_url`, then
+        https://docs.slack.dev/reference/methods/files.completeUploadExternal/ (`files`,
+        `channel_id`, `thread_ts`).
+        """
+        info = file.info
+        bearer = {"Authorization": f"Bearer {self._token}"}
+        method = "files.getUploadURLExternal"
+        response = await post_form(
+            self._http,
+            f"slack {method}",
+            self._base + method,
+            data={"filename": info.name, "length": str(info.size)},
+            secrets=(self._token,),
+            headers=bearer,
+        )
+        try:
+            ticket = _UploadTicket.model_validate(self._ok(response, method))
+        except ValidationError:
+            raise DeliveryError(
+                f"slack {method}: no upload_url in the answer", retryable=True
+            ) from None
+        # The upload URL is pre-signed by Slack: the bot token does not go there.
+        uploaded = await post_form(
+            self._http,
+            "slack file upload",
+            ticket.upload_url,
+            data={},
+            file=("file", info.name, file.body, info.type),
+            secrets=(self._token, ticket.upload_url),
+        )
+        if not uploaded.is_success:
+            raise DeliveryError(
+                f"slack file upload: HTTP {uploaded.status_code}",
+                retryable=retryable_status(uploaded.status_code),
+            )
+        channel, _, thread_ts = conversation.partition("/")
+        body: dict[str, Any] = {
+            "files": [{"id": ticket.file_id, "title": info.name}],
+            "channel_id": channel,
+        }
+        if thread_ts:
+            body["thread_ts"] = thread_ts
+        method = "files.completeUploadExternal"
+        response = await post_json(
+            self._http,
+            f"slack {method}",
+            self._base + method,
+            body,
+            secrets=(self._token,),
+            headers=bearer,
+        )
+        self._ok(response, method)
+
+    def _ok(self, response: httpx.Response, method: str) -> dict[str, Any]:
+        """The answer of a Web API call that succeeded; DeliveryError otherwise."""
+        body = json_object(response)
+        if response.status_code == 200 and body.get("ok") is True:
+            return body
+        code = redact(str(body.get("error") or ""), self._token)
+        raise DeliveryError(
+            f"slack {method}: HTTP {response.status_code}: {code or 'error'}"
+            + (" (the app needs the files:write scope)" if code == "missing_scope" else ""),
+            retryable=retryable_status(response.status_code) or code in _RETRYABLE_ERRORS,
+            retry_after=retry_after_header(response.headers.get("Retry-After")),
+        )
+
     async def close(self) -> None:
         """The shared client is closed by the runtime."""
+
+
+class _UploadTicket(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    upload_url: str
+    file_id: str
 
 
 def escape(text: str) -> str:

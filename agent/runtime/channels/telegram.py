@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.runtime.channels.api import json_object, post_json, retryable_status
+from agent.runtime.attachments import Attachment
+from agent.runtime.channels.api import json_object, post_form, post_json, retryable_status
 from agent.runtime.channels.base import (
     DeliveryError,
     Ignored,
@@ -31,6 +32,7 @@ from agent.runtime.channels.base import (
 )
 
 MAX_CHARS = 4096  # sendMessage text limit
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_API = "https://api.telegram.org"
 
 
@@ -137,6 +139,26 @@ class TelegramChannel:
             {"chat_id": conversation, "text": text},
         )
 
+    async def deliver_file(self, conversation: str, file: Attachment) -> None:
+        """sendPhoto for a PNG or JPEG up to 10 MB, sendDocument for anything else.
+
+        Files are posted as multipart/form-data (https://core.telegram.org/bots/api#sending-files;
+        photos at most 10 MB, other files 50 MB).
+        """
+        info = file.info
+        photo = info.type in ("image/png", "image/jpeg") and info.size <= PHOTO_MAX_BYTES
+        method, field = ("sendPhoto", "photo") if photo else ("sendDocument", "document")
+        url = f"{self._base}/bot{self._token}/{method}"
+        response = await post_form(
+            self._http,
+            f"telegram {method}",
+            url,
+            data={"chat_id": conversation},
+            file=(field, info.name, file.body, info.type),
+            secrets=(self._token,),
+        )
+        bot_answer(response, method, self._token)
+
     async def close(self) -> None:
         """The shared client is closed by the runtime."""
 
@@ -147,6 +169,11 @@ async def call_bot_api(
     """One Bot API call; DeliveryError (token redacted) unless Telegram says ok."""
     url = f"{base.rstrip('/')}/bot{token}/{method}"
     response = await post_json(http, f"telegram {method}", url, params, secrets=(token,))
+    return bot_answer(response, method, token)
+
+
+def bot_answer(response: httpx.Response, method: str, token: str) -> Any:
+    """The result of a Bot API answer; DeliveryError (token redacted) unless Telegram says ok."""
     try:
         answer = _Answer.model_validate(json_object(response))
     except ValidationError:

@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agent.runtime.channels.api import json_object, post_json, retryable_status
+from agent.runtime.attachments import Attachment
+from agent.runtime.channels.api import json_object, post_form, post_json, retryable_status
 from agent.runtime.channels.base import (
     DeliveryError,
     Ignored,
@@ -35,6 +36,7 @@ from agent.runtime.channels.base import (
 )
 
 MAX_CHARS = 4096  # text.body limit of a Cloud API text message
+IMAGE_MAX_BYTES = 5 * 1024 * 1024  # larger pictures go as documents (100 MB)
 WINDOW_S = 24 * 3600
 OUTSIDE_WINDOW = 131047
 # Graph error codes worth retrying: rate and throughput limits, and transient "unknown" errors
@@ -197,6 +199,67 @@ class WhatsAppChannel:
         detail = redact(error.message, self._token)
         raise DeliveryError(
             f"whatsapp messages: HTTP {status}: {detail or 'error'} (code {error.code})",
+            retryable=retryable_status(status) or error.code in _RETRYABLE_CODES,
+            retry_after=retry_after_header(response.headers.get("Retry-After")),
+        )
+
+    async def deliver_file(self, conversation: str, file: Attachment) -> None:
+        """Upload the file as WhatsApp media, then send it as an image (PNG, JPEG up to 5 MB) or a
+        document message.
+
+        https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#upload-media
+        (multipart `messaging_product`, `type`, `file`; answers the media `id`), then
+        https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages with
+        `{"type": "image" | "document", ...: {"id": <media id>}}`.
+        """
+        if self.window_open(conversation) is False:
+            raise DeliveryError(_outside_window(conversation), retryable=False)
+        info = file.info
+        bearer = {"Authorization": f"Bearer {self._token}"}
+        response = await post_form(
+            self._http,
+            "whatsapp media",
+            self._url.removesuffix("/messages") + "/media",
+            data={"messaging_product": "whatsapp", "type": info.type},
+            file=("file", info.name, file.body, info.type),
+            secrets=(self._token,),
+            headers=bearer,
+        )
+        media_id = json_object(response).get("id")
+        if not response.is_success or not isinstance(media_id, str):
+            raise self._graph_failure(response, "whatsapp media", conversation)
+        image = info.type in ("image/png", "image/jpeg") and info.size <= IMAGE_MAX_BYTES
+        kind = "image" if image else "document"
+        media: dict[str, str] = {"id": media_id}
+        if not image:
+            media["filename"] = info.name
+        body = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": conversation,
+            "type": kind,
+            kind: media,
+        }
+        response = await post_json(
+            self._http, "whatsapp messages", self._url, body, secrets=(self._token,), headers=bearer
+        )
+        if not (response.is_success and json_object(response).get("messages")):
+            raise self._graph_failure(response, "whatsapp messages", conversation)
+
+    def _graph_failure(
+        self, response: httpx.Response, what: str, conversation: str
+    ) -> DeliveryError:
+        """What a failed Graph call means: the closed window, retry, or a stated failure."""
+        try:
+            error = _Error.model_validate(json_object(response).get("error") or {})
+        except ValidationError:
+            error = _Error()
+        if error.code == OUTSIDE_WINDOW:
+            return DeliveryError(_outside_window(conversation), retryable=False)
+        status = response.status_code
+        return DeliveryError(
+            f"{what}: HTTP {status}: {redact(error.message, self._token) or 'error'} "
+            f"(code {error.code})",
             retryable=retryable_status(status) or error.code in _RETRYABLE_CODES,
             retry_after=retry_after_header(response.headers.get("Retry-After")),
         )

@@ -146,6 +146,18 @@ class DeclaredSettings(BaseSettings):
     # Characters of a PDF's or text file's text given to the model per attachment.
     agent_attachment_text_chars: Annotated[int, Field(ge=100, le=1_000_000)] = 20_000
 
+    # Workers AI speech-to-text model that transcribes audio attachments through AI Gateway
+    # (docs/attachments.md).
+    agent_transcription_model: Annotated[str, Field(pattern=r"^@cf/[a-z0-9._-]+/[a-z0-9._-]+$")] = (
+        "@cf/openai/whisper-large-v3-turbo"
+    )
+
+    # Longest audio attachment transcribed, in seconds (read from WAV and Ogg headers).
+    agent_transcription_max_seconds: Annotated[int, Field(ge=1, le=14_400)] = 600
+
+    # Largest audio attachment transcribed, in bytes.
+    agent_transcription_max_bytes: Annotated[int, Field(ge=1024, le=100_000_000)] = 20_971_520
+
     # Whether the chat model accepts image input; `false` makes the agent say it cannot see
     # images.
     agent_model_images: bool = True
@@ -322,6 +334,9 @@ EXAMPLES: dict[str, str] = {
     "AGENT_ATTACHMENT_MAX_BYTES": "10485760",
     "AGENT_ATTACHMENT_MAX_PER_MESSAGE": "4",
     "AGENT_ATTACHMENT_TEXT_CHARS": "20000",
+    "AGENT_TRANSCRIPTION_MODEL": "@cf/openai/whisper-large-v3-turbo",
+    "AGENT_TRANSCRIPTION_MAX_SECONDS": "600",
+    "AGENT_TRANSCRIPTION_MAX_BYTES": "20971520",
     "AGENT_MODEL_IMAGES": "true",
     "AGENT_SESSION_CACHE_BYTES": "67108864",
     "AGENT_SHUTDOWN_GRACE_S": "6",

@@ -30,7 +30,7 @@ async def upload(request: Request) -> JSONResponse:
         )
     body = await read_capped(request.stream(), limit)
     info = await save(runtime.store, user, request.query_params.get("name"), body)
-    return JSONResponse(info.model_dump(mode="json"), status_code=201)
+    return JSONResponse(info.public(), status_code=201)
 
 
 async def download(request: Request) -> Response:

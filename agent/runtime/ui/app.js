@@ -125,7 +125,21 @@ function attachmentsNode(attachments) {
   return el("div", { className: "attachments" }, ...attachments.map((a) => a.type.startsWith("image/")
     ? el("a", { href: attachmentUrl(a.id), target: "_blank", rel: "noopener", title: a.name },
       el("img", { className: "attachment-image", src: attachmentUrl(a.id), alt: a.name }))
-    : el("a", { className: "attachment-file", href: attachmentUrl(a.id), download: a.name, textContent: `📎 ${a.name}` })));
+    : a.type.startsWith("audio/") ? audioNode(a)
+      : el("a", { className: "attachment-file", href: attachmentUrl(a.id), download: a.name, textContent: `📎 ${a.name}` })));
+}
+
+// A voice note: the player, and what was said once the turn has run (docs/attachments.md).
+function audioNode(a) {
+  const said = a.transcript != null ? a.transcript || "(no speech)" : a.transcript_note ? `Not transcribed: ${a.transcript_note}` : null;
+  return el("div", { className: "attachment-audio" },
+    el("audio", { controls: true, preload: "none", src: attachmentUrl(a.id), title: a.name }),
+    said === null ? null : el("div", { className: "transcript", textContent: said }));
+}
+
+// Files the agent sent back with its reply (the send_file tool).
+function sentFilesNode(files) {
+  return files.length ? attachmentsNode(files) : null;
 }
 
 function renderPending() {
@@ -216,6 +230,8 @@ function storedAgentNode(turn) {
     tools.append(item);
   }
   node.querySelector(".text").replaceChildren(renderMarkdown(turn.reply));
+  const sent = sentFilesNode(turn.files || []);
+  if (sent) node.querySelector(".text").after(sent);
   node.dataset.model = turn.model; // which model answered (a fallback or the job model)
   setMeta(node, `${turn.model} · ${turn.channel} · ${when(turn.created_at)}`);
   return node;
@@ -258,6 +274,15 @@ function connect() {
   });
 }
 
+// The stored turn's view of the files: transcripts on the message, files the agent sent.
+function showStoredFiles(turn, frame) {
+  const sent = sentFilesNode(frame.files || []);
+  if (sent) turn.node.querySelector(".text").after(sent);
+  if ((frame.attachments || []).some((a) => a.type.startsWith("audio/"))) {
+    turn.userNode.querySelector(".attachments")?.replaceWith(attachmentsNode(frame.attachments));
+  }
+}
+
 function onFrame(frame) {
   const turn = chat.inflight;
   if (!turn || (frame.turn_id && frame.turn_id !== turn.frame.turn_id)) {
@@ -285,6 +310,7 @@ function onFrame(frame) {
     case "reply":
       (turn.stream || new MarkdownStream(node.querySelector(".text"), keepNewestInView)).finish(frame.reply);
       node.dataset.model = frame.model; // which model answered (a fallback or the job model)
+      showStoredFiles(turn, frame);
       setMeta(node, `${frame.offline ? "offline model" : frame.model} · saved ${when(frame.created_at)}`);
       endTurn(node);
       loadSessions().catch(showError);

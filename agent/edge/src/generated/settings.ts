@@ -64,6 +64,12 @@ export interface Env {
   AGENT_ATTACHMENT_MAX_PER_MESSAGE?: string;
   /** characters of a PDF's or text file's text given to the model per attachment */
   AGENT_ATTACHMENT_TEXT_CHARS?: string;
+  /** Workers AI speech-to-text model that transcribes audio attachments through AI Gateway (docs/attachments.md) */
+  AGENT_TRANSCRIPTION_MODEL?: string;
+  /** longest audio attachment transcribed, in seconds (read from WAV and Ogg headers) */
+  AGENT_TRANSCRIPTION_MAX_SECONDS?: string;
+  /** largest audio attachment transcribed, in bytes */
+  AGENT_TRANSCRIPTION_MAX_BYTES?: string;
   /** whether the chat model accepts image input; `false` makes the agent say it cannot see images */
   AGENT_MODEL_IMAGES?: string;
   /** `debug`, `info`, `warning` or `error` */
@@ -162,6 +168,9 @@ export const PASSED_THROUGH = [
   "AGENT_ATTACHMENT_MAX_BYTES",
   "AGENT_ATTACHMENT_MAX_PER_MESSAGE",
   "AGENT_ATTACHMENT_TEXT_CHARS",
+  "AGENT_TRANSCRIPTION_MODEL",
+  "AGENT_TRANSCRIPTION_MAX_SECONDS",
+  "AGENT_TRANSCRIPTION_MAX_BYTES",
   "AGENT_MODEL_IMAGES",
   "AGENT_LOG_LEVEL",
   "CHANNEL_RECORD_RETENTION_DAYS",
