@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 import time
 import uuid
@@ -24,9 +25,15 @@ from starlette.testclient import TestClient
 from suite_support import HANG_S, serve_app
 
 from agent.runtime.app import create_app
+from agent.runtime.attachments import Attachment, AttachmentInfo
 from agent.runtime.channels.base import DeliveryError, Ignored, InboundMessage
 from agent.runtime.channels.config import load_channel_configs, relay_credential
-from agent.runtime.channels.email import RELAY_HEADER, EmailChannel, ReplyAddress
+from agent.runtime.channels.email import (
+    MAX_FILE_BYTES,
+    RELAY_HEADER,
+    EmailChannel,
+    ReplyAddress,
+)
 from agent.runtime.channels.inbox import session_for
 from agent.runtime.settings import RuntimeSettings
 
@@ -152,7 +159,21 @@ def test_relay_errors_map_to_retry_or_failure(relay: FakeRelay) -> None:
             assert "HTTP 401" in str(denied.value)
             await channel.deliver(address, "finally")
             assert relay.sent == [{"to": OWNER_MAIL, "subject": "Re: x", "text": "finally",
-                                   "in_reply_to": "<a@b>", "references": ["<a@b>"]}]  # fmt: skip
+                                   "in_reply_to": "<a@b>", "references": ["<a@b>"],
+                                   "attachment": None}]  # fmt: skip
+            png = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
+            info = AttachmentInfo(id="a" * 64, name="chart.png", type="image/png", size=len(png))
+            await channel.deliver_file(address, Attachment(info=info, body=png))
+            assert relay.sent[-1]["text"] == "Attached: chart.png"
+            assert relay.sent[-1]["attachment"] == {
+                "name": "chart.png", "type": "image/png",
+                "content": base64.b64encode(png).decode(),
+            }  # fmt: skip
+            big = Attachment(info=info, body=b"x" * (MAX_FILE_BYTES + 1))
+            with pytest.raises(DeliveryError) as too_big:
+                await channel.deliver_file(address, big)
+            assert not too_big.value.retryable
+            assert len(relay.sent) == 2
 
     asyncio.run(scenario())
 

@@ -23,7 +23,9 @@ import { constantTimeEqual } from "./webhooks";
 export const RELAY_HEADER = "x-agent-email-relay";
 const RELAY_LABEL = "edgeagent email relay v1";
 const MESSAGE_ID = /^<[^<>\s]{1,900}>$/;
-const MAX_RELAY_BYTES = 1 << 20;
+/** A reply with a file the agent sent back (base64 inside JSON) must fit in this. */
+export const MAX_RELAY_BYTES = 5 << 20;
+const CONTENT_TYPE = /^[a-z]+\/[a-z0-9.+-]{1,100}$/;
 const MAX_REFERENCES = 20;
 
 /** The relay credential: lowercase hex HMAC-SHA256 keyed with the edge token over a fixed label. */
@@ -34,12 +36,21 @@ export async function relayCredential(edgeToken: string): Promise<string> {
   return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+export interface ReplyFile {
+  name: string;
+  type: string;
+  /** The file's bytes, base64. */
+  content: string;
+}
+
 export interface Reply {
   to: string;
   subject: string;
   text: string;
   in_reply_to: string | null;
   references: string[];
+  /** A file the agent sent back (send_file), attached to this mail. */
+  attachment: ReplyFile | null;
 }
 
 /** A reply as the runtime posts it, checked field by field; a string names what is wrong. */
@@ -55,7 +66,15 @@ export function parseReply(body: unknown): Reply | string {
   if (!Array.isArray(references) || references.length > MAX_REFERENCES || !references.every((r) => typeof r === "string" && MESSAGE_ID.test(r))) {
     return `references must be a list of at most ${MAX_REFERENCES} <message-id>s`;
   }
-  return { to: b.to, subject: b.subject, text: b.text, in_reply_to: inReplyTo, references: references as string[] };
+  const attachment = b.attachment ?? null;
+  if (attachment !== null) {
+    const a = attachment as Record<string, unknown>;
+    if (typeof a !== "object" || typeof a.name !== "string" || a.name.trim() === "" || a.name.length > 255) return "attachment.name must be a file name";
+    if (typeof a.type !== "string" || !CONTENT_TYPE.test(a.type)) return "attachment.type must be a content type such as image/png";
+    if (typeof a.content !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(a.content)) return "attachment.content must be base64";
+    return { to: b.to, subject: b.subject, text: b.text, in_reply_to: inReplyTo, references: references as string[], attachment: { name: a.name, type: a.type, content: a.content } };
+  }
+  return { to: b.to, subject: b.subject, text: b.text, in_reply_to: inReplyTo, references: references as string[], attachment: null };
 }
 
 function encodeBase64(text: string): string {
@@ -72,8 +91,17 @@ function headerText(value: string): string {
   return /^[\x20-\x7e]*$/.test(clean) ? clean : `=?UTF-8?B?${encodeBase64(clean)}?=`;
 }
 
-/** The reply as raw MIME: one UTF-8 text part, threaded by In-Reply-To and References. */
-export function composeReply(from: string, reply: Reply, messageId: string, date: Date): string {
+/** A file name as a MIME parameter: RFC 2231 UTF-8 percent-encoding, so no quoting can break. */
+function fileNameParameter(name: string): string {
+  const clean = name.replace(/[\r\n\\/]+/g, "_").trim();
+  return `filename*=UTF-8''${encodeURIComponent(clean).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+}
+
+/**
+ * The reply as raw MIME, threaded by In-Reply-To and References: one UTF-8 text part, or, with a
+ * file, multipart/mixed holding the text and the file.
+ */
+export function composeReply(from: string, reply: Reply, messageId: string, date: Date, boundary = `edgeagent-${crypto.randomUUID()}`): string {
   const lines = [
     `From: ${from}`,
     `To: ${reply.to}`,
@@ -83,9 +111,25 @@ export function composeReply(from: string, reply: Reply, messageId: string, date
   ];
   if (reply.in_reply_to !== null) lines.push(`In-Reply-To: ${reply.in_reply_to}`);
   if (reply.references.length > 0) lines.push(`References: ${reply.references.join(" ")}`);
-  const body = encodeBase64(reply.text).replace(/.{1,76}/g, "$&\r\n");
-  lines.push("MIME-Version: 1.0", 'Content-Type: text/plain; charset="utf-8"', "Content-Transfer-Encoding: base64", "", body);
-  return lines.join("\r\n");
+  const text = ['Content-Type: text/plain; charset="utf-8"', "Content-Transfer-Encoding: base64", "", encodeBase64(reply.text).replace(/.{1,76}/g, "$&\r\n")];
+  lines.push("MIME-Version: 1.0");
+  const file = reply.attachment;
+  if (file === null) return [...lines, ...text].join("\r\n");
+  return [
+    ...lines,
+    `Content-Type: multipart/mixed; boundary="${boundary}"`,
+    "",
+    `--${boundary}`,
+    ...text,
+    `--${boundary}`,
+    `Content-Type: ${file.type}`,
+    "Content-Transfer-Encoding: base64",
+    `Content-Disposition: attachment; ${fileNameParameter(file.name)}`,
+    "",
+    file.content.replace(/.{1,76}/g, "$&\r\n"),
+    `--${boundary}--`,
+    "",
+  ].join("\r\n");
 }
 
 /** Send one reply from the runtime's outbox; 202 once the binding accepted it. */
@@ -108,7 +152,7 @@ export async function relayReply(
   const declared = Number(request.headers.get("content-length") ?? "0");
   const text = declared > MAX_RELAY_BYTES ? "" : await request.text();
   if (declared > MAX_RELAY_BYTES || new TextEncoder().encode(text).length > MAX_RELAY_BYTES) {
-    return jsonError(413, "reply larger than 1 MiB", "split it");
+    return jsonError(413, "reply larger than 5 MiB", "send smaller files");
   }
   let body: unknown;
   try {

@@ -288,7 +288,7 @@ describe("email reply relay (POST /webhooks/email)", () => {
   });
 
   it("composes a threaded reply that mail clients read back", async () => {
-    const raw = composeReply(AGENT, { ...reply, to: OWNER, subject: "Re: Café plans", text: "Voilà\nline two" }, "<r1@example.com>", new Date(Date.UTC(2026, 10, 26)));
+    const raw = composeReply(AGENT, { ...reply, to: OWNER, subject: "Re: Café plans", text: "Voilà\nline two", attachment: null }, "<r1@example.com>", new Date(Date.UTC(2026, 10, 26)));
     const parsed = await PostalMime.parse(raw);
     expect(parsed.subject).toBe("Re: Café plans");
     expect(parsed.inReplyTo).toBe("<m1@example.org>");
@@ -296,5 +296,33 @@ describe("email reply relay (POST /webhooks/email)", () => {
     expect(parsed.messageId).toBe("<r1@example.com>");
     expect(parsed.text?.trim()).toBe("Voilà\nline two");
     expect(parsed.from).toEqual({ name: "", address: AGENT });
+    expect(parsed.attachments).toEqual([]);
+  });
+
+  const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 255]);
+  const pngBase64 = btoa(String.fromCharCode(...png));
+
+  it("attaches a file the agent sent back, its name safe whatever it holds", async () => {
+    const file = { name: 'chart "Q4"\r\nBcc: eve@evil.test é.png', type: "image/png", content: pngBase64 };
+    const raw = composeReply(AGENT, { ...reply, to: OWNER, attachment: file }, "<r2@example.com>", new Date(Date.UTC(2026, 10, 26)));
+    const parsed = await PostalMime.parse(raw);
+    expect(parsed.text?.trim()).toBe("Here is the agenda.");
+    expect(parsed.inReplyTo).toBe("<m1@example.org>");
+    expect(parsed.bcc).toBeUndefined();
+    expect(parsed.attachments).toHaveLength(1);
+    const attached = parsed.attachments[0];
+    expect(attached?.filename).toBe('chart "Q4"_Bcc: eve@evil.test é.png');
+    expect(attached?.mimeType).toBe("image/png");
+    expect(new Uint8Array(attached?.content as ArrayBuffer)).toEqual(png);
+  });
+
+  it("relays a reply with a file and refuses a bad one", async () => {
+    const mail = binding();
+    const ok = await harness().fetch(await post({ ...reply, attachment: { name: "a.png", type: "image/png", content: pngBase64 } }), mailEnv({ EMAIL: mail.binding }));
+    expect(ok.status).toBe(202);
+    expect(mail.sent).toHaveLength(1);
+    const badType = await harness().fetch(await post({ ...reply, attachment: { name: "a.png", type: "image/png\r\nX: y", content: pngBase64 } }), mailEnv({ EMAIL: mail.binding }));
+    expect(badType.status).toBe(422);
+    expect((await json(badType)).error).toBe("invalid reply: attachment.type must be a content type such as image/png");
   });
 });

@@ -17,12 +17,14 @@ the parent's References followed by the parent's Message-ID).
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.runtime.attachments import Attachment
 from agent.runtime.channels.api import json_object, post_json, retryable_status
 from agent.runtime.channels.base import (
     DeliveryError,
@@ -37,6 +39,8 @@ from agent.runtime.channels.base import (
 MAX_CHARS = 100_000
 MAX_REFERENCES = 20  # as the relay accepts
 RELAY_HEADER = "X-Agent-Email-Relay"
+# The relay takes at most 5 MiB of JSON (agent/edge/src/email_reply.ts); base64 grows a file by 4/3.
+MAX_FILE_BYTES = 3_500_000
 
 
 class _Inbound(BaseModel):
@@ -127,6 +131,25 @@ class EmailChannel:
 
     async def deliver(self, conversation: str, text: str) -> None:
         """One reply in the thread `conversation` names, sent by the Worker."""
+        await self._relay(conversation, text, None)
+
+    async def deliver_file(self, conversation: str, file: Attachment) -> None:
+        """A file the agent sent back, attached to one more mail in the same thread."""
+        info = file.info
+        if len(file.body) > MAX_FILE_BYTES:
+            raise DeliveryError(
+                f"email: {info.name} is {info.size} bytes; mail through the Worker carries files "
+                f"of at most {MAX_FILE_BYTES} bytes",
+                retryable=False,
+            )
+        attachment = {
+            "name": info.name,
+            "type": info.type,
+            "content": base64.b64encode(file.body).decode(),
+        }
+        await self._relay(conversation, f"Attached: {info.name}", attachment)
+
+    async def _relay(self, conversation: str, text: str, attachment: dict[str, str] | None) -> None:
         try:
             address = ReplyAddress.model_validate(json.loads(conversation))
         except (ValueError, ValidationError):
@@ -138,6 +161,7 @@ class EmailChannel:
             "text": text,
             "in_reply_to": address.in_reply_to,
             "references": address.references,
+            "attachment": attachment,
         }
         response = await post_json(
             self._http,
