@@ -274,6 +274,15 @@ class StackConfig(BaseModel):
         "pending ones never are (docs/retention.md)",
         examples=[30],
     )
+    attachment_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="days after an attachment (web chat or channel file, `attachments/`) was "
+        "last sent before the runtime deletes it; turns that showed it keep its name and show "
+        "it as expired (docs/retention.md)",
+        examples=[90],
+    )
     # Access.
     access_team_domain: Annotated[str, AfterValidator(_team_domain)] = Field(
         description="Zero Trust team domain (issuer of Access JWTs)",
@@ -688,6 +697,30 @@ _CHANNELS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# Channels the pinned OpenClaw cannot take from the edge's verified webhooks (docs/openclaw.md):
+# its Discord plugin keeps a gateway WebSocket, WhatsApp is WhatsApp Web (Baileys, a persistent
+# socket), and the Slack plugin is not bundled. Each would keep the sandbox awake, so it is refused.
+_OPENCLAW_REFUSED: tuple[tuple[str, str, str], ...] = (
+    ("slack_bot_token", "Slack", "its Slack plugin is not bundled with the pinned engine"),
+    ("discord_bot_token", "Discord", "its Discord plugin keeps a gateway WebSocket open"),
+    ("whatsapp_access_token", "WhatsApp", "its WhatsApp is WhatsApp Web, a persistent socket"),
+)
+
+
+def _openclaw_channel_issues(present: set[str]) -> list[ConfigIssue]:
+    return [
+        ConfigIssue(
+            key_of(enabling),
+            f"{title} cannot reach agentEngine openclaw through the edge ({why}, so the "
+            "container could never sleep; docs/openclaw.md); use agentEngine native for "
+            f"{title}, or unset {key_of(enabling)}",
+            f"{key_of('agent_engine')}: native",
+        )
+        for enabling, title, why in _OPENCLAW_REFUSED
+        if enabling in present
+    ]
+
+
 def _channel_issues(present: set[str], data: Mapping[str, object]) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     for channel, title, enabling in _CHANNELS:
@@ -711,6 +744,8 @@ def _channel_issues(present: set[str], data: Mapping[str, object]) -> list[Confi
                     example_of(allowlist),
                 )
             )
+    if data.get("agent_engine") == "openclaw":
+        issues += _openclaw_channel_issues(present)
     if "openclaw_allowed_origins" in present and data.get("agent_engine") != "openclaw":
         issues.append(
             ConfigIssue(

@@ -456,6 +456,14 @@ SETTINGS: tuple[Setting, ...] = (
         py=Py(annotation="Annotated[int, Field(ge=100, le=1_000_000)]", default="20_000"),
     ),
     Setting(
+        name="ATTACHMENT_RETENTION_DAYS",
+        reach="container",
+        config="attachmentRetentionDays",
+        doc="days after an attachment was last sent before it is deleted (docs/retention.md)",
+        example="90",
+        py=Py(annotation="Annotated[int, Field(ge=1, le=3650)]", default="90"),
+    ),
+    Setting(
         name="AGENT_TRANSCRIPTION_MODEL",
         reach="container",
         config="agentTranscriptionModel",
@@ -798,6 +806,36 @@ SETTINGS: tuple[Setting, ...] = (
         doc="`AGENT_ENGINE=openclaw`: public browser origins of the Control UI (comma-separated)",
         example="https://agent.example.com",
         py=Py(annotation="str", default='""', shown="empty"),
+    ),
+    # AGENT_ENGINE=openclaw chat channels on the edge's verified webhooks (docs/openclaw.md).
+    Setting(
+        name="OPENCLAW_PUBLIC_URL",
+        reach="container",
+        provided="with agentEngine openclaw: the agent's public origin (custom hostname or "
+        "workers.dev)",
+        doc="`AGENT_ENGINE=openclaw`: the agent's public origin; OpenClaw registers "
+        "`<origin>/webhooks/telegram` with Telegram (webhook mode, no long polling)",
+        example="https://agent.example.com",
+        py=Py(annotation=URL, default="None"),
+    ),
+    Setting(
+        name="OPENCLAW_TELEGRAM_WEBHOOK_SECRET",
+        reach="container",
+        kind="secret",
+        provided="with agentEngine openclaw and Telegram: `edgeagent:telegramWebhookSecret` "
+        "(OpenClaw registers the webhook with it and checks it again behind the edge)",
+        doc="`AGENT_ENGINE=openclaw`: the Telegram webhook secret token, the same value the edge "
+        "verifies",
+        example="a-long-random-string",
+        py=Py(annotation=OPTIONAL_SECRET, default="None"),
+    ),
+    Setting(
+        name="OPENCLAW_TELEGRAM_PORT",
+        reach="runtime",
+        set_by=_IMAGE,
+        doc="loopback port of OpenClaw's Telegram webhook listener",
+        example="18790",
+        py=Py(annotation="Annotated[int, Field(ge=1024, le=65535)]", default="18790"),
     ),
     # Local development only (`make dev`, agent/edge/wrangler.json).
     Setting(

@@ -203,6 +203,12 @@ class EdgeAgentStack(EdgeAgentComponent):
             provided["OPENCLAW_GATEWAY_TOKEN"] = self.openclaw_gateway_token
             # The runtime reads lists comma-separated (docs/contract.md).
             provided["OPENCLAW_ALLOWED_ORIGINS"] = ",".join(openclaw_origins(cfg))
+            # OpenClaw registers <origin>/webhooks/telegram with the edge's secret itself at
+            # every start (webhook mode: no long polling, so the sandbox can sleep).
+            provided["OPENCLAW_PUBLIC_URL"] = f"https://{public_hostname(cfg)}"
+            if cfg.telegram_webhook_secret is not None:
+                secret = cfg.telegram_webhook_secret.get_secret_value()
+                provided["OPENCLAW_TELEGRAM_WEBHOOK_SECRET"] = pulumi.Output.secret(secret)
         if cfg.email_address is not None:
             # Email replies go back through the Worker (agent/edge/src/email_reply.ts).
             provided["EMAIL_RELAY_URL"] = f"https://{hostname}/webhooks/email"

@@ -22,6 +22,7 @@ import {
   DISCORD_DEFERRED,
   isDiscordCommand,
   isDiscordPing,
+  OPENCLAW_CHANNELS,
   verifyDiscord,
   verifySlack,
   verifyTelegram,
@@ -166,6 +167,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       return relayReply(c.req.raw, c.get("config").edgeToken, settings, env.EMAIL, deps.now(), () => deps.requestId());
     }
     if (!isChannel(channel)) return jsonError(404, `unknown webhook channel ${JSON.stringify(channel)}`, `use one of ${CHANNELS.join(", ")}`);
+    if (c.get("config").engine === "openclaw" && !OPENCLAW_CHANNELS.includes(channel)) {
+      return jsonError(404, `webhook channel ${channel} is not served by the openclaw engine`, `with AGENT_ENGINE=openclaw use ${OPENCLAW_CHANNELS.join(", ")}; the native engine takes ${channel}`);
+    }
     // Meta's subscription check is a GET, answered here from the verify token: nothing wakes.
     if (channel === "whatsapp" && c.req.method === "GET") {
       const verifyToken = c.env.WHATSAPP_VERIFY_TOKEN;

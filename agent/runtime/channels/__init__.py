@@ -10,6 +10,7 @@ import logging
 
 import httpx
 
+from agent.runtime.attachment_retention import attachment_retention
 from agent.runtime.channels.base import ChannelAdapter, redact_http_logs
 from agent.runtime.channels.config import ChannelConfig, load_channel_configs
 from agent.runtime.channels.inbox import ChannelHub
@@ -71,4 +72,7 @@ def open_channels(
             log.warning("channel %s %s", name, config.status)
     outbox = Outbox(store, adapters)
     retention = Retention(store, days=settings.channel_record_retention_days)
-    return ChannelHub(store, service, outbox, configs, adapters, retention)
+    hub = ChannelHub(store, service, outbox, configs, adapters, retention)
+    # Web and channel attachments alike; swept on the same cron tick.
+    hub.attachment_retention = attachment_retention(store, days=settings.attachment_retention_days)
+    return hub

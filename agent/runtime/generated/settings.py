@@ -146,6 +146,9 @@ class DeclaredSettings(BaseSettings):
     # Characters of a PDF's or text file's text given to the model per attachment.
     agent_attachment_text_chars: Annotated[int, Field(ge=100, le=1_000_000)] = 20_000
 
+    # Days after an attachment was last sent before it is deleted (docs/retention.md).
+    attachment_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+
     # Workers AI speech-to-text model that transcribes audio attachments through AI Gateway
     # (docs/attachments.md).
     agent_transcription_model: Annotated[str, Field(pattern=r"^@cf/[a-z0-9._-]+/[a-z0-9._-]+$")] = (
@@ -292,6 +295,17 @@ class DeclaredSettings(BaseSettings):
     # `AGENT_ENGINE=openclaw`: public browser origins of the Control UI (comma-separated).
     openclaw_allowed_origins: str = ""
 
+    # `AGENT_ENGINE=openclaw`: the agent's public origin; OpenClaw registers
+    # `<origin>/webhooks/telegram` with Telegram (webhook mode, no long polling).
+    openclaw_public_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+
+    # `AGENT_ENGINE=openclaw`: the Telegram webhook secret token, the same value the edge
+    # verifies.
+    openclaw_telegram_webhook_secret: SecretStr | None = None
+
+    # Loopback port of OpenClaw's Telegram webhook listener.
+    openclaw_telegram_port: Annotated[int, Field(ge=1024, le=65535)] = 18790
+
 
 # A valid example per variable, shown beside any error about it.
 EXAMPLES: dict[str, str] = {
@@ -334,6 +348,7 @@ EXAMPLES: dict[str, str] = {
     "AGENT_ATTACHMENT_MAX_BYTES": "10485760",
     "AGENT_ATTACHMENT_MAX_PER_MESSAGE": "4",
     "AGENT_ATTACHMENT_TEXT_CHARS": "20000",
+    "ATTACHMENT_RETENTION_DAYS": "90",
     "AGENT_TRANSCRIPTION_MODEL": "@cf/openai/whisper-large-v3-turbo",
     "AGENT_TRANSCRIPTION_MAX_SECONDS": "600",
     "AGENT_TRANSCRIPTION_MAX_BYTES": "20971520",
@@ -387,4 +402,7 @@ EXAMPLES: dict[str, str] = {
     "OPENCLAW_START_TIMEOUT_S": "300",
     "OPENCLAW_GATEWAY_TOKEN": "<at least 16 random characters>",
     "OPENCLAW_ALLOWED_ORIGINS": "https://agent.example.com",
+    "OPENCLAW_PUBLIC_URL": "https://agent.example.com",
+    "OPENCLAW_TELEGRAM_WEBHOOK_SECRET": "a-long-random-string",
+    "OPENCLAW_TELEGRAM_PORT": "18790",
 }

@@ -64,6 +64,8 @@ export interface Env {
   AGENT_ATTACHMENT_MAX_PER_MESSAGE?: string;
   /** characters of a PDF's or text file's text given to the model per attachment */
   AGENT_ATTACHMENT_TEXT_CHARS?: string;
+  /** days after an attachment was last sent before it is deleted (docs/retention.md) */
+  ATTACHMENT_RETENTION_DAYS?: string;
   /** Workers AI speech-to-text model that transcribes audio attachments through AI Gateway (docs/attachments.md) */
   AGENT_TRANSCRIPTION_MODEL?: string;
   /** longest audio attachment transcribed, in seconds (read from WAV and Ogg headers) */
@@ -138,6 +140,10 @@ export interface Env {
   OPENCLAW_GATEWAY_TOKEN?: string;
   /** `AGENT_ENGINE=openclaw`: public browser origins of the Control UI (comma-separated) */
   OPENCLAW_ALLOWED_ORIGINS?: string;
+  /** `AGENT_ENGINE=openclaw`: the agent's public origin; OpenClaw registers `<origin>/webhooks/telegram` with Telegram (webhook mode, no long polling) */
+  OPENCLAW_PUBLIC_URL?: string;
+  /** `AGENT_ENGINE=openclaw`: the Telegram webhook secret token, the same value the edge verifies */
+  OPENCLAW_TELEGRAM_WEBHOOK_SECRET?: string;
   /** local dev only: proxy to this origin instead of a container; infra refuses to deploy it */
   AGENT_ORIGIN?: string;
   /** local dev only: fixed identity instead of Access (only with `AGENT_ORIGIN`); never deployed */
@@ -168,6 +174,7 @@ export const PASSED_THROUGH = [
   "AGENT_ATTACHMENT_MAX_BYTES",
   "AGENT_ATTACHMENT_MAX_PER_MESSAGE",
   "AGENT_ATTACHMENT_TEXT_CHARS",
+  "ATTACHMENT_RETENTION_DAYS",
   "AGENT_TRANSCRIPTION_MODEL",
   "AGENT_TRANSCRIPTION_MAX_SECONDS",
   "AGENT_TRANSCRIPTION_MAX_BYTES",
@@ -200,6 +207,8 @@ export const PASSED_THROUGH = [
   "AGENT_ADMIN_EMAILS",
   "OPENCLAW_GATEWAY_TOKEN",
   "OPENCLAW_ALLOWED_ORIGINS",
+  "OPENCLAW_PUBLIC_URL",
+  "OPENCLAW_TELEGRAM_WEBHOOK_SECRET",
 ] as const satisfies readonly (keyof Env)[];
 
 /** What the edge uses for an unset binding. */
