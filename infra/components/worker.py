@@ -33,6 +33,21 @@ from infra.edge_bundle import EdgeBundle
 from infra.errors import BuildError
 from infra.paths import program_relative
 
+
+@dataclass(frozen=True, kw_only=True)
+class SendEmail:
+    """A `send_email` binding: mail only from `sender`, only to `recipients`.
+
+    Both restrictions are the binding's own (allowed_sender_addresses,
+    allowed_destination_addresses: https://developers.cloudflare.com/email-service/configuration/send-bindings/),
+    so even code running in the Worker cannot mail anyone else.
+    """
+
+    name: str
+    sender: str
+    recipients: Sequence[str]
+
+
 WorkerIdVars = Callable[[pulumi.Output[str]], Mapping[str, pulumi.Input[str]]]
 # Bindings that exist only for `wrangler dev`; deploying one would bypass the container/auth.
 LOCAL_ONLY_BINDINGS = local_only()
@@ -54,6 +69,8 @@ class WorkerArgs:
     # Plain bindings that need the Worker's id (Access's AUD: its application protects the
     # Worker by id), called once the Worker is declared.
     plain_vars_for_worker: WorkerIdVars | None = None
+    # The email channel's reply binding (infra/components/email.py routes mail in).
+    send_email: SendEmail | None = None
 
 
 def binding_name(class_name: str) -> str:
@@ -99,6 +116,15 @@ def bindings(
         {"name": name, "type": "secret_text", "text": pulumi.Output.secret(args.secrets[name])}
         for name in sorted(args.secrets)
     ]
+    if args.send_email is not None:
+        result.append(
+            {
+                "name": args.send_email.name,
+                "type": "send_email",
+                "allowed_sender_addresses": [args.send_email.sender],
+                "allowed_destination_addresses": sorted(args.send_email.recipients),
+            }
+        )
     return result
 
 
@@ -261,4 +287,5 @@ class EdgeWorker(EdgeAgentComponent):
             )
         self.script_name = worker.name
         self.version_id = version.id
+        self.deployment = deployment
         self.register_outputs({"script_name": self.script_name, "version_id": self.version_id})

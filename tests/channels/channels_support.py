@@ -557,6 +557,10 @@ def channel_settings(state_dir: Path, fakes: FakePlatforms, **overrides: object)
         "whatsapp_phone_number_id": "106540352242922",
         "whatsapp_api_base_url": f"{fakes.url}/graph/v21.0",
         "whatsapp_dm_policy": "open",
+        # The email relay's fake lives in test_email.py; here the channel is only configured.
+        "email_address": "agent@example.com",
+        "email_allowlist": "me@example.org",
+        "email_relay_url": f"{fakes.url}/email-relay",
         # Channel sessions belong to the chat's senders: the owner reads them as an admin.
         "agent_admin_emails": "owner@example.com",
     }

@@ -45,6 +45,7 @@ OPTIONAL = optional_bindings() | {
     "OPENCLAW_TELEGRAM_WEBHOOK_SECRET",
     "OPENCLAW_GATEWAY_TOKEN",
     "AGENT_MODEL_ROUTE",  # bound only with edgeagent:modelFallbacks
+    "EMAIL_RELAY_URL",  # bound only with edgeagent:emailAddress
 }
 OPENCLAW = {"edgeagent:agentEngine": "openclaw", "edgeagent:instanceType": "standard-1"}
 # Channels agentEngine openclaw refuses (it cannot take them from the edge's webhooks).
@@ -80,6 +81,8 @@ SETTINGS = {
     "edgeagent:discordAllowlist": ["80351110224678912"],
     "edgeagent:whatsappDmPolicy": "allowlist",
     "edgeagent:whatsappAllowlist": ["15551234567"],
+    "edgeagent:emailAddress": "agent@example.com",
+    "edgeagent:emailAllowlist": ["me@example.com", "you@example.org"],
     "edgeagent:adminEmails": ["ops@example.com", "lead@example.com"],
     "edgeagent:mcpServers": {"secure": "v1:CIPHER-MCP"},
     "edgeagent:agentModel": "openai:gpt-5-mini",
@@ -103,6 +106,8 @@ EXPECTED_TEXT = {
     "SLACK_ALLOWLIST": "U0123ABCD",
     "DISCORD_DM_POLICY": "pairing",
     "DISCORD_ALLOWLIST": "80351110224678912",
+    "EMAIL_ADDRESS": "agent@example.com",
+    "EMAIL_ALLOWLIST": "me@example.com,you@example.org",
     "AGENT_ADMIN_EMAILS": "ops@example.com,lead@example.com",
     "AGENT_MODEL_ROUTE": "agent",
     "AGENT_JOB_MODEL": "openai:gpt-5-nano",
@@ -224,13 +229,16 @@ def test_attachment_retention_reaches_the_runtime_with_a_default() -> None:
 
 def test_every_declared_binding_is_bound_by_some_configuration() -> None:
     everything = {**full_config(), **SETTINGS}
-    native = set(bindings_of(plan("acme-prod", everything)))
-    openclaw = set(bindings_of(plan("acme-prod", with_openclaw(everything))))
+    native_plan = plan("acme-prod", everything)
+    openclaw_plan = plan("acme-prod", with_openclaw(everything))
+    native, openclaw = set(bindings_of(native_plan)), set(bindings_of(openclaw_plan))
     expected = {setting.name for setting in bindings()}
     assert {"OPENCLAW_GATEWAY_TOKEN", "ACCESS_AUD", "SANDBOX"} <= expected
-    assert native | openclaw == expected
-    # Text and secret variables against Cloudflare's per-Worker limit (Workers Paid: 128)
-    for document in (plan("acme-prod", everything), plan("acme-prod", with_openclaw(everything))):
+    # EMAIL is the send_email binding, no setting: infra/components/stack.py declares it.
+    assert native | openclaw == expected | {"EMAIL"}
+    # Text and secret variables against Cloudflare's per-Worker limit (Workers Paid: 128;
+    # Durable Object namespaces and the send_email binding are no variables).
+    for document in (native_plan, openclaw_plan):
         kinds = [binding["type"] for binding in bindings_of(document).values()]
         variables = kinds.count("plain_text") + kinds.count("secret_text")
         assert variables <= MAX_ENVIRONMENT_VARIABLES

@@ -1,4 +1,4 @@
-"""Chat channels in webhook mode (Telegram, Slack, Discord, WhatsApp): config, adapters, inbox.
+"""Chat channels in webhook mode (Telegram, Slack, Discord, WhatsApp, email): config, adapters.
 
 `open_channels` builds everything from settings: channels whose configuration is missing or
 invalid are listed as disabled with the reason, and the runtime runs on without them.
@@ -45,6 +45,11 @@ def build_adapter(config: ChannelConfig, http: httpx.AsyncClient) -> ChannelAdap
         return WhatsAppChannel(
             config.token.get_secret_value(), config.phone_number_id, config.api_base_url, http
         )
+    if config.channel == "email":
+        from agent.runtime.channels.email import EmailChannel
+
+        assert config.token is not None
+        return EmailChannel(config.api_base_url, config.token.get_secret_value(), http)
     from agent.runtime.channels.discord import DiscordChannel
 
     assert config.application_id is not None

@@ -239,6 +239,18 @@ class DeclaredSettings(BaseSettings):
     # The Graph API the WhatsApp access token is sent to.
     whatsapp_api_base_url: str = "https://graph.facebook.com/v21.0"
 
+    # The agent's address on the stack's zone: Email Routing delivers it to the Worker,
+    # replies are sent from it.
+    email_address: str | None = None
+
+    # Comma-separated sender addresses (lower-case) whose authenticated mail reaches the
+    # agent; all other mail is refused at the edge.
+    email_allowlist: str = ""
+
+    # Where the runtime posts email replies; the Worker sends them with its send_email binding
+    # (docs/channels.md).
+    email_relay_url: str | None = None
+
     # Browser Rendering CDP WebSocket URL; unset = no browser tools.
     browser_cdp_url: Annotated[str, Field(pattern=r"^(wss?|https?)://\S+$")] | None = None
 
@@ -367,6 +379,9 @@ EXAMPLES: dict[str, str] = {
         "15551234567,447700900123  (WhatsApp ids: country code and number, digits only)"
     ),
     "WHATSAPP_API_BASE_URL": "https://graph.facebook.com/v21.0",
+    "EMAIL_ADDRESS": "agent@example.com",
+    "EMAIL_ALLOWLIST": "me@example.com,you@example.org",
+    "EMAIL_RELAY_URL": "https://agent.example.com/webhooks/email",
     "BROWSER_CDP_URL": (
         "wss://api.cloudflare.com/client/v4/accounts/<account>/browse"
         "r-rendering/devtools/browser  (or http://127.0.0.1:9222 for "

@@ -116,6 +116,12 @@ export interface Env {
   WHATSAPP_DM_POLICY?: string;
   /** comma-separated WhatsApp ids (phone numbers, digits only) always let in (required with `allowlist`) */
   WHATSAPP_ALLOWLIST?: string;
+  /** the agent's address on the stack's zone: Email Routing delivers it to the Worker, replies are sent from it */
+  EMAIL_ADDRESS?: string;
+  /** comma-separated sender addresses (lower-case) whose authenticated mail reaches the agent; all other mail is refused at the edge */
+  EMAIL_ALLOWLIST?: string;
+  /** where the runtime posts email replies; the Worker sends them with its send_email binding (docs/channels.md) */
+  EMAIL_RELAY_URL?: string;
   /** Browser Rendering CDP WebSocket URL; unset = no browser tools */
   BROWSER_CDP_URL?: string;
   /** bearer for the CDP endpoint */
@@ -189,6 +195,9 @@ export const PASSED_THROUGH = [
   "WHATSAPP_PHONE_NUMBER_ID",
   "WHATSAPP_DM_POLICY",
   "WHATSAPP_ALLOWLIST",
+  "EMAIL_ADDRESS",
+  "EMAIL_ALLOWLIST",
+  "EMAIL_RELAY_URL",
   "BROWSER_CDP_URL",
   "BROWSER_API_TOKEN",
   "WEB_FETCH_ALLOWLIST",
