@@ -697,6 +697,13 @@ _CHANNELS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def configured_channels(config: StackConfig) -> list[str]:
+    """The chat channels this stack configures (each has a webhook path under /webhooks/)."""
+    enabled = [name for name, _title, key in _CHANNELS if getattr(config, key) is not None]
+    # The email channel's reply relay is POST /webhooks/email.
+    return [*enabled, "email"] if config.email_address is not None else enabled
+
+
 # Channels the pinned OpenClaw cannot take from the edge's verified webhooks (docs/openclaw.md):
 # its Discord plugin keeps a gateway WebSocket, WhatsApp is WhatsApp Web (Baileys, a persistent
 # socket), and the Slack plugin is not bundled. Each would keep the sandbox awake, so it is refused.

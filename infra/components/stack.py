@@ -24,7 +24,7 @@ from infra.components.container import Container, ContainerArgs
 from infra.components.email import EmailArgs, EmailRouting
 from infra.components.storage import Storage, StorageArgs
 from infra.components.worker import EdgeWorker, SendEmail, WorkerArgs
-from infra.config import StackConfig
+from infra.config import StackConfig, configured_channels
 from infra.cost import estimate_monthly_cost
 from infra.edge_bundle import EdgeBundle
 from infra.paths import REPO_ROOT
@@ -63,16 +63,7 @@ def container_monthly_usd(config: StackConfig) -> str:
 
 def has_channels(config: StackConfig) -> bool:
     """Whether any chat channel (and so a webhook path the Worker checks itself) is configured."""
-    return any(
-        value is not None
-        for value in (
-            config.telegram_bot_token,
-            config.slack_bot_token,
-            config.discord_bot_token,
-            # The email channel's reply relay is POST /webhooks/email.
-            config.email_address,
-        )
-    )
+    return bool(configured_channels(config))
 
 
 def send_email_binding(config: StackConfig) -> SendEmail | None:
