@@ -8,6 +8,10 @@ and the logs API, in the shapes Cloudflare documents.
   its metadata, tokens and cost, as the gateway logs it.
 - a reached spend limit answers 429 before any model is called; the rate limit answers 429 with
   `retry-after-ms` (a client may retry it).
+- `POST /v1/{account}/{gateway}/workers-ai/@cf/{author}/{model}` (speech-to-text): the run
+  token, `{"audio": "<base64>"}` in, the Workers AI REST envelope with `result.text` out
+  (https://developers.cloudflare.com/workers-ai/models/whisper-large-v3-turbo/); records what it
+  heard, and answers `transcribe_status` instead when a test sets one.
 - `GET /client/v4/accounts/{account}/ai-gateway/gateways/{gateway}/logs`: needs the logs token;
   `page`, `per_page`, `order_by=created_at`, `order_by_direction`; the v4 envelope with
   `result_info`. https://developers.cloudflare.com/api/resources/ai_gateway/subresources/logs/methods/list/
@@ -15,6 +19,7 @@ and the logs API, in the shapes Cloudflare documents.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -61,6 +66,15 @@ class Call:
     status: int
 
 
+@dataclass(frozen=True)
+class Transcription:
+    """One speech-to-text request the fake received."""
+
+    model: str
+    audio: bytes
+    metadata: dict[str, Any] | None
+
+
 @dataclass
 class FakeAiGateway:
     """State of the fake, read and changed by tests (thread-safe)."""
@@ -73,6 +87,9 @@ class FakeAiGateway:
     rate_limited: int = 0  # how many of the next calls get the rate-limit 429
     routes: dict[str, list[str]] = field(default_factory=dict)
     failing: set[str] = field(default_factory=set)
+    transcriptions: list[Transcription] = field(default_factory=list)
+    spoken: dict[bytes, str] = field(default_factory=dict)  # audio -> what the fake "hears"
+    transcribe_status: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -95,6 +112,11 @@ class FakeAiGateway:
                 Route(
                     "/v1/{account}/{gateway}/{provider:path}/chat/completions",
                     self._chat,
+                    methods=["POST"],
+                ),
+                Route(
+                    "/v1/{account}/{gateway}/workers-ai/{model:path}",
+                    self._transcribe,
                     methods=["POST"],
                 ),
                 Route(
@@ -158,6 +180,22 @@ class FakeAiGateway:
                 "usage": usage,
             }
         )
+
+    async def _transcribe(self, request: Request) -> Response:
+        if request.headers.get("cf-aig-authorization") != f"Bearer {RUN_TOKEN}":
+            return JSONResponse({"error": [{"code": 2009, "message": "Unauthorized"}]}, 401)
+        audio = base64.b64decode((await request.json())["audio"], validate=True)
+        raw = request.headers.get("cf-aig-metadata")
+        model = request.path_params["model"]
+        with self.lock:
+            self.transcriptions.append(
+                Transcription(model, audio, json.loads(raw) if raw else None)
+            )
+            status, text = self.transcribe_status, self.spoken.get(audio, "")
+        if status is not None:
+            return JSONResponse({"success": False, "errors": [{"code": 3040}]}, status)
+        result = {"text": text, "word_count": len(text.split()), "transcription_info": {}}
+        return JSONResponse({"result": result, "success": True, "errors": [], "messages": []})
 
     def _log(
         self,

@@ -456,6 +456,42 @@ SETTINGS: tuple[Setting, ...] = (
         py=Py(annotation="Annotated[int, Field(ge=100, le=1_000_000)]", default="20_000"),
     ),
     Setting(
+        name="ATTACHMENT_RETENTION_DAYS",
+        reach="container",
+        config="attachmentRetentionDays",
+        doc="days after an attachment was last sent before it is deleted (docs/retention.md)",
+        example="90",
+        py=Py(annotation="Annotated[int, Field(ge=1, le=3650)]", default="90"),
+    ),
+    Setting(
+        name="AGENT_TRANSCRIPTION_MODEL",
+        reach="container",
+        config="agentTranscriptionModel",
+        doc="Workers AI speech-to-text model that transcribes audio attachments through AI "
+        "Gateway (docs/attachments.md)",
+        example="@cf/openai/whisper-large-v3-turbo",
+        py=Py(
+            annotation=r'Annotated[str, Field(pattern=r"^@cf/[a-z0-9._-]+/[a-z0-9._-]+$")]',
+            default='"@cf/openai/whisper-large-v3-turbo"',
+        ),
+    ),
+    Setting(
+        name="AGENT_TRANSCRIPTION_MAX_SECONDS",
+        reach="container",
+        config="agentTranscriptionMaxSeconds",
+        doc="longest audio attachment transcribed, in seconds (read from WAV and Ogg headers)",
+        example="600",
+        py=Py(annotation="Annotated[int, Field(ge=1, le=14_400)]", default="600"),
+    ),
+    Setting(
+        name="AGENT_TRANSCRIPTION_MAX_BYTES",
+        reach="container",
+        config="agentTranscriptionMaxBytes",
+        doc="largest audio attachment transcribed, in bytes",
+        example="20971520",
+        py=Py(annotation="Annotated[int, Field(ge=1024, le=100_000_000)]", default="20_971_520"),
+    ),
+    Setting(
         name="AGENT_MODEL_IMAGES",
         reach="container",
         config="agentModelImages",
@@ -614,6 +650,34 @@ SETTINGS: tuple[Setting, ...] = (
         example="https://graph.facebook.com/v21.0",
         py=Py(annotation="str", default=repr("https://graph.facebook.com/v21.0")),
     ),
+    # Email (Email Routing -> the Worker's `email` handler; docs/channels.md).
+    Setting(
+        name="EMAIL_ADDRESS",
+        reach="container",
+        config="emailAddress",
+        doc="the agent's address on the stack's zone: Email Routing delivers it to the Worker, "
+        "replies are sent from it",
+        example="agent@example.com",
+        py=Py(annotation="str | None", default="None"),
+    ),
+    Setting(
+        name="EMAIL_ALLOWLIST",
+        reach="container",
+        config="emailAllowlist",
+        doc="comma-separated sender addresses (lower-case) whose authenticated mail reaches the "
+        "agent; all other mail is refused at the edge",
+        example="me@example.com,you@example.org",
+        py=Py(annotation="str", default='""', shown="empty"),
+    ),
+    Setting(
+        name="EMAIL_RELAY_URL",
+        reach="container",
+        provided="the agent's public URL + /webhooks/email, when emailAddress is set",
+        doc="where the runtime posts email replies; the Worker sends them with its send_email "
+        "binding (docs/channels.md)",
+        example="https://agent.example.com/webhooks/email",
+        py=Py(annotation="str | None", default="None"),
+    ),
     # Tools.
     Setting(
         name="BROWSER_CDP_URL",
@@ -742,6 +806,36 @@ SETTINGS: tuple[Setting, ...] = (
         doc="`AGENT_ENGINE=openclaw`: public browser origins of the Control UI (comma-separated)",
         example="https://agent.example.com",
         py=Py(annotation="str", default='""', shown="empty"),
+    ),
+    # AGENT_ENGINE=openclaw chat channels on the edge's verified webhooks (docs/openclaw.md).
+    Setting(
+        name="OPENCLAW_PUBLIC_URL",
+        reach="container",
+        provided="with agentEngine openclaw: the agent's public origin (custom hostname or "
+        "workers.dev)",
+        doc="`AGENT_ENGINE=openclaw`: the agent's public origin; OpenClaw registers "
+        "`<origin>/webhooks/telegram` with Telegram (webhook mode, no long polling)",
+        example="https://agent.example.com",
+        py=Py(annotation=URL, default="None"),
+    ),
+    Setting(
+        name="OPENCLAW_TELEGRAM_WEBHOOK_SECRET",
+        reach="container",
+        kind="secret",
+        provided="with agentEngine openclaw and Telegram: `edgeagent:telegramWebhookSecret` "
+        "(OpenClaw registers the webhook with it and checks it again behind the edge)",
+        doc="`AGENT_ENGINE=openclaw`: the Telegram webhook secret token, the same value the edge "
+        "verifies",
+        example="a-long-random-string",
+        py=Py(annotation=OPTIONAL_SECRET, default="None"),
+    ),
+    Setting(
+        name="OPENCLAW_TELEGRAM_PORT",
+        reach="runtime",
+        set_by=_IMAGE,
+        doc="loopback port of OpenClaw's Telegram webhook listener",
+        example="18790",
+        py=Py(annotation="Annotated[int, Field(ge=1024, le=65535)]", default="18790"),
     ),
     # Local development only (`make dev`, agent/edge/wrangler.json).
     Setting(

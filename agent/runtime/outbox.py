@@ -1,6 +1,7 @@
 """The durable outbox: every outgoing channel message is stored before it is sent, then retried.
 
-    outbox/messages/<id>.json   the message (id = sha256 of the idempotency key), updated If-Match
+    outbox/messages/<id>.json   the message (id = sha256 of the idempotency key), updated If-Match;
+                                files it carries are named by attachment id, never inlined
     outbox/pending/<id>         marker of an unfinished message; what a restart resumes
     done/<day>/outbox/messages/<id>.json   once sent or failed: expiry index (runtime/retention.py)
 
@@ -25,16 +26,24 @@ import contextlib
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from agent.runtime.errors import DeliveryError, PreconditionFailed, RuntimeHostError, StoreError
+from agent.runtime.attachments import Attachment, load_owned, owner_of
+from agent.runtime.errors import (
+    DeliveryError,
+    PreconditionFailed,
+    RequestError,
+    RuntimeHostError,
+    StoreError,
+)
 from agent.runtime.keyed_tasks import KeyedTasks
 from agent.runtime.retention import mark_done
-from agent.runtime.sessions import now
+from agent.runtime.sessions import Turn, now
 from agent.runtime.store.base import StateStore
 
 log = logging.getLogger("agent.runtime.outbox")
@@ -53,6 +62,24 @@ class Deliverer(Protocol):
         ...
 
 
+@runtime_checkable
+class FileDeliverer(Protocol):
+    """A platform that can also send a file (a screenshot, a memory file) the agent sent back."""
+
+    async def deliver_file(self, conversation: str, file: Attachment) -> None:
+        """Upload and post it, or raise DeliveryError."""
+        ...
+
+
+class OutboxFile(BaseModel):
+    """A file a message carries: a stored attachment (agent/runtime/attachments.py) by id, so a
+    restart re-reads the bytes from the store instead of the outbox holding them."""
+
+    owner: str  # attachments.owner_of(user): the key segment the attachment is stored under
+    id: str
+    name: str
+
+
 class OutboxError(RuntimeHostError):
     """A message cannot be queued (unknown or disabled channel)."""
 
@@ -66,6 +93,8 @@ class OutboxMessage(BaseModel):
     conversation: str
     parts: list[str]
     sent_parts: int = 0
+    files: list[OutboxFile] = []  # sent in order after the text parts
+    sent_files: int = 0
     status: Literal["pending", "sent", "failed"] = "pending"
     attempts: int = 0
     next_attempt_at: datetime
@@ -74,6 +103,12 @@ class OutboxMessage(BaseModel):
     last_error: str | None = None
     created_at: datetime
     updated_at: datetime
+
+
+def outbox_files(turn: Turn) -> list[OutboxFile]:
+    """The files a turn's agent sent back, as a message names them."""
+    owner = owner_of(turn.user)
+    return [OutboxFile(owner=owner, id=file.id, name=file.name) for file in turn.files]
 
 
 def message_id(idempotency_key: str) -> str:
@@ -137,9 +172,16 @@ class Outbox:
         self.last_error: dict[str, str] = {}  # per channel, for the status API
 
     async def send(
-        self, channel: str, conversation: str, text: str, *, idempotency_key: str
+        self,
+        channel: str,
+        conversation: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        files: Sequence[OutboxFile] = (),
     ) -> None:
-        """Store the message durably (once per idempotency key) and deliver it in the background."""
+        """Store the message durably (once per idempotency key) and deliver it in the background;
+        `files` follow the text, each once."""
         if channel == WEB:
             return
         deliverer = self._deliverers.get(channel)
@@ -153,6 +195,7 @@ class Outbox:
             channel=channel,
             conversation=conversation,
             parts=split_message(text, deliverer.max_chars),
+            files=list(files),
             next_attempt_at=moment,
             created_at=moment,
             updated_at=moment,
@@ -282,6 +325,13 @@ class Outbox:
                     return await self._retry_or_fail(record, etag, error)
                 record.sent_parts += 1
                 etag = await self._save(record, etag)
+            while record.sent_files < len(record.files):
+                try:
+                    await self._deliver_file(deliverer, record, record.files[record.sent_files])
+                except DeliveryError as error:
+                    return await self._retry_or_fail(record, etag, error)
+                record.sent_files += 1
+                etag = await self._save(record, etag)
         except asyncio.CancelledError:
             # A graceful stop hands the message over at once instead of after the lease.
             record.lease_owner = record.lease_until = None
@@ -293,9 +343,31 @@ class Outbox:
         await self._finished(record)
         self.last_error.pop(record.channel, None)
         log.info(
-            "outbox %s: delivered to %s in %d part(s)", mid[:8], record.channel, len(record.parts)
+            "outbox %s: delivered to %s in %d part(s) and %d file(s)",
+            mid[:8],
+            record.channel,
+            len(record.parts),
+            len(record.files),
         )
         return True
+
+    async def _deliver_file(
+        self, deliverer: Deliverer, record: OutboxMessage, file: OutboxFile
+    ) -> None:
+        if not isinstance(deliverer, FileDeliverer):
+            raise DeliveryError(
+                f"{record.channel}: this channel cannot send files", retryable=False
+            )
+        try:
+            attachment = await load_owned(self._store, file.owner, file.id)
+        except RequestError:
+            raise DeliveryError(
+                f"{record.channel}: file {file.name!r} is no longer stored (expired?)",
+                retryable=False,
+            ) from None
+        # Sent under the name the agent gave it (the store keeps the content's first name).
+        info = attachment.info.model_copy(update={"name": file.name})
+        await deliverer.deliver_file(record.conversation, replace(attachment, info=info))
 
     async def _retry_or_fail(self, record: OutboxMessage, etag: str, error: DeliveryError) -> bool:
         self.last_error[record.channel] = str(error)

@@ -107,6 +107,10 @@ class ChatReply(BaseModel):
     model: str
     offline: bool
     created_at: datetime
+    # The message's attachments as the turn keeps them (audio with its transcript), and the
+    # files the agent sent back (tools/send_file.py).
+    attachments: list[AttachmentInfo] = Field(default_factory=list)
+    files: list[AttachmentInfo] = Field(default_factory=list)
 
     @classmethod
     def of(cls, session_id: str, turn: Turn, offline: bool) -> ChatReply:
@@ -119,7 +123,15 @@ class ChatReply(BaseModel):
             model=turn.model,
             offline=offline,
             created_at=turn.created_at,
+            attachments=turn.attachments,
+            files=turn.files,
         )
+
+
+class AttachmentView(AttachmentInfo):
+    """An attachment as a stored turn shows it; `expired` once retention deleted the file."""
+
+    expired: bool = False
 
 
 class TurnView(BaseModel):
@@ -134,7 +146,8 @@ class TurnView(BaseModel):
     reply: str
     model: str
     tools: list[ToolView] = Field(default_factory=list)
-    attachments: list[AttachmentInfo] = Field(default_factory=list)
+    attachments: list[AttachmentView] = Field(default_factory=list)
+    files: list[AttachmentInfo] = Field(default_factory=list)  # sent back by the agent
 
     @classmethod
     def of(cls, turn: Turn) -> TurnView:
@@ -160,3 +173,7 @@ class WebhookEnvelope(BaseModel):
     request_id: str
     received_at: datetime
     payload: dict[str, Any]
+    # The message's files, stored before this record was (agent/runtime/channels/files.py), and
+    # the ones refused (too large, unreadable type...), told to the sender instead of a turn.
+    attachments: list[AttachmentInfo] = Field(default_factory=list)
+    refused: list[str] = Field(default_factory=list)

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from agent.runtime.attachments import Attachment, load_all
+from agent.runtime.attachments import Attachment, AttachmentInfo, load_all
 from agent.runtime.attribution import CallScope, attributed
 from agent.runtime.budget import SpendLimits
 from agent.runtime.engine import AgentDeps, Engine, StreamEvent, TurnOutcome
@@ -27,6 +27,7 @@ from agent.runtime.session_access import SessionAccess
 from agent.runtime.sessions import SessionStore, SessionWindow, Turn, now
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
+from agent.runtime.transcription import Transcriber
 
 # Called with each text delta, tool call and tool result while the turn is generated.
 OnEvent = Callable[[StreamEvent], Awaitable[None]]
@@ -72,6 +73,7 @@ class ChatService:
         self.engine = engine
         self.http = http
         self.limits = SpendLimits.from_settings(settings)
+        self.transcriber = Transcriber(settings, store, http)
         self._clock = clock  # when a reached budget resets is computed from it
 
     async def turn(
@@ -100,7 +102,12 @@ class ChatService:
                 request.attachments,
                 self.settings.agent_attachment_max_per_message,
             )
-            outcome = await self._generate(request, window, on_event, stop, tuple(files))
+            if any(file.info.is_audio for file in files):
+                files = await self.transcriber.transcribe_all(
+                    request.user, files, self._scope(request)
+                )
+            sent: list[AttachmentInfo] = []
+            outcome = await self._generate(request, window, on_event, stop, tuple(files), sent)
             draft = Turn(
                 seq=1,  # the real number is claimed by the conditional create
                 turn_id=request.turn_id or uuid.uuid4().hex,
@@ -112,6 +119,7 @@ class ChatService:
                 model=outcome.model or self.engine.model_label,
                 messages=outcome.messages,
                 attachments=[file.info for file in files],
+                files=sent,
             )
             return await self.sessions.append(request.session_id, draft)
 
@@ -122,6 +130,7 @@ class ChatService:
         on_event: OnEvent | None,
         stop: asyncio.Event | None,
         files: tuple[Attachment, ...] = (),
+        sent: list[AttachmentInfo] | None = None,
     ) -> TurnOutcome:
         deps = AgentDeps(
             settings=self.settings,
@@ -133,14 +142,9 @@ class ChatService:
             request_id=request.request_id,
             job=request.job,
             attachments=files,
+            outgoing=sent if sent is not None else [],
         )
-        scope = CallScope(
-            tenant=self.settings.agent_tenant,
-            user=request.user,
-            session=request.session_id,
-            channel=f"job:{request.job}" if request.job else request.channel,
-            engine=self.settings.agent_engine,
-        )
+        scope = self._scope(request)
         try:
             # The task _unless_stopped starts copies this context, so the scope reaches it.
             with attributed(scope):
@@ -160,6 +164,16 @@ class ChatService:
             if scope.spend_limit is not None:  # a budget, not a failure (agent/runtime/budget.py)
                 raise self.limits.exhausted(scope.spend_limit, self._clock()) from None
             raise model_failure(error, self.settings) from error
+
+    def _scope(self, request: TurnRequest) -> CallScope:
+        """Who this turn's AI Gateway calls are for (cf-aig-metadata)."""
+        return CallScope(
+            tenant=self.settings.agent_tenant,
+            user=request.user,
+            session=request.session_id,
+            channel=f"job:{request.job}" if request.job else request.channel,
+            engine=self.settings.agent_engine,
+        )
 
     async def _run(
         self, window: SessionWindow, prompt: str, deps: AgentDeps, on_event: OnEvent | None

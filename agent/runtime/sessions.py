@@ -87,6 +87,8 @@ class Turn(BaseModel):
     messages: list[Any] = Field(default_factory=list)
     # The message's attachments (agent/runtime/attachments.py), as the UI shows them.
     attachments: list[AttachmentInfo] = Field(default_factory=list)
+    # Files the agent sent back in this turn (tools/send_file.py), stored as the user's attachments.
+    files: list[AttachmentInfo] = Field(default_factory=list)
     # The engine's parsed form of `messages`, kept with the turn so it is validated once per load.
     _parsed: Any = PrivateAttr(default=None)
 

@@ -19,6 +19,7 @@ from agent.contract.settings import bindings
 from agent.runtime.channels.config import load_channel_configs
 from agent.runtime.settings import load_settings
 from infra.bindings import config_field
+from infra.components.worker import MAX_ENVIRONMENT_VARIABLES
 from infra.config import StackConfig
 
 
@@ -40,10 +41,22 @@ def optional_bindings() -> set[str]:
 
 OPTIONAL = optional_bindings() | {
     "OPENCLAW_ALLOWED_ORIGINS",
+    "OPENCLAW_PUBLIC_URL",
+    "OPENCLAW_TELEGRAM_WEBHOOK_SECRET",
     "OPENCLAW_GATEWAY_TOKEN",
     "AGENT_MODEL_ROUTE",  # bound only with edgeagent:modelFallbacks
+    "EMAIL_RELAY_URL",  # bound only with edgeagent:emailAddress
 }
 OPENCLAW = {"edgeagent:agentEngine": "openclaw", "edgeagent:instanceType": "standard-1"}
+# Channels agentEngine openclaw refuses (it cannot take them from the edge's webhooks).
+OPENCLAW_REFUSED = ("edgeagent:slack", "edgeagent:discord", "edgeagent:whatsapp")
+
+
+def with_openclaw(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` on the OpenClaw engine, without the channels that engine refuses."""
+    return {k: v for k, v in config.items() if not k.startswith(OPENCLAW_REFUSED)} | OPENCLAW
+
+
 TOKEN_RESOURCE = ("random:index/randomPassword:RandomPassword", "edgeagent-openclaw-token")
 SETTINGS = {
     "edgeagent:agentInstructions": "You are Ada, my research assistant.\nCite sources.",
@@ -53,6 +66,9 @@ SETTINGS = {
     "edgeagent:agentAttachmentMaxPerMessage": 3,
     "edgeagent:agentAttachmentTextChars": 5000,
     "edgeagent:agentModelImages": False,
+    "edgeagent:agentTranscriptionModel": "@cf/openai/whisper-large-v3",
+    "edgeagent:agentTranscriptionMaxSeconds": 300,
+    "edgeagent:agentTranscriptionMaxBytes": 5_000_000,
     "edgeagent:agentLogLevel": "warning",
     "edgeagent:agentTimezone": "Europe/Paris",
     "edgeagent:jobTimeoutS": "600",
@@ -65,6 +81,8 @@ SETTINGS = {
     "edgeagent:discordAllowlist": ["80351110224678912"],
     "edgeagent:whatsappDmPolicy": "allowlist",
     "edgeagent:whatsappAllowlist": ["15551234567"],
+    "edgeagent:emailAddress": "agent@example.com",
+    "edgeagent:emailAllowlist": ["me@example.com", "you@example.org"],
     "edgeagent:adminEmails": ["ops@example.com", "lead@example.com"],
     "edgeagent:mcpServers": {"secure": "v1:CIPHER-MCP"},
     "edgeagent:agentModel": "openai:gpt-5-mini",
@@ -88,6 +106,8 @@ EXPECTED_TEXT = {
     "SLACK_ALLOWLIST": "U0123ABCD",
     "DISCORD_DM_POLICY": "pairing",
     "DISCORD_ALLOWLIST": "80351110224678912",
+    "EMAIL_ADDRESS": "agent@example.com",
+    "EMAIL_ALLOWLIST": "me@example.com,you@example.org",
     "AGENT_ADMIN_EMAILS": "ops@example.com,lead@example.com",
     "AGENT_MODEL_ROUTE": "agent",
     "AGENT_JOB_MODEL": "openai:gpt-5-nano",
@@ -150,16 +170,32 @@ def test_openclaw_gets_a_generated_gateway_token_its_origin_and_a_longer_cold_st
 
 
 def test_openclaw_origins_follow_the_custom_domain_or_the_configured_list() -> None:
-    domain = plan("acme-prod", {**full_config(), **OPENCLAW})
+    domain = plan("acme-prod", with_openclaw(full_config()))
     assert bindings_of(domain)["OPENCLAW_ALLOWED_ORIGINS"]["text"] == "https://agent.example.com"
     origins = ["https://agent.example.com", "https://admin.example.com:8443"]
     explicit = plan(
         "acme-prod",
-        {**full_config(), **OPENCLAW, "edgeagent:openclawAllowedOrigins": origins},
+        {**with_openclaw(full_config()), "edgeagent:openclawAllowedOrigins": origins},
     )
     assert bindings_of(explicit)["OPENCLAW_ALLOWED_ORIGINS"]["text"] == ",".join(origins)
-    timeout = plan("acme-prod", {**full_config(), **OPENCLAW, "edgeagent:coldStartTimeoutMs": 9000})
+    timeout = plan(
+        "acme-prod", {**with_openclaw(full_config()), "edgeagent:coldStartTimeoutMs": 9000}
+    )
     assert bindings_of(timeout)["COLD_START_TIMEOUT_MS"]["text"] == "9000"
+
+
+def test_openclaw_telegram_gets_the_public_url_and_the_edge_secret() -> None:
+    bindings = bindings_of(plan("acme-prod", with_openclaw(full_config())))
+    assert bindings["OPENCLAW_PUBLIC_URL"]["text"] == "https://agent.example.com"
+    assert bindings["OPENCLAW_TELEGRAM_WEBHOOK_SECRET"]["type"] == "secret_text"
+    assert bindings["TELEGRAM_WEBHOOK_SECRET"]["type"] == "secret_text"  # the edge verifies too
+    without = bindings_of(plan("dev", {**minimal_config(), **OPENCLAW}))
+    assert "OPENCLAW_TELEGRAM_WEBHOOK_SECRET" not in without
+    assert without["OPENCLAW_PUBLIC_URL"]["text"] == (
+        "https://edgeagent-default-dev.example-team.workers.dev"
+    )
+    native = bindings_of(plan("acme-prod", full_config()))
+    assert not {"OPENCLAW_PUBLIC_URL", "OPENCLAW_TELEGRAM_WEBHOOK_SECRET"} & set(native)
 
 
 def test_record_retention_goes_to_the_runtime_not_to_a_bucket_rule() -> None:
@@ -179,23 +215,46 @@ def test_record_retention_goes_to_the_runtime_not_to_a_bucket_rule() -> None:
     assert settings.channel_record_retention_days == 7
 
 
+def test_attachment_retention_reaches_the_runtime_with_a_default() -> None:
+    document = plan("dev", {**minimal_config(), "edgeagent:attachmentRetentionDays": 14})
+    assert bindings_of(document)["ATTACHMENT_RETENTION_DAYS"]["text"] == "14"
+    default = bindings_of(plan("dev", minimal_config()))
+    assert default["ATTACHMENT_RETENTION_DAYS"]["text"] == "90"
+    settings = load_settings(
+        agent_tenant="acme", agent_edge_token="e" * 32, state_backend="local",
+        attachment_retention_days=bindings_of(document)["ATTACHMENT_RETENTION_DAYS"]["text"],
+    )  # fmt: skip
+    assert settings.attachment_retention_days == 14
+
+
 def test_every_declared_binding_is_bound_by_some_configuration() -> None:
-    everything = {**full_config(), **SETTINGS, **OPENCLAW}
-    declared = set(bindings_of(plan("acme-prod", everything)))
+    everything = {**full_config(), **SETTINGS}
+    native_plan = plan("acme-prod", everything)
+    openclaw_plan = plan("acme-prod", with_openclaw(everything))
+    native, openclaw = set(bindings_of(native_plan)), set(bindings_of(openclaw_plan))
     expected = {setting.name for setting in bindings()}
     assert {"OPENCLAW_GATEWAY_TOKEN", "ACCESS_AUD", "SANDBOX"} <= expected
-    assert declared == expected
-    assert len(declared) <= 64  # Workers Free: at most 64 environment variables per Worker
+    # EMAIL is the send_email binding, no setting: infra/components/stack.py declares it.
+    assert native | openclaw == expected | {"EMAIL"}
+    # Text and secret variables against Cloudflare's per-Worker limit (Workers Paid: 128;
+    # Durable Object namespaces and the send_email binding are no variables).
+    for document in (native_plan, openclaw_plan):
+        kinds = [binding["type"] for binding in bindings_of(document).values()]
+        variables = kinds.count("plain_text") + kinds.count("secret_text")
+        assert variables <= MAX_ENVIRONMENT_VARIABLES
+    declared = native | openclaw
     assert "AGENT_SESSION_CACHE_BYTES" not in declared  # container-only: no binding
     assert {"TELEGRAM_DM_POLICY", "AGENT_TIMEZONE"} <= OPTIONAL  # the derivation found them
 
 
 def test_the_runtime_reads_the_bound_values_as_configured() -> None:
     """Both sides agree: the plain bindings the edge passes load into runtime settings."""
-    document = plan("acme-prod", {**full_config(), **SETTINGS, **OPENCLAW})
+    native = plan("acme-prod", {**full_config(), **SETTINGS})
+    openclaw = plan("acme-prod", with_openclaw({**full_config(), **SETTINGS}))
     passed = {setting.name for setting in bindings() if setting.reach == "container"}
     env = {
         name.lower(): binding["text"]
+        for document in (openclaw, native)  # the native plan's channels, openclaw's extras
         for name, binding in bindings_of(document).items()
         if name in passed and binding["type"] == "plain_text"
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
 import sqlite3
 import sys
@@ -17,6 +18,7 @@ from suite_support import HANG_S
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
+from agent.runtime.openclaw import sync as sync_module
 from agent.runtime.openclaw.cdp_relay import CdpRelay
 from agent.runtime.openclaw.supervisor import OpenClawSupervisor, SupervisorPolicy
 from agent.runtime.openclaw.sync import StateSync, persisted, snapshot_sqlite
@@ -127,6 +129,46 @@ async def test_sync_uploads_changes_within_the_debounce_and_restores(tmp_path: P
     assert await fresh.restore() == 1
     assert not (fresh_root / "state" / "openclaw.sqlite-wal").exists()
     assert count_rows((fresh_root / "state" / "openclaw.sqlite").read_bytes(), tmp_path) == 2
+
+
+async def test_a_write_within_the_same_mtime_tick_is_not_missed(tmp_path: Path) -> None:
+    # A rewrite that keeps the size and lands in the kernel's coarse mtime tick of our last read
+    # leaves size and mtime as they were; the file is still re-read until its mtime has settled.
+    store = LocalDirStore(tmp_path / "store")
+    root = tmp_path / "state"
+    (root / "workspace").mkdir(parents=True)
+    note = root / "workspace" / "NOTE.md"
+    rel = PurePosixPath("workspace/NOTE.md")
+    sync = StateSync(store, root)
+    note.write_text("first\n")
+    assert await sync.sync_paths([rel]) == 1
+    before = note.stat()
+    note.write_text("again\n")  # same size
+    os.utime(note, ns=(before.st_atime_ns, before.st_mtime_ns))  # same tick
+    assert await sync.sync_paths([rel]) == 1
+    stored = await store.get("openclaw/workspace/NOTE.md")
+    assert stored is not None
+    assert stored.body == b"again\n"
+
+
+async def test_a_settled_unchanged_file_is_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalDirStore(tmp_path / "store")
+    root = tmp_path / "state"
+    (root / "workspace").mkdir(parents=True)
+    note = root / "workspace" / "NOTE.md"
+    rel = PurePosixPath("workspace/NOTE.md")
+    note.write_text("old news\n")
+    an_hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(note, ns=(an_hour_ago, an_hour_ago))
+    sync = StateSync(store, root)
+    assert await sync.sync_paths([rel]) == 1
+    reads: list[Path] = []
+    real_read = sync_module._read
+    monkeypatch.setattr(sync_module, "_read", lambda path: reads.append(path) or real_read(path))
+    assert await sync.sync_paths([rel]) == 0
+    assert reads == []  # the stat alone proved it unchanged
 
 
 async def test_cdp_relay_adds_the_bearer_header(tmp_path: Path) -> None:

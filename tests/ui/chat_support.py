@@ -36,6 +36,7 @@ from agent.runtime.engine.native import NativeEngine
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.local import LocalDirStore
 from agent.runtime.tools.memory import MemoryBook, memory_toolset
+from agent.runtime.tools.send_file import send_file_toolset
 
 IDENTITY = "ada@example.com"
 
@@ -130,6 +131,15 @@ class ScriptedChat:
         if images and not results:
             yield " ".join(f"I see a {i.media_type} of {len(i.data)} bytes." for i in images)
             return
+        if "send me the screenshot" in prompt and not results:
+            args = {"path": "screenshots/shot.png"}
+            yield {
+                0: DeltaToolCall(name="send_file", json_args=json.dumps(args), tool_call_id="f1")
+            }
+            return
+        if results and results[0].tool_name == "send_file":
+            yield f"Here it is ({results[0].model_response_str()})."
+            return
         if "remember" in prompt and not results:
             args = {"note": "prefers window seats", "long_term": True}
             yield {0: DeltaToolCall(name="remember", json_args=json.dumps(args), tool_call_id="c1")}
@@ -194,7 +204,7 @@ def serve_chat(state_dir: Path, script: ScriptedChat) -> Iterator[str]:
         label="scripted",
         offline=False,
         instructions="test",
-        toolsets=[memory_toolset(MemoryBook(store, settings.agent_timezone))],
+        toolsets=[memory_toolset(MemoryBook(store, settings.agent_timezone)), send_file_toolset()],
     )
     app = create_app(settings, AppDeps(store=store, engine=engine))
     port = free_port()

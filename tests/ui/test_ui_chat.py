@@ -6,6 +6,7 @@ that stay in view. Screenshots at desktop and phone widths go to $UI_SCREENSHOTS
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import urllib.error
@@ -30,8 +31,13 @@ def script() -> ScriptedChat:
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory, script: ScriptedChat) -> Iterator[str]:
-    with serve_chat(tmp_path_factory.mktemp("chat") / "state", script) as base:
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chat") / "state"
+
+
+@pytest.fixture(scope="module")
+def url(state_dir: Path, script: ScriptedChat) -> Iterator[str]:
+    with serve_chat(state_dir, script) as base:
         yield base
 
 
@@ -330,7 +336,7 @@ PNG = bytes.fromhex(
 
 
 def test_an_image_from_the_picker_is_uploaded_shown_inline_and_seen_by_the_model(
-    page: Page, url: str, shots: Path
+    page: Page, url: str, shots: Path, state_dir: Path
 ) -> None:
     page.set_input_files(
         "#chat-file", files=[{"name": "dot.png", "mimeType": "image/png", "buffer": PNG}]
@@ -361,3 +367,91 @@ def test_an_image_from_the_picker_is_uploaded_shown_inline_and_seen_by_the_model
     )
     expect(page.locator("#toast")).to_contain_text("tool.png: attachment type not allowed")
     expect(page.locator("#chat-pending")).to_be_hidden()
+    # Expired (the retention sweep deleted the bytes): the turn still shows the file, as expired.
+    digest = hashlib.sha256(PNG).hexdigest()
+    for stored in (state_dir / "attachments").rglob(digest):
+        stored.unlink()
+    page.reload()
+    expect(page.locator(".msg.user .attachment-expired")).to_have_text("📎 dot.png (expired)")
+    expect(page.locator(".msg.user img.attachment-image")).to_have_count(0)
+
+
+# A voice note's first bytes: an Ogg page with an Opus head (the sniffer reads the content).
+OGG = b"OggS\x00\x02" + bytes(20) + b"\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00"
+
+
+def files_handle(page: Page, name: str, kind: str, body: bytes) -> Any:
+    """A DataTransfer holding one file, as a drag or a paste carries it."""
+    return page.evaluate_handle(
+        "([name, type, bytes]) => { const t = new DataTransfer();"
+        " t.items.add(new File([new Uint8Array(bytes)], name, { type })); return t; }",
+        [name, kind, list(body)],
+    )
+
+
+def test_a_dropped_file_is_uploaded_and_a_voice_note_shows_why_it_has_no_transcript(
+    page: Page, url: str
+) -> None:
+    transfer = files_handle(page, "notes.txt", "text/plain", b"packing list\n")
+    page.dispatch_event("#view-chat", "dragover", {"dataTransfer": transfer})
+    expect(page.locator("#view-chat")).to_have_class(re.compile(r"\bdropping\b"))
+    page.dispatch_event("#view-chat", "drop", {"dataTransfer": transfer})
+    expect(page.locator("#view-chat")).not_to_have_class(re.compile(r"\bdropping\b"))
+    expect(page.locator("#chat-pending .chip")).to_contain_text("notes.txt")
+    voice = files_handle(page, "voice.ogg", "audio/ogg", OGG)
+    page.dispatch_event("#view-chat", "drop", {"dataTransfer": voice})
+    expect(page.locator("#chat-pending .chip")).to_have_count(2)
+    send(page, "read these")
+    saved(page)
+    user = page.locator(".msg.user").last
+    expect(user.locator("a.attachment-file")).to_have_text("📎 notes.txt")
+    expect(user.locator(".attachment-audio audio")).to_have_count(1)
+    # No AI Gateway in this runtime: the reply's stored turn says why there is no transcript.
+    expect(user.locator(".transcript")).to_contain_text("Not transcribed: speech-to-text needs")
+    [turn] = turns(url, session_of(page))
+    assert [(a["name"], a["type"]) for a in turn["attachments"]] == [
+        ("notes.txt", "text/plain"),
+        ("voice.ogg", "audio/ogg"),
+    ]
+    page.reload()  # the stored turn shows the note again
+    expect(page.locator(".msg.user .transcript")).to_contain_text("AI_GATEWAY_BASE_URL")
+
+
+def test_a_pasted_screenshot_is_uploaded_with_the_message(page: Page, url: str) -> None:
+    png = PNG + b"pasted"  # bytes after IEND: another attachment, still a PNG
+    pasted = files_handle(page, "image.png", "image/png", png)
+    page.locator("#chat-input").evaluate(
+        "(input, data) => input.dispatchEvent("
+        "new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }))",
+        pasted,
+    )
+    expect(page.locator("#chat-pending .chip")).to_contain_text("image.png")
+    expect(page.locator("#chat-input")).to_have_value("")  # the file, not its name, was pasted
+    send(page, "what is in this picture?")
+    expect(saved(page).locator(".text")).to_have_text(f"I see a image/png of {len(png)} bytes.")
+    [turn] = turns(url, session_of(page))
+    assert [(a["name"], a["type"], a["size"]) for a in turn["attachments"]] == [
+        ("image.png", "image/png", len(png))
+    ]
+
+
+def test_a_file_the_agent_sends_back_is_shown_with_its_reply(
+    page: Page, url: str, state_dir: Path, shots: Path
+) -> None:
+    shot = state_dir / "workspace" / "screenshots" / "shot.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    shot.write_bytes(PNG)  # what the browser tool's screenshot stored
+    send(page, "send me the screenshot")
+    agent = saved(page)
+    expect(agent.locator(".text")).to_contain_text("Here it is (sent shot.png (image/png")
+    image = agent.locator("img.attachment-image")
+    expect(image).to_have_attribute("alt", "shot.png")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.msg.agent img.attachment-image');"
+        " return i && i.complete && i.naturalWidth === 1; }"
+    )
+    [turn] = turns(url, session_of(page))
+    assert [(f["name"], f["type"]) for f in turn["files"]] == [("shot.png", "image/png")]
+    page.reload()  # from the stored turn
+    expect(page.locator(".msg.agent img.attachment-image")).to_have_count(1)
+    snap(page, shots, "agent-sent-file")

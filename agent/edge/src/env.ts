@@ -9,6 +9,7 @@ import { EDGE_DEFAULTS, type Env } from "./generated/settings";
 export type { Env };
 
 export type Isolation = "shared" | "per-user";
+export type Engine = "native" | "openclaw";
 
 export interface AccessConfig {
   /** `https://<team>.cloudflareaccess.com`, no trailing slash: the JWT issuer. */
@@ -30,6 +31,8 @@ export interface EdgeConfig {
   edgeToken: string;
   coldStartTimeoutMs: number;
   local: LocalConfig | null;
+  /** The container's agent engine: decides which chat channels the edge may deliver. */
+  engine: Engine;
 }
 
 const TENANT_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -106,6 +109,10 @@ export function loadConfig(env: Env): EdgeConfig {
   if (!Number.isInteger(coldStartTimeoutMs) || coldStartTimeoutMs < 0 || coldStartTimeoutMs > 300_000) {
     throw new ConfigError("COLD_START_TIMEOUT_MS", `must be an integer between 0 and 300000, got ${JSON.stringify(rawTimeout)}`, "30000");
   }
+  const engine = present(env.AGENT_ENGINE) ?? "native";
+  if (engine !== "native" && engine !== "openclaw") {
+    throw new ConfigError("AGENT_ENGINE", `must be "native" or "openclaw", got ${JSON.stringify(engine)}`, "openclaw");
+  }
   const local = parseLocal(env);
   const access = local?.devIdentity !== undefined ? null : parseAccess(env);
   if (local === null && env.SANDBOX === undefined) {
@@ -115,7 +122,7 @@ export function loadConfig(env: Env): EdgeConfig {
   if (isolation === "per-user" && env.DIRECTORY === undefined) {
     throw new ConfigError("DIRECTORY", "binding is missing (per-user isolation needs it for cron fan-out)", "a durable_object_namespace binding to class Directory");
   }
-  return { tenant, isolation, access, edgeToken, coldStartTimeoutMs, local };
+  return { tenant, isolation, access, edgeToken, coldStartTimeoutMs, local, engine };
 }
 
 /** Sandbox (Durable Object) name: `tenant` when shared, `tenant:identity` per user. */

@@ -216,3 +216,75 @@ describe("webhook routing", () => {
     expect(h.sandboxes.size).toBe(0);
   });
 });
+
+describe("webhooks with AGENT_ENGINE=openclaw", () => {
+  const secret = "tg-secret-openclaw-0123";
+  const update = JSON.stringify({ update_id: 7001, message: { text: "hi openclaw" } });
+  const openclawEnv = (extra: Parameters<typeof baseEnv>[0] = {}) => freshEnv({ AGENT_ENGINE: "openclaw", TELEGRAM_WEBHOOK_SECRET: secret, ...extra });
+
+  it("forwards a verified Telegram delivery with the header OpenClaw checks again, the edge token and the internal credential", async () => {
+    const h = harness();
+    const env = openclawEnv();
+    const res = await h.fetch(post("telegram", update, { "x-telegram-bot-api-secret-token": secret }), env);
+    expect(res.status).toBe(200);
+    const seen = await json<{ url: string; body: string; headers: Record<string, string> }>(res);
+    expect(new URL(seen.url).pathname).toBe("/webhooks/telegram");
+    expect(seen.body).toBe(update);
+    expect(seen.headers["x-telegram-bot-api-secret-token"]).toBe(secret);
+    expect(seen.headers["x-agent-edge-token"]).toBe("edge-secret-for-tests");
+    expect(seen.headers["x-agent-internal"]).toMatch(/^[0-9a-f]{64}$/);
+    expect(seen.headers["x-agent-channel"]).toBe("telegram");
+  });
+
+  it("refuses a forged Telegram delivery without waking the sandbox", async () => {
+    const h = harness({ sandbox: () => new FakeSandbox("sleeping", echoOrigin) });
+    const res = await h.fetch(post("telegram", update, { "x-telegram-bot-api-secret-token": "tg-secret-openclaw-0124" }), openclawEnv());
+    expect(res.status).toBe(401);
+    expect(h.sandboxes.size).toBe(0);
+  });
+
+  it("refuses a replayed Telegram update", async () => {
+    const h = harness();
+    const env = openclawEnv();
+    const headers = { "x-telegram-bot-api-secret-token": secret };
+    expect((await h.fetch(post("telegram", update, headers), env)).status).toBe(200);
+    const again = await h.fetch(post("telegram", update, headers), env);
+    expect(again.status).toBe(401);
+    expect((await json<{ error: string }>(again)).error).toContain("replayed");
+    expect(h.sandboxes.get(env.TENANT ?? "")?.received).toHaveLength(1);
+  });
+
+  it("lets Telegram redeliver when OpenClaw did not durably take the update (5xx)", async () => {
+    let durable = false;
+    const sandbox = new FakeSandbox("ready", (request) => (durable ? echoOrigin(request) : new Response('{"error":"not durable"}', { status: 503 })));
+    const h = harness({ sandbox: () => sandbox });
+    const env = openclawEnv();
+    const headers = { "x-telegram-bot-api-secret-token": secret };
+    expect((await h.fetch(post("telegram", update, headers), env)).status).toBe(503);
+    durable = true;
+    expect((await h.fetch(post("telegram", update, headers), env)).status).toBe(200);
+    expect((await h.fetch(post("telegram", update, headers), env)).status).toBe(401);
+  });
+
+  it.each([
+    ["slack", { SLACK_SIGNING_SECRET: "s" }],
+    ["discord", { DISCORD_PUBLIC_KEY: "ab".repeat(32) }],
+    ["whatsapp", { WHATSAPP_APP_SECRET: "s", WHATSAPP_VERIFY_TOKEN: "v" }],
+  ])("refuses %s before verifying or waking anything: OpenClaw cannot take it by webhook", async (channel, keys) => {
+    const h = harness();
+    const res = await h.fetch(post(channel, "{}", {}), openclawEnv(keys));
+    expect(res.status).toBe(404);
+    const problem = await json<{ error: string; hint: string }>(res);
+    expect(problem.error).toBe(`webhook channel ${channel} is not served by the openclaw engine`);
+    expect(problem.hint).toContain("native engine");
+    expect(h.sandboxes.size).toBe(0);
+  });
+
+  it("names AGENT_ENGINE when its value is unknown", async () => {
+    const h = harness();
+    const res = await h.fetch(post("telegram", update, { "x-telegram-bot-api-secret-token": secret }), openclawEnv({ AGENT_ENGINE: "hermes" }));
+    expect(res.status).toBe(500);
+    expect(await res.text()).toContain("AGENT_ENGINE");
+    expect(h.sandboxes.size).toBe(0);
+  });
+});

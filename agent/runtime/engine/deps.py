@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
 
-from agent.runtime.attachments import Attachment
+from agent.runtime.attachments import Attachment, AttachmentInfo
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
 
@@ -30,5 +30,7 @@ class AgentDeps:
     job: str | None = None
     # The message's attachments, loaded and checked before the run (agent/runtime/attachments.py).
     attachments: tuple[Attachment, ...] = ()
+    # Files the agent sends back during the run (tools/send_file.py); the turn keeps them.
+    outgoing: list[AttachmentInfo] = field(default_factory=list)
     # The session's window, set by the native engine for its context manager (engine/context.py).
     session: SessionWindow | None = None

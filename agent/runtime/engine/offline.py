@@ -31,7 +31,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
-from agent.runtime.attachments import ATTACHMENT_HEADER
+from agent.runtime.attachments import ATTACHMENT_HEADER, TRANSCRIPT_PREFIX, UNTRANSCRIBED_PREFIX
 from agent.runtime.engine.context import SUMMARY_INSTRUCTIONS, extractive_summary
 from agent.runtime.engine.offline_intents import HELP, REMINDER_PREFIX, Call, Say, read_request
 from agent.runtime.sessions import now
@@ -62,6 +62,15 @@ def _last_prompt(messages: list[ModelMessage]) -> str:
     return first if isinstance(first, str) else "(non-text input)"
 
 
+def _what_text_said(text: str) -> str:
+    if text.startswith(TRANSCRIPT_PREFIX):
+        return f": a voice note; transcript: {text.removeprefix(TRANSCRIPT_PREFIX)!r}"
+    if text.startswith(UNTRANSCRIBED_PREFIX):
+        reason = text.removeprefix(UNTRANSCRIBED_PREFIX).split(". Tell the user", 1)[0]
+        return f": audio I could not transcribe: {reason}"
+    return f": {len(text)} characters of text" if text else ""
+
+
 def _received(messages: list[ModelMessage]) -> str | None:
     """What the last message attached, as the model got it: names, types, sizes, images seen."""
     part = _last_user_part(messages)
@@ -72,7 +81,7 @@ def _received(messages: list[ModelMessage]) -> str | None:
         if isinstance(item, str) and item.startswith(ATTACHMENT_HEADER):
             head, _, text = item.partition("\n")
             detail = head.removeprefix(ATTACHMENT_HEADER).rstrip("]")
-            lines.append(f"- {detail}" + (f": {len(text)} characters of text" if text else ""))
+            lines.append(f"- {detail}{_what_text_said(text)}")
         elif isinstance(item, BinaryContent) and item.is_image and lines:
             lines[-1] += ": an image I received (I cannot describe pictures)"
     if not lines:
@@ -221,6 +230,8 @@ def _report(result: ToolReturnPart, content: str, intent: Call) -> str:
             )
         case "cancel_job":
             return f"{OFFLINE_LABEL} Done: {content}."
+        case "send_file":
+            return f"{OFFLINE_LABEL} Here it is: {content}."
         case "open_page":
             return _page_report(content, "Opened {url} in the browser")
         case "fetch_url":

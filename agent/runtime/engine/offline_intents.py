@@ -25,7 +25,8 @@ HELP = (
     "- every day at 9 fetch https://example.com / every monday at 8:30 remind me to plan the week\n"
     "- list my jobs / cancel job <id> / cancel the reminder to stretch\n"
     "- fetch https://example.com\n"
-    "- open https://example.com in the browser"
+    "- open https://example.com in the browser\n"
+    "- send me MEMORY.md (or a screenshot's path): the file comes to this chat"
 )
 
 
@@ -123,13 +124,19 @@ _OPEN = _full(
 )
 
 
+_SEND = _full(
+    r"(?:please\s+)?(?:send|share|give)\s+(?:me\s+)?(?:the\s+)?(?:file\s+)?"
+    r"(?P<path>MEMORY\.md|memory/[A-Za-z0-9_-]+\.md|screenshots/[A-Za-z0-9_.-]+\.png)"
+)
+
+
 def read_request(prompt: str, local_now: datetime) -> Intent | None:
     """The tool call (or direct answer) for `prompt`, or None when it is not a known request."""
     text = SCHEDULED_PREFIX.sub("", prompt.strip())
     text = text.strip().rstrip(" .!?")
     if text.startswith(REMINDER_PREFIX):
         return Say(f"⏰ {text}")
-    for reader in (_memory, _schedule, _jobs, _web):
+    for reader in (_files, _memory, _schedule, _jobs, _web):
         intent = reader(text, local_now)
         if intent is not None:
             return intent
@@ -228,6 +235,12 @@ def _web(text: str, _now: datetime) -> Intent | None:
         return Call("open_page", {"url": _with_scheme(match["url"])})
     if match := _FETCH.fullmatch(text):
         return Call("fetch_url", {"url": _with_scheme(match["url"])})
+    return None
+
+
+def _files(text: str, _now: datetime) -> Intent | None:
+    if match := _SEND.fullmatch(text):
+        return Call("send_file", {"path": match["path"]})
     return None
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -35,6 +35,7 @@ from agent.runtime.errors import PreconditionFailed, RuntimeHostError, StoreErro
 from agent.runtime.jobs.book import JobBook
 from agent.runtime.jobs.model import Job, JobRun, fire_stamp, following_fire, next_cron_fire
 from agent.runtime.jobs.origin import reply_origin
+from agent.runtime.outbox import OutboxFile, outbox_files
 from agent.runtime.service import TurnRequest
 from agent.runtime.sessions import now
 from agent.runtime.store.base import StateStore
@@ -54,9 +55,15 @@ class Delivery(Protocol):
     """The outbox seam (`agent.runtime.outbox.Outbox`)."""
 
     async def send(
-        self, channel: str, conversation: str, text: str, *, idempotency_key: str
+        self,
+        channel: str,
+        conversation: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        files: Sequence[OutboxFile] = (),
     ) -> None:
-        """Store the message durably and deliver it (once per idempotency key)."""
+        """Store the message durably and deliver it (once per idempotency key), files after."""
         ...
 
 
@@ -140,14 +147,14 @@ class Scheduler:
             await self._finish(key, run, etag, "cancelled", "cancelled before it ran")
             return "skipped"
         try:
-            ok, result = await self._execute(job, fire_at, service)
+            ok, result, files = await self._execute(job, fire_at, service)
         except BudgetExhausted as budget:
             reason = f"skipped: {budget.error}"
             log.info("job %s: %s", job.id, reason)
             await self._finish(key, run, etag, "skipped", reason)
             await self._postpone(job.id, fire_at, budget.resets_at, reason)
             return "skipped"
-        delivered = await self._deliver(job, fire_at, result, ok, outbox)
+        delivered = await self._deliver(job, fire_at, result, ok, outbox, files)
         summary = result if ok else f"failed: {result}"
         if delivered is not None:
             summary = f"{summary} ({delivered})"
@@ -184,7 +191,9 @@ class Scheduler:
         log.warning("job %s: took over firing %s after its lease expired", job.id, key)
         return takeover, etag, True
 
-    async def _execute(self, job: Job, fire_at: datetime, service: ChatService) -> tuple[bool, str]:
+    async def _execute(
+        self, job: Job, fire_at: datetime, service: ChatService
+    ) -> tuple[bool, str, list[OutboxFile]]:
         firing = f"job-{job.id}-{fire_stamp(fire_at)}"
         request = TurnRequest(
             session_id=job.session_id,
@@ -200,15 +209,21 @@ class Scheduler:
                 with reply_origin(job.channel, job.conversation):
                     turn = await service.turn(request)
         except TimeoutError:
-            return False, f"timed out after {job.timeout_s:g} s"
+            return False, f"timed out after {job.timeout_s:g} s", []
         except BudgetExhausted:
             raise
         except RuntimeHostError as error:
-            return False, f"{type(error).__name__}: {error}"
-        return True, turn.reply
+            return False, f"{type(error).__name__}: {error}", []
+        return True, turn.reply, outbox_files(turn)  # files the agent sent (tools/send_file.py)
 
     async def _deliver(
-        self, job: Job, fire_at: datetime, result: str, ok: bool, outbox: Delivery | None
+        self,
+        job: Job,
+        fire_at: datetime,
+        result: str,
+        ok: bool,
+        outbox: Delivery | None,
+        files: Sequence[OutboxFile] = (),
     ) -> str | None:
         channel = "web" if job.channel in IN_SESSION_CHANNELS else job.channel
         text = result if ok else f"Scheduled job {job.id} ({job.prompt[:60]!r}) {result}."
@@ -223,6 +238,7 @@ class Scheduler:
                 job.conversation,
                 text,
                 idempotency_key=f"job:{job.id}:{fire_stamp(fire_at)}",
+                files=files,
             )
         except StoreError:
             raise

@@ -2,8 +2,9 @@
 
 `/healthz` and `/readyz` stay the runtime's own (ready = state restored and the gateway healthy at
 the protocol level; the edge's cold-start logic reads it); `/api/openclaw/...` is the pairing admin
-API and `/_agent/` our admin page for it (`/` is OpenClaw's own Control UI); every other path, HTTP
-or WebSocket, goes to the gateway behind the edge-token check.
+API and `/_agent/` our admin page for it (`/` is OpenClaw's own Control UI); `/webhooks/*` are the
+edge's verified channel deliveries (openclaw/channels.py); every other path, HTTP or WebSocket,
+goes to the gateway behind the edge-token check.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from starlette.routing import Mount, Route
 from agent.runtime.edge_auth import EdgeTokenMiddleware
 from agent.runtime.errors import RuntimeHostError, StoreError
 from agent.runtime.http import error_response, problem_response
-from agent.runtime.openclaw import admin, ui
+from agent.runtime.openclaw import admin, channels, ui
 from agent.runtime.openclaw.host import OpenClawHost
 from agent.runtime.openclaw.proxy import OpenClawProxy
 from agent.runtime.openclaw.supervisor import SupervisorPolicy
@@ -75,6 +76,7 @@ def create_openclaw_app(
             finally:
                 await state_store.close()
                 await proxy.aclose()
+                await telegram.aclose()
             log.info("OpenClaw runtime stopped; state flushed")
 
     async def readyz(request: Request) -> JSONResponse:
@@ -101,12 +103,14 @@ def create_openclaw_app(
         return problem_response(error)
 
     proxy = OpenClawProxy(settings.openclaw_gateway_port, gateway_ready)
+    telegram = channels.TelegramForwarder(settings)
     return Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *admin.routes,
             *ui.routes,
+            *channels.routes(telegram),
             Mount("/", app=proxy),
         ],
         middleware=[

@@ -12,6 +12,7 @@ What the rendered config guarantees:
   engine; OpenClaw sends one fixed header set, so session and channel read `openclaw`;
 - the browser profile points at our loopback CDP relay (Browser Rendering needs a header that
   OpenClaw profiles cannot send), or straight at a local Chromium;
+- Telegram in webhook mode behind the edge (agent/runtime/openclaw/channels.py);
 - no update checks, telemetry, mDNS, catalog refresh or idle heartbeat (token burn);
 - OpenClaw compacts its own sessions within the same token budget as the native engine
   (AGENT_CONTEXT_TOKENS, docs/sessions.md): the model's `contextWindow` is the budget, a quarter
@@ -27,6 +28,7 @@ from typing import Any
 
 from agent.runtime.ai_gateway import AI_GATEWAY_AUTH_HEADER, AI_GATEWAY_HELD_KEY, model_endpoint
 from agent.runtime.attribution import METADATA_HEADER, CallScope, header_value
+from agent.runtime.openclaw.channels import channel_env, telegram_config
 from agent.runtime.settings import RuntimeSettings
 
 TOKEN_ENV = "OPENCLAW_GATEWAY_TOKEN"  # noqa: S105 - an environment variable name
@@ -34,7 +36,6 @@ MODEL_KEY_ENV = "EDGEAGENT_MODEL_KEY"
 MODEL_AUTH_ENV = "EDGEAGENT_AIGW_AUTH"
 # A SecretRef like the auth header (headers.* take SecretRefs in the 2026.9.6 schema), not a secret.
 MODEL_METADATA_ENV = "EDGEAGENT_AIGW_METADATA"
-TELEGRAM_TOKEN_ENV = "TELEGRAM_BOT_TOKEN"  # noqa: S105 - an environment variable name
 PROVIDER_ID = "edgeagent"
 
 _API = {
@@ -146,24 +147,10 @@ def render_config(settings: RuntimeSettings, layout: OpenClawLayout) -> dict[str
             "defaultProfile": "edge",
             "profiles": {"edge": {"cdpUrl": layout.cdp_url, "attachOnly": True}},
         }
-    if settings.telegram_bot_token is not None:
-        config["channels"] = {"telegram": _telegram(settings)}
+    telegram = telegram_config(settings)
+    if telegram is not None:
+        config["channels"] = {"telegram": telegram}
     return config
-
-
-def _telegram(settings: RuntimeSettings) -> dict[str, Any]:
-    # Long polling: the gateway reaches api.telegram.org itself. Policy values our channel layer
-    # would reject fall back to OpenClaw's safe default (pairing) instead of stopping the gateway.
-    ids = [part.strip() for part in settings.telegram_allowlist.split(",") if part.strip()]
-    channel: dict[str, Any] = {"enabled": True, "botToken": _env_ref(TELEGRAM_TOKEN_ENV)}
-    policy = settings.telegram_dm_policy
-    if policy == "allowlist" and ids and all(i.isdigit() for i in ids):
-        channel.update(dmPolicy="allowlist", allowFrom=ids)
-    elif policy == "open":
-        channel.update(dmPolicy="open", allowFrom=["*"])
-    else:
-        channel["dmPolicy"] = "pairing"
-    return channel
 
 
 def openclaw_metadata(settings: RuntimeSettings) -> CallScope:
@@ -187,9 +174,7 @@ def openclaw_env(settings: RuntimeSettings, token: str) -> dict[str, str]:
         if AI_GATEWAY_AUTH_HEADER in headers:
             env[MODEL_AUTH_ENV] = headers[AI_GATEWAY_AUTH_HEADER]
             env[MODEL_METADATA_ENV] = header_value(openclaw_metadata(settings))
-    if settings.telegram_bot_token is not None:
-        env[TELEGRAM_TOKEN_ENV] = settings.telegram_bot_token.get_secret_value()
-    return env
+    return env | channel_env(settings)
 
 
 def write_config(settings: RuntimeSettings, layout: OpenClawLayout) -> Path:

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from agent.runtime.openclaw.cdp_relay import CdpRelay
+from agent.runtime.openclaw.channels import channel_warnings
 from agent.runtime.openclaw.config import OpenClawLayout, openclaw_env, write_config
 from agent.runtime.openclaw.supervisor import OpenClawSupervisor, SupervisorPolicy
 from agent.runtime.openclaw.sync import StateSync
@@ -83,6 +84,8 @@ class OpenClawHost:
             cdp_url = self.relay.url
         layout = OpenClawLayout(settings.openclaw_state_dir, self.port, cdp_url)
         config = write_config(settings, layout)
+        for warning in channel_warnings(settings):
+            log.warning("%s", warning)
         self.restored = True
         env = {
             "OPENCLAW_STATE_DIR": str(layout.state_dir),

@@ -36,6 +36,11 @@ SIDECARS = ("-wal", "-shm", "-journal")
 SKIP_TOP = frozenset({"cache", "tmp", "logs", "npm", "media"})  # caches, locks, reinstallable
 RENDERED = frozenset({"openclaw.json"})  # rendered from settings at every start
 MAX_PARALLEL = 8
+# A file's mtime is only as fine as the kernel's coarse clock (a few ms), and a rewritten SQLite WAL
+# keeps its size: a write landing in the same tick as our last read leaves the signature unchanged.
+# Like git's "racily clean" entries, a signature is trusted only once its newest mtime is this much
+# older than the moment it was taken; until then the file is read and compared by digest.
+SETTLED_NS = 2_000_000_000
 
 
 def persisted(rel: PurePosixPath) -> bool:
@@ -98,6 +103,11 @@ def _signature(path: Path) -> tuple[int, ...] | None:
         return (main.st_size, main.st_mtime_ns, wal.st_size, wal.st_mtime_ns)
     except OSError:
         return (main.st_size, main.st_mtime_ns)
+
+
+def _settled(signature: tuple[int, ...] | None, taken_ns: int) -> bool:
+    """Whether no write can hide behind this signature (its mtimes are older than the window)."""
+    return signature is not None and max(signature[1::2]) < taken_ns - SETTLED_NS
 
 
 class StateSync:
@@ -207,9 +217,11 @@ class StateSync:
             path = self._root.joinpath(*rel.parts)
             # Readers (our own snapshots too) make inotify report the WAL as modified without
             # writing it: an unchanged size and mtime of the file and its WAL means no new data.
+            taken_ns = time.time_ns()
             signature = _signature(path)
             if signature is not None and self._seen.get(str(rel)) == signature:
                 return False
+            settled = _settled(signature, taken_ns)
             body = await asyncio.to_thread(_read, path)
             key = PREFIX + str(rel)
             if body is None:
@@ -219,12 +231,12 @@ class StateSync:
                 return True
             digest = hashlib.sha256(body).hexdigest()
             if self._uploaded.get(str(rel)) == digest:
-                if signature is not None:
+                if settled and signature is not None:
                     self._seen[str(rel)] = signature
                 return False
             await self._store.put(key, body)
             self._uploaded[str(rel)] = digest
-            if signature is not None:
+            if settled and signature is not None:
                 self._seen[str(rel)] = signature
             self.uploads += 1
             return True

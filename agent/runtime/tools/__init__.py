@@ -18,6 +18,7 @@ from agent.runtime.tools.browser import BrowserConfig, BrowserSessions, BrowserT
 from agent.runtime.tools.mcp import McpTools, open_mcp
 from agent.runtime.tools.memory import MemoryBook, memory_toolset
 from agent.runtime.tools.schedule import schedule_toolset
+from agent.runtime.tools.send_file import send_file_toolset
 from agent.runtime.tools.web import Allowlist, WebFetcher, web_toolset
 
 __all__ = ["Tools", "open_tools"]
@@ -55,6 +56,7 @@ def open_tools(settings: RuntimeSettings, store: StateStore) -> Tools:
         memory_toolset(memory),
         schedule_toolset(jobs),
         web_toolset(web),
+        send_file_toolset(),
     ]
     browser: BrowserSessions | None = None
     if settings.browser_cdp_url is not None:

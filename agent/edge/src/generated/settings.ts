@@ -64,6 +64,14 @@ export interface Env {
   AGENT_ATTACHMENT_MAX_PER_MESSAGE?: string;
   /** characters of a PDF's or text file's text given to the model per attachment */
   AGENT_ATTACHMENT_TEXT_CHARS?: string;
+  /** days after an attachment was last sent before it is deleted (docs/retention.md) */
+  ATTACHMENT_RETENTION_DAYS?: string;
+  /** Workers AI speech-to-text model that transcribes audio attachments through AI Gateway (docs/attachments.md) */
+  AGENT_TRANSCRIPTION_MODEL?: string;
+  /** longest audio attachment transcribed, in seconds (read from WAV and Ogg headers) */
+  AGENT_TRANSCRIPTION_MAX_SECONDS?: string;
+  /** largest audio attachment transcribed, in bytes */
+  AGENT_TRANSCRIPTION_MAX_BYTES?: string;
   /** whether the chat model accepts image input; `false` makes the agent say it cannot see images */
   AGENT_MODEL_IMAGES?: string;
   /** `debug`, `info`, `warning` or `error` */
@@ -108,6 +116,12 @@ export interface Env {
   WHATSAPP_DM_POLICY?: string;
   /** comma-separated WhatsApp ids (phone numbers, digits only) always let in (required with `allowlist`) */
   WHATSAPP_ALLOWLIST?: string;
+  /** the agent's address on the stack's zone: Email Routing delivers it to the Worker, replies are sent from it */
+  EMAIL_ADDRESS?: string;
+  /** comma-separated sender addresses (lower-case) whose authenticated mail reaches the agent; all other mail is refused at the edge */
+  EMAIL_ALLOWLIST?: string;
+  /** where the runtime posts email replies; the Worker sends them with its send_email binding (docs/channels.md) */
+  EMAIL_RELAY_URL?: string;
   /** Browser Rendering CDP WebSocket URL; unset = no browser tools */
   BROWSER_CDP_URL?: string;
   /** bearer for the CDP endpoint */
@@ -126,6 +140,10 @@ export interface Env {
   OPENCLAW_GATEWAY_TOKEN?: string;
   /** `AGENT_ENGINE=openclaw`: public browser origins of the Control UI (comma-separated) */
   OPENCLAW_ALLOWED_ORIGINS?: string;
+  /** `AGENT_ENGINE=openclaw`: the agent's public origin; OpenClaw registers `<origin>/webhooks/telegram` with Telegram (webhook mode, no long polling) */
+  OPENCLAW_PUBLIC_URL?: string;
+  /** `AGENT_ENGINE=openclaw`: the Telegram webhook secret token, the same value the edge verifies */
+  OPENCLAW_TELEGRAM_WEBHOOK_SECRET?: string;
   /** local dev only: proxy to this origin instead of a container; infra refuses to deploy it */
   AGENT_ORIGIN?: string;
   /** local dev only: fixed identity instead of Access (only with `AGENT_ORIGIN`); never deployed */
@@ -156,6 +174,10 @@ export const PASSED_THROUGH = [
   "AGENT_ATTACHMENT_MAX_BYTES",
   "AGENT_ATTACHMENT_MAX_PER_MESSAGE",
   "AGENT_ATTACHMENT_TEXT_CHARS",
+  "ATTACHMENT_RETENTION_DAYS",
+  "AGENT_TRANSCRIPTION_MODEL",
+  "AGENT_TRANSCRIPTION_MAX_SECONDS",
+  "AGENT_TRANSCRIPTION_MAX_BYTES",
   "AGENT_MODEL_IMAGES",
   "AGENT_LOG_LEVEL",
   "CHANNEL_RECORD_RETENTION_DAYS",
@@ -173,6 +195,9 @@ export const PASSED_THROUGH = [
   "WHATSAPP_PHONE_NUMBER_ID",
   "WHATSAPP_DM_POLICY",
   "WHATSAPP_ALLOWLIST",
+  "EMAIL_ADDRESS",
+  "EMAIL_ALLOWLIST",
+  "EMAIL_RELAY_URL",
   "BROWSER_CDP_URL",
   "BROWSER_API_TOKEN",
   "WEB_FETCH_ALLOWLIST",
@@ -182,6 +207,8 @@ export const PASSED_THROUGH = [
   "AGENT_ADMIN_EMAILS",
   "OPENCLAW_GATEWAY_TOKEN",
   "OPENCLAW_ALLOWED_ORIGINS",
+  "OPENCLAW_PUBLIC_URL",
+  "OPENCLAW_TELEGRAM_WEBHOOK_SECRET",
 ] as const satisfies readonly (keyof Env)[];
 
 /** What the edge uses for an unset binding. */

@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from test_container_component import declare, run_under_mocks
 
 from infra.config import load_config
 from infra.errors import ConfigError
-from tests.infra.test_container_component import declare, run_under_mocks
 
 BASE = {
     "edgeagent:accountId": "0123456789abcdef0123456789abcdef",
@@ -57,6 +57,57 @@ def test_bad_openclaw_config_names_the_key(extra: dict[str, str], message: str) 
     with pytest.raises(ConfigError) as caught:
         load_config("acme-dev", {**BASE, **extra})
     assert message in str(caught.value)
+
+
+DISCORD: dict[str, str] = {
+    "edgeagent:discordBotToken": "v1:CIPHER-D",
+    "edgeagent:discordPublicKey": "ab" * 32,
+    "edgeagent:discordApplicationId": "123456789012345678",
+}
+SLACK: dict[str, str] = {
+    "edgeagent:slackBotToken": "v1:C-S",
+    "edgeagent:slackSigningSecret": "v1:C-SS",
+}
+WHATSAPP: dict[str, str] = {
+    "edgeagent:whatsappAccessToken": "v1:C-W",
+    "edgeagent:whatsappPhoneNumberId": "106540352242922",
+    "edgeagent:whatsappAppSecret": "v1:C-WA",
+    "edgeagent:whatsappVerifyToken": "v1:C-WV",
+}
+
+
+@pytest.mark.parametrize(
+    ("channel", "key", "why"),
+    [
+        (DISCORD, "discordBotToken", "its Discord plugin keeps a gateway WebSocket open"),
+        (SLACK, "slackBotToken", "its Slack plugin is not bundled with the pinned engine"),
+        (WHATSAPP, "whatsappAccessToken", "its WhatsApp is WhatsApp Web, a persistent socket"),
+    ],
+)
+def test_openclaw_refuses_channels_it_cannot_take_by_webhook(
+    channel: dict[str, str], key: str, why: str
+) -> None:
+    config = {**BASE, "edgeagent:instanceType": "standard-1", **channel}
+    with pytest.raises(ConfigError) as caught:
+        load_config("acme-dev", config, secret_keys=list(channel))
+    assert f"edgeagent:{key}: " in str(caught.value)
+    assert f"({why}, so the container could never sleep; docs/openclaw.md)" in str(caught.value)
+    assert "(example: edgeagent:agentEngine: native)" in str(caught.value)
+    native = {**BASE, "edgeagent:agentEngine": "native", **channel}
+    assert (
+        load_config("acme-dev", native, list(channel)).agent_engine == "native"
+    )  # the native engine takes it
+
+
+def test_openclaw_takes_telegram() -> None:
+    telegram = {
+        "edgeagent:telegramBotToken": "v1:C-T",
+        "edgeagent:telegramWebhookSecret": "v1:C-TW",
+    }
+    config = load_config(
+        "acme-dev", {**BASE, "edgeagent:instanceType": "standard-1", **telegram}, list(telegram)
+    )
+    assert config.telegram_webhook_secret is not None
 
 
 def test_native_engine_keeps_small_instances() -> None:
