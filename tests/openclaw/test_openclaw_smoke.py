@@ -313,7 +313,8 @@ def test_real_gateway_takes_slack_from_the_edge(
         )
         children.append(runtime)
         runtime.wait_ready(600)  # includes the offline plugin install
-        assert "Slack plugin installed" in runtime.tail()
+        log = runtime.log.read_text()
+        assert "Slack plugin installed" in log, runtime.tail()
 
         edge = {**EDGE, "X-Agent-Internal": internal_credential(EDGE_TOKEN)}
         edge["X-Agent-Channel"] = "slack"
@@ -341,6 +342,12 @@ def test_real_gateway_takes_slack_from_the_edge(
         texts = [str(m.get("text", "")) for m in slack.called("chat.postMessage")]
         assert any("reply from openai/gpt-5-mini" in text for text in texts), texts
         assert gateway.models_called(), "the turn went through the (fake) AI Gateway"
+
+        # Slack's URL check, signed like any event: OpenClaw's Bolt receiver echoes the challenge.
+        check = json.dumps({"type": "url_verification", "challenge": "c-smoke-1"}).encode()
+        echoed = httpx.post(url, content=check, headers={**edge, **slack_signed(check)}, timeout=30)
+        assert echoed.status_code == 200, echoed.text
+        assert echoed.json() == {"challenge": "c-smoke-1"}
 
         # OpenClaw checks the signature again behind the edge.
         forged_body = slack_dm_event("Ev0SMOKE002", "forged")
