@@ -148,3 +148,8 @@ def test_the_dockerfile_has_both_targets_and_native_is_the_default() -> None:
         'npm install --prefix /opt/openclaw --no-audit --no-fund "openclaw@${OPENCLAW_VERSION}"'
         in text
     )
+    # The Slack plugin is pinned with the engine: the same build argument, cached where the
+    # runtime installs it from offline.
+    assert 'plugins install "npm:@openclaw/slack@${OPENCLAW_VERSION}"' in text
+    assert "printf 'cache=/opt/openclaw-npm-cache\\n'" in text
+    assert "OPENCLAW_PLUGIN_NPM_CACHE=/opt/openclaw-npm-cache" in text
