@@ -809,7 +809,7 @@ SETTINGS: tuple[Setting, ...] = (
         set_by=_IMAGE,
         doc="npm cache holding the engine's pinned `@openclaw/slack`: the runtime installs it "
         "from there offline before the gateway starts",
-        example="/opt/openclaw/npm-cache",
+        example="/opt/openclaw-npm-cache",
         py=Py(annotation="Path | None", default="None"),
     ),
     Setting(

@@ -393,6 +393,6 @@ EXAMPLES: dict[str, str] = {
     "OPENCLAW_PUBLIC_URL": "https://agent.example.com",
     "OPENCLAW_TELEGRAM_WEBHOOK_SECRET": "a-long-random-string",
     "OPENCLAW_SLACK_SIGNING_SECRET": "<signing secret from the Slack app's Basic Information page>",
-    "OPENCLAW_PLUGIN_NPM_CACHE": "/opt/openclaw/npm-cache",
+    "OPENCLAW_PLUGIN_NPM_CACHE": "/opt/openclaw-npm-cache",
     "OPENCLAW_TELEGRAM_PORT": "18790",
 }
