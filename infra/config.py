@@ -21,6 +21,7 @@ from croniter import croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -140,6 +141,28 @@ _WHATSAPP_USER = re.compile(r"^[1-9][0-9]{6,14}$")
 WhatsAppUser = Annotated[
     str, _pattern(_WHATSAPP_USER, "a WhatsApp id: country code and number, digits only")
 ]
+# Email addresses are compared in one canonical form, lower-cased, here, at the edge and in the
+# runtime (docs/channels.md, "Email"); the agent's own address is kept to plain characters.
+_MAIL_LOCAL = re.compile(r"^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?$")
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+MailAddress = Annotated[
+    str, BeforeValidator(_lower), _pattern(_EMAIL, "an email address such as `me@example.com`")
+]
+
+
+def _agent_address(value: str) -> str:
+    local = value.split("@", 1)[0]
+    if not _MAIL_LOCAL.match(local):
+        raise ValueError("the part before @ must be letters, digits and . _ + - such as `agent`")
+    return value
+
+
+AgentAddress = Annotated[MailAddress, AfterValidator(_agent_address)]
 TimeoutS = Annotated[int, Field(ge=1, le=3600)]
 # Dollars with at most cents; AI Gateway spend limits are in US dollars
 # (https://developers.cloudflare.com/ai-gateway/features/spend-limits/).
@@ -250,6 +273,15 @@ class StackConfig(BaseModel):
         "sent or failed outbox messages (`outbox/messages/`) are deleted by the runtime; "
         "pending ones never are (docs/retention.md)",
         examples=[30],
+    )
+    attachment_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="days after an attachment (web chat or channel file, `attachments/`) was "
+        "last sent before the runtime deletes it; turns that showed it keep its name and show "
+        "it as expired (docs/retention.md)",
+        examples=[90],
     )
     # Access.
     access_team_domain: Annotated[str, AfterValidator(_team_domain)] = Field(
@@ -564,6 +596,18 @@ class StackConfig(BaseModel):
         description="WhatsApp ids (digits only) always let in (required with dmPolicy allowlist)",
         examples=[["15551234567"]],
     )
+    email_address: AgentAddress | None = Field(
+        default=None,
+        description="the agent's address on the stack's zone (needs hostname and zoneId); "
+        "Email Routing delivers it to the Worker",
+        examples=["agent@example.com"],
+    )
+    email_allowlist: list[MailAddress] = Field(
+        default_factory=list,
+        description="senders whose authenticated mail reaches the agent (required with "
+        "emailAddress; lower-cased)",
+        examples=[["me@example.com"]],
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -651,6 +695,13 @@ _CHANNELS: tuple[tuple[str, str, str], ...] = (
     ("discord", "Discord", "discord_bot_token"),
     ("whatsapp", "WhatsApp", "whatsapp_access_token"),
 )
+
+
+def configured_channels(config: StackConfig) -> list[str]:
+    """The chat channels this stack configures (each has a webhook path under /webhooks/)."""
+    enabled = [name for name, _title, key in _CHANNELS if getattr(config, key) is not None]
+    # The email channel's reply relay is POST /webhooks/email.
+    return [*enabled, "email"] if config.email_address is not None else enabled
 
 
 # Channels the pinned OpenClaw cannot take from the edge's verified webhooks (docs/openclaw.md):
@@ -752,7 +803,68 @@ def _cross_field_issues(present: set[str], data: Mapping[str, object]) -> list[C
                     issues.append(
                         ConfigIssue(key_of(name), f"is required with {others}", example_of(name))
                     )
-    return issues + _channel_issues(present, data) + _budget_issues(present, data)
+    return (
+        issues
+        + _channel_issues(present, data)
+        + _email_issues(present, data)
+        + _budget_issues(present, data)
+    )
+
+
+def _email_issues(present: set[str], data: Mapping[str, object]) -> list[ConfigIssue]:
+    """The agent's address must be on the stack's zone, and somebody must be allowed to write."""
+    if "email_address" not in present:
+        if "email_allowlist" in present:
+            return [
+                ConfigIssue(
+                    key_of("email_allowlist"),
+                    "applies only to the email channel, which is not configured "
+                    "(set emailAddress first)",
+                    example_of("email_address"),
+                )
+            ]
+        return []
+    issues: list[ConfigIssue] = []
+    if "email_allowlist" not in present:
+        issues.append(
+            ConfigIssue(
+                key_of("email_allowlist"),
+                "is required with emailAddress (else every message would be refused)",
+                example_of("email_allowlist"),
+            )
+        )
+    address = data.get("email_address")
+    hostname = data.get("hostname")
+    if "hostname" not in present or "zone_id" not in present or not isinstance(hostname, str):
+        issues.append(
+            ConfigIssue(
+                key_of("email_address"),
+                "needs the stack's zone: Email Routing works on a zone, so set hostname and "
+                "zoneId (workers.dev has none)",
+                example_of("hostname"),
+            )
+        )
+    elif isinstance(address, str) and "@" in address:
+        # The stack knows its zone through the hostname: the address's domain must be the
+        # hostname or one of its parents (`agent@example.com` for `agent.example.com`).
+        domain = address.rsplit("@", 1)[1].strip().lower()
+        parents = _parent_domains(hostname.lower())
+        if domain not in parents:
+            issues.append(
+                ConfigIssue(
+                    key_of("email_address"),
+                    f"is on {domain!r}, not on the stack's zone (hostname {hostname!r}): use an "
+                    f"address at one of {', '.join(parents)}",
+                    f"{key_of('email_address')}: agent@{parents[-1]}",
+                )
+            )
+    return issues
+
+
+def _parent_domains(hostname: str) -> list[str]:
+    """`agent.example.com` -> [`agent.example.com`, `example.com`] (at least two labels)."""
+    labels = hostname.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
 
 
 def _budget_issues(present: set[str], data: Mapping[str, object]) -> list[ConfigIssue]:

@@ -92,6 +92,7 @@ class DeployPermission:
 
 ACCOUNT = "account"
 AGENT_ZONE = "the agent's zone, only with `hostname`"
+EMAIL_ZONE = "the agent's zone, only with `emailAddress`"
 
 DEPLOY_PERMISSIONS: tuple[DeployPermission, ...] = (
     DeployPermission(
@@ -120,6 +121,10 @@ DEPLOY_PERMISSIONS: tuple[DeployPermission, ...] = (
         "the sandbox container application and the registry push credentials",
     ),
     DeployPermission("Workers Routes: Edit", AGENT_ZONE, "the custom domain"),
+    # The Email Routing API's accepted permissions (pulumi-cloudflare EmailRoutingRule and
+    # EmailRoutingDns: "Email Routing Rules Write", "Zone Settings Write").
+    DeployPermission("Email Routing Rules: Edit", EMAIL_ZONE, "the rule routing the address"),
+    DeployPermission("Zone Settings: Edit", EMAIL_ZONE, "turning Email Routing on (its DNS)"),
 )
 
 

@@ -456,6 +456,14 @@ SETTINGS: tuple[Setting, ...] = (
         py=Py(annotation="Annotated[int, Field(ge=100, le=1_000_000)]", default="20_000"),
     ),
     Setting(
+        name="ATTACHMENT_RETENTION_DAYS",
+        reach="container",
+        config="attachmentRetentionDays",
+        doc="days after an attachment was last sent before it is deleted (docs/retention.md)",
+        example="90",
+        py=Py(annotation="Annotated[int, Field(ge=1, le=3650)]", default="90"),
+    ),
+    Setting(
         name="AGENT_TRANSCRIPTION_MODEL",
         reach="container",
         config="agentTranscriptionModel",
@@ -641,6 +649,34 @@ SETTINGS: tuple[Setting, ...] = (
         doc="the Graph API the WhatsApp access token is sent to",
         example="https://graph.facebook.com/v21.0",
         py=Py(annotation="str", default=repr("https://graph.facebook.com/v21.0")),
+    ),
+    # Email (Email Routing -> the Worker's `email` handler; docs/channels.md).
+    Setting(
+        name="EMAIL_ADDRESS",
+        reach="container",
+        config="emailAddress",
+        doc="the agent's address on the stack's zone: Email Routing delivers it to the Worker, "
+        "replies are sent from it",
+        example="agent@example.com",
+        py=Py(annotation="str | None", default="None"),
+    ),
+    Setting(
+        name="EMAIL_ALLOWLIST",
+        reach="container",
+        config="emailAllowlist",
+        doc="comma-separated sender addresses (lower-case) whose authenticated mail reaches the "
+        "agent; all other mail is refused at the edge",
+        example="me@example.com,you@example.org",
+        py=Py(annotation="str", default='""', shown="empty"),
+    ),
+    Setting(
+        name="EMAIL_RELAY_URL",
+        reach="container",
+        provided="the agent's public URL + /webhooks/email, when emailAddress is set",
+        doc="where the runtime posts email replies; the Worker sends them with its send_email "
+        "binding (docs/channels.md)",
+        example="https://agent.example.com/webhooks/email",
+        py=Py(annotation="str | None", default="None"),
     ),
     # Tools.
     Setting(

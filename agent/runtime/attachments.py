@@ -1,13 +1,16 @@
-"""Attachments: files a user uploads to the chat, stored content-addressed and shown to the model.
+"""Attachments: files sent to the agent (web chat uploads, channel files), stored content-addressed
+and shown to the model.
 
 An upload (POST /api/attachments) is read as a stream with a size cap, its type is sniffed from
 its first bytes (the name and the Content-Type header are not trusted), and it is stored once
 under `attachments/<owner>/<sha256>` with a small `.json` description next to it, both by
-conditional create: the same bytes uploaded twice are one object. `<owner>` is a hash of the
+conditional create: the same bytes uploaded twice are one object (only the description's
+`used_on` day is rewritten, for expiry). `<owner>` is a hash of the
 verified identity, so in a shared sandbox one user can neither read nor reference another's
 files. A chat message names attachment ids; the turn keeps their descriptions, and the model
 receives images as pydantic-ai `BinaryContent` (when it accepts images) and PDFs and text files as
-text, within AGENT_ATTACHMENT_TEXT_CHARS (docs/attachments.md).
+text, within AGENT_ATTACHMENT_TEXT_CHARS (docs/attachments.md). Each save also indexes the file
+for expiry (agent/runtime/attachment_retention.py).
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_ai.messages import BinaryContent, UserContent
 
 from agent.runtime.errors import PreconditionFailed, RequestError
+from agent.runtime.retention import ATTACHMENTS_DONE_PREFIX
 from agent.runtime.store.base import StateStore
 
 PREFIX = "attachments/"
@@ -35,6 +41,7 @@ ATTACHMENT_ID = re.compile(r"^[0-9a-f]{64}$")
 ATTACHMENT_HEADER = "[attachment "
 TRANSCRIPT_PREFIX = "Transcript: "
 UNTRANSCRIBED_PREFIX = "Not transcribed: "
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_NAME_CHARS = 200
 _SNIFF_TEXT_BYTES = 4096
 
@@ -161,8 +168,15 @@ async def read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     return bytes(body)
 
 
-async def save(store: StateStore, user: str, name: str | None, body: bytes) -> AttachmentInfo:
-    """Check and store one upload (idempotent: the same bytes give the same id)."""
+async def save(
+    store: StateStore, user: str, name: str | None, body: bytes, *, at: datetime | None = None
+) -> AttachmentInfo:
+    """Check and store one upload (idempotent: the same bytes give the same id).
+
+    Each save also records the day for expiry (ATTACHMENT_RETENTION_DAYS,
+    agent/runtime/attachment_retention.py): an attachment expires that many days after it was
+    last stored, so sending the same file again keeps it.
+    """
     if not body:
         raise RequestError(422, "empty attachment", "send the file's bytes as the request body")
     kind = sniff(body)
@@ -177,17 +191,58 @@ async def save(store: StateStore, user: str, name: str | None, body: bytes) -> A
     digest = hashlib.sha256(body).hexdigest()
     info = AttachmentInfo(id=digest, name=clean_name(name), type=kind, size=len(body))
     key, meta_key = _keys(user, digest)
-    # Content first, then its description: a description never names missing bytes.
-    description = info.model_dump_json(exclude_none=True).encode()
-    for object_key, data in ((key, body), (meta_key, description)):
-        # Already stored is fine: content-addressed, so the bytes are the same.
-        with contextlib.suppress(PreconditionFailed):
-            await store.put(object_key, data, if_none_match=True)
+    day = (at or datetime.now(UTC)).date().isoformat()
+    # Content, then its expiry entry, then its description: a description never names missing
+    # bytes, and nothing stored lacks an expiry entry. Already stored is fine: content-addressed.
+    with contextlib.suppress(PreconditionFailed):
+        await store.put(key, body, if_none_match=True)
+    await store.put(f"{ATTACHMENTS_DONE_PREFIX}{day}/{meta_key}", b"")
+    with contextlib.suppress(PreconditionFailed):
+        await store.put(meta_key, _description(info, day), if_none_match=True)
     stored = await store.get(meta_key)
-    return AttachmentInfo.model_validate_json(stored.body) if stored else info
+    if stored is None:
+        return info
+    current = AttachmentInfo.model_validate_json(stored.body)
+    last = _used_on(stored.body)
+    if last != day:  # stored before: keep it from today, and move its expiry entry here
+        await store.put(meta_key, _description(current, day))
+        if last is not None:
+            await store.delete(f"{ATTACHMENTS_DONE_PREFIX}{last}/{meta_key}")
+    return current
 
 
-def _unknown(attachment_id: str) -> RequestError:
+def _description(info: AttachmentInfo, used_on: str) -> bytes:
+    return json.dumps(
+        {**info.model_dump(mode="json", exclude_none=True), "used_on": used_on}
+    ).encode()
+
+
+def _used_on(meta: bytes) -> str | None:
+    """The day (YYYY-MM-DD) an attachment was last stored, from its description."""
+    try:
+        value = json.loads(meta).get("used_on")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and _DAY.match(value) else None
+
+
+async def last_stored(store: StateStore, meta_key: str) -> str | None:
+    """The day an attachment's description says it was last stored (None: gone or unknown)."""
+    stored = await store.get(meta_key)
+    return None if stored is None else _used_on(stored.body)
+
+
+async def expired(store: StateStore, user: str, attachment_id: str) -> bool:
+    """Whether a turn's attachment is gone (expired by retention, or deleted)."""
+    if not ATTACHMENT_ID.match(attachment_id):
+        return True
+    key, _ = _keys(user, attachment_id)
+    # A one-key listing instead of reading the bytes (`<sha>` sorts before `<sha>.json`).
+    found = await store.list(key, max_keys=1)
+    return not found or found[0].key != key
+
+
+def not_found(attachment_id: str) -> RequestError:
     return RequestError(
         404,
         f"attachment not found: {attachment_id[:64]}",
@@ -203,11 +258,11 @@ async def load(store: StateStore, user: str, attachment_id: str) -> Attachment:
 async def load_owned(store: StateStore, owner: str, attachment_id: str) -> Attachment:
     """An attachment by its owner's key segment (the outbox keeps that, not the identity)."""
     if not ATTACHMENT_ID.match(attachment_id) or not re.fullmatch(r"[0-9a-f]{32}", owner):
-        raise _unknown(attachment_id)
+        raise not_found(attachment_id)
     key, meta_key = _owned_keys(owner, attachment_id)
     meta, body = await store.get(meta_key), await store.get(key)
     if meta is None or body is None:
-        raise _unknown(attachment_id)
+        raise not_found(attachment_id)
     return Attachment(AttachmentInfo.model_validate_json(meta.body), body.body)
 
 
@@ -264,7 +319,8 @@ def user_content(
     """The user prompt for the model: the text, then each attachment as a part it can read."""
     if not attachments:
         return prompt
-    parts: list[UserContent] = [prompt]
+    # Providers refuse an empty text part; a channel message may be only a file.
+    parts: list[UserContent] = [prompt or "(the user sent only the attachments below)"]
     for attachment in attachments:
         info = attachment.info
         if info.is_audio:

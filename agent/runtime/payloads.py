@@ -128,6 +128,12 @@ class ChatReply(BaseModel):
         )
 
 
+class AttachmentView(AttachmentInfo):
+    """An attachment as a stored turn shows it; `expired` once retention deleted the file."""
+
+    expired: bool = False
+
+
 class TurnView(BaseModel):
     """A stored turn as the API shows it (without the engine's raw messages)."""
 
@@ -140,7 +146,7 @@ class TurnView(BaseModel):
     reply: str
     model: str
     tools: list[ToolView] = Field(default_factory=list)
-    attachments: list[AttachmentInfo] = Field(default_factory=list)
+    attachments: list[AttachmentView] = Field(default_factory=list)
     files: list[AttachmentInfo] = Field(default_factory=list)  # sent back by the agent
 
     @classmethod
@@ -167,3 +173,7 @@ class WebhookEnvelope(BaseModel):
     request_id: str
     received_at: datetime
     payload: dict[str, Any]
+    # The message's files, stored before this record was (agent/runtime/channels/files.py), and
+    # the ones refused (too large, unreadable type...), told to the sender instead of a turn.
+    attachments: list[AttachmentInfo] = Field(default_factory=list)
+    refused: list[str] = Field(default_factory=list)

@@ -21,28 +21,35 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from agent.runtime.sessions import now
 from agent.runtime.store.base import StateStore
 
 log = logging.getLogger("agent.runtime.retention")
 
 DONE_PREFIX = "done/"
+# Attachments have their own index and retention (agent/runtime/attachment_retention.py).
+ATTACHMENTS_DONE_PREFIX = "done-attachments/"
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # True when the record under this key is finished (or gone) and may be deleted.
 Guard = Callable[[str], Awaitable[bool]]
 
 
-def done_key(record_key: str, finished_at: datetime) -> str:
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def done_key(record_key: str, finished_at: datetime, index: str = DONE_PREFIX) -> str:
     """The index entry saying `record_key` finished at `finished_at`."""
-    return f"{DONE_PREFIX}{finished_at.date().isoformat()}/{record_key}"
+    return f"{index}{finished_at.date().isoformat()}/{record_key}"
 
 
-async def mark_done(store: StateStore, record_key: str, finished_at: datetime) -> None:
+async def mark_done(
+    store: StateStore, record_key: str, finished_at: datetime, index: str = DONE_PREFIX
+) -> None:
     """Index a finished record for expiry (idempotent: a repeat rewrites the same empty entry)."""
-    await store.put(done_key(record_key, finished_at), b"")
+    await store.put(done_key(record_key, finished_at, index), b"")
 
 
 @dataclass
@@ -63,15 +70,21 @@ class Retention:
         days: int,
         batch: int = 100,
         interval: timedelta = timedelta(hours=1),
-        clock: Callable[[], datetime] = now,
+        clock: Callable[[], datetime] = _utcnow,
+        index: str = DONE_PREFIX,
     ) -> None:
         self._store = store
+        self._index = index
         self.days = days
         self._batch = batch
         self._interval = interval
         self._clock = clock
         self._guards: dict[str, Guard] = {}
         self._last_sweep: datetime | None = None
+
+    def cutoff(self) -> str:
+        """The first day (YYYY-MM-DD) whose entries are kept: entries before it are due."""
+        return (self._clock() - timedelta(days=self.days)).date().isoformat()
 
     def guard(self, key_prefix: str, is_finished: Guard) -> None:
         """Records under `key_prefix` expire only when `is_finished(key)` says so."""
@@ -88,11 +101,11 @@ class Retention:
 
     async def sweep(self) -> SweepReport:
         """Delete up to `batch` finished records older than the retention."""
-        cutoff = (self._clock() - timedelta(days=self.days)).date().isoformat()
+        cutoff = self.cutoff()
         report = SweepReport()
         examined = 0
-        for info in await self._store.list(DONE_PREFIX):
-            day, _, record_key = info.key.removeprefix(DONE_PREFIX).partition("/")
+        for info in await self._store.list(self._index):
+            day, _, record_key = info.key.removeprefix(self._index).partition("/")
             if not _DAY.match(day) or not record_key:
                 continue
             if day >= cutoff or examined >= self._batch:

@@ -21,15 +21,18 @@ from infra.components.ai_gateway import AiGateway, AiGatewayArgs, SpendLimits
 from infra.components.base import EdgeAgentComponent
 from infra.components.browser import Browser, BrowserArgs
 from infra.components.container import Container, ContainerArgs
+from infra.components.email import EmailArgs, EmailRouting
 from infra.components.storage import Storage, StorageArgs
-from infra.components.worker import EdgeWorker, WorkerArgs
-from infra.config import StackConfig
+from infra.components.worker import EdgeWorker, SendEmail, WorkerArgs
+from infra.config import StackConfig, configured_channels
 from infra.cost import estimate_monthly_cost
 from infra.edge_bundle import EdgeBundle
 from infra.paths import REPO_ROOT
 
 # The Durable Object class the container backs (docs/contract.md).
 SANDBOX_CLASS = "Sandbox"
+# The Worker's send_email binding the email channel replies through (agent/edge/src/email.ts).
+SEND_EMAIL_BINDING = "EMAIL"
 # The AI Gateway dynamic route carrying edgeagent:modelFallbacks (AGENT_MODEL_ROUTE).
 MODEL_ROUTE = "agent"
 
@@ -59,10 +62,16 @@ def container_monthly_usd(config: StackConfig) -> str:
 
 
 def has_channels(config: StackConfig) -> bool:
-    """Whether any chat channel (and so a signature-checked webhook) is configured."""
-    return any(
-        value is not None
-        for value in (config.telegram_bot_token, config.slack_bot_token, config.discord_bot_token)
+    """Whether any chat channel (and so a webhook path the Worker checks itself) is configured."""
+    return bool(configured_channels(config))
+
+
+def send_email_binding(config: StackConfig) -> SendEmail | None:
+    """The reply binding of the email channel: from its address, to its allowlist only."""
+    if config.email_address is None:
+        return None
+    return SendEmail(
+        name=SEND_EMAIL_BINDING, sender=config.email_address, recipients=config.email_allowlist
     )
 
 
@@ -195,6 +204,9 @@ class EdgeAgentStack(EdgeAgentComponent):
             if cfg.slack_signing_secret is not None:
                 secret = cfg.slack_signing_secret.get_secret_value()
                 provided["OPENCLAW_SLACK_SIGNING_SECRET"] = pulumi.Output.secret(secret)
+        if cfg.email_address is not None:
+            # Email replies go back through the Worker (agent/edge/src/email_reply.ts).
+            provided["EMAIL_RELAY_URL"] = f"https://{hostname}/webhooks/email"
         if cfg.model_fallbacks:
             provided["AGENT_MODEL_ROUTE"] = MODEL_ROUTE  # the route the gateway falls back by
         declared = worker_bindings(cfg, provided)
@@ -213,9 +225,23 @@ class EdgeAgentStack(EdgeAgentComponent):
                 # Makes the sandbox namespace container-enabled; the application is below.
                 containers=[SANDBOX_CLASS],
                 plain_vars_for_worker=access_for,
+                send_email=send_email_binding(cfg),
             ),
             child,
         )
+        self.email: EmailRouting | None = None
+        if cfg.email_address is not None:
+            assert cfg.zone_id is not None  # checked with the config (infra/config.py)
+            self.email = EmailRouting(
+                f"{name}-email",
+                EmailArgs(
+                    zone_id=cfg.zone_id,
+                    address=cfg.email_address,
+                    script_name=self.worker.script_name,
+                    after=[self.worker.deployment],
+                ),
+                child,
+            )
         # After the Worker (its deployed version creates the namespace), as `wrangler deploy`.
         self.container = Container(
             f"{name}-container",

@@ -33,6 +33,21 @@ from infra.edge_bundle import EdgeBundle
 from infra.errors import BuildError
 from infra.paths import program_relative
 
+
+@dataclass(frozen=True, kw_only=True)
+class SendEmail:
+    """A `send_email` binding: mail only from `sender`, only to `recipients`.
+
+    Both restrictions are the binding's own (allowed_sender_addresses,
+    allowed_destination_addresses: https://developers.cloudflare.com/email-service/configuration/send-bindings/),
+    so even code running in the Worker cannot mail anyone else.
+    """
+
+    name: str
+    sender: str
+    recipients: Sequence[str]
+
+
 WorkerIdVars = Callable[[pulumi.Output[str]], Mapping[str, pulumi.Input[str]]]
 # Bindings that exist only for `wrangler dev`; deploying one would bypass the container/auth.
 LOCAL_ONLY_BINDINGS = local_only()
@@ -54,11 +69,18 @@ class WorkerArgs:
     # Plain bindings that need the Worker's id (Access's AUD: its application protects the
     # Worker by id), called once the Worker is declared.
     plain_vars_for_worker: WorkerIdVars | None = None
+    # The email channel's reply binding (infra/components/email.py routes mail in).
+    send_email: SendEmail | None = None
 
 
 def binding_name(class_name: str) -> str:
     """Binding of a Durable Object class: its UPPER_SNAKE name (`Sandbox` -> `SANDBOX`)."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", class_name).upper()
+
+
+# "Environment variables: 128/Worker" on Workers Paid (which Containers require), text and secret
+# bindings counted together: https://developers.cloudflare.com/workers/platform/limits/#environment-variables
+MAX_ENVIRONMENT_VARIABLES = 128
 
 
 def bindings(
@@ -75,6 +97,13 @@ def bindings(
     overlap = set(plain_vars) & set(args.secrets)
     if overlap:
         raise ValueError(f"bindings {sorted(overlap)} are declared both plain and secret")
+    variables = len(plain_vars) + len(args.secrets)
+    if variables > MAX_ENVIRONMENT_VARIABLES:
+        raise ValueError(
+            f"the Worker would have {variables} environment variables (text and secret); "
+            f"Cloudflare allows {MAX_ENVIRONMENT_VARIABLES} per Worker on Workers Paid: leave out "
+            "settings that keep their default value"
+        )
     result: list[cloudflare.WorkerVersionBindingArgsDict] = [
         {"name": binding_name(cls), "type": "durable_object_namespace", "class_name": cls}
         for cls in args.bundle.manifest.durable_object_classes
@@ -87,6 +116,15 @@ def bindings(
         {"name": name, "type": "secret_text", "text": pulumi.Output.secret(args.secrets[name])}
         for name in sorted(args.secrets)
     ]
+    if args.send_email is not None:
+        result.append(
+            {
+                "name": args.send_email.name,
+                "type": "send_email",
+                "allowed_sender_addresses": [args.send_email.sender],
+                "allowed_destination_addresses": sorted(args.send_email.recipients),
+            }
+        )
     return result
 
 
@@ -249,4 +287,5 @@ class EdgeWorker(EdgeAgentComponent):
             )
         self.script_name = worker.name
         self.version_id = version.id
+        self.deployment = deployment
         self.register_outputs({"script_name": self.script_name, "version_id": self.version_id})

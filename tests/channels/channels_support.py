@@ -1,5 +1,9 @@
 """Fake Telegram, Slack and Discord APIs on one loopback port, with scriptable failures.
 
+Files sent with messages are served too (Telegram getFile and file links, Slack private file
+URLs, Discord's CDN): `fakes.files[ref]` holds their bytes, `fakes.fetched` counts downloads,
+`fakes.fail_downloads` answers the next downloads with an error status.
+
 File uploads (the agent sending a file back) are accepted in each platform's documented shape and
 recorded in `uploads` with the bytes, name and type that arrived: Telegram sendPhoto/sendDocument
 multipart, Slack's getUploadURLExternal → upload URL → completeUploadExternal, Discord multipart
@@ -20,7 +24,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from suite_support import EDGE_TOKEN, HANG_S, serve_app
 
@@ -78,6 +82,10 @@ class FakePlatforms:
         self._failures: dict[str, list[Failure]] = {"telegram": [], "slack": [], "discord": []}
         self._lock = threading.Lock()
         self.url = ""
+        self.files: dict[str, bytes] = {}
+        self.fetched: list[str] = []
+        self.fail_downloads: list[int] = []
+        self.seen_authorization: list[str] = []
 
     def fail(self, platform: str, failure: Failure, times: int = 1) -> None:
         """Answer the next `times` sends on `platform` with this failure."""
@@ -124,6 +132,17 @@ class FakePlatforms:
         if method == "setWebhook":
             self.webhooks.append(body)
             return JSONResponse({"ok": True, "result": True})
+        if method == "getFile":  # https://core.telegram.org/bots/api#getfile
+            data = self.files.get(str(body.get("file_id")))
+            if data is None:
+                return JSONResponse(
+                    {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"},
+                    400,
+                )
+            result = {"file_id": body["file_id"], "file_size": len(data)}
+            return JSONResponse(
+                {"ok": True, "result": {**result, "file_path": f"f/{body['file_id']}"}}
+            )
         if method != "sendMessage":
             return JSONResponse({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
         failure = self._next_failure("telegram")
@@ -287,9 +306,40 @@ class FakePlatforms:
         self.commands.append(await request.json())
         return JSONResponse(self.commands[-1])
 
+    def _serve_file(self, ref: str) -> Response:
+        with self._lock:
+            self.fetched.append(ref)
+            status = self.fail_downloads.pop(0) if self.fail_downloads else None
+        if status is not None:
+            return Response(b"unavailable", status)
+        data = self.files.get(ref)
+        if data is None:
+            return Response(b"not found", 404)
+        return Response(data, media_type="application/octet-stream")
+
+    async def telegram_file(self, request: Request) -> Response:
+        if request.path_params["token"] != TG_TOKEN:
+            return Response(b"unauthorized", 401)
+        return self._serve_file(request.path_params["path"].removeprefix("f/"))
+
+    async def slack_file(self, request: Request) -> Response:
+        self.seen_authorization.append(request.headers.get("authorization", ""))
+        missing_scope = request.path_params["name"].startswith("noscope")
+        if request.headers.get("authorization") != f"Bearer {SLACK_TOKEN}" or missing_scope:
+            # What Slack does without the files:read scope: its sign-in page, status 200.
+            return Response(b"<html>sign in</html>", media_type="text/html")
+        return self._serve_file(request.path_params["name"])
+
+    async def discord_cdn(self, request: Request) -> Response:
+        self.seen_authorization.append(request.headers.get("authorization", ""))
+        return self._serve_file(request.path_params["name"])
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
+                Route("/file/bot{token}/{path:path}", self.telegram_file, methods=["GET"]),
+                Route("/slack/files/{name}", self.slack_file, methods=["GET"]),
+                Route("/discord/cdn/{name}", self.discord_cdn, methods=["GET"]),
                 Route("/bot{token}/{method}", self.telegram, methods=["POST"]),
                 Route("/slack/api/chat.postMessage", self.slack, methods=["POST"]),
                 Route(
@@ -363,9 +413,23 @@ def serve_fakes() -> Iterator[FakePlatforms]:
 
 
 def telegram_update(
-    update_id: int, text: str, user: int = 4242, chat: int | None = None
+    update_id: int,
+    text: str,
+    user: int = 4242,
+    chat: int | None = None,
+    *,
+    media: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A message update; with `media` (e.g. {"voice": {...}}) the text becomes its caption."""
     chat_id = user if chat is None else chat
+    if media is not None:
+        update = telegram_update(update_id, text, user, chat)
+        message = update["message"]
+        caption = message.pop("text")
+        message.update(media)
+        if caption:
+            message["caption"] = caption
+        return update
     return {
         "update_id": update_id,
         "message": {
@@ -421,6 +485,54 @@ def discord_command(
     }
 
 
+def slack_file_event(event_id: str, text: str, fakes: FakePlatforms, *names: str) -> dict[str, Any]:
+    """A DM with files (subtype file_share, https://api.slack.com/events/message/file_share)."""
+    payload = slack_event(event_id, text)
+    payload["event"]["subtype"] = "file_share"
+    payload["event"]["files"] = [
+        {
+            "id": f"F{index}",
+            "name": name,
+            "size": len(fakes.files.get(name, b"")),
+            "url_private_download": f"{fakes.url}/slack/files/{name}",
+        }
+        for index, name in enumerate(names)
+    ]
+    return payload
+
+
+def discord_file_command(
+    interaction_id: str,
+    text: str,
+    fakes: FakePlatforms,
+    name: str,
+    token: str = "tok-F",  # noqa: S107 - a fake interaction token
+) -> dict[str, Any]:
+    """/ask with an attachment option (type 11) and its resolved attachment object."""
+    payload = discord_command(interaction_id, text, token=token)
+    options = payload["data"]["options"] if text else []
+    options.append({"name": "file", "type": 11, "value": "77"})
+    payload["data"]["options"] = options
+    payload["data"]["resolved"] = {
+        "attachments": {
+            "77": {
+                "id": "77",
+                "filename": name,
+                "size": len(fakes.files.get(name, b"")),
+                "url": f"{fakes.url}/discord/cdn/{name}",
+                "content_type": "application/octet-stream",
+            }
+        }
+    }
+    return payload
+
+
+# Small files of each kind the agent reads: the type comes from these first bytes.
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+PDF = b"%PDF-1.4\n% a tiny not-quite PDF\n"
+OGG = b"OggS\x00\x02" + bytes(range(1, 80))
+
+
 def dumps(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload).encode()
 
@@ -445,6 +557,10 @@ def channel_settings(state_dir: Path, fakes: FakePlatforms, **overrides: object)
         "whatsapp_phone_number_id": "106540352242922",
         "whatsapp_api_base_url": f"{fakes.url}/graph/v21.0",
         "whatsapp_dm_policy": "open",
+        # The email relay's fake lives in test_email.py; here the channel is only configured.
+        "email_address": "agent@example.com",
+        "email_allowlist": "me@example.org",
+        "email_relay_url": f"{fakes.url}/email-relay",
         # Channel sessions belong to the chat's senders: the owner reads them as an admin.
         "agent_admin_emails": "owner@example.com",
     }

@@ -44,7 +44,7 @@ def test_telegram_private_text_message() -> None:
     [
         (lambda u: u.pop("message"), "not a new message"),
         (lambda u: u["message"]["from"].update(is_bot=True), "not sent by a person"),
-        (lambda u: u["message"].pop("text"), "no text"),
+        (lambda u: u["message"].pop("text"), "neither text nor"),
     ],
 )
 def test_telegram_ignores_what_is_not_a_person_writing(mutate, reason: str) -> None:  # type: ignore[no-untyped-def]

@@ -26,6 +26,7 @@ def test_nothing_configured_means_every_channel_off_and_says_how_to_enable(
         "slack": (False, "not configured: set SLACK_BOT_TOKEN to enable"),
         "discord": (False, "not configured: set DISCORD_APPLICATION_ID to enable"),
         "whatsapp": (False, "not configured: set WHATSAPP_ACCESS_TOKEN to enable"),
+        "email": (False, "not configured: set EMAIL_ADDRESS to enable"),
     }
 
 

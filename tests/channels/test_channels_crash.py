@@ -1,7 +1,12 @@
-"""A runtime killed with SIGKILL mid-stream neither drops nor doubles a channel reply."""
+"""A runtime killed with SIGKILL mid-stream neither drops nor doubles a channel reply.
+
+Every third update carries a file (photo, document or voice note, rotating): once its webhook
+is acknowledged, the file is in the store, however soon after the kill comes.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -14,8 +19,19 @@ from pathlib import Path
 import httpx
 import pytest
 import suite_support
-from channels_support import EDGE_TOKEN, TG_TOKEN, Failure, FakePlatforms, telegram_update
+from channels_support import (
+    EDGE_TOKEN,
+    OGG,
+    PDF,
+    PNG,
+    TG_TOKEN,
+    Failure,
+    FakePlatforms,
+    telegram_update,
+)
 from suite_support import HANG_S, free_port
+
+from agent.runtime.attachments import owner_of
 
 pytestmark = pytest.mark.slow  # two runtime child processes, one SIGKILLed mid-stream
 
@@ -60,7 +76,29 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise AssertionError("runtime not ready")
 
 
-def post(url: str, update_id: int, rid: str) -> int:
+def media(fakes: FakePlatforms, update_id: int) -> dict[str, object] | None:
+    """A photo, a document or a voice note for every third update; distinct bytes each."""
+    if update_id % 3:
+        return None
+    kind = ("photo", "document", "voice")[update_id // 3 % 3]
+    body = {"photo": PNG, "document": PDF, "voice": OGG}[kind] + f"#{update_id}".encode()
+    ref = f"file-{update_id}"
+    fakes.files[ref] = body
+    if kind == "photo":
+        return {"photo": [{"file_id": ref, "width": 640, "height": 480}]}
+    return {kind: {"file_id": ref, "file_size": len(body)}}
+
+
+def stored_file(state: Path, update_id: int, fakes: FakePlatforms) -> bool:
+    body = fakes.files[f"file-{update_id}"]
+    user = f"telegram:{1000 + update_id % 4}"
+    return (state / "attachments" / owner_of(user) / hashlib.sha256(body).hexdigest()).is_file()
+
+
+def post(url: str, update_id: int, rid: str, fakes: FakePlatforms) -> int:
+    update = telegram_update(
+        update_id, f"msg-{update_id}", user=1000 + update_id % 4, media=media(fakes, update_id)
+    )
     response = httpx.post(
         f"{url}/webhooks/telegram",
         headers={
@@ -70,7 +108,7 @@ def post(url: str, update_id: int, rid: str) -> int:
             "X-Agent-Channel": "telegram",
             "X-Request-Id": rid,
         },
-        json=telegram_update(update_id, f"msg-{update_id}", user=1000 + update_id % 4),
+        json=update,
         timeout=10,
     )
     return response.status_code
@@ -88,19 +126,23 @@ def test_sigkill_mid_stream_then_restart_answers_each_update_exactly_once(
     try:
         wait_ready(url, first)
         for update_id in range(1, UPDATES + 1):
-            assert post(url, update_id, f"a-{update_id}") == 202  # recorded: acknowledged
+            assert post(url, update_id, f"a-{update_id}", fakes) == 202  # recorded: acknowledged
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:
         if first.poll() is None:
             first.kill()
     assert fakes.sent == []
+    with_files = [u for u in range(1, UPDATES + 1) if u % 3 == 0]
+    # Acknowledged implies stored: every acknowledged file survived the kill.
+    assert all(stored_file(tmp_path / "state", u, fakes) for u in with_files)
+    fetched_before_restart = len(fakes.fetched)
     fakes.clear_failures()
     second = spawn(tmp_path, fakes, port)
     try:
         wait_ready(url, second)
-        for update_id in (1, 7, UPDATES):  # Telegram redelivers some after the outage
-            assert post(url, update_id, f"b-{update_id}") == 202
+        for update_id in (1, 7, 9, UPDATES):  # Telegram redelivers some after the outage
+            assert post(url, update_id, f"b-{update_id}", fakes) == 202
         fakes.wait_for(lambda: len(fakes.sent) >= UPDATES, timeout=60)
         time.sleep(1.0)  # room for any double to show up
         second.send_signal(signal.SIGTERM)
@@ -115,6 +157,10 @@ def test_sigkill_mid_stream_then_restart_answers_each_update_exactly_once(
     state = tmp_path / "state"
     turns = list((state / "sessions").rglob("*.json"))
     assert len(turns) == UPDATES
+    # Each turn of an update with a file names it; the redelivered one was stored once.
+    named = sum(1 for p in turns if '"attachments":[{' in p.read_text().replace(" ", ""))
+    assert named == len(with_files)
+    assert len(fakes.fetched) - fetched_before_restart <= 1  # only update 9, if not yet claimed
     assert list((state / "inbox" / "telegram").glob("*.json")) == []
     # (a `.tmp-` file is a write the SIGKILL interrupted: never listed by the store)
     pending = [

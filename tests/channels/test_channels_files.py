@@ -153,6 +153,8 @@ def test_a_screenshot_the_agent_sends_reaches_telegram_after_the_reply(
     turn = client.get("/api/sessions/telegram-4242", headers=OWNER).json()["turns"][0]
     assert [f["name"] for f in turn["files"]] == ["shot.png"]
     [record_path] = (settings.state_dir / "outbox" / "messages").glob("*.json")
+    # The fake has the upload before the outbox records it as sent: wait for the record.
+    fakes.wait_for(lambda: json.loads(record_path.read_text())["status"] == "sent")
     record = json.loads(record_path.read_text())
     digest = hashlib.sha256(PNG).hexdigest()
     assert record["files"] == [

@@ -227,6 +227,7 @@ def test_invalid_channel_config_disables_that_channel_only(
             ("slack", True),
             ("discord", False),
             ("whatsapp", True),
+            ("email", True),
         ]
         assert channels[0]["status"].startswith("disabled: TELEGRAM_DM_POLICY is 'friends'")
         assert channels[1]["status"] == "ready"

@@ -85,3 +85,47 @@ def test_dedupe_outbox_and_restart_on_r2(
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert [k for k in keys if k.startswith("outbox/pending/")] == []
     assert len([k for k in keys if k.startswith("sessions/telegram-4242/")]) == 1
+
+
+def test_channel_files_dedupe_and_expire_on_r2(moto_endpoint: str) -> None:
+    """Content-addressed saves and the expiry sweep against S3 semantics (conditional creates,
+    one-key listings), under a per-user prefix as in `per-user` isolation."""
+    import asyncio
+    import hashlib
+    from datetime import UTC, datetime, timedelta
+
+    from channels_support import OGG
+
+    from agent.runtime.attachment_retention import attachment_retention
+    from agent.runtime.attachments import expired, owner_of, save
+    from agent.runtime.store.r2 import R2Store
+
+    bucket = f"state-{uuid.uuid4().hex[:12]}"
+    s3 = suite_support.s3(moto_endpoint)
+    s3.create_bucket(Bucket=bucket)
+    store = R2Store(
+        bucket=bucket, endpoint=moto_endpoint, access_key_id="testing",
+        secret_access_key="testing", region="us-east-1", prefix="users/u1/",
+    )  # fmt: skip
+    day0 = datetime(2026, 1, 1, tzinfo=UTC)
+    user = "telegram:4242"
+
+    async def scenario() -> tuple[bool, int, bool]:
+        first = await save(store, user, "voice.ogg", OGG, at=day0)
+        again = await save(store, user, "voice.ogg", OGG, at=day0)  # a redelivery: same object
+        assert first == again
+        kept = not await expired(store, user, first.id)
+        later = day0 + timedelta(days=91)
+        report = await attachment_retention(store, days=90, clock=lambda: later).sweep()
+        return kept, report.deleted, await expired(store, user, first.id)
+
+    def keys() -> list[str]:
+        return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+    base = f"users/u1/attachments/{owner_of(user)}/{hashlib.sha256(OGG).hexdigest()}"
+    asyncio.run(save(store, user, "voice.ogg", OGG, at=day0))
+    assert keys() == sorted(
+        [base, f"{base}.json", f"users/u1/done-attachments/2026-01-01/{base[9:]}.json"]
+    )
+    assert asyncio.run(scenario()) == (True, 1, True)
+    assert keys() == []  # bytes, description and expiry entry all gone

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 import suite_support
-from channels_support import EDGE_TOKEN, FakePlatforms, channel_settings
+from channels_support import EDGE_TOKEN, OGG, PNG, FakePlatforms, channel_settings
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 from suite_support import HANG_S, serve_app
@@ -45,6 +45,9 @@ class FakeGraph:
     attempts: int = 0
     failures: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     url: str = ""
+    # Media a message names by id: GET /<media-id> answers its URL, GET /media/<id> the bytes.
+    media: dict[str, bytes] = field(default_factory=dict)
+    media_fetches: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def messages(self, request: Request) -> JSONResponse:
@@ -71,8 +74,33 @@ class FakeGraph:
         wamid = f"wamid.out-{len(self.sent)}"
         return JSONResponse({"messaging_product": "whatsapp", "messages": [{"id": wamid}]})
 
+    async def media_url(self, request: Request) -> JSONResponse:
+        # https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#retrieve-media-url
+        data = self.media.get(request.path_params["media_id"])
+        if request.headers.get("authorization") != f"Bearer {WA_TOKEN}" or data is None:
+            return JSONResponse({"error": {"message": "Unsupported get request", "code": 100}}, 400)
+        media_id = request.path_params["media_id"]
+        return JSONResponse(
+            {"messaging_product": "whatsapp", "url": f"{self.url.rsplit('/', 1)[0]}/media/"
+             f"{media_id}", "mime_type": "audio/ogg; codecs=opus", "file_size": len(data),
+             "id": media_id}
+        )  # fmt: skip
+
+    async def media_bytes(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {WA_TOKEN}":
+            return Response(b"unauthorized", 401)
+        with self._lock:
+            self.media_fetches.append(request.path_params["media_id"])
+        return Response(self.media[request.path_params["media_id"]])
+
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/v21.0/{phone}/messages", self.messages, methods=["POST"])])
+        return Starlette(
+            routes=[
+                Route("/v21.0/{phone}/messages", self.messages, methods=["POST"]),
+                Route("/v21.0/{media_id}", self.media_url, methods=["GET"]),
+                Route("/media/{media_id}", self.media_bytes, methods=["GET"]),
+            ]
+        )
 
     def wait_for(self, predicate: Any) -> None:
         deadline = time.monotonic() + HANG_S
@@ -279,3 +307,40 @@ def test_reply_outside_the_window_is_recorded_as_failed_with_the_reason(
     channels = client.get("/api/channels", headers=OWNER).json()["channels"]
     status = next(c["status"] for c in channels if c["channel"] == "whatsapp")
     assert status.startswith("delivery failing: whatsapp: not sent to 15551234567: outside the 24")
+
+
+def media_delivery(wamid: str, timestamp: int, kind: str, media: dict[str, Any]) -> dict[str, Any]:
+    """A media message: `type` names the field holding the media id (and caption)."""
+    payload = delivery(wamid, "", timestamp)
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    del message["text"]
+    message.update({"type": kind, kind: media})
+    return payload
+
+
+def test_voice_note_and_image_are_stored_before_the_ack_and_reach_the_model(
+    wa_client: tuple[TestClient, Path], graph: FakeGraph, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, state = wa_client
+    graph.media.update({"m-voice": OGG, "m-photo": PNG})
+    now = int(time.time())
+    voice = {"id": "m-voice", "mime_type": "audio/ogg; codecs=opus", "voice": True}
+    assert webhook(client, media_delivery("wamid.v1", now, "audio", voice)).status_code == 202
+    # Acknowledged, so stored: the bytes are in the state before any turn ran.
+    assert [p.read_bytes() for p in (state / "attachments").rglob("*") if p.suffix == ""
+            and p.is_file()] == [OGG]  # fmt: skip
+    photo = {"id": "m-photo", "mime_type": "image/png", "caption": "what is this?"}
+    assert webhook(client, media_delivery("wamid.p1", now, "image", photo)).status_code == 202
+    graph.wait_for(lambda: len(graph.sent) == 2)
+    voice_reply, photo_reply = (m["text"]["body"] for m in graph.sent)
+    assert "voice.ogg (audio/ogg" in voice_reply
+    assert "'what is this?'" in photo_reply
+    assert "image/png" in photo_reply
+    # Meta redelivers the voice note: nothing fetched or answered again.
+    assert webhook(client, media_delivery("wamid.v1", now, "audio", voice)).status_code == 202
+    time.sleep(0.3)
+    assert graph.media_fetches == ["m-voice", "m-photo"]
+    assert len(graph.sent) == 2
+    assert WA_TOKEN not in caplog.text
+    stored = [p.read_bytes() for p in state.rglob("*") if p.is_file() and "inbox" not in p.parts]
+    assert all(WA_TOKEN.encode() not in body for body in stored)

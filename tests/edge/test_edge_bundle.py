@@ -43,6 +43,8 @@ def test_bundle_matches_the_contract(tmp_path: Path) -> None:
     names = sorted(part.split(" as ")[-1].strip() for part in exports.group(1).split(","))
     assert names == ["Directory", "Sandbox", "default"]
     # One self-contained module: only the runtime's own `cloudflare:` imports remain.
-    imports = re.findall(r"""\bfrom\s*["']([^"']+)["']""", code)
+    # Import statements only: a bare `from"` also occurs in code (`get("header.from")`).
+    imports = re.findall(r"""\bimport\s*[\w*{}\s,$]*?\bfrom\s*["']([^"']+)["']""", code)
+    imports += re.findall(r"""\bimport\s*["']([^"']+)["']""", code)
     assert imports
     assert all(spec.startswith("cloudflare:") for spec in imports), imports

@@ -75,6 +75,13 @@ def test_a_binding_cannot_be_both_plain_and_secret() -> None:
         bindings(worker_args(plain_vars={"X": "a"}, secrets={"X": "b"}))
 
 
+def test_more_environment_variables_than_cloudflare_allows_are_refused() -> None:
+    plain = {f"P{n}": "x" for n in range(100)}
+    assert len(bindings(worker_args(plain_vars=plain, secrets={f"S{n}": "y" for n in range(28)})))
+    with pytest.raises(ValueError, match=r"would have 129 environment variables .* allows 128"):
+        bindings(worker_args(plain_vars=plain, secrets={f"S{n}": "y" for n in range(29)}))
+
+
 def test_a_bundle_without_the_sandbox_class_is_refused() -> None:
     with pytest.raises(BuildError, match="not 'Sandbox2'"):
         run_with_mocks(

@@ -254,6 +254,18 @@ OPENCLAW = {"edgeagent:agentEngine": "openclaw", "edgeagent:instanceType": "stan
             "(example: edgeagent:channelRecordRetentionDays: 30)",
         ),
         (
+            {"edgeagent:attachmentRetentionDays": 3651},
+            (),
+            "edgeagent:attachmentRetentionDays: Input should be less than or equal to 3650 "
+            "(example: edgeagent:attachmentRetentionDays: 90)",
+        ),
+        (
+            {"edgeagent:attachmentRetentionDays": "forever"},
+            (),
+            "edgeagent:attachmentRetentionDays: Input should be a valid integer, unable to parse "
+            "string as an integer (example: edgeagent:attachmentRetentionDays: 90)",
+        ),
+        (
             {"edgeagent:agentTimezone": "Mars/Olympus_Mons"},
             (),
             "edgeagent:agentTimezone: must be an IANA time zone such as `Europe/Paris` or `UTC` "
@@ -463,6 +475,7 @@ def test_runtime_settings_are_unset_unless_configured() -> None:
     assert cfg.web_fetch_allowlist == cfg.openclaw_allowed_origins == []
     assert cfg.telegram_allowlist == cfg.slack_allowlist == cfg.discord_allowlist == []
     assert cfg.channel_record_retention_days == 30
+    assert cfg.attachment_retention_days == 90
 
 
 def test_runtime_settings_load_as_given() -> None:
@@ -483,6 +496,7 @@ def test_runtime_settings_load_as_given() -> None:
         "edgeagent:discordDmPolicy": "pairing",
         "edgeagent:discordAllowlist": ["80351110224678912"],
         "edgeagent:channelRecordRetentionDays": 7,
+        "edgeagent:attachmentRetentionDays": 14,
     }
     cfg = load("dev", config)
     assert cfg.agent_timezone == "America/Argentina/Buenos_Aires"
@@ -492,6 +506,7 @@ def test_runtime_settings_load_as_given() -> None:
     assert (cfg.telegram_dm_policy, cfg.telegram_allowlist) == ("allowlist", ["123456789", "42"])
     assert (cfg.slack_dm_policy, cfg.discord_dm_policy) == ("open", "pairing")
     assert cfg.channel_record_retention_days == 7
+    assert cfg.attachment_retention_days == 14
 
 
 @pytest.mark.parametrize(

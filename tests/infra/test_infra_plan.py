@@ -251,6 +251,19 @@ def test_webhook_bypass_covers_only_the_webhook_paths(full_plan: dict[str, Any])
     assert bypasses == ["edgeagent-access-webhooks-bypass-policy"]
 
 
+@pytest.mark.parametrize("channel", ["telegram", "slack", "discord", "whatsapp"])
+def test_each_channel_alone_gets_the_webhook_bypass(channel: str) -> None:
+    others = {"telegram", "slack", "discord", "whatsapp"} - {channel}
+    alone = {
+        key: value
+        for key, value in full_config().items()
+        if not any(key.startswith(f"edgeagent:{other}") for other in others)
+    }
+    document = plan("acme-prod", alone)
+    bypass = one(document, "ZeroTrustAccessPolicy", "edgeagent-access-webhooks-bypass-policy")
+    assert bypass["inputs"]["decision"] == "bypass"
+
+
 def test_no_bypass_exists_without_a_channel(dev_plan: dict[str, Any]) -> None:
     decisions = [r["inputs"]["decision"] for r in resources_of(dev_plan, "ZeroTrustAccessPolicy")]
     assert sorted(decisions) == ["allow", "non_identity"]
@@ -260,6 +273,7 @@ CONTRACT_PLAIN = {
     "TENANT", "ISOLATION", "ACCESS_TEAM_DOMAIN", "ACCESS_AUD", "SLEEP_AFTER",
     "COLD_START_TIMEOUT_MS", "AGENT_ENGINE", "AGENT_MODEL", "AI_GATEWAY_BASE_URL",
     "STATE_BUCKET", "STATE_ENDPOINT", "BROWSER_CDP_URL", "CHANNEL_RECORD_RETENTION_DAYS",
+    "ATTACHMENT_RETENTION_DAYS",
     "AGENT_CONTAINER_MONTHLY_USD",
 }  # fmt: skip
 CONTRACT_SECRETS = {

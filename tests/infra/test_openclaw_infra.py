@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from test_container_component import declare, run_under_mocks
 
 from infra.config import load_config
 from infra.errors import ConfigError
-from test_container_component import declare, run_under_mocks
 
 BASE = {
     "edgeagent:accountId": "0123456789abcdef0123456789abcdef",

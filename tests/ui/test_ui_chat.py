@@ -6,6 +6,7 @@ that stay in view. Screenshots at desktop and phone widths go to $UI_SCREENSHOTS
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -357,7 +358,7 @@ PNG = bytes.fromhex(
 
 
 def test_an_image_from_the_picker_is_uploaded_shown_inline_and_seen_by_the_model(
-    page: Page, url: str, shots: Path
+    page: Page, url: str, shots: Path, state_dir: Path
 ) -> None:
     page.set_input_files(
         "#chat-file", files=[{"name": "dot.png", "mimeType": "image/png", "buffer": PNG}]
@@ -388,6 +389,13 @@ def test_an_image_from_the_picker_is_uploaded_shown_inline_and_seen_by_the_model
     )
     expect(page.locator("#toast")).to_contain_text("tool.png: attachment type not allowed")
     expect(page.locator("#chat-pending")).to_be_hidden()
+    # Expired (the retention sweep deleted the bytes): the turn still shows the file, as expired.
+    digest = hashlib.sha256(PNG).hexdigest()
+    for stored in (state_dir / "attachments").rglob(digest):
+        stored.unlink()
+    page.reload()
+    expect(page.locator(".msg.user .attachment-expired")).to_have_text("📎 dot.png (expired)")
+    expect(page.locator(".msg.user img.attachment-image")).to_have_count(0)
 
 
 # A voice note's first bytes: an Ogg page with an Opus head (the sniffer reads the content).

@@ -13,6 +13,9 @@ import type { LinkFactory, SandboxLink } from "./link";
 import { internalCredential, isBrowserNavigation, upstreamRequest, type AgentHeaders } from "./headers";
 import { refuseCrossOrigin } from "./origin";
 import { refuseOversizedUpload } from "./uploads";
+import { emailSettings } from "./email";
+import { relayReply } from "./email_reply";
+import type { EmailEnv } from "./email_handler";
 import { checkPath, firstSegment, INTERNAL_PREFIX, WEBHOOK_PREFIX } from "./paths";
 import {
   CHANNELS,
@@ -157,6 +160,12 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   // Webhooks bypass Access (the Access app exempts these paths) and are verified here instead.
   app.all("/webhooks/:channel", async (c) => {
     const channel = c.req.param("channel");
+    // The email channel's reply relay (email_reply.ts): the runtime's outbox, not a platform.
+    if (channel === "email") {
+      const env = c.env as EmailEnv;
+      const settings = emailSettings(env.EMAIL_ADDRESS, env.EMAIL_ALLOWLIST);
+      return relayReply(c.req.raw, c.get("config").edgeToken, settings, env.EMAIL, deps.now(), () => deps.requestId());
+    }
     if (!isChannel(channel)) return jsonError(404, `unknown webhook channel ${JSON.stringify(channel)}`, `use one of ${CHANNELS.join(", ")}`);
     if (c.get("config").engine === "openclaw" && !OPENCLAW_CHANNELS.includes(channel)) {
       return jsonError(404, `webhook channel ${channel} is not served by the openclaw engine`, `with AGENT_ENGINE=openclaw use ${OPENCLAW_CHANNELS.join(", ")}; the native engine takes ${channel}`);

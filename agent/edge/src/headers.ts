@@ -16,7 +16,8 @@ export interface AgentHeaders {
   tenant: string;
   requestId: string;
   edgeToken: string;
-  channel?: Channel;
+  /** A verified webhook's channel, or `email` (the Worker's `email` handler, email_handler.ts). */
+  channel?: Channel | "email";
   /** The internal credential; set only by the cron and webhook paths. */
   internal?: string;
 }

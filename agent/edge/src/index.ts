@@ -3,6 +3,7 @@ import { remoteKeys } from "./access";
 import { createApp, type Deps } from "./app";
 import { runCron } from "./cron";
 import { directoryClient } from "./directory";
+import { handleEmail, type EmailEnv } from "./email_handler";
 import { loadConfig, type Env } from "./env";
 import { ConfigError } from "./errors";
 import { defaultLink } from "./link";
@@ -26,6 +27,9 @@ const app = createApp(productionDeps);
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+  async email(message, env: EmailEnv) {
+    await handleEmail(message, env, productionDeps);
+  },
   async scheduled(controller, env, ctx) {
     const config = loadConfig(env);
     ctx.waitUntil(

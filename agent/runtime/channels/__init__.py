@@ -1,4 +1,4 @@
-"""Chat channels in webhook mode (Telegram, Slack, Discord, WhatsApp): config, adapters, inbox.
+"""Chat channels in webhook mode (Telegram, Slack, Discord, WhatsApp, email): config, adapters.
 
 `open_channels` builds everything from settings: channels whose configuration is missing or
 invalid are listed as disabled with the reason, and the runtime runs on without them.
@@ -10,6 +10,7 @@ import logging
 
 import httpx
 
+from agent.runtime.attachment_retention import attachment_retention
 from agent.runtime.channels.base import ChannelAdapter, redact_http_logs
 from agent.runtime.channels.config import ChannelConfig, load_channel_configs
 from agent.runtime.channels.inbox import ChannelHub
@@ -44,6 +45,11 @@ def build_adapter(config: ChannelConfig, http: httpx.AsyncClient) -> ChannelAdap
         return WhatsAppChannel(
             config.token.get_secret_value(), config.phone_number_id, config.api_base_url, http
         )
+    if config.channel == "email":
+        from agent.runtime.channels.email import EmailChannel
+
+        assert config.token is not None
+        return EmailChannel(config.api_base_url, config.token.get_secret_value(), http)
     from agent.runtime.channels.discord import DiscordChannel
 
     assert config.application_id is not None
@@ -66,4 +72,7 @@ def open_channels(
             log.warning("channel %s %s", name, config.status)
     outbox = Outbox(store, adapters)
     retention = Retention(store, days=settings.channel_record_retention_days)
-    return ChannelHub(store, service, outbox, configs, adapters, retention)
+    hub = ChannelHub(store, service, outbox, configs, adapters, retention)
+    # Web and channel attachments alike; swept on the same cron tick.
+    hub.attachment_retention = attachment_retention(store, days=settings.attachment_retention_days)
+    return hub

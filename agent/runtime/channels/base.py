@@ -19,8 +19,17 @@ DM_POLICIES: tuple[DmPolicy, ...] = ("pairing", "allowlist", "open")
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteFile:
+    """A file attached to a message, still on the platform (agent/runtime/channels/files.py)."""
+
+    ref: str  # what the adapter's `fetch_file` needs: a file id, or a URL from the platform
+    name: str
+    size: int | None = None  # the size the platform states, checked before downloading
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
-    """A text message from a person, as the agent should see it."""
+    """A message from a person, as the agent should see it (text, files, or both)."""
 
     event_id: str  # platform id: Telegram update_id, Slack event_id, Discord interaction id
     sender: str  # the platform's user id (what allowlists and pairings name)
@@ -31,6 +40,7 @@ class InboundMessage:
     direct: bool  # a one-to-one conversation with the bot
     # Where later messages (scheduled jobs) go, when `conversation` is short-lived (Discord).
     home: str = ""
+    files: tuple[RemoteFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ wrong, and a valid example; the runtime starts either way.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -16,7 +18,7 @@ from pydantic import SecretStr
 from agent.runtime.channels.base import DM_POLICIES, DmPolicy
 from agent.runtime.settings import EXAMPLES, RuntimeSettings
 
-CHANNELS = ("telegram", "slack", "discord", "whatsapp")
+CHANNELS = ("telegram", "slack", "discord", "whatsapp", "email")
 
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _SLACK_TOKEN = re.compile(r"^xoxb-[A-Za-z0-9-]{10,}$")
@@ -27,6 +29,12 @@ _SENDER_ID = {
     "discord": _DISCORD_ID,
     "whatsapp": re.compile(r"^[1-9]\d{6,14}$"),  # a WhatsApp id: the number, digits only
 }
+# Lower-cased addresses, compared as the edge compares them (agent/edge/src/email.ts).
+_EMAIL_ADDRESS = re.compile(
+    r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+)
+# The label of the credential the Worker's email relay takes (agent/edge/src/email_reply.ts).
+_RELAY_LABEL = b"edgeagent email relay v1"
 _PHONE_NUMBER_ID = re.compile(r"^\d{5,25}$")
 _ACCESS_TOKEN = re.compile(r"^[A-Za-z0-9_.|-]{20,}$")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -45,6 +53,7 @@ class ChannelConfig:
     token: SecretStr | None = None  # Discord: the optional bot token
     application_id: str | None = None
     phone_number_id: str | None = None  # WhatsApp: the number replies are sent from
+    address: str | None = None  # email: the agent's own address
 
 
 class _Invalid(Exception):
@@ -57,7 +66,47 @@ def load_channel_configs(settings: RuntimeSettings) -> dict[str, ChannelConfig]:
     return {name: _load(settings, name) for name in CHANNELS}
 
 
+def relay_credential(edge_token: str) -> str:
+    """The email relay's credential: hex HMAC-SHA256 keyed with the edge token over a label."""
+    return hmac.new(edge_token.encode(), _RELAY_LABEL, hashlib.sha256).hexdigest()
+
+
+def _load_email(settings: RuntimeSettings) -> ChannelConfig:
+    # Mail reaches the runtime only from allowlisted, authenticated senders (the edge checks);
+    # the same allowlist is the channel's policy here too, so there is no pairing by mail.
+    if settings.email_address is None:
+        return ChannelConfig("email", False, "not configured: set EMAIL_ADDRESS to enable")
+    address = settings.email_address.strip().lower()
+    try:
+        if not _EMAIL_ADDRESS.match(address):
+            raise _Invalid("EMAIL_ADDRESS", "is not an email address")
+        items = [i.strip().lower() for i in re.split(r"[\s,]+", settings.email_allowlist) if i]
+        bad = [item for item in items if not _EMAIL_ADDRESS.match(item)]
+        if bad:
+            raise _Invalid("EMAIL_ALLOWLIST", f"has entries that are not addresses: {bad[:3]!r}")
+        if not items:
+            raise _Invalid("EMAIL_ALLOWLIST", "is empty, so nobody could write to the agent")
+        if settings.email_relay_url is None:
+            raise _Invalid("EMAIL_RELAY_URL", "is not set, so no reply could be sent")
+        base_url = _base_url(settings.email_relay_url, "EMAIL_RELAY_URL")
+    except _Invalid as error:
+        return ChannelConfig("email", False, f"disabled: {error}")
+    credential = relay_credential(settings.agent_edge_token.get_secret_value())
+    return ChannelConfig(
+        "email",
+        True,
+        "ready",
+        policy="allowlist",
+        allowlist=frozenset(items),
+        api_base_url=base_url,
+        token=SecretStr(credential),
+        address=address,
+    )
+
+
 def _load(settings: RuntimeSettings, channel: str) -> ChannelConfig:
+    if channel == "email":
+        return _load_email(settings)
     prefix = channel.upper()
     if channel == "whatsapp":
         token: SecretStr | None = settings.whatsapp_access_token

@@ -6,6 +6,12 @@ interaction's followup webhook, which accepts messages for 15 minutes and needs 
 The bot token registers the `/ask` command
 (`python -m agent.runtime.channels.discord register-commands`) and lets scheduled jobs post later
 into the channel a command came from (`channel:<id>` conversations), after the interaction expired.
+
+`/ask` takes an optional file (an ATTACHMENT option, type 11; the attachment object arrives in
+`data.resolved.attachments`, https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-resolved-data-structure),
+downloaded from its CDN `url` (no token needed) before the interaction is answered
+(agent/runtime/channels/files.py). Discord waits 3 seconds for that answer, so a file that takes
+longer to fetch shows "The application did not respond"; the size Discord states is checked first.
 """
 
 from __future__ import annotations
@@ -27,22 +33,35 @@ from agent.runtime.channels.base import (
     Ignored,
     InboundMessage,
     Parsed,
+    RemoteFile,
     redact,
     redact_http_logs,
     retry_after_header,
 )
+from agent.runtime.channels.files import check_size, download, platform_url
 
 MAX_CHARS = 2000  # message content limit
 DEFAULT_API = "https://discord.com/api/v10"
 PING, APPLICATION_COMMAND = 1, 2
 DEFERRED_CHANNEL_MESSAGE, CHANNEL_MESSAGE = 5, 4
 EPHEMERAL = 1 << 6
+STRING_OPTION, ATTACHMENT_OPTION = 3, 11
+# https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-type
 ASK_COMMAND = {
     "name": "ask",
     "description": "Ask the agent",
     "type": 1,
-    "options": [{"type": 3, "name": "message", "description": "What to ask", "required": True}],
+    "options": [
+        {"type": STRING_OPTION, "name": "message", "description": "What to ask", "required": False},
+        {
+            "type": ATTACHMENT_OPTION,
+            "name": "file",
+            "description": "A picture, PDF, text file or voice note",
+            "required": False,
+        },
+    ],
 }
+CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
 
 
 class _User(BaseModel):
@@ -67,11 +86,34 @@ class _Option(BaseModel):
     value: Any = None
 
 
+class _Attachment(BaseModel):
+    """https://discord.com/developers/docs/resources/message#attachment-object"""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    filename: str = "attachment"
+    size: int | None = None
+    url: str
+
+
+class _Resolved(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    attachments: dict[str, _Attachment] = {}
+
+
 class _Data(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     name: str
     options: list[_Option] = []
+    resolved: _Resolved | None = None
+
+    def files(self) -> tuple[RemoteFile, ...]:
+        found = self.resolved.attachments if self.resolved else {}
+        chosen = [found.get(str(o.value)) for o in self.options if o.type == ATTACHMENT_OPTION]
+        return tuple(RemoteFile(a.url, a.filename, a.size) for a in chosen if a is not None)
 
 
 class _Interaction(BaseModel):
@@ -130,11 +172,12 @@ class DiscordChannel:
         if user is None or user.bot:
             return Ignored("not sent by a person")
         text = next(
-            (str(o.value) for o in interaction.data.options if o.type == 3 and o.value),
+            (str(o.value) for o in interaction.data.options if o.type == STRING_OPTION and o.value),
             "",
         ).strip()
-        if not text:
-            return Ignored(f"/{interaction.data.name} carried no text")
+        files = interaction.data.files()
+        if not text and not files:
+            return Ignored(f"/{interaction.data.name} carried neither text nor a file")
         return InboundMessage(
             event_id=interaction.id,
             sender=user.id,
@@ -145,6 +188,7 @@ class DiscordChannel:
             text=text,
             direct=interaction.guild_id is None,
             home=f"channel:{interaction.channel_id}" if interaction.channel_id else "",
+            files=files,
         )
 
     def immediate_response(self, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -208,6 +252,12 @@ class DiscordChannel:
             retryable=retryable_status(status),
             retry_after=retry_after,
         )
+
+    async def fetch_file(self, file: RemoteFile, limit: int) -> bytes:
+        """The attachment from Discord's CDN (its URL is signed; no token is sent)."""
+        check_size(file, None, limit)
+        url = platform_url(file.ref, hosts=CDN_HOSTS, api_base=self._base)
+        return await download(self._http, "discord attachment", url, file, limit)
 
     async def deliver_file(self, conversation: str, file: Attachment) -> None:
         """The file as a message attachment: multipart with `payload_json` and `files[0]`

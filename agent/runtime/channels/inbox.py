@@ -1,15 +1,17 @@
 """Inbox processing: recorded webhook events become turns, and replies go to the outbox.
 
 `routes/inbound.py` records each verified webhook under `inbox/<channel>/` before anything acts
-on it; then `ChannelHub.accept` answers what the platform needs in the HTTP response and
-processes the record in the background. Processing is idempotent and resumable:
+on it (after `ChannelHub.fetch_files` has stored the files the message carries); then
+`ChannelHub.accept` answers what the platform needs in the HTTP response and processes the record
+in the background. Processing is idempotent and resumable:
 
 1. dedupe by the platform's own id: `channels/events/<channel>/<id>.json` is created with
    If-None-Match, naming the inbox record that owns the event; a redelivery (Telegram retries,
    Slack's `X-Slack-Retry-Num`) finds it and is dropped;
 2. DM policy: unknown senders get a pairing code, or nothing;
-3. the turn runs through `ChatService.turn` with `turn_id = <channel>-<platform id>`, so a
-   re-run after a crash returns the stored turn instead of a second one;
+3. the turn runs through `ChatService.turn` with `turn_id = <channel>-<platform id>` and the
+   record's attachment ids, so a re-run after a crash returns the stored turn instead of a second
+   one; a message with refused files is answered with the reasons instead;
 4. the reply goes to the outbox keyed by the same id (stored once, delivered with retries);
 5. the marker is indexed for expiry (`done/<day>/channels/events/...`, agent.runtime.retention),
    and only then is the inbox record deleted. Whatever is still under `inbox/<channel>/` at
@@ -32,6 +34,7 @@ import stamina
 from agent.runtime.budget import BudgetExhausted
 from agent.runtime.channels.base import ChannelAdapter, Ignored, InboundMessage, Parsed
 from agent.runtime.channels.config import ChannelConfig
+from agent.runtime.channels.files import FileSource, store_files
 from agent.runtime.channels.pairing import CODE_TTL, PairingBook, PairingRequest
 from agent.runtime.errors import (
     EngineError,
@@ -80,6 +83,16 @@ def pairing_text(request: PairingRequest) -> str:
     )
 
 
+def refusal_text(reasons: list[str]) -> str:
+    """What a sender is told when files of their message were not taken."""
+    return (
+        "I could not take your message: "
+        + "; ".join(reasons)
+        + ". Nothing was passed to the agent: send a smaller file, an image, a PDF, a text file "
+        "or a voice note, or the text alone."
+    )
+
+
 def _parse(adapter: ChannelAdapter, payload: dict[str, Any]) -> Parsed:
     # Signed by the platform yet malformed (or a schema newer than the library): ignore it
     # rather than fail the webhook, which the platform would only retry.
@@ -112,6 +125,8 @@ class ChannelHub:
         self._turns = asyncio.Semaphore(TURN_CONCURRENCY)
         # Finished dedupe markers and outbox messages expire; pending ones never do.
         self.retention = retention
+        # Attachments expire on their own schedule (agent/runtime/attachment_retention.py).
+        self.attachment_retention: Retention | None = None
         if retention is not None:
             retention.guard(EVENTS_PREFIX, self.event_finished)
             retention.guard(OUTBOX_MESSAGES, outbox.is_finished)
@@ -131,6 +146,37 @@ class ChannelHub:
                 }
             )
         return rows
+
+    async def fetch_files(self, envelope: WebhookEnvelope) -> WebhookEnvelope:
+        """The envelope with the message's files stored (before it is recorded and acknowledged).
+
+        DeliveryError (a platform hiccup) and StoreError propagate: the webhook is then not
+        acknowledged and the platform redelivers it. An event the inbox already claimed (a
+        redelivery) fetches nothing: its record carries the files.
+        """
+        adapter, config = self.adapters.get(envelope.channel), self.configs.get(envelope.channel)
+        if not isinstance(adapter, FileSource) or config is None:
+            return envelope
+        parsed = _parse(adapter, envelope.payload)
+        if not isinstance(parsed, InboundMessage) or not parsed.files:
+            return envelope
+        if await self.store.get(event_marker(envelope.channel, parsed.event_id)) is not None:
+            return envelope
+        # A stranger's files are never fetched: their message only gets a pairing code.
+        if not await self.pairing.is_allowed(config, parsed.sender):
+            return envelope
+        settings = self.service.settings
+        stored = await store_files(
+            adapter,
+            parsed,
+            self.store,
+            f"{envelope.channel}:{parsed.sender}",
+            max_bytes=settings.agent_attachment_max_bytes,
+            max_count=settings.agent_attachment_max_per_message,
+        )
+        return envelope.model_copy(
+            update={"attachments": stored.attachments, "refused": stored.refused}
+        )
 
     def accept(self, key: str, envelope: WebhookEnvelope) -> dict[str, Any] | None:
         """Schedule a recorded event; return the body the platform needs now, if any."""
@@ -235,7 +281,7 @@ class ChannelHub:
             await self.store.delete(key)
             return
         if await self.pairing.is_allowed(config, parsed.sender):
-            await self._answer(channel, parsed, envelope.request_id)
+            await self._answer(channel, parsed, envelope)
         else:
             await self._refuse(config, parsed)
         await mark_done(self.store, event_marker(channel, parsed.event_id), now())
@@ -260,7 +306,17 @@ class ChannelHub:
             return existing is not None and json.loads(existing.body).get("inbox") == key
         return True
 
-    async def _answer(self, channel: str, message: InboundMessage, request_id: str) -> None:
+    async def _answer(
+        self, channel: str, message: InboundMessage, envelope: WebhookEnvelope
+    ) -> None:
+        if envelope.refused:
+            await self.outbox.send(
+                channel,
+                message.conversation,
+                refusal_text(envelope.refused),
+                idempotency_key=f"{channel}:{message.event_id}",
+            )
+            return
         files: list[OutboxFile] = []  # what the agent sent back (tools/send_file.py)
         try:
             # Jobs the agent schedules in this turn answer in this chat (agent.runtime.jobs).
@@ -272,8 +328,9 @@ class ChannelHub:
                             prompt=message.text,
                             user=f"{channel}:{message.sender}",
                             channel=channel,
-                            request_id=request_id,
+                            request_id=envelope.request_id,
                             turn_id=f"{channel}-{message.event_id}",
+                            attachments=tuple(a.id for a in envelope.attachments),
                         )
                     )
             reply = turn.reply

@@ -6,6 +6,12 @@ acknowledged within 3 s; `event_id` dedupes those retries. Replies are JSON post
 token as a bearer (https://api.slack.com/web#posting_json) through the runtime's shared client
 (`channels/api.py`); Slack answers HTTP 200 with `ok: false` for most errors, and 429 with a
 Retry-After header when rate limited (https://api.slack.com/apis/rate-limits).
+
+Files shared with a message (`subtype: file_share`, a `files` list of file objects,
+https://api.slack.com/types/file) are downloaded from `url_private_download` with the bot token
+as a bearer, which needs the `files:read` scope (https://api.slack.com/types/file#auth), before
+the event is acknowledged (agent/runtime/channels/files.py). The token goes only to
+files.slack.com.
 """
 
 from __future__ import annotations
@@ -23,13 +29,26 @@ from agent.runtime.channels.base import (
     Ignored,
     InboundMessage,
     Parsed,
+    RemoteFile,
     redact,
     retry_after_header,
 )
+from agent.runtime.channels.files import check_size, download, platform_url
 
 MAX_CHARS = 4000  # Slack truncates past 40,000 and advises at most 4,000 per message
 _MENTION = re.compile(r"^\s*<@[A-Z0-9]+>\s*")
 _RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable"}
+FILE_HOSTS = ("files.slack.com",)
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = ""
+    name: str | None = None
+    size: int | None = None
+    url_private_download: str | None = None
+    url_private: str | None = None
 
 
 class _Event(BaseModel):
@@ -44,6 +63,7 @@ class _Event(BaseModel):
     thread_ts: str | None = None
     subtype: str | None = None
     bot_id: str | None = None
+    files: list[_File] = []
 
 
 class _Callback(BaseModel):
@@ -83,11 +103,17 @@ class SlackChannel:
         except ValidationError:
             return Ignored("malformed event callback")
         event = callback.event
-        if event.bot_id or event.subtype or not event.user or not event.channel or not event.ts:
+        new_message = event.subtype in (None, "file_share")
+        if event.bot_id or not new_message or not event.user or not event.channel or not event.ts:
             return Ignored("not a new message from a person (bot, edit or system message)")
         text = _MENTION.sub("", event.text or "").strip()
-        if not text:
-            return Ignored("no text")
+        files = tuple(
+            RemoteFile(url, f.name or f.id or "file", f.size)
+            for f in event.files
+            if (url := f.url_private_download or f.url_private)
+        )
+        if not text and not files:
+            return Ignored("neither text nor a file")
         if event.type == "message" and event.channel_type == "im":
             conversation = event.channel
             direct = True
@@ -104,6 +130,7 @@ class SlackChannel:
             thread=conversation.replace("/", "-").replace(".", "_"),
             text=text,
             direct=direct,
+            files=files,
         )
 
     def immediate_response(self, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -138,6 +165,21 @@ class SlackChannel:
             f"slack chat.postMessage: HTTP {status}: {code or 'error'}",
             retryable=retryable_status(status) or code in _RETRYABLE_ERRORS,
             retry_after=retry_after_header(response.headers.get("Retry-After")),
+        )
+
+    async def fetch_file(self, file: RemoteFile, limit: int) -> bytes:
+        """The file from its private URL, with the bot token (scope files:read)."""
+        check_size(file, None, limit)
+        url = platform_url(file.ref, hosts=FILE_HOSTS, api_base=self._base)
+        return await download(
+            self._http,
+            "slack file",
+            url,
+            file,
+            limit,
+            headers={"Authorization": f"Bearer {self._token}"},
+            secrets=(self._token,),
+            html_means="Slack answered a sign-in page (add the files:read scope to the app)",
         )
 
     async def deliver_file(self, conversation: str, file: Attachment) -> None:

@@ -1,7 +1,11 @@
 """Telegram in webhook mode: updates parsed into pydantic models, replies via the Bot API.
 
-Only the parts of an Update the agent reads are modelled (a new text message, its chat and its
-sender; https://core.telegram.org/bots/api#update); anything else is ignored. Sending goes through
+Only the parts of an Update the agent reads are modelled (a new message, its chat and its sender,
+its text or caption, and its photo, document, voice note or audio file;
+https://core.telegram.org/bots/api#message); anything else is ignored. Files are fetched with
+`getFile` and then `<api>/file/bot<token>/<file_path>` (https://core.telegram.org/bots/api#getfile:
+bots download files of up to 20 MB, and the link is valid for at least an hour), before the
+webhook is acknowledged (agent/runtime/channels/files.py). Sending goes through
 the runtime's shared httpx client (`channels/api.py`) to `sendMessage`: errors are redacted (the
 token is in the URL) and a 429's `retry_after` goes straight to the outbox.
 
@@ -16,6 +20,7 @@ import asyncio
 import os
 import sys
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,9 +32,11 @@ from agent.runtime.channels.base import (
     Ignored,
     InboundMessage,
     Parsed,
+    RemoteFile,
     redact,
     redact_http_logs,
 )
+from agent.runtime.channels.files import FileRefused, check_size, download
 
 MAX_CHARS = 4096  # sendMessage text limit
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
@@ -56,6 +63,19 @@ class _Chat(BaseModel):
     type: str
 
 
+class _File(BaseModel):
+    """PhotoSize, Document, Voice and Audio share these (https://core.telegram.org/bots/api#file)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    file_id: str
+    file_unique_id: str = ""
+    file_size: int | None = None
+    file_name: str | None = None
+    width: int = 0
+    height: int = 0
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
@@ -63,6 +83,31 @@ class _Message(BaseModel):
     chat: _Chat
     sender: _User | None = Field(default=None, alias="from")
     text: str | None = None
+    caption: str | None = None  # the text sent with a photo or file
+    photo: list[_File] = []  # one photo in several sizes
+    document: _File | None = None
+    voice: _File | None = None  # a voice note: OGG/Opus
+    audio: _File | None = None
+
+    def files(self) -> tuple[RemoteFile, ...]:
+        found: list[RemoteFile] = []
+        if self.photo:  # the largest size: the most detail for the model
+            best = max(self.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+            found.append(RemoteFile(best.file_id, f"photo-{self.message_id}.jpg", best.file_size))
+        for kind, default in (("document", "document"), ("voice", "voice.ogg"), ("audio", "audio")):
+            item: _File | None = getattr(self, kind)
+            if item is not None:
+                found.append(RemoteFile(item.file_id, item.file_name or default, item.file_size))
+        return tuple(found)
+
+
+class _RemoteFileInfo(BaseModel):
+    """getFile's answer (https://core.telegram.org/bots/api#file)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    file_path: str | None = None
+    file_size: int | None = None
 
 
 class _Update(BaseModel):
@@ -112,8 +157,10 @@ class TelegramChannel:
         sender = message.sender
         if sender is None or sender.is_bot:
             return Ignored("not sent by a person")
-        if not message.text:
-            return Ignored("no text (stickers, photos and files are not handled)")
+        text = (message.text or message.caption or "").strip()
+        files = message.files()
+        if not text and not files:
+            return Ignored("neither text nor a photo, document or voice note (e.g. a sticker)")
         chat_id = str(message.chat.id)
         return InboundMessage(
             event_id=str(update.update_id),
@@ -121,8 +168,9 @@ class TelegramChannel:
             sender_name=sender.full_name,
             conversation=chat_id,
             thread=chat_id,
-            text=message.text,
+            text=text,
             direct=message.chat.type == "private",
+            files=files,
         )
 
     def immediate_response(self, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -138,6 +186,25 @@ class TelegramChannel:
             "sendMessage",
             {"chat_id": conversation, "text": text},
         )
+
+    async def fetch_file(self, file: RemoteFile, limit: int) -> bytes:
+        """getFile, then the download link; the token is in both URLs and never in an error."""
+        check_size(file, None, limit)
+        try:
+            result = await call_bot_api(
+                self._http, self._base, self._token, "getFile", {"file_id": file.ref}
+            )
+        except DeliveryError as error:
+            if error.retryable:
+                raise
+            # e.g. "Bad Request: file is too big" past the Bot API's 20 MB download limit
+            raise FileRefused(f"{file.name}: Telegram did not hand it over ({error})") from None
+        info = _RemoteFileInfo.model_validate(result if isinstance(result, dict) else {})
+        check_size(file, info.file_size, limit)
+        if not info.file_path or ".." in info.file_path:
+            raise FileRefused(f"{file.name}: Telegram gave no download path")
+        url = f"{self._base}/file/bot{self._token}/{quote(info.file_path)}"
+        return await download(self._http, "telegram file", url, file, limit, secrets=(self._token,))
 
     async def deliver_file(self, conversation: str, file: Attachment) -> None:
         """sendPhoto for a PNG or JPEG up to 10 MB, sendDocument for anything else.

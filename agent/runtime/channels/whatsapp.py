@@ -13,6 +13,13 @@ sender's last signed message time and, when the window is known to be closed, re
 itself with a non-retryable DeliveryError that says so: the outbox records it as failed with that
 reason (and logs it) instead of retrying or dropping it silently. After a restart the time is not
 known, and Graph's 131047 answer is turned into the same error.
+
+Media messages (image, document, audio, voice notes are `audio` with `voice: true`, sticker)
+carry a media id: `GET <graph>/<media-id>` answers its URL, `file_size` and type, and the URL is
+downloaded with the access token as a bearer, within 5 minutes
+(https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#retrieve-media-url,
+#download-media), before the webhook is acknowledged (agent/runtime/channels/files.py). The token
+goes only to graph.facebook.com and Meta's media host (lookaside.fbsbx.com).
 """
 
 from __future__ import annotations
@@ -25,15 +32,23 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agent.runtime.attachments import Attachment
-from agent.runtime.channels.api import json_object, post_form, post_json, retryable_status
+from agent.runtime.channels.api import (
+    TIMEOUT,
+    json_object,
+    post_form,
+    post_json,
+    retryable_status,
+)
 from agent.runtime.channels.base import (
     DeliveryError,
     Ignored,
     InboundMessage,
     Parsed,
+    RemoteFile,
     redact,
     retry_after_header,
 )
+from agent.runtime.channels.files import FileRefused, check_size, download, platform_url
 
 MAX_CHARS = 4096  # text.body limit of a Cloud API text message
 IMAGE_MAX_BYTES = 5 * 1024 * 1024  # larger pictures go as documents (100 MB)
@@ -42,6 +57,27 @@ OUTSIDE_WINDOW = 131047
 # Graph error codes worth retrying: rate and throughput limits, and transient "unknown" errors
 # (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
 _RETRYABLE_CODES = {1, 2, 4, 80007, 130429, 131000, 131016, 131056}
+MEDIA_TYPES = ("image", "document", "audio", "sticker")
+MEDIA_HOSTS = ("fbsbx.com", "facebook.com")
+_DEFAULT_NAMES = {"image": "image.jpg", "audio": "audio.ogg", "sticker": "sticker.webp"}
+
+
+class _Media(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    caption: str = ""
+    filename: str | None = None
+    voice: bool = False
+
+
+class _MediaUrl(BaseModel):
+    """`GET /<media-id>`: where to download it, and its size."""
+
+    model_config = ConfigDict(extra="allow")
+
+    url: str
+    file_size: int | None = None
 
 
 class _Text(BaseModel):
@@ -56,8 +92,20 @@ class _Message(BaseModel):
     timestamp: str
     type: str
     text: _Text | None = None
+    image: _Media | None = None
+    document: _Media | None = None
+    audio: _Media | None = None
+    sticker: _Media | None = None
     # `from` is a Python keyword.
     sender: str = ""
+
+    def media(self) -> tuple[str, tuple[RemoteFile, ...]]:
+        """The caption and the file of a media message ("" and none for any other)."""
+        item: _Media | None = getattr(self, self.type) if self.type in MEDIA_TYPES else None
+        if item is None:
+            return "", ()
+        name = item.filename or ("voice.ogg" if item.voice else _DEFAULT_NAMES.get(self.type))
+        return item.caption.strip(), (RemoteFile(item.id, name or self.type),)
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> _Message:
@@ -110,7 +158,8 @@ class WhatsAppChannel:
     ) -> None:
         self._token = access_token
         self._phone_number_id = phone_number_id
-        self._url = f"{api_base_url.rstrip('/')}/{phone_number_id}/messages"
+        self._base = api_base_url.rstrip("/")
+        self._url = f"{self._base}/{phone_number_id}/messages"
         self._http = http
         self._now = now
         # wa_id -> unix seconds of their last message (Meta's signed timestamp).
@@ -142,23 +191,55 @@ class WhatsAppChannel:
                     return Ignored("message without a sender or timestamp")
                 previous = self._last_inbound.get(message.sender, 0.0)
                 self._last_inbound[message.sender] = max(previous, float(message.timestamp))
-                if message.type != "text" or message.text is None or not message.text.body.strip():
-                    return Ignored(f"{message.type} messages are not handled yet (text only)")
+                caption, files = message.media()
+                text = message.text.body.strip() if message.text else caption
+                if not text and not files:
+                    return Ignored(f"{message.type} messages are not handled (text and media)")
                 return InboundMessage(
                     event_id=message.id,
                     sender=message.sender,
                     sender_name=names.get(message.sender) or message.sender,
                     conversation=message.sender,
                     thread=message.sender,
-                    text=message.text.body.strip(),
+                    text=text,
                     direct=True,
                     home=message.sender,
+                    files=files,
                 )
         return Ignored("no message (statuses or other notifications)")
 
     def immediate_response(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         """Nothing: the subscription challenge is answered by the edge."""
         return None
+
+    async def fetch_file(self, file: RemoteFile, limit: int) -> bytes:
+        """The media's URL from Graph, then its bytes; the access token goes to Meta only."""
+        bearer = {"Authorization": f"Bearer {self._token}"}
+        try:
+            response = await self._http.get(
+                f"{self._base}/{file.ref}",
+                params={"phone_number_id": self._phone_number_id},
+                headers=bearer,
+                timeout=TIMEOUT,
+            )
+        except httpx.HTTPError as error:
+            detail = redact(str(error), self._token)
+            raise DeliveryError(
+                f"whatsapp media: {type(error).__name__}: {detail}", retryable=True
+            ) from None
+        if retryable_status(response.status_code):
+            raise DeliveryError(f"whatsapp media: HTTP {response.status_code}", retryable=True)
+        try:
+            media = _MediaUrl.model_validate(json_object(response))
+        except ValidationError:
+            raise FileRefused(
+                f"{file.name} could not be fetched from WhatsApp (HTTP {response.status_code})"
+            ) from None
+        check_size(file, media.file_size, limit)
+        url = platform_url(media.url, hosts=MEDIA_HOSTS, api_base=self._base)
+        return await download(
+            self._http, "whatsapp media", url, file, limit, headers=bearer, secrets=(self._token,)
+        )
 
     def window_open(self, wa_id: str) -> bool | None:
         """Whether the 24-hour customer-service window is open, or None when not known."""

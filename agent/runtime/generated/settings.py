@@ -146,6 +146,9 @@ class DeclaredSettings(BaseSettings):
     # Characters of a PDF's or text file's text given to the model per attachment.
     agent_attachment_text_chars: Annotated[int, Field(ge=100, le=1_000_000)] = 20_000
 
+    # Days after an attachment was last sent before it is deleted (docs/retention.md).
+    attachment_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+
     # Workers AI speech-to-text model that transcribes audio attachments through AI Gateway
     # (docs/attachments.md).
     agent_transcription_model: Annotated[str, Field(pattern=r"^@cf/[a-z0-9._-]+/[a-z0-9._-]+$")] = (
@@ -235,6 +238,18 @@ class DeclaredSettings(BaseSettings):
 
     # The Graph API the WhatsApp access token is sent to.
     whatsapp_api_base_url: str = "https://graph.facebook.com/v21.0"
+
+    # The agent's address on the stack's zone: Email Routing delivers it to the Worker,
+    # replies are sent from it.
+    email_address: str | None = None
+
+    # Comma-separated sender addresses (lower-case) whose authenticated mail reaches the
+    # agent; all other mail is refused at the edge.
+    email_allowlist: str = ""
+
+    # Where the runtime posts email replies; the Worker sends them with its send_email binding
+    # (docs/channels.md).
+    email_relay_url: str | None = None
 
     # Browser Rendering CDP WebSocket URL; unset = no browser tools.
     browser_cdp_url: Annotated[str, Field(pattern=r"^(wss?|https?)://\S+$")] | None = None
@@ -340,6 +355,7 @@ EXAMPLES: dict[str, str] = {
     "AGENT_ATTACHMENT_MAX_BYTES": "10485760",
     "AGENT_ATTACHMENT_MAX_PER_MESSAGE": "4",
     "AGENT_ATTACHMENT_TEXT_CHARS": "20000",
+    "ATTACHMENT_RETENTION_DAYS": "90",
     "AGENT_TRANSCRIPTION_MODEL": "@cf/openai/whisper-large-v3-turbo",
     "AGENT_TRANSCRIPTION_MAX_SECONDS": "600",
     "AGENT_TRANSCRIPTION_MAX_BYTES": "20971520",
@@ -370,6 +386,9 @@ EXAMPLES: dict[str, str] = {
         "15551234567,447700900123  (WhatsApp ids: country code and number, digits only)"
     ),
     "WHATSAPP_API_BASE_URL": "https://graph.facebook.com/v21.0",
+    "EMAIL_ADDRESS": "agent@example.com",
+    "EMAIL_ALLOWLIST": "me@example.com,you@example.org",
+    "EMAIL_RELAY_URL": "https://agent.example.com/webhooks/email",
     "BROWSER_CDP_URL": (
         "wss://api.cloudflare.com/client/v4/accounts/<account>/browse"
         "r-rendering/devtools/browser  (or http://127.0.0.1:9222 for "

@@ -6,10 +6,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agent.runtime.attachments import load, read_capped, save
+from agent.runtime.attachments import load, not_found, read_capped, save
 from agent.runtime.errors import RequestError
 from agent.runtime.http import identity
 from agent.runtime.runtime_state import runtime_of
+from agent.runtime.session_index import same_identity
 
 
 async def upload(request: Request) -> JSONResponse:
@@ -34,10 +35,21 @@ async def upload(request: Request) -> JSONResponse:
 
 
 async def download(request: Request) -> Response:
-    """The attachment's bytes with its sniffed type: images inline, anything else as a download."""
+    """The attachment's bytes with its sniffed type: images inline, anything else as a download.
+
+    `?user=<identity>` reads another identity's file (a chat sender's, in a session an admin
+    reads): admins only, audit-logged; anyone else gets the 404 of a missing file.
+    """
     user = identity(request)
     runtime = runtime_of(request)
-    attachment = await load(runtime.store, user, request.path_params["attachment_id"])
+    attachment_id = request.path_params["attachment_id"]
+    owner = request.query_params.get("user") or user
+    access = runtime.service.access
+    if not same_identity(owner, user):
+        if not access.is_admin(user):
+            raise not_found(attachment_id)  # as for a missing file: no existence leak
+        await access.audit("read_attachment", user, None, owner=owner, attachment=attachment_id)
+    attachment = await load(runtime.store, owner, attachment_id)
     info = attachment.info
     disposition = "inline" if info.is_image else "attachment"
     # The name is only ever a quoted-string parameter, ASCII-folded (RFC 6266 section 4.1).

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from agent.runtime.attachments import expired
 from agent.runtime.errors import RequestError
 from agent.runtime.http import identity, parse_body, request_id
 from agent.runtime.payloads import ChatReply, ChatRequest, TurnView
@@ -16,6 +18,7 @@ from agent.runtime.service import TurnRequest
 from agent.runtime.session_history import read_turns
 from agent.runtime.session_index import not_found, same_identity
 from agent.runtime.sessions import check_session_id, new_session_id
+from agent.runtime.store.base import StateStore
 
 if TYPE_CHECKING:
     pass
@@ -97,6 +100,7 @@ async def read_session(request: Request) -> JSONResponse:
     if not page.turns and before is None:
         raise not_found(session_id)
     views = [TurnView.of(turn) for turn in page.turns]
+    await _mark_expired(runtime.store, views)
     return JSONResponse(
         {
             "session_id": session_id,
@@ -104,6 +108,16 @@ async def read_session(request: Request) -> JSONResponse:
             "older_before": page.older,
         }
     )
+
+
+async def _mark_expired(store: StateStore, views: list[TurnView]) -> None:
+    """Flag the attachments retention has deleted (docs/retention.md); the turn still shows them."""
+    for view in views:
+        gone = await asyncio.gather(*(expired(store, view.user, a.id) for a in view.attachments))
+        view.attachments = [
+            a.model_copy(update={"expired": True}) if is_gone else a
+            for a, is_gone in zip(view.attachments, gone, strict=True)
+        ]
 
 
 routes = [

@@ -16,12 +16,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from agent.runtime.errors import PreconditionFailed, RequestError, StoreError
+from agent.runtime.errors import DeliveryError, PreconditionFailed, RequestError, StoreError
 from agent.runtime.http import MAX_BODY_BYTES, parse_body, parse_json_object, request_id
 from agent.runtime.payloads import CronTick, WebhookEnvelope
 from agent.runtime.sessions import now
 
 if TYPE_CHECKING:
+    from agent.runtime.channels import ChannelHub
     from agent.runtime.runtime_state import Runtime
 
 log = logging.getLogger("agent.runtime.inbound")
@@ -66,6 +67,9 @@ async def webhook(request: Request) -> JSONResponse:
         channel=channel, request_id=rid, received_at=now(), payload=parse_json_object(raw)
     )
     runtime = _runtime(request)
+    if runtime.channels is not None:
+        # Files first: acknowledged implies stored (agent/runtime/channels/files.py).
+        envelope = await _with_files(runtime.channels, envelope)
     key = f"inbox/{channel}/{rid}.json"
     created = await _record(runtime, key, envelope.model_dump_json().encode())
     # Recorded first, then handed to the channel processor (idempotent, resumed after a restart);
@@ -74,6 +78,19 @@ async def webhook(request: Request) -> JSONResponse:
     if immediate is not None:
         return JSONResponse(immediate)
     return JSONResponse({"recorded": key, "duplicate": not created}, status_code=202)
+
+
+async def _with_files(channels: ChannelHub, envelope: WebhookEnvelope) -> WebhookEnvelope:
+    try:
+        return await channels.fetch_files(envelope)
+    except DeliveryError as error:
+        # Answered 5xx: the edge lets the delivery back in and the platform sends it again.
+        log.warning("%s webhook: attachment not fetched: %s", envelope.channel, error)
+        raise RequestError(
+            502,
+            f"{envelope.channel}: an attachment could not be fetched ({error})",
+            "not acknowledged: the platform redelivers the message and the file is fetched again",
+        ) from None
 
 
 async def cron_tick(request: Request) -> JSONResponse:
@@ -94,13 +111,14 @@ async def cron_tick(request: Request) -> JSONResponse:
 
 async def _expire_finished(runtime: Runtime) -> None:
     """The retention sweep (at most hourly, bounded); a store hiccup waits for a later tick."""
-    retention = runtime.channels.retention if runtime.channels else None
-    if retention is None:
-        return
-    try:
-        await retention.sweep_due()
-    except StoreError as error:
-        log.warning("retention sweep: state store: %s; next tick retries", error)
+    hub = runtime.channels
+    for retention in (hub.retention, hub.attachment_retention) if hub else ():
+        if retention is None:
+            continue
+        try:
+            await retention.sweep_due()
+        except StoreError as error:
+            log.warning("retention sweep: state store: %s; next tick retries", error)
 
 
 routes = [

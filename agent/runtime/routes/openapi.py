@@ -161,8 +161,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=(413, 415),
         raw_request=True,
     ),
+    # `user`: another identity's file (admins only, audited; 404 otherwise).
     ("GET", "/api/attachments/{attachment_id}"): Operation(
-        path={"attachment_id": _matching(ATTACHMENT_ID)}, errors=(404,), raw_response=True
+        path={"attachment_id": _matching(ATTACHMENT_ID)},
+        query={"user": {"type": "string", "maxLength": 320}},
+        errors=(404,),
+        raw_response=True,
     ),
 }
 

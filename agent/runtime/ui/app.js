@@ -109,37 +109,42 @@ function keepNewestInView() {
 
 // ---- messages
 
-function userNode(text, seq, attachments = []) {
+function userNode(text, seq, attachments = [], owner = "") {
   return el("div", { className: "msg user", dataset: seq ? { seq: String(seq) } : {} },
-    attachments.length ? attachmentsNode(attachments) : null,
+    attachments.length ? attachmentsNode(attachments, owner) : null,
     el("div", { className: "text", textContent: text }));
 }
 
 // ---- attachments (POST /api/attachments; docs/attachments.md): images inline, others as links
 
-function attachmentUrl(id) {
-  return `/api/attachments/${encodeURIComponent(id)}`;
+// A stored turn names whose file it is (a chat sender's, read by an admin: docs/attachments.md).
+function attachmentUrl(id, owner = "") {
+  const url = `/api/attachments/${encodeURIComponent(id)}`;
+  return owner ? `${url}?user=${encodeURIComponent(owner)}` : url;
 }
 
-function attachmentsNode(attachments) {
-  return el("div", { className: "attachments" }, ...attachments.map((a) => a.type.startsWith("image/")
-    ? el("a", { href: attachmentUrl(a.id), target: "_blank", rel: "noopener", title: a.name },
-      el("img", { className: "attachment-image", src: attachmentUrl(a.id), alt: a.name }))
-    : a.type.startsWith("audio/") ? audioNode(a)
-      : el("a", { className: "attachment-file", href: attachmentUrl(a.id), download: a.name, textContent: `📎 ${a.name}` })));
+function attachmentsNode(attachments, owner = "") {
+  // An expired file (docs/retention.md) keeps its name, without a link to bytes that are gone.
+  return el("div", { className: "attachments" }, ...attachments.map((a) => a.expired
+    ? el("span", { className: "attachment-file attachment-expired", title: "deleted by the retention period", textContent: `📎 ${a.name} (expired)` })
+    : a.type.startsWith("image/")
+    ? el("a", { href: attachmentUrl(a.id, owner), target: "_blank", rel: "noopener", title: a.name },
+      el("img", { className: "attachment-image", src: attachmentUrl(a.id, owner), alt: a.name }))
+    : a.type.startsWith("audio/") ? audioNode(a, owner)
+      : el("a", { className: "attachment-file", href: attachmentUrl(a.id, owner), download: a.name, textContent: `📎 ${a.name}` })));
 }
 
 // A voice note: the player, and what was said once the turn has run (docs/attachments.md).
-function audioNode(a) {
+function audioNode(a, owner = "") {
   const said = a.transcript != null ? a.transcript || "(no speech)" : a.transcript_note ? `Not transcribed: ${a.transcript_note}` : null;
   return el("div", { className: "attachment-audio" },
-    el("audio", { controls: true, preload: "none", src: attachmentUrl(a.id), title: a.name }),
+    el("audio", { controls: true, preload: "none", src: attachmentUrl(a.id, owner), title: a.name }),
     said === null ? null : el("div", { className: "transcript", textContent: said }));
 }
 
 // Files the agent sent back with its reply (the send_file tool).
-function sentFilesNode(files) {
-  return files.length ? attachmentsNode(files) : null;
+function sentFilesNode(files, owner = "") {
+  return files.length ? attachmentsNode(files, owner) : null;
 }
 
 function renderPending() {
@@ -230,7 +235,7 @@ function storedAgentNode(turn) {
     tools.append(item);
   }
   node.querySelector(".text").replaceChildren(renderMarkdown(turn.reply));
-  const sent = sentFilesNode(turn.files || []);
+  const sent = sentFilesNode(turn.files || [], turn.user);
   if (sent) node.querySelector(".text").after(sent);
   node.dataset.model = turn.model; // which model answered (a fallback or the job model)
   setMeta(node, `${turn.model} · ${turn.channel} · ${when(turn.created_at)}`);
@@ -238,7 +243,7 @@ function storedAgentNode(turn) {
 }
 
 function turnNodes(turns) {
-  return turns.flatMap((turn) => [userNode(turn.prompt, turn.seq, turn.attachments || []), storedAgentNode(turn)]);
+  return turns.flatMap((turn) => [userNode(turn.prompt, turn.seq, turn.attachments || [], turn.user), storedAgentNode(turn)]);
 }
 
 function showEmpty(text = "Say hello to start a new session.") {

@@ -64,6 +64,8 @@ export interface Env {
   AGENT_ATTACHMENT_MAX_PER_MESSAGE?: string;
   /** characters of a PDF's or text file's text given to the model per attachment */
   AGENT_ATTACHMENT_TEXT_CHARS?: string;
+  /** days after an attachment was last sent before it is deleted (docs/retention.md) */
+  ATTACHMENT_RETENTION_DAYS?: string;
   /** Workers AI speech-to-text model that transcribes audio attachments through AI Gateway (docs/attachments.md) */
   AGENT_TRANSCRIPTION_MODEL?: string;
   /** longest audio attachment transcribed, in seconds (read from WAV and Ogg headers) */
@@ -114,6 +116,12 @@ export interface Env {
   WHATSAPP_DM_POLICY?: string;
   /** comma-separated WhatsApp ids (phone numbers, digits only) always let in (required with `allowlist`) */
   WHATSAPP_ALLOWLIST?: string;
+  /** the agent's address on the stack's zone: Email Routing delivers it to the Worker, replies are sent from it */
+  EMAIL_ADDRESS?: string;
+  /** comma-separated sender addresses (lower-case) whose authenticated mail reaches the agent; all other mail is refused at the edge */
+  EMAIL_ALLOWLIST?: string;
+  /** where the runtime posts email replies; the Worker sends them with its send_email binding (docs/channels.md) */
+  EMAIL_RELAY_URL?: string;
   /** Browser Rendering CDP WebSocket URL; unset = no browser tools */
   BROWSER_CDP_URL?: string;
   /** bearer for the CDP endpoint */
@@ -168,6 +176,7 @@ export const PASSED_THROUGH = [
   "AGENT_ATTACHMENT_MAX_BYTES",
   "AGENT_ATTACHMENT_MAX_PER_MESSAGE",
   "AGENT_ATTACHMENT_TEXT_CHARS",
+  "ATTACHMENT_RETENTION_DAYS",
   "AGENT_TRANSCRIPTION_MODEL",
   "AGENT_TRANSCRIPTION_MAX_SECONDS",
   "AGENT_TRANSCRIPTION_MAX_BYTES",
@@ -188,6 +197,9 @@ export const PASSED_THROUGH = [
   "WHATSAPP_PHONE_NUMBER_ID",
   "WHATSAPP_DM_POLICY",
   "WHATSAPP_ALLOWLIST",
+  "EMAIL_ADDRESS",
+  "EMAIL_ALLOWLIST",
+  "EMAIL_RELAY_URL",
   "BROWSER_CDP_URL",
   "BROWSER_API_TOKEN",
   "WEB_FETCH_ALLOWLIST",
