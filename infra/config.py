@@ -705,10 +705,10 @@ def configured_channels(config: StackConfig) -> list[str]:
 
 
 # Channels the pinned OpenClaw cannot take from the edge's verified webhooks (docs/openclaw.md):
-# its Discord plugin keeps a gateway WebSocket, WhatsApp is WhatsApp Web (Baileys, a persistent
-# socket), and the Slack plugin is not bundled. Each would keep the sandbox awake, so it is refused.
+# its Discord plugin keeps a gateway WebSocket and WhatsApp is WhatsApp Web (Baileys, a persistent
+# socket). Each would keep the sandbox awake, so it is refused. (Slack is served: the pinned
+# `@openclaw/slack` plugin in HTTP mode, agent/runtime/openclaw/slack.py.)
 _OPENCLAW_REFUSED: tuple[tuple[str, str, str], ...] = (
-    ("slack_bot_token", "Slack", "its Slack plugin is not bundled with the pinned engine"),
     ("discord_bot_token", "Discord", "its Discord plugin keeps a gateway WebSocket open"),
     ("whatsapp_access_token", "WhatsApp", "its WhatsApp is WhatsApp Web, a persistent socket"),
 )

@@ -830,6 +830,25 @@ SETTINGS: tuple[Setting, ...] = (
         py=Py(annotation=OPTIONAL_SECRET, default="None"),
     ),
     Setting(
+        name="OPENCLAW_SLACK_SIGNING_SECRET",
+        reach="container",
+        kind="secret",
+        provided="with agentEngine openclaw and Slack: `edgeagent:slackSigningSecret` "
+        "(OpenClaw's Slack plugin checks each event's signature again behind the edge)",
+        doc="`AGENT_ENGINE=openclaw`: the Slack signing secret, the same value the edge verifies",
+        example="<signing secret from the Slack app's Basic Information page>",
+        py=Py(annotation=OPTIONAL_SECRET, default="None"),
+    ),
+    Setting(
+        name="OPENCLAW_PLUGIN_NPM_CACHE",
+        reach="runtime",
+        set_by=_IMAGE,
+        doc="npm cache holding the engine's pinned `@openclaw/slack`: the runtime installs it "
+        "from there offline before the gateway starts",
+        example="/opt/openclaw-npm-cache",
+        py=Py(annotation="Path | None", default="None"),
+    ),
+    Setting(
         name="OPENCLAW_TELEGRAM_PORT",
         reach="runtime",
         set_by=_IMAGE,

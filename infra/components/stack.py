@@ -200,6 +200,10 @@ class EdgeAgentStack(EdgeAgentComponent):
             if cfg.telegram_webhook_secret is not None:
                 secret = cfg.telegram_webhook_secret.get_secret_value()
                 provided["OPENCLAW_TELEGRAM_WEBHOOK_SECRET"] = pulumi.Output.secret(secret)
+            # The Slack plugin checks each event's signature again behind the edge.
+            if cfg.slack_signing_secret is not None:
+                secret = cfg.slack_signing_secret.get_secret_value()
+                provided["OPENCLAW_SLACK_SIGNING_SECRET"] = pulumi.Output.secret(secret)
         if cfg.email_address is not None:
             # Email replies go back through the Worker (agent/edge/src/email_reply.ts).
             provided["EMAIL_RELAY_URL"] = f"https://{hostname}/webhooks/email"

@@ -43,13 +43,14 @@ OPTIONAL = optional_bindings() | {
     "OPENCLAW_ALLOWED_ORIGINS",
     "OPENCLAW_PUBLIC_URL",
     "OPENCLAW_TELEGRAM_WEBHOOK_SECRET",
+    "OPENCLAW_SLACK_SIGNING_SECRET",
     "OPENCLAW_GATEWAY_TOKEN",
     "AGENT_MODEL_ROUTE",  # bound only with edgeagent:modelFallbacks
     "EMAIL_RELAY_URL",  # bound only with edgeagent:emailAddress
 }
 OPENCLAW = {"edgeagent:agentEngine": "openclaw", "edgeagent:instanceType": "standard-1"}
 # Channels agentEngine openclaw refuses (it cannot take them from the edge's webhooks).
-OPENCLAW_REFUSED = ("edgeagent:slack", "edgeagent:discord", "edgeagent:whatsapp")
+OPENCLAW_REFUSED = ("edgeagent:discord", "edgeagent:whatsapp")
 
 
 def with_openclaw(config: dict[str, Any]) -> dict[str, Any]:
@@ -196,6 +197,17 @@ def test_openclaw_telegram_gets_the_public_url_and_the_edge_secret() -> None:
     )
     native = bindings_of(plan("acme-prod", full_config()))
     assert not {"OPENCLAW_PUBLIC_URL", "OPENCLAW_TELEGRAM_WEBHOOK_SECRET"} & set(native)
+
+
+def test_openclaw_slack_gets_the_signing_secret_the_edge_verifies() -> None:
+    bindings = bindings_of(plan("acme-prod", with_openclaw(full_config())))
+    assert bindings["OPENCLAW_SLACK_SIGNING_SECRET"]["type"] == "secret_text"
+    assert bindings["SLACK_SIGNING_SECRET"]["type"] == "secret_text"  # the edge verifies too
+    assert bindings["SLACK_BOT_TOKEN"]["type"] == "secret_text"
+    without = bindings_of(plan("dev", {**minimal_config(), **OPENCLAW}))
+    assert "OPENCLAW_SLACK_SIGNING_SECRET" not in without
+    native = bindings_of(plan("acme-prod", full_config()))
+    assert "OPENCLAW_SLACK_SIGNING_SECRET" not in native
 
 
 def test_record_retention_goes_to_the_runtime_not_to_a_bucket_rule() -> None:

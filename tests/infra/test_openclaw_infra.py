@@ -80,7 +80,6 @@ WHATSAPP: dict[str, str] = {
     ("channel", "key", "why"),
     [
         (DISCORD, "discordBotToken", "its Discord plugin keeps a gateway WebSocket open"),
-        (SLACK, "slackBotToken", "its Slack plugin is not bundled with the pinned engine"),
         (WHATSAPP, "whatsappAccessToken", "its WhatsApp is WhatsApp Web, a persistent socket"),
     ],
 )
@@ -108,6 +107,14 @@ def test_openclaw_takes_telegram() -> None:
         "acme-dev", {**BASE, "edgeagent:instanceType": "standard-1", **telegram}, list(telegram)
     )
     assert config.telegram_webhook_secret is not None
+
+
+def test_openclaw_takes_slack() -> None:
+    config = load_config(
+        "acme-dev", {**BASE, "edgeagent:instanceType": "standard-1", **SLACK}, list(SLACK)
+    )
+    assert config.slack_bot_token is not None
+    assert config.slack_signing_secret is not None
 
 
 def test_native_engine_keeps_small_instances() -> None:
@@ -141,3 +148,8 @@ def test_the_dockerfile_has_both_targets_and_native_is_the_default() -> None:
         'npm install --prefix /opt/openclaw --no-audit --no-fund "openclaw@${OPENCLAW_VERSION}"'
         in text
     )
+    # The Slack plugin is pinned with the engine: the same build argument, cached where the
+    # runtime installs it from offline.
+    assert 'plugins install "npm:@openclaw/slack@${OPENCLAW_VERSION}"' in text
+    assert "printf 'cache=/opt/openclaw-npm-cache\\n'" in text
+    assert "OPENCLAW_PLUGIN_NPM_CACHE=/opt/openclaw-npm-cache" in text

@@ -2,7 +2,8 @@
 mode, or long polling with a warning), and `/webhooks/*` of the OpenClaw runtime in front of a
 stand-in for OpenClaw's Telegram listener: 200 only for a durable adoption, 503 (Telegram
 retries) when it is not, 502 when OpenClaw refuses the secret the edge accepted, 404 for unserved
-channels. The real listener is exercised by test_openclaw_smoke.py."""
+channels (Slack: test_openclaw_slack.py). The real listener is exercised by
+test_openclaw_smoke.py."""
 
 from __future__ import annotations
 
@@ -106,9 +107,9 @@ def test_without_public_url_telegram_long_polls_and_says_the_sandbox_cannot_slee
     (warning,) = channel_warnings(config)
     assert "OPENCLAW_PUBLIC_URL and OPENCLAW_TELEGRAM_WEBHOOK_SECRET are not set" in warning
     assert "cannot sleep" in warning
-    slack = settings(tmp_path, slack_bot_token="xoxb-1")
-    assert channel_warnings(slack) == [
-        "Slack is not available with AGENT_ENGINE=openclaw (docs/openclaw.md); its webhooks are "
+    discord = settings(tmp_path, discord_bot_token="d-1")
+    assert channel_warnings(discord) == [
+        "Discord is not available with AGENT_ENGINE=openclaw (docs/openclaw.md); its webhooks are "
         "refused"
     ]
 
@@ -157,7 +158,7 @@ def test_a_listener_that_is_not_up_yet_means_retry(tmp_path: Path, fake_openclaw
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
-@pytest.mark.parametrize("channel", ["slack", "discord", "whatsapp"])
+@pytest.mark.parametrize("channel", ["discord", "whatsapp"])
 def test_unserved_channels_are_refused_never_proxied(
     tmp_path: Path, fake_openclaw: Path, channel: str, method: str
 ) -> None:

@@ -7,7 +7,10 @@ remote: X-Forwarded-For) -> approved through our admin API -> SIGTERM (final flu
 runtime on an empty disk restores from the store -> the pairing survived. With Telegram in webhook
 mode against a loopback Bot API and the fake AI Gateway: OpenClaw registers the edge's URL and
 secret, a delivery forwarded as the edge does is adopted durably and answered with sendMessage,
-and nothing calls getUpdates.
+and nothing calls getUpdates. With Slack: the runtime installs the engine's `@openclaw/slack`
+offline from a pinned npm cache before the gateway starts, a signed DM event forwarded as the
+edge does is acknowledged after durable admission, and the reply reaches a loopback Slack Web API
+as chat.postMessage.
 Skipped, with the reason, only when npm cannot install the packages.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import subprocess
 import time
@@ -25,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 from fake_ai_gateway import RUN_TOKEN, fake_ai_gateway
+from fake_slack import fake_slack
 from fake_telegram import fake_telegram
 from nacl.signing import SigningKey
 from openclaw_support import EDGE, RuntimeChild, spawn, wait_for
@@ -34,7 +39,12 @@ from websockets.sync.client import connect
 from agent.runtime.edge_auth import internal_credential
 from agent.runtime.openclaw.config import OpenClawLayout, openclaw_env, write_config
 from agent.runtime.settings import RuntimeSettings
-from bench.engines.openclaw_install import InstallFailed, OpenClawInstall, ensure_openclaw
+from bench.engines.openclaw_install import (
+    InstallFailed,
+    OpenClawInstall,
+    ensure_openclaw,
+    ensure_slack_cache,
+)
 
 pytestmark = pytest.mark.slow
 GATEWAY_TOKEN = "smoke-gateway-token-0123456789"
@@ -223,13 +233,134 @@ def test_real_gateway_takes_telegram_from_the_edge_without_polling(
         no_credential = {k: v for k, v in edge.items() if k != "X-Agent-Internal"}
         bypass = httpx.post(url, json=telegram_update(5003, "x"), headers=no_credential, timeout=30)
         assert bypass.status_code == 403, bypass.text
-        slack = httpx.post(f"{runtime.url}/webhooks/slack", json={}, headers=edge, timeout=30)
-        assert slack.status_code == 404  # never the gateway's catch-all page
-        assert "not served by the openclaw engine" in slack.json()["error"]
+        discord = httpx.post(f"{runtime.url}/webhooks/discord", json={}, headers=edge, timeout=30)
+        assert discord.status_code == 404  # never the gateway's catch-all page
+        assert "not served by the openclaw engine" in discord.json()["error"]
 
         # The sandbox can sleep: nothing ever polled Telegram.
         assert "getUpdates" not in telegram.methods(), telegram.methods()
         assert "deleteWebhook" not in telegram.methods()
+
+
+SLACK_TOKEN = "xoxb-smoke-bot-token-0123456789"
+SLACK_SECRET = "smoke-slack-signing-secret-0123456789"
+SLACK_USER = "U0ADA0001"
+SLACK_DM = "D0ADA0001"
+
+
+def slack_dm_event(event_id: str, text: str) -> bytes:
+    """A direct message as Slack's Events API delivers it (event_callback)."""
+    now = time.time()
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": SLACK_DM,
+        "user": SLACK_USER,
+        "text": text,
+        "ts": f"{now:.6f}",
+        "event_ts": f"{now:.6f}",
+    }
+    envelope = {
+        "type": "event_callback",
+        "team_id": "T0EDGE001",
+        "api_app_id": "A0EDGE001",
+        "event_id": event_id,
+        "event_time": int(now),
+        "event": event,
+    }
+    return json.dumps(envelope).encode()
+
+
+def slack_signed(body: bytes, secret: str = SLACK_SECRET) -> dict[str, str]:
+    """Slack's v0 signature headers (https://api.slack.com/authentication/verifying-requests-from-slack)."""
+    stamp = str(int(time.time()))
+    base = b"v0:" + stamp.encode() + b":" + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest}",
+    }
+
+
+def test_real_gateway_takes_slack_from_the_edge(
+    openclaw: OpenClawInstall, tmp_path: Path, children: list[RuntimeChild]
+) -> None:
+    """The pinned plugin, installed offline; a verified DM is adopted; the reply is posted."""
+    try:
+        cache = ensure_slack_cache(openclaw)
+    except InstallFailed as error:
+        pytest.skip(f"@openclaw/slack could not be cached: {error}")
+    with fake_slack(SLACK_TOKEN) as slack, fake_ai_gateway() as gateway:
+        runtime = spawn(
+            tmp_path,
+            openclaw.openclaw,
+            {
+                "PATH": openclaw.path_env(),
+                "HOME": str(tmp_path),
+                "OPENCLAW_GATEWAY_TOKEN": GATEWAY_TOKEN,
+                "OPENCLAW_START_TIMEOUT_S": "240",
+                "OPENCLAW_PLUGIN_NPM_CACHE": str(cache),
+                "AGENT_MODEL": "compat:openai/gpt-5-mini",
+                "AI_GATEWAY_BASE_URL": gateway.base_url,
+                "AI_GATEWAY_TOKEN": RUN_TOKEN,
+                "SLACK_BOT_TOKEN": SLACK_TOKEN,
+                "SLACK_API_BASE_URL": slack.url,
+                "SLACK_DM_POLICY": "allowlist",
+                "SLACK_ALLOWLIST": SLACK_USER,
+                "OPENCLAW_SLACK_SIGNING_SECRET": SLACK_SECRET,
+            },
+        )
+        children.append(runtime)
+        runtime.wait_ready(600)  # includes the offline plugin install
+        log = runtime.log.read_text()
+        assert "Slack plugin installed" in log, runtime.tail()
+
+        edge = {**EDGE, "X-Agent-Internal": internal_credential(EDGE_TOKEN)}
+        edge["X-Agent-Channel"] = "slack"
+        url = f"{runtime.url}/webhooks/slack"
+        body = slack_dm_event("Ev0SMOKE001", "hello from slack")
+        answers: list[int] = []
+
+        def delivered() -> bool:  # Slack retries until a 2xx; the route may still register
+            answer = httpx.post(
+                url, content=body, headers={**edge, **slack_signed(body)}, timeout=30
+            )
+            answers.append(answer.status_code)
+            assert answer.status_code in {200, 503}, answer.text
+            return answer.status_code == 200
+
+        wait_for(delivered, HANG_S, "durable admission of the event", step=0.5)
+        print(f"real openclaw: slack answers until durable {answers}")
+
+        def replied() -> bool:
+            return any(
+                m.get("channel") in {SLACK_DM, SLACK_USER} for m in slack.called("chat.postMessage")
+            )
+
+        slack.wait_for(replied, "the agent's reply (chat.postMessage)", timeout=240)
+        texts = [str(m.get("text", "")) for m in slack.called("chat.postMessage")]
+        assert any("reply from openai/gpt-5-mini" in text for text in texts), texts
+        assert gateway.models_called(), "the turn went through the (fake) AI Gateway"
+
+        # Slack's URL check, signed like any event: OpenClaw's Bolt receiver echoes the challenge.
+        check = json.dumps({"type": "url_verification", "challenge": "c-smoke-1"}).encode()
+        echoed = httpx.post(url, content=check, headers={**edge, **slack_signed(check)}, timeout=30)
+        assert echoed.status_code == 200, echoed.text
+        assert echoed.json() == {"challenge": "c-smoke-1"}
+
+        # OpenClaw checks the signature again behind the edge.
+        forged_body = slack_dm_event("Ev0SMOKE002", "forged")
+        forged = httpx.post(
+            url,
+            content=forged_body,
+            headers={**edge, **slack_signed(forged_body, "not-the-signing-secret")},
+            timeout=30,
+        )
+        assert forged.status_code == 502, forged.text
+        assert "OPENCLAW_SLACK_SIGNING_SECRET" in forged.json()["hint"]
+        discord = httpx.post(f"{runtime.url}/webhooks/discord", json={}, headers=edge, timeout=30)
+        assert discord.status_code == 404  # never the gateway's catch-all page
 
 
 def test_real_gateway_proxied_paired_and_restored(

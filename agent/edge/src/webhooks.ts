@@ -6,11 +6,11 @@
 export type Channel = "telegram" | "slack" | "discord" | "whatsapp";
 export const CHANNELS: readonly Channel[] = ["telegram", "slack", "discord", "whatsapp"];
 /**
- * What the OpenClaw engine takes from the edge: Telegram in webhook mode. Its Discord plugin keeps a
- * gateway WebSocket, its WhatsApp is WhatsApp Web and its Slack plugin is not bundled with the pinned
- * engine, so their deliveries are refused before anything wakes (docs/openclaw.md).
+ * What the OpenClaw engine takes from the edge: Telegram in webhook mode and Slack's Events API (the
+ * pinned `@openclaw/slack` plugin in HTTP mode). Its Discord plugin keeps a gateway WebSocket and its
+ * WhatsApp is WhatsApp Web, so their deliveries are refused before anything wakes (docs/openclaw.md).
  */
-export const OPENCLAW_CHANNELS: readonly Channel[] = ["telegram"];
+export const OPENCLAW_CHANNELS: readonly Channel[] = ["telegram", "slack"];
 
 export type Verdict =
   | { ok: true; nonce: string; ttlMs: number }

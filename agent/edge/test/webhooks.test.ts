@@ -266,8 +266,59 @@ describe("webhooks with AGENT_ENGINE=openclaw", () => {
     expect((await h.fetch(post("telegram", update, headers), env)).status).toBe(401);
   });
 
+  describe("Slack (the pinned @openclaw/slack plugin in HTTP mode)", () => {
+    const signingSecret = "slack-signing-secret-openclaw";
+    const event = JSON.stringify({ type: "event_callback", event_id: "Ev0OC001", event: { type: "message", channel_type: "im", text: "hi" } });
+    const nowS = Math.floor(NOW_MS / 1000);
+    const signed = async (timestampS: number, payload = event, secret = signingSecret): Promise<Record<string, string>> => {
+      const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`v0:${timestampS}:${payload}`));
+      return { "content-type": "application/json", "x-slack-request-timestamp": String(timestampS), "x-slack-signature": `v0=${hex(mac)}` };
+    };
+    const slackEnv = () => openclawEnv({ SLACK_SIGNING_SECRET: signingSecret });
+
+    it("forwards a verified event with the signature headers OpenClaw checks again", async () => {
+      const h = harness();
+      const headers = await signed(nowS - 20);
+      const res = await h.fetch(post("slack", event, headers), slackEnv());
+      expect(res.status).toBe(200);
+      const seen = await json<{ url: string; body: string; headers: Record<string, string> }>(res);
+      expect(new URL(seen.url).pathname).toBe("/webhooks/slack");
+      expect(seen.body).toBe(event); // the exact bytes the signature covers
+      expect(seen.headers["x-slack-signature"]).toBe(headers["x-slack-signature"]);
+      expect(seen.headers["x-slack-request-timestamp"]).toBe(String(nowS - 20));
+      expect(seen.headers["x-agent-internal"]).toMatch(/^[0-9a-f]{64}$/);
+      expect(seen.headers["x-agent-channel"]).toBe("slack");
+    });
+
+    it.each([
+      ["signed with another secret", async () => signed(nowS, event, "another-secret"), /signature mismatch/],
+      ["a modified body", async () => signed(nowS, `${event} `), /signature mismatch/],
+      ["a stale timestamp (6 minutes old)", async () => signed(nowS - 360), /5-minute window/],
+    ])("refuses an event %s without waking the sandbox", async (_name, headers, reason) => {
+      const h = harness({ sandbox: () => new FakeSandbox("sleeping", echoOrigin) });
+      const res = await h.fetch(post("slack", event, await headers()), slackEnv());
+      expect(res.status).toBe(401);
+      expect((await json<{ error: string }>(res)).error).toMatch(reason);
+      expect(h.sandboxes.size).toBe(0);
+    });
+
+    it("refuses a replayed event, and lets Slack retry one OpenClaw did not durably admit", async () => {
+      let admitted = false;
+      const sandbox = new FakeSandbox("ready", (request) => (admitted ? echoOrigin(request) : new Response('{"error":"not durable"}', { status: 503 })));
+      const h = harness({ sandbox: () => sandbox });
+      const env = slackEnv();
+      const headers = await signed(nowS - 5);
+      expect((await h.fetch(post("slack", event, headers), env)).status).toBe(503);
+      admitted = true;
+      expect((await h.fetch(post("slack", event, headers), env)).status).toBe(200);
+      const replay = await h.fetch(post("slack", event, headers), env);
+      expect(replay.status).toBe(401);
+      expect((await json<{ error: string }>(replay)).error).toContain("replayed");
+    });
+  });
+
   it.each([
-    ["slack", { SLACK_SIGNING_SECRET: "s" }],
     ["discord", { DISCORD_PUBLIC_KEY: "ab".repeat(32) }],
     ["whatsapp", { WHATSAPP_APP_SECRET: "s", WHATSAPP_VERIFY_TOKEN: "v" }],
   ])("refuses %s before verifying or waking anything: OpenClaw cannot take it by webhook", async (channel, keys) => {

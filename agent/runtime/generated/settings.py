@@ -303,6 +303,13 @@ class DeclaredSettings(BaseSettings):
     # verifies.
     openclaw_telegram_webhook_secret: SecretStr | None = None
 
+    # `AGENT_ENGINE=openclaw`: the Slack signing secret, the same value the edge verifies.
+    openclaw_slack_signing_secret: SecretStr | None = None
+
+    # Npm cache holding the engine's pinned `@openclaw/slack`: the runtime installs it from
+    # there offline before the gateway starts.
+    openclaw_plugin_npm_cache: Path | None = None
+
     # Loopback port of OpenClaw's Telegram webhook listener.
     openclaw_telegram_port: Annotated[int, Field(ge=1024, le=65535)] = 18790
 
@@ -404,5 +411,7 @@ EXAMPLES: dict[str, str] = {
     "OPENCLAW_ALLOWED_ORIGINS": "https://agent.example.com",
     "OPENCLAW_PUBLIC_URL": "https://agent.example.com",
     "OPENCLAW_TELEGRAM_WEBHOOK_SECRET": "a-long-random-string",
+    "OPENCLAW_SLACK_SIGNING_SECRET": "<signing secret from the Slack app's Basic Information page>",
+    "OPENCLAW_PLUGIN_NPM_CACHE": "/opt/openclaw-npm-cache",
     "OPENCLAW_TELEGRAM_PORT": "18790",
 }

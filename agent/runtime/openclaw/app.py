@@ -25,7 +25,7 @@ from starlette.routing import Mount, Route
 from agent.runtime.edge_auth import EdgeTokenMiddleware
 from agent.runtime.errors import RuntimeHostError, StoreError
 from agent.runtime.http import error_response, problem_response
-from agent.runtime.openclaw import admin, channels, ui
+from agent.runtime.openclaw import admin, channels, slack, ui
 from agent.runtime.openclaw.host import OpenClawHost
 from agent.runtime.openclaw.proxy import OpenClawProxy
 from agent.runtime.openclaw.supervisor import SupervisorPolicy
@@ -77,6 +77,7 @@ def create_openclaw_app(
                 await state_store.close()
                 await proxy.aclose()
                 await telegram.aclose()
+                await slack_events.aclose()
             log.info("OpenClaw runtime stopped; state flushed")
 
     async def readyz(request: Request) -> JSONResponse:
@@ -104,13 +105,14 @@ def create_openclaw_app(
 
     proxy = OpenClawProxy(settings.openclaw_gateway_port, gateway_ready)
     telegram = channels.TelegramForwarder(settings)
+    slack_events = slack.SlackForwarder(settings)
     return Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *admin.routes,
             *ui.routes,
-            *channels.routes(telegram),
+            *channels.routes(telegram, slack_events),
             Mount("/", app=proxy),
         ],
         middleware=[

@@ -8,6 +8,7 @@ SQLite ingress queue and only then answers 200 with `x-openclaw-delivery-accepte
 every start it calls `setWebhook(webhookUrl, secret_token=webhookSecret)` itself and never
 `getUpdates`. So the secret OpenClaw holds is the edge's (`OPENCLAW_TELEGRAM_WEBHOOK_SECRET`, the
 same value as TELEGRAM_WEBHOOK_SECRET; the bot token it also holds could reset the webhook anyway).
+Slack (HTTP mode, the pinned `@openclaw/slack` plugin) is in openclaw/slack.py.
 
 The path of one update: Telegram -> edge (secret, replay) -> `/webhooks/telegram` on 8080 (edge
 token and internal credential, EdgeTokenMiddleware) -> `forward_telegram` -> OpenClaw's listener.
@@ -15,7 +16,7 @@ The edge frees the update id when the answer is 5xx, so the runtime answers 200 
 adoption and 503 for everything Telegram should retry.
 
 Without a public URL or the secret (local runs), OpenClaw long-polls as before, with a warning:
-that sandbox cannot sleep. Slack, Discord and WhatsApp are not fed to OpenClaw (docs/openclaw.md);
+that sandbox cannot sleep. Discord and WhatsApp are not fed to OpenClaw (docs/openclaw.md);
 their webhooks get a clear 404 here, never the gateway's catch-all page.
 """
 
@@ -30,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agent.runtime.http import error_response
+from agent.runtime.openclaw.slack import SlackForwarder, slack_enabled
 from agent.runtime.settings import RuntimeSettings
 
 log = logging.getLogger("agent.runtime.openclaw")
@@ -40,7 +42,7 @@ TELEGRAM_LISTEN_PATH = "/telegram-webhook"  # OpenClaw's default; `/healthz` is 
 TELEGRAM_SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
 ACCEPTED_HEADER = "x-openclaw-delivery-accepted"
 DEFAULT_TELEGRAM_API = "https://api.telegram.org"
-SERVED = frozenset({"telegram"})
+SERVED = frozenset({"telegram", "slack"})
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 TelegramMode = Literal["webhook", "polling"]
@@ -120,8 +122,13 @@ def channel_warnings(settings: RuntimeSettings) -> list[str]:
             "Telegram is on (a deployed stack sets both, e.g. OPENCLAW_PUBLIC_URL="
             "https://agent.example.com)"
         )
+    if settings.slack_bot_token is not None and not slack_enabled(settings):
+        warnings.append(
+            "Slack is off with AGENT_ENGINE=openclaw: SLACK_BOT_TOKEN is set but "
+            "OPENCLAW_SLACK_SIGNING_SECRET is not (a deployed stack sets it from "
+            "edgeagent:slackSigningSecret)"
+        )
     for name, title in (
-        ("slack_bot_token", "Slack"),
         ("discord_bot_token", "Discord"),
         ("whatsapp_access_token", "WhatsApp"),
     ):
@@ -202,10 +209,11 @@ async def unserved(request: Request) -> JSONResponse:
     )
 
 
-def routes(forwarder: TelegramForwarder) -> list[Route]:
+def routes(forwarder: TelegramForwarder, slack: SlackForwarder) -> list[Route]:
     """`/webhooks/*` of the OpenClaw runtime (before the proxy's catch-all mount)."""
     return [
         Route("/webhooks/telegram", forwarder.handle, methods=["POST"]),
+        Route("/webhooks/slack", slack.handle, methods=["POST"]),
         # Every method: a POST must not fall through to the gateway's catch-all mount.
         Route("/webhooks/{channel}", unserved, methods=[*ALL_METHODS]),
     ]

@@ -29,6 +29,7 @@ from typing import Any
 from agent.runtime.ai_gateway import AI_GATEWAY_AUTH_HEADER, AI_GATEWAY_HELD_KEY, model_endpoint
 from agent.runtime.attribution import METADATA_HEADER, CallScope, header_value
 from agent.runtime.openclaw.channels import channel_env, telegram_config
+from agent.runtime.openclaw.slack import PLUGIN_ID, slack_config, slack_env
 from agent.runtime.settings import RuntimeSettings
 
 TOKEN_ENV = "OPENCLAW_GATEWAY_TOKEN"  # noqa: S105 - an environment variable name
@@ -149,7 +150,12 @@ def render_config(settings: RuntimeSettings, layout: OpenClawLayout) -> dict[str
         }
     telegram = telegram_config(settings)
     if telegram is not None:
-        config["channels"] = {"telegram": telegram}
+        config.setdefault("channels", {})["telegram"] = telegram
+    slack = slack_config(settings)
+    if slack is not None:  # the plugin OpenClaw installed (openclaw/slack.py), enabled
+        config.setdefault("channels", {})["slack"] = slack
+        plugins = config.setdefault("plugins", {}).setdefault("entries", {})
+        plugins.setdefault(PLUGIN_ID, {})["enabled"] = True
     return config
 
 
@@ -174,7 +180,7 @@ def openclaw_env(settings: RuntimeSettings, token: str) -> dict[str, str]:
         if AI_GATEWAY_AUTH_HEADER in headers:
             env[MODEL_AUTH_ENV] = headers[AI_GATEWAY_AUTH_HEADER]
             env[MODEL_METADATA_ENV] = header_value(openclaw_metadata(settings))
-    return env | channel_env(settings)
+    return env | channel_env(settings) | slack_env(settings)
 
 
 def write_config(settings: RuntimeSettings, layout: OpenClawLayout) -> Path:

@@ -1,7 +1,9 @@
 """Everything the OpenClaw engine runs beside the HTTP app, started and stopped in order.
 
-Start: restore state from the store -> render `openclaw.json` -> CDP relay (when Browser
-Rendering needs a header) -> gateway under the supervisor -> continuous state sync.
+Start: restore state from the store -> the pinned Slack plugin when Slack is on (installed by
+OpenClaw's CLI, offline, before the gateway; openclaw/slack.py) -> render `openclaw.json` -> CDP
+relay (when Browser Rendering needs a header) -> gateway under the supervisor -> continuous
+state sync.
 Stop (SIGTERM): gateway stopped first (so SQLite checkpoints and nothing writes any more) ->
 watcher stopped -> one final full sync -> relay closed.
 """
@@ -9,13 +11,19 @@ watcher stopped -> one final full sync -> relay closed.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
 
 from agent.runtime.openclaw.cdp_relay import CdpRelay
 from agent.runtime.openclaw.channels import channel_warnings
 from agent.runtime.openclaw.config import OpenClawLayout, openclaw_env, write_config
-from agent.runtime.openclaw.supervisor import OpenClawSupervisor, SupervisorPolicy
+from agent.runtime.openclaw.slack import PluginInstallError, ensure_slack_plugin, slack_enabled
+from agent.runtime.openclaw.supervisor import (
+    PASSTHROUGH_ENV,
+    OpenClawSupervisor,
+    SupervisorPolicy,
+)
 from agent.runtime.openclaw.sync import StateSync
 from agent.runtime.settings import RuntimeSettings
 from agent.runtime.store.base import StateStore
@@ -82,6 +90,8 @@ class OpenClawHost:
                 self.relay = CdpRelay(cdp_url, settings.browser_api_token.get_secret_value())
                 await self.relay.start()
             cdp_url = self.relay.url
+        if slack_enabled(settings):
+            settings = await self._slack_plugin(settings)
         layout = OpenClawLayout(settings.openclaw_state_dir, self.port, cdp_url)
         config = write_config(settings, layout)
         for warning in channel_warnings(settings):
@@ -99,6 +109,18 @@ class OpenClawHost:
         )
         self.sync.start()
         self.supervisor.start()
+
+    async def _slack_plugin(self, settings: RuntimeSettings) -> RuntimeSettings:
+        """The settings this start renders: without Slack when its plugin cannot be installed."""
+        base = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+        try:
+            if await ensure_slack_plugin(settings, base):
+                log.info("Slack plugin installed")
+        except (PluginInstallError, OSError) as error:
+            # The gateway still starts (UI, Telegram); Slack events get 503s and Slack retries.
+            log.error("Slack is off for this start: %s", error)
+            return settings.model_copy(update={"slack_bot_token": None})
+        return settings
 
     async def stop(self) -> None:
         """Stop the gateway, then flush every change to the store."""

@@ -144,6 +144,8 @@ export interface Env {
   OPENCLAW_PUBLIC_URL?: string;
   /** `AGENT_ENGINE=openclaw`: the Telegram webhook secret token, the same value the edge verifies */
   OPENCLAW_TELEGRAM_WEBHOOK_SECRET?: string;
+  /** `AGENT_ENGINE=openclaw`: the Slack signing secret, the same value the edge verifies */
+  OPENCLAW_SLACK_SIGNING_SECRET?: string;
   /** local dev only: proxy to this origin instead of a container; infra refuses to deploy it */
   AGENT_ORIGIN?: string;
   /** local dev only: fixed identity instead of Access (only with `AGENT_ORIGIN`); never deployed */
@@ -209,6 +211,7 @@ export const PASSED_THROUGH = [
   "OPENCLAW_ALLOWED_ORIGINS",
   "OPENCLAW_PUBLIC_URL",
   "OPENCLAW_TELEGRAM_WEBHOOK_SECRET",
+  "OPENCLAW_SLACK_SIGNING_SECRET",
 ] as const satisfies readonly (keyof Env)[];
 
 /** What the edge uses for an unset binding. */
