@@ -109,7 +109,7 @@ def post(url: str, update_id: int, rid: str, fakes: FakePlatforms) -> int:
             "X-Request-Id": rid,
         },
         json=update,
-        timeout=10,
+        timeout=HANG_S,  # a hang guard: each update also downloads its file first
     )
     return response.status_code
 

@@ -2,9 +2,10 @@
 
 - CLI: `fake_gateway.py gateway run --port P --bind loopback`; env OPENCLAW_STATE_DIR,
   OPENCLAW_CONFIG_PATH, OPENCLAW_GATEWAY_TOKEN (the rendered config must parse and name it).
-- HTTP: /healthz, /readyz (JSON; 503 until FAKE_READY_DELAY_S passed), HTML 200 for any other
-  unknown path (the real Control UI catch-all), /fake/* helpers for the tests (POST
-  /fake/pair-request adds a pending device pairing request, as a device connecting remotely does).
+- HTTP: /healthz, /readyz (JSON; 503 until FAKE_READY_DELAY_S passed or FAKE_READY_FILE
+  exists), HTML 200 for any other unknown path (the real Control UI catch-all), /fake/* helpers
+  for the tests (POST /fake/pair-request adds a pending device pairing request, as a device
+  connecting remotely does).
 - WebSocket on /: connect.challenge -> connect (token checked) -> req/res (health,
   device.pair.*, whoami). Like the real gateway, an X-Forwarded-For from a peer that is not in
   gateway.trustedProxies gets HTTP 403 on the upgrade.
@@ -39,6 +40,8 @@ CONFIG = json.loads(Path(os.environ["OPENCLAW_CONFIG_PATH"]).read_text())
 TOKEN = os.environ[CONFIG["gateway"]["auth"]["token"]["id"]]
 TRUSTED = set(CONFIG["gateway"].get("trustedProxies", []))
 READY_DELAY = float(os.environ.get("FAKE_READY_DELAY_S", "0.3"))
+# When set, /readyz answers 503 until this file exists: a test decides when the gateway is ready.
+READY_FILE = os.environ.get("FAKE_READY_FILE")
 PAIRING: dict[str, list[dict[str, object]]] = {
     "pending": [
         {
@@ -72,6 +75,8 @@ for scratch in ("tmp/openclaw-0/gateway.lock", "cache/control-ui-assets/index.js
 
 
 def ready() -> bool:
+    if READY_FILE is not None:
+        return Path(READY_FILE).exists()
     return time.monotonic() - STARTED >= READY_DELAY
 
 

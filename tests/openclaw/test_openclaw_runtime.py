@@ -51,13 +51,15 @@ def put(child: RuntimeChild, key: str, value: str) -> None:
 def test_proxy_readiness_and_edge_token(
     tmp_path: Path, fake_openclaw: Path, children: list[RuntimeChild]
 ) -> None:
-    child = spawn(tmp_path, fake_openclaw, {"FAKE_READY_DELAY_S": "1.5"})
+    gateway_ready = tmp_path / "gateway-ready"
+    child = spawn(tmp_path, fake_openclaw, {"FAKE_READY_FILE": str(gateway_ready)})
     children.append(child)
-    wait_for(lambda: child.readyz() is not None, 30, "runtime listening")
+    wait_for(lambda: child.readyz() is not None, HANG_S, "runtime listening")
     first = child.readyz()
     assert first is not None
     assert first.status_code == 503  # the gateway's port may be open, its /readyz is not yet
     assert "not ready" in first.json()["error"]
+    gateway_ready.touch()
     child.wait_ready()
     body = child.readyz().json()  # type: ignore[union-attr]
     assert body == {
