@@ -13,9 +13,8 @@ import type { LinkFactory, SandboxLink } from "./link";
 import { internalCredential, isBrowserNavigation, upstreamRequest, type AgentHeaders } from "./headers";
 import { refuseCrossOrigin } from "./origin";
 import { refuseOversizedUpload } from "./uploads";
-import { emailSettings } from "./email";
+import { emailSettings, type EmailEnv } from "./email";
 import { relayReply } from "./email_reply";
-import type { EmailEnv } from "./email_handler";
 import { checkPath, firstSegment, INTERNAL_PREFIX, WEBHOOK_PREFIX } from "./paths";
 import {
   CHANNELS,

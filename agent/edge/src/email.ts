@@ -16,6 +16,11 @@
  */
 import PostalMime, { type Email } from "postal-mime";
 
+import type { Env } from "./env";
+
+/** The Worker's environment with the email channel's `send_email` binding (declared by the stack). */
+export type EmailEnv = Env & { EMAIL?: SendEmail };
+
 /** Email Routing's authserv-id on the Authentication-Results field it adds. */
 export const CLOUDFLARE_AUTHSERV_ID = "mx.cloudflare.net";
 /** Larger mail is refused before it is read (text only is handled: no attachments). */

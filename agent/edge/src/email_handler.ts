@@ -12,11 +12,10 @@
  * Message-ID is released and the handler throws, so the delivery fails rather than vanishing.
  */
 import { deliver, type Deps } from "./app";
-import { emailSettings, EMAIL_REPLAY_TTL_MS, inboundEmail, MAX_EMAIL_BYTES } from "./email";
+import { emailSettings, EMAIL_REPLAY_TTL_MS, inboundEmail, MAX_EMAIL_BYTES, type EmailEnv } from "./email";
 import { loadConfig, type Env } from "./env";
 import { internalCredential, upstreamRequest, type AgentHeaders } from "./headers";
 
-export type EmailEnv = Env & { EMAIL?: SendEmail };
 
 /** Read at most `limit` bytes of the stream; null when there is more. */
 async function readCapped(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {

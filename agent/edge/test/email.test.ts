@@ -1,7 +1,7 @@
 import PostalMime from "postal-mime";
 import { describe, expect, it } from "vitest";
-import { canonicalAddress, htmlToText, MAX_TEXT_CHARS, parseAuthenticationResults } from "../src/email";
-import { handleEmail, type EmailEnv } from "../src/email_handler";
+import { canonicalAddress, htmlToText, MAX_TEXT_CHARS, parseAuthenticationResults, type EmailEnv } from "../src/email";
+import { handleEmail } from "../src/email_handler";
 import { composeReply, RELAY_HEADER, relayCredential } from "../src/email_reply";
 import { baseEnv, EDGE_TOKEN, FakeSandbox, harness, json } from "./support";
 
