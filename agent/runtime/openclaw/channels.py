@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agent.runtime.http import error_response
+from agent.runtime.openclaw.forward import Hop
 from agent.runtime.openclaw.slack import SlackForwarder, slack_enabled
 from agent.runtime.settings import RuntimeSettings
 
@@ -41,6 +42,13 @@ TELEGRAM_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"  # noqa: S105 - an environment v
 TELEGRAM_LISTEN_PATH = "/telegram-webhook"  # OpenClaw's default; `/healthz` is reserved there
 TELEGRAM_SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
 ACCEPTED_HEADER = "x-openclaw-delivery-accepted"
+TELEGRAM_HOP = Hop(
+    "Telegram",
+    "update",
+    "secret token",
+    "OPENCLAW_TELEGRAM_WEBHOOK_SECRET",
+    "TELEGRAM_WEBHOOK_SECRET",
+)
 DEFAULT_TELEGRAM_API = "https://api.telegram.org"
 SERVED = frozenset({"telegram", "slack"})
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -174,28 +182,10 @@ class TelegramForwarder:
                 headers={"content-type": "application/json", TELEGRAM_SECRET_HEADER: secret},
             )
         except httpx.HTTPError as error:
-            return _retry(f"OpenClaw's Telegram listener did not answer ({type(error).__name__})")
+            return TELEGRAM_HOP.unreachable(error)
         if answer.status_code == 200 and answer.headers.get(ACCEPTED_HEADER) == "durable":
             return Response(status_code=200)
-        if answer.status_code == 401:
-            log.error("OpenClaw refused the Telegram secret token the edge had verified")
-            return error_response(
-                502,
-                "OpenClaw refused the Telegram secret token the edge accepted",
-                "OPENCLAW_TELEGRAM_WEBHOOK_SECRET must equal the edge's TELEGRAM_WEBHOOK_SECRET",
-            )
-        if answer.status_code in {400, 413}:
-            return error_response(
-                422, f"OpenClaw refused the update body (HTTP {answer.status_code})", "not retried"
-            )
-        return _retry(f"OpenClaw did not durably accept the update (HTTP {answer.status_code})")
-
-
-def _retry(error: str) -> JSONResponse:
-    # 503: the edge releases the update id and Telegram delivers it again.
-    response = error_response(503, error, "Telegram retries the update")
-    response.headers["retry-after"] = "5"
-    return response
+        return TELEGRAM_HOP.refusal(answer)
 
 
 async def unserved(request: Request) -> JSONResponse:

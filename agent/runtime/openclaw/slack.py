@@ -39,12 +39,16 @@ from typing import Any
 
 import httpx
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from agent.runtime.http import error_response
+from agent.runtime.openclaw.forward import Hop
 from agent.runtime.settings import RuntimeSettings
 
 log = logging.getLogger("agent.runtime.openclaw")
+SLACK_HOP = Hop(
+    "Slack", "event", "signature", "OPENCLAW_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"
+)
 
 PLUGIN_PACKAGE = "@openclaw/slack"
 PLUGIN_ID = "slack"
@@ -251,31 +255,12 @@ class SlackForwarder:
         try:
             answer = await self._http.post(self._url, content=body, headers=headers)
         except httpx.HTTPError as error:
-            return _retry(f"OpenClaw's Slack route did not answer ({type(error).__name__})")
-        if answer.status_code == 200:
+            return SLACK_HOP.unreachable(error)
+        if answer.status_code == 200:  # the plugin acknowledges after durable admission
             return Response(
                 answer.content, status_code=200, media_type=answer.headers.get("content-type")
             )
-        if answer.status_code == 401:
-            log.error("OpenClaw refused the Slack signature the edge had verified")
-            return error_response(
-                502,
-                "OpenClaw refused the Slack signature the edge accepted",
-                "OPENCLAW_SLACK_SIGNING_SECRET must equal the edge's SLACK_SIGNING_SECRET",
-            )
-        if answer.status_code in {400, 413}:
-            return error_response(
-                422, f"OpenClaw refused the event body (HTTP {answer.status_code})", "not retried"
-            )
-        # 404: the plugin's route is not registered yet (gateway starting); 5xx: not admitted.
-        return _retry(f"OpenClaw did not durably accept the event (HTTP {answer.status_code})")
-
-
-def _retry(error: str) -> JSONResponse:
-    # 503: the edge releases the event's replay key and Slack's retry is accepted.
-    response = error_response(503, error, "Slack retries the event")
-    response.headers["retry-after"] = "5"
-    return response
+        return SLACK_HOP.refusal(answer)
 
 
 def _env_ref(name: str) -> dict[str, str]:
