@@ -170,6 +170,7 @@ class ContainerApplicationProvider(ResourceProvider):
         self._config = {API_TOKEN_CONFIG_KEY: req.config.get(API_TOKEN_CONFIG_KEY)}
 
     def _client(self) -> cloudflare.Cloudflare:
+        """A client for one provider call: use it in `with`, which closes its connections."""
         token = resolve_api_token(self._config)
         return make_client(token, base_url=self.base_url, max_retries=self.max_retries)
 
@@ -205,23 +206,29 @@ class ContainerApplicationProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = _inputs_of(props)
         self._check_image(inputs)
-        client = self._client()
-        namespace_id = api.find_namespace_id(
-            client, inputs.account_id, script_name=inputs.script_name, class_name=inputs.class_name
-        )
-        existing = api.find_application(client, inputs.account_id, inputs.name)
-        if existing is None:
-            app = api.create_application(client, inputs.account_id, inputs.desired(), namespace_id)
-        else:
-            # Adopt: a previous run (or wrangler) created it; converge it like an update.
-            _require_same_namespace(existing, namespace_id)
-            api.modify_application(client, inputs.account_id, existing, inputs.desired())
-            app = existing
+        with self._client() as client:
+            namespace_id = api.find_namespace_id(
+                client,
+                inputs.account_id,
+                script_name=inputs.script_name,
+                class_name=inputs.class_name,
+            )
+            existing = api.find_application(client, inputs.account_id, inputs.name)
+            if existing is None:
+                app = api.create_application(
+                    client, inputs.account_id, inputs.desired(), namespace_id
+                )
+            else:
+                # Adopt: a previous run (or wrangler) created it; converge it like an update.
+                _require_same_namespace(existing, namespace_id)
+                api.modify_application(client, inputs.account_id, existing, inputs.desired())
+                app = existing
         return CreateResult(app.id, _outputs(inputs, app.id, namespace_id))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         inputs = _inputs_of(props)
-        live = api.get_application(self._client(), inputs.account_id, id_)
+        with self._client() as client:
+            live = api.get_application(client, inputs.account_id, id_)
         if live is None:
             return ReadResult("", {})
         config = live.configuration or api.LiveConfiguration()
@@ -243,22 +250,26 @@ class ContainerApplicationProvider(ResourceProvider):
         inputs = _inputs_of(news)
         if olds.get("image") != inputs.image:
             self._check_image(inputs)
-        client = self._client()
-        live = api.get_application(client, inputs.account_id, id_)
-        if live is None:
-            raise CloudflareApiError(
-                f"container application {inputs.name!r} ({id_}) no longer exists: run "
-                "`pulumi refresh` so the next `pulumi up` creates it again"
+        with self._client() as client:
+            live = api.get_application(client, inputs.account_id, id_)
+            if live is None:
+                raise CloudflareApiError(
+                    f"container application {inputs.name!r} ({id_}) no longer exists: run "
+                    "`pulumi refresh` so the next `pulumi up` creates it again"
+                )
+            namespace_id = api.find_namespace_id(
+                client,
+                inputs.account_id,
+                script_name=inputs.script_name,
+                class_name=inputs.class_name,
             )
-        namespace_id = api.find_namespace_id(
-            client, inputs.account_id, script_name=inputs.script_name, class_name=inputs.class_name
-        )
-        _require_same_namespace(live, namespace_id)
-        api.modify_application(client, inputs.account_id, live, inputs.desired())
+            _require_same_namespace(live, namespace_id)
+            api.modify_application(client, inputs.account_id, live, inputs.desired())
         return UpdateResult(_outputs(inputs, id_, namespace_id))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        api.delete_application(self._client(), _inputs_of(props).account_id, id_)
+        with self._client() as client:
+            api.delete_application(client, _inputs_of(props).account_id, id_)
 
 
 def _require_same_namespace(app: api.LiveApplication, namespace_id: str) -> None:

@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import cloudflare
 import dill
 import pytest
 from fake_containers_api import ACCOUNT_ID, TOKEN, FakeContainersApi
@@ -26,7 +27,8 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
 
 from infra.permissions import deploy_hint
-from infra.providers.cloudflare_api import CloudflareApiError
+from infra.providers import container_application
+from infra.providers.cloudflare_api import CloudflareApiError, make_client
 from infra.providers.container_application import ContainerApplicationProvider
 from infra.providers.containers_api import rollout_steps
 
@@ -458,3 +460,25 @@ def test_the_fake_rejects_bodies_the_sdk_types_do_not_allow() -> None:
     assert any("instance_type" in p for p in shape_problems(Create, wrong))
     missing = {k: v for k, v in good.items() if k != "max_instances"}
     assert any(p.startswith("max_instances") for p in shape_problems(Create, missing))
+
+
+def test_every_provider_call_closes_its_client(
+    provider: ContainerApplicationProvider,
+    fake: FakeContainersApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A client left to the garbage collector keeps its pooled keep-alive socket open until then.
+    opened: list[cloudflare.Cloudflare] = []
+
+    def tracked(*args: Any, **kwargs: Any) -> cloudflare.Cloudflare:
+        client = make_client(*args, **kwargs)
+        opened.append(client)
+        return client
+
+    monkeypatch.setattr(container_application, "make_client", tracked)
+    app_id, olds = _created(provider)
+    provider.read(app_id, olds)
+    provider.update(app_id, olds, props(image=IMAGE_V2, max_instances=3.0))
+    provider.delete(app_id, olds)
+    assert len(opened) >= 4
+    assert [client.is_closed() for client in opened] == [True] * len(opened)
