@@ -9,47 +9,27 @@ https://api.slack.com/web#basics
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
+from fake_platform import RecordingFake
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from suite_support import HANG_S, serve_app
+from suite_support import serve_app
 
 TEAM = "T0EDGE001"
 BOT_USER = "U0EDGEBOT"
 BOT_ID = "B0EDGEBOT"
 
 
-@dataclass
-class FakeSlack:
+class FakeSlack(RecordingFake):
     """What the fake received (thread-safe), read by tests."""
 
-    token: str
-    url: str = ""
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def methods(self) -> list[str]:
-        with self.lock:
-            return [method for method, _ in self.calls]
-
-    def called(self, method: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [params for name, params in self.calls if name == method]
-
-    def wait_for(self, check: Callable[[], bool], what: str, timeout: float = HANG_S) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"fake Slack: {what} not seen; calls {self.methods()}")
-            time.sleep(0.05)
+    platform = "Slack"
 
     async def _method(self, request: Request) -> JSONResponse:
         method = request.path_params["method"]

@@ -9,45 +9,25 @@ https://core.telegram.org/bots/api#making-requests
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
+from fake_platform import RecordingFake
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from suite_support import HANG_S, serve_app
+from suite_support import serve_app
 
 BOT = {"id": 7000001, "is_bot": True, "first_name": "Edge", "username": "edge_agent_bot"}
 
 
-@dataclass
-class FakeTelegram:
+class FakeTelegram(RecordingFake):
     """What the fake received (thread-safe), read by tests."""
 
-    token: str
-    url: str = ""
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def methods(self) -> list[str]:
-        with self.lock:
-            return [method for method, _ in self.calls]
-
-    def called(self, method: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [params for name, params in self.calls if name == method]
-
-    def wait_for(self, check: Callable[[], bool], what: str, timeout: float = HANG_S) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"fake Telegram: {what} not seen; calls {self.methods()}")
-            time.sleep(0.05)
+    platform = "Telegram"
 
     async def _method(self, request: Request) -> JSONResponse:
         if request.path_params["bot"] != f"bot{self.token}":
