@@ -63,6 +63,16 @@ def openclaw() -> OpenClawInstall:
         pytest.skip(f"pinned openclaw could not be installed: {error}")
 
 
+def real_gateway_env(openclaw: OpenClawInstall, home: Path) -> dict[str, str]:
+    """What every real-gateway runtime here needs: the pinned Node, a home, the gateway token."""
+    return {
+        "PATH": openclaw.path_env(),
+        "HOME": str(home),
+        "OPENCLAW_GATEWAY_TOKEN": GATEWAY_TOKEN,
+        "OPENCLAW_START_TIMEOUT_S": "240",
+    }
+
+
 def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -167,10 +177,7 @@ def test_real_gateway_takes_telegram_from_the_edge_without_polling(
             tmp_path,
             openclaw.openclaw,
             {
-                "PATH": openclaw.path_env(),
-                "HOME": str(tmp_path),
-                "OPENCLAW_GATEWAY_TOKEN": GATEWAY_TOKEN,
-                "OPENCLAW_START_TIMEOUT_S": "240",
+                **real_gateway_env(openclaw, tmp_path),
                 "AGENT_MODEL": "compat:openai/gpt-5-mini",
                 "AI_GATEWAY_BASE_URL": gateway.base_url,
                 "AI_GATEWAY_TOKEN": RUN_TOKEN,
@@ -296,10 +303,7 @@ def test_real_gateway_takes_slack_from_the_edge(
             tmp_path,
             openclaw.openclaw,
             {
-                "PATH": openclaw.path_env(),
-                "HOME": str(tmp_path),
-                "OPENCLAW_GATEWAY_TOKEN": GATEWAY_TOKEN,
-                "OPENCLAW_START_TIMEOUT_S": "240",
+                **real_gateway_env(openclaw, tmp_path),
                 "OPENCLAW_PLUGIN_NPM_CACHE": str(cache),
                 "AGENT_MODEL": "compat:openai/gpt-5-mini",
                 "AI_GATEWAY_BASE_URL": gateway.base_url,
@@ -366,12 +370,7 @@ def test_real_gateway_takes_slack_from_the_edge(
 def test_real_gateway_proxied_paired_and_restored(
     openclaw: OpenClawInstall, tmp_path: Path, children: list[RuntimeChild]
 ) -> None:
-    env = {
-        "PATH": openclaw.path_env(),
-        "HOME": str(tmp_path),
-        "OPENCLAW_GATEWAY_TOKEN": GATEWAY_TOKEN,
-        "OPENCLAW_START_TIMEOUT_S": "240",
-    }
+    env = real_gateway_env(openclaw, tmp_path)
     first = spawn(tmp_path, openclaw.openclaw, env)
     children.append(first)
     spawn_to_ready = first.wait_ready(240)
