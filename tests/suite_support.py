@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,18 @@ REPO = Path(__file__).resolve().parents[1]
 #: it calls it a hang. Generous on purpose: a hang guard, never a speed goal (the suite shares a
 #: 2-core machine with a dozen other processes at times). Timings belong in bench/.
 HANG_S = 120.0
+
+
+def wait_until(
+    predicate: Callable[[], bool], seen: Callable[[], object], timeout: float = HANG_S
+) -> None:
+    """Poll `predicate` until true; on timeout fail with what `seen()` reports (a hang guard)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out; {seen()}")
 
 
 def s3(endpoint: str) -> Any:

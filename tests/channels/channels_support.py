@@ -26,7 +26,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from suite_support import EDGE_TOKEN, HANG_S, serve_app
+from suite_support import EDGE_TOKEN, HANG_S, serve_app, wait_until
 
 from agent.runtime.settings import RuntimeSettings
 
@@ -102,12 +102,7 @@ class FakePlatforms:
             return [s.text for s in self.sent if s.platform == platform]
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = HANG_S) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"timed out; sent so far: {self.sent}")
+        wait_until(predicate, lambda: f"sent so far: {self.sent}", timeout)
 
     def _next_failure(self, platform: str) -> Failure | None:
         with self._lock:

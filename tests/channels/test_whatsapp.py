@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
-from suite_support import HANG_S, serve_app
+from suite_support import serve_app, wait_until
 
 from agent.runtime.app import create_app
 from agent.runtime.channels.base import DeliveryError, Ignored, InboundMessage
@@ -103,12 +103,7 @@ class FakeGraph:
         )
 
     def wait_for(self, predicate: Any) -> None:
-        deadline = time.monotonic() + HANG_S
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"timed out; sent so far: {self.sent}")
+        wait_until(predicate, lambda: f"sent so far: {self.sent}")
 
 
 @pytest.fixture

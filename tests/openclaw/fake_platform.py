@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from suite_support import HANG_S
+from suite_support import HANG_S, wait_until
 
 
 @dataclass
@@ -31,10 +30,6 @@ class RecordingFake:
             return [params for name, params in self.calls if name == method]
 
     def wait_for(self, check: Callable[[], bool], what: str, timeout: float = HANG_S) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"fake {self.platform}: {what} not seen; calls {self.methods()}"
-                )
-            time.sleep(0.05)
+        wait_until(
+            check, lambda: f"fake {self.platform}: {what} not seen; calls {self.methods()}", timeout
+        )
