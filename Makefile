@@ -101,6 +101,12 @@ test-edge: edge-build
 PYTEST_WORKERS ?= 4
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
+# pytest rewrites the asserts of every test module and of every installed pytest plugin's package
+# (hypothesis, schemathesis, ...: ~400 modules) and caches the result as bytecode, unless
+# PYTHONDONTWRITEBYTECODE is set (as on this machine and in the image), when every xdist worker
+# rewrote all of them again: ~9 s of CPU per worker. The test runs write bytecode (gitignored).
+test-py test-fast: export PYTHONDONTWRITEBYTECODE :=
+
 test-py: setup-py $(COMPILE_TESTS_STAMP) edge-build $(UI_VENDOR_STAMP)
 	scripts/ensure-chromium
 	$(UV) run pytest $(PYTEST_PARALLEL) --durations=15

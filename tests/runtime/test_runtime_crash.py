@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from runtime_support import (
     R2_SETTINGS,
@@ -32,6 +31,7 @@ from runtime_support import (
     spawn_runtime,
     stored_turns,
 )
+from suite_support import HTTP
 
 from agent.runtime.sessions import SessionStore, Summary
 from agent.runtime.store.r2 import R2Store
@@ -62,7 +62,7 @@ def served_history(url: str, session_id: str) -> list[dict[str, Any]]:
     pages: list[list[dict[str, Any]]] = []
     params: dict[str, int] = {"limit": 100}
     while True:
-        response = httpx.get(
+        response = HTTP.get(
             f"{url}/api/sessions/{session_id}", headers=edge_headers(), params=params
         )
         body = response.json()

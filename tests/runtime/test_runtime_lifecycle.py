@@ -18,6 +18,7 @@ from runtime_support import (
     spawn_runtime,
     stored_turns,
 )
+from suite_support import HTTP
 from websockets.sync.client import connect
 
 pytestmark = pytest.mark.slow
@@ -58,12 +59,12 @@ def test_unreachable_store_keeps_the_runtime_unready_not_dead(
     while "state store" not in error and time.monotonic() < deadline:
         time.sleep(0.1)
         try:
-            response = httpx.get(f"{runtime.url}/readyz", headers=edge_headers(), timeout=2)
+            response = HTTP.get(f"{runtime.url}/readyz", headers=edge_headers(), timeout=2)
         except httpx.TransportError:
             continue
         assert response.status_code == 503
         error = response.json()["error"]
     assert "state store not reachable" in response.json()["error"]
     assert EDGE_TOKEN not in response.text
-    assert httpx.get(f"{runtime.url}/healthz").status_code == 200
+    assert HTTP.get(f"{runtime.url}/healthz").status_code == 200
     assert runtime.proc.poll() is None

@@ -13,6 +13,7 @@ import pytest
 from pydantic import SecretStr
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from suite_support import HTTP
 from tools_support import LoopbackSite, Script, deps_for, loopback_site, run_script, send
 
 from agent.runtime.engine.agent import build_agent
@@ -64,7 +65,7 @@ def toolset(cdp_url: str, store: LocalDirStore, driver: BrowserSessions) -> Brow
 
 def open_pages(cdp_url: str) -> list[str]:
     """The URLs of the page targets the browser still has open."""
-    targets = httpx.get(f"{cdp_url}/json/list", timeout=5).json()
+    targets = HTTP.get(f"{cdp_url}/json/list", timeout=5).json()
     return [t["url"] for t in targets if t["type"] == "page"]
 
 
