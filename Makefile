@@ -6,7 +6,7 @@ UV ?= uv
 STACK ?= dev
 EDGE := agent/edge
 
-.PHONY: setup setup-py setup-edge edge-build compile generate ui-vendor lint fmt typecheck test test-fast test-py test-edge plan verify dev bench image-size
+.PHONY: setup setup-py setup-edge edge-build compile generate ui-vendor lint fmt typecheck test test-fast test-cost test-py test-edge plan verify dev bench image-size
 
 setup: setup-py setup-edge
 
@@ -105,7 +105,7 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 # (hypothesis, schemathesis, ...: ~400 modules) and caches the result as bytecode, unless
 # PYTHONDONTWRITEBYTECODE is set (as on this machine and in the image), when every xdist worker
 # rewrote all of them again: ~9 s of CPU per worker. The test runs write bytecode (gitignored).
-test-py test-fast: export PYTHONDONTWRITEBYTECODE :=
+test-py test-fast test-cost: export PYTHONDONTWRITEBYTECODE :=
 
 test-py: setup-py $(COMPILE_TESTS_STAMP) edge-build $(UI_VENDOR_STAMP)
 	scripts/ensure-chromium
@@ -115,6 +115,12 @@ test-py: setup-py $(COMPILE_TESTS_STAMP) edge-build $(UI_VENDOR_STAMP)
 # and end-to-end runs), in parallel; no lint, types or Worker tests. `make test` before you push.
 test-fast: setup-py $(COMPILE_TESTS_STAMP) edge-build
 	$(UV) run pytest $(PYTEST_PARALLEL) -m "not slow" -q
+
+# What keeps test-fast fast: the 40 tests that used the most CPU, with those not marked slow that
+# used over half a second flagged (tests/cost_report.py). SUITE=-m "not slow" for the fast set only.
+SUITE ?=
+test-cost: setup-py $(COMPILE_TESTS_STAMP) edge-build $(UI_VENDOR_STAMP)
+	$(UV) run pytest $(PYTEST_PARALLEL) $(SUITE) -q --cpu-report 40
 
 # Lint, types, the Worker's tests and the Python tests run side by side (-j): the Python suite
 # waits on sockets and child processes much of the time, so mypy (~1 min cold) and the Worker's

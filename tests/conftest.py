@@ -1,19 +1,15 @@
 """Top-level test setup shared by every suite (keep it tiny)."""
 
+import gc
 import os
 
 import pytest
 from hypothesis import settings
 
-# Fails the run if a process a test started outlives the session (see process_guard.py).
-from process_guard import (  # noqa: F401
-    pytest_configure,
-    pytest_sessionfinish,
-    pytest_testnodedown,
-)
-
-# Longest work first over the xdist workers, shards of a long test apart (see scheduling.py).
-from scheduling import pytest_collection_modifyitems, pytest_xdist_make_scheduler  # noqa: F401
+# The suite's own plugins (tests/): process_guard fails the run if a process a test started
+# outlives the session; scheduling spreads the work over the xdist workers longest first;
+# cost_report (`--cpu-report N`) lists the tests that used the most CPU.
+pytest_plugins = ("process_guard", "scheduling", "cost_report")
 
 # Property tests: bounded example counts, no wall-clock deadline (time is never asserted in tests,
 # and the machine may be busy), no example database written into the checkout, and the same
@@ -26,6 +22,24 @@ settings.register_profile(
     derandomize=os.environ.get("EDGEAGENT_FUZZ_EXPLORE") != "1",
 )
 settings.load_profile("edgeagent")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No cyclic garbage collection while the test modules import (thousands of modules:
+    pulumi_cloudflare, pydantic-ai, the SDKs); see pytest_collection_finish. Not in an xdist
+    controller, which collects nothing."""
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        gc.disable()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection imported lives as long as the process: gc.freeze() puts it out of the
+    collector's sight, so each full collection during the tests scans only what the tests made.
+    Every xdist worker collects the whole suite, so this is paid per worker: about 2 s of CPU for
+    the collections while importing and a third of those during the tests."""
+    gc.freeze()
+    gc.enable()
 
 
 @pytest.fixture(autouse=True, scope="session")

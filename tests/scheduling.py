@@ -6,7 +6,9 @@ sends whole files and starts with the files that hold the most tests; the longes
 SIGKILL crash runs, the real OpenClaw gateway) hold few and so started last, and their minutes
 were added to the end of the run. Here:
 
-- every worker orders its collection: the files in LONGEST_FIRST (in that order), then the other
+- every worker orders its collection: the entries of LONGEST_FIRST (in that order), then the
+  other files by how long they took in the last run that ran them (longest first; remembered in
+  pytest's cache, `.pytest_cache/`, so a fresh clone starts from LONGEST_FIRST alone), then the
   files holding a `slow` test, then the rest, each file's tests kept together and in order (so a
   module fixture starts once); the controller hands work out in that order;
 - a unit of work is a file, as with `loadfile`, except a test parametrized with ids `shard<N>`
@@ -46,14 +48,24 @@ def _file(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
-def _rank(item: pytest.Item, slow_files: set[str]) -> int:
+def _rank(item: pytest.Item, slow_files: set[str], seconds: dict[str, float]) -> tuple[Any, ...]:
     path = _file(item.nodeid)
     test = item.nodeid.split("[", 1)[0]
     if test in LONGEST_FIRST:
-        return LONGEST_FIRST.index(test)
+        return (LONGEST_FIRST.index(test),)
     if path in LONGEST_FIRST:
-        return LONGEST_FIRST.index(path)
-    return len(LONGEST_FIRST) + (0 if path in slow_files else 1)
+        return (LONGEST_FIRST.index(path),)
+    return len(LONGEST_FIRST), -seconds.get(path, 0.0), path not in slow_files
+
+
+#: Where the last runs' seconds per test are kept (pytest's cache: `.pytest_cache/`).
+SECONDS_KEY = "edgeagent/seconds-per-test"
+
+
+def _remembered(config: pytest.Config) -> dict[str, float]:
+    cache = getattr(config, "cache", None)  # None with `-p no:cacheprovider`
+    found = cache.get(SECONDS_KEY, {}) if cache is not None else {}
+    return {str(k): float(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -61,7 +73,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if config.getoption("dist", "no") != "loadfile":
         return
     slow_files = {_file(item.nodeid) for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: _rank(item, slow_files))  # stable: files stay whole and in order
+    remembered = _remembered(config)
+    seconds: dict[str, float] = {}  # of the tests this run collected, per file
+    for item in items:
+        path = _file(item.nodeid)
+        seconds[path] = seconds.get(path, 0.0) + remembered.get(item.nodeid, 0.0)
+    # Stable: the tests of a file stay together and in their order.
+    items.sort(key=lambda item: _rank(item, slow_files, seconds))
+
+
+_ran: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add up each test's phases (on the controller, which sees every worker's reports)."""
+    _ran[report.nodeid] = _ran.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remember how long each test that ran took, for the next run's order."""
+    cache = getattr(session.config, "cache", None)
+    if cache is None or hasattr(session.config, "workerinput") or not _ran:
+        return
+    cache.set(SECONDS_KEY, {**_remembered(session.config), **_ran})
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown when xdist is not loaded

@@ -229,7 +229,6 @@ def _user(iam: Any, name: str, resources: list[str]) -> tuple[str, str]:
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
-    # A bare connect: an HTTP request could count as one of moto's unauthenticated calls.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -244,10 +243,14 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def r2(bucket: str) -> Iterator[R2]:
-    """moto's server enforcing IAM after its first three (set-up) calls, like R2 enforces token
-    scopes: `bucket` and one other bucket exist."""
+    """moto's server enforcing IAM, like R2 enforces token scopes: `bucket` and one other bucket
+    exist, and every request from then on needs valid credentials."""
     port = free_port()
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"}
+    # The set-up runs with authentication off; then moto's reset-auth turns it on for every
+    # request (a count of 0 unauthenticated actions left). Counting set-up calls instead
+    # (INITIAL_NO_AUTH_ACTION_COUNT=3 at start) broke when any stray request reached the port
+    # first, e.g. another test still polling a server that had held that port number.
+    env = {k: v for k, v in os.environ.items() if k != "INITIAL_NO_AUTH_ACTION_COUNT"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         env=env,
@@ -258,12 +261,14 @@ def r2(bucket: str) -> Iterator[R2]:
     try:
         endpoint = f"http://127.0.0.1:{port}"
         _wait_for_port(port, proc)
-        admin = _user(_aws("iam", endpoint, ("setup", "setup")), "admin", ["*"])
+        iam = _aws("iam", endpoint, ("setup", "setup"))
+        admin = _user(iam, "admin", ["*"])
         s3 = _aws("s3", endpoint, admin)
         s3.create_bucket(Bucket=bucket)
         s3.create_bucket(Bucket="another-tenant")
-        iam = _aws("iam", endpoint, admin)
         scoped = _user(iam, "state", [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"])
+        with httpx.Client(timeout=30) as client:
+            client.post(f"{endpoint}/moto-api/reset-auth", content=b"0").raise_for_status()
         yield R2(endpoint, bucket, scoped, admin)
     finally:
         _stop(proc)

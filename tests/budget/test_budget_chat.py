@@ -33,6 +33,7 @@ def chat(client: TestClient, message: str, session: str = "trip") -> Any:
     return client.post("/api/chat", headers=ALICE, json={"message": message, "session_id": session})
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_every_call_carries_who_where_and_which_engine(
     client: TestClient, gateway: FakeAiGateway
 ) -> None:
@@ -50,6 +51,7 @@ def test_every_call_carries_who_where_and_which_engine(
     }
 
 
+@pytest.mark.slow  # waits seconds of real time
 def test_a_reached_spend_limit_is_a_plain_429_once_and_nothing_is_stored(
     client: TestClient, gateway: FakeAiGateway
 ) -> None:
@@ -64,6 +66,7 @@ def test_a_reached_spend_limit_is_a_plain_429_once_and_nothing_is_stored(
     assert [t["prompt"] for t in turns] == ["first"]  # the refused turn was not stored
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_a_plain_rate_limit_is_still_retried(client: TestClient, gateway: FakeAiGateway) -> None:
     gateway.rate_limited = 1
     reply = chat(client, "hello")

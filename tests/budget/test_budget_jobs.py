@@ -46,6 +46,7 @@ def job(kind: str, fire_at: datetime) -> Job:
 
 
 @pytest.mark.parametrize("kind", ["once", "cron"])
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_job_skips_at_the_limit_and_runs_when_the_budget_is_back(
     kind: str, tmp_path: Path, settings: RuntimeSettings, gateway: FakeAiGateway
 ) -> None:

@@ -49,6 +49,7 @@ def client(settings: RuntimeSettings) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_usage_after_real_calls_by_user_model_and_channel(
     client: TestClient, gateway: FakeAiGateway
 ) -> None:

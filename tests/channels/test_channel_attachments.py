@@ -87,6 +87,7 @@ def photo(fakes: FakePlatforms) -> dict[str, Any]:
     return {"photo": sizes}
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_telegram_photo_document_and_voice_are_stored_before_the_ack(
     client: TestClient, fakes: FakePlatforms, settings: RuntimeSettings
 ) -> None:

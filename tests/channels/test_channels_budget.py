@@ -27,6 +27,7 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAiGateway]:
         yield running
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_telegram_sender_is_told_the_budget_once(
     tmp_path: Path, fakes: FakePlatforms, gateway: FakeAiGateway
 ) -> None:

@@ -118,6 +118,7 @@ def test_discord_command_is_deferred_then_answered_by_followup(
     assert other.json()["type"] == 4  # components get a short ephemeral note
 
 
+@pytest.mark.slow  # waits seconds of real time
 def test_rate_limit_retry_after_is_honoured(client: TestClient, fakes: FakePlatforms) -> None:
     too_many = {
         "ok": False,
@@ -279,6 +280,7 @@ def test_permanent_failure_is_reported_without_the_token(
     assert "/bot<redacted>/sendMessage" in caplog.text  # httpx's request log, scrubbed
 
 
+@pytest.mark.slow  # waits seconds of real time
 def test_restart_delivers_a_pending_reply_exactly_once(
     tmp_path: Path, fakes: FakePlatforms
 ) -> None:

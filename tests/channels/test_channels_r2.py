@@ -6,6 +6,7 @@ import uuid
 from functools import partial
 from pathlib import Path
 
+import pytest
 import suite_support
 from channels_support import (
     EDGE_TOKEN,
@@ -35,6 +36,7 @@ def post(client: TestClient, channel: str, payload: dict[str, object]) -> int:
     return client.post(f"/webhooks/{channel}", headers=headers, json=payload).status_code
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_dedupe_outbox_and_restart_on_r2(
     tmp_path: Path, fakes: FakePlatforms, moto_endpoint: str
 ) -> None:

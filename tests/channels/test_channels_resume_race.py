@@ -8,6 +8,7 @@ import uuid
 from functools import partial
 from pathlib import Path
 
+import pytest
 import suite_support
 from channels_support import EDGE_TOKEN, FakePlatforms, channel_settings, slack_event
 from starlette.testclient import TestClient
@@ -66,6 +67,7 @@ class OverlappingStore(LocalDirStore):
         return etag
 
 
+@pytest.mark.slow  # waits seconds of real time
 def test_record_listed_by_resume_while_accepted_is_processed_once(
     tmp_path: Path, fakes: FakePlatforms
 ) -> None:

@@ -99,6 +99,7 @@ def post(client: TestClient, channel: str, payload: dict[str, object], rid: str)
     assert client.post(f"/webhooks/{channel}", headers=headers, json=payload).is_success
 
 
+@pytest.mark.slow  # waits seconds of real time
 def test_slack_and_discord_rate_limits_are_honoured(tmp_path: Path, fakes: FakePlatforms) -> None:
     fakes.fail("slack", Failure(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "2"}))
     fakes.fail(
@@ -242,6 +243,7 @@ class Slow:
         return None
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_a_burst_over_many_chats_runs_a_bounded_number_of_turns(
     tmp_path: Path, fakes: FakePlatforms
 ) -> None:

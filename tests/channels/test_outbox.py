@@ -179,6 +179,7 @@ async def test_a_marker_without_a_message_is_dropped(tmp_path: Path) -> None:
     assert await store.list("outbox/") == []
 
 
+@pytest.mark.slow  # waits seconds of real time
 async def test_two_runtimes_sending_the_same_key_deliver_once(tmp_path: Path) -> None:
     platform = Platform()
     a = Outbox(store_at(tmp_path), {"chat": platform})

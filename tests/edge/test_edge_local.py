@@ -22,6 +22,8 @@ from agent.runtime.edge_auth import internal_credential
 from bench.edge_overhead.localdev import build_bundle, free_port, origin, serve_bundle, wrangler_dev
 from bench.edge_overhead.origin import CLOSE_CODE, CLOSE_REASON, STREAM_CHUNKS
 
+pytestmark = pytest.mark.slow  # wrangler dev and workerd, a whole edge stack
+
 EDGE_TOKEN = "e2e-edge-token-5f1c"
 TELEGRAM_SECRET = "e2e-telegram-secret"
 

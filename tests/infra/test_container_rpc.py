@@ -31,6 +31,8 @@ from pulumi.runtime.proto import provider_pb2_grpc
 
 from infra.providers.container_application import ContainerApplicationProvider
 
+pytestmark = pytest.mark.slow  # the container provider as a process
+
 SCRIPT = "edgeagent-acme-dev"
 REPOSITORY = f"{ACCOUNT_ID}/edgeagent-sandbox"
 MANIFESTS = (plain_manifest("d"), plain_manifest("e"))

@@ -205,6 +205,7 @@ def test_bad_budget_and_routing_config_names_the_key(
     assert [issue.render() for issue in caught.value.issues] == [message]
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_prod_without_a_stack_wide_limit_is_refused_and_dev_is_advised(
     dev_plan: dict[str, Any],
 ) -> None:

@@ -82,6 +82,7 @@ def test_text_plan_and_diff_from_a_config_file(tmp_path: Path) -> None:
         ),
     ],
 )
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_bad_config_exits_2_with_every_bad_key(
     tmp_path: Path, config: dict[str, object], expected: str
 ) -> None:

@@ -147,6 +147,7 @@ def _strings(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_no_input_holds_the_checkout_path_whatever_the_cwd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

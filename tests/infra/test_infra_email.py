@@ -33,6 +33,7 @@ def test_addresses_are_kept_lower_cased() -> None:
     assert cfg.email_allowlist == ["me@example.com", "you@example.org"]
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_email_routing_is_enabled_and_the_address_routed_to_the_worker(
     email_plan: dict[str, Any],
 ) -> None:
@@ -144,6 +145,7 @@ def test_an_allowlist_without_an_address_is_refused() -> None:
     assert "edgeagent:emailAllowlist: applies only to the email channel" in str(err.value)
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_the_runtime_gets_the_relay_url_and_access_lets_the_relay_through() -> None:
     # Email as the only channel: the relay path still needs the /webhooks/* bypass.
     only_email = {

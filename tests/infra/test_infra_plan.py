@@ -416,6 +416,7 @@ def test_whole_program_with_decrypted_secrets_never_leaks_them(
     assert type_names(document) == sorted(DEV_RESOURCES + WEBHOOK_EXTRA)
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_plan_is_deterministic() -> None:
     first = json.dumps(plan("acme-prod", full_config()), sort_keys=True)
     second = json.dumps(plan("acme-prod", full_config()), sort_keys=True)
@@ -445,6 +446,7 @@ def test_tenants_never_collide_and_each_token_sees_only_its_bucket() -> None:
             assert names[a].isdisjoint(names[b]), (a, b, names[a] & names[b])
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_diff_names_added_removed_and_changed_paths() -> None:
     old = plan("acme-prod", minimal_config())
     changed = {

@@ -185,6 +185,7 @@ def test_openclaw_origins_follow_the_custom_domain_or_the_configured_list() -> N
     assert bindings_of(timeout)["COLD_START_TIMEOUT_MS"]["text"] == "9000"
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_openclaw_telegram_gets_the_public_url_and_the_edge_secret() -> None:
     bindings = bindings_of(plan("acme-prod", with_openclaw(full_config())))
     assert bindings["OPENCLAW_PUBLIC_URL"]["text"] == "https://agent.example.com"
@@ -239,6 +240,7 @@ def test_attachment_retention_reaches_the_runtime_with_a_default() -> None:
     assert settings.attachment_retention_days == 14
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_every_declared_binding_is_bound_by_some_configuration() -> None:
     everything = {**full_config(), **SETTINGS}
     native_plan = plan("acme-prod", everything)
@@ -259,6 +261,7 @@ def test_every_declared_binding_is_bound_by_some_configuration() -> None:
     assert {"TELEGRAM_DM_POLICY", "AGENT_TIMEZONE"} <= OPTIONAL  # the derivation found them
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_the_runtime_reads_the_bound_values_as_configured() -> None:
     """Both sides agree: the plain bindings the edge passes load into runtime settings."""
     native = plan("acme-prod", {**full_config(), **SETTINGS})

@@ -114,6 +114,7 @@ def test_without_public_url_telegram_long_polls_and_says_the_sandbox_cannot_slee
     ]
 
 
+@pytest.mark.slow  # starts the fake OpenClaw gateway as a process
 def test_a_verified_update_is_acknowledged_only_once_openclaw_holds_it_durably(
     tmp_path: Path, fake_openclaw: Path, listener: tuple[Listener, int]
 ) -> None:
@@ -148,6 +149,7 @@ def test_a_verified_update_is_acknowledged_only_once_openclaw_holds_it_durably(
         assert len(fake.received) == count  # neither reached OpenClaw
 
 
+@pytest.mark.slow  # starts the fake OpenClaw gateway as a process
 def test_a_listener_that_is_not_up_yet_means_retry(tmp_path: Path, fake_openclaw: Path) -> None:
     extra = {**TELEGRAM, "openclaw_public_url": PUBLIC, "openclaw_telegram_port": free_port()}
     with runtime(tmp_path, fake_openclaw, **extra) as client:
@@ -157,6 +159,7 @@ def test_a_listener_that_is_not_up_yet_means_retry(tmp_path: Path, fake_openclaw
         assert "did not answer" in answer.json()["error"]
 
 
+@pytest.mark.slow  # starts the fake OpenClaw gateway as a process
 @pytest.mark.parametrize("method", ["POST", "GET"])
 @pytest.mark.parametrize("channel", ["discord", "whatsapp"])
 def test_unserved_channels_are_refused_never_proxied(

@@ -47,6 +47,7 @@ def count_rows(body: bytes, tmp: Path) -> int:
         db.close()
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_snapshots_of_a_busy_wal_database_are_consistent(tmp_path: Path) -> None:
     source = tmp_path / "live" / "db.sqlite"
     db = wal_db(source)
@@ -195,6 +196,7 @@ async def test_cdp_relay_adds_the_bearer_header(tmp_path: Path) -> None:
     assert seen == ["Bearer br-token"]
 
 
+@pytest.mark.slow  # waits seconds of real time
 async def test_crash_loop_restarts_with_growing_backoff(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -276,6 +278,7 @@ async def test_a_missing_binary_is_reported_and_retried(tmp_path: Path) -> None:
     assert "check OPENCLAW_BIN" in reason
 
 
+@pytest.mark.slow  # waits seconds of real time
 async def test_sustained_writes_upload_once_per_debounce_interval(tmp_path: Path) -> None:
     store = LocalDirStore(tmp_path / "store")
     root = tmp_path / "state"

@@ -34,6 +34,7 @@ def r2(endpoint: str, bucket: str) -> R2Store:
     )
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_sync_and_restore_through_r2(moto_endpoint: str, tmp_path: Path) -> None:
     store = r2(moto_endpoint, "oc-state")
     root = tmp_path / "state"

@@ -58,6 +58,7 @@ def openclaw(tmp_path: Path, fake_openclaw: Path) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.mark.slow  # starts the fake OpenClaw gateway as a process
 def test_openclaw_mode_serves_the_devices_page_under_agent(openclaw: TestClient) -> None:
     page = openclaw.get("/_agent/", headers=EDGE)
     assert page.status_code == 200
@@ -86,6 +87,7 @@ def test_openclaw_mode_serves_the_devices_page_under_agent(openclaw: TestClient)
     assert openclaw.get("/_agent/ui/../settings.py", headers=EDGE).status_code == 404
 
 
+@pytest.mark.slow  # starts the fake OpenClaw gateway as a process
 def test_openclaw_mode_keeps_the_control_ui_at_root_and_the_api_works(
     openclaw: TestClient,
 ) -> None:
@@ -96,6 +98,7 @@ def test_openclaw_mode_keeps_the_control_ui_at_root_and_the_api_works(
     assert [p["requestId"] for p in devices["pending"]] == ["req-0001-abcd"]
 
 
+@pytest.mark.slow  # starts the fake OpenClaw gateway as a process
 @pytest.mark.parametrize("path", ["/_agent/", "/_agent", "/_agent/ui/devices.js"])
 def test_openclaw_admin_page_is_behind_the_edge_token(openclaw: TestClient, path: str) -> None:
     wrong = {"x-agent-edge-token": "wrong-token-0123456", "x-agent-user": "owner@example.com"}

@@ -280,6 +280,7 @@ class KillOnce(MemoryStore):
     [("turn-ids/", 5), ("session-summaries/", 0), ("session-checkpoints/", 0)],
     ids=["mid-markers", "before-summary", "before-checkpoint"],
 )
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_a_kill_mid_compaction_loses_nothing(
     settings: RuntimeSettings, prefix: str, skip: int
 ) -> None:

@@ -84,6 +84,7 @@ def cron_ran(state: Path) -> bool:
 TICK = json.dumps({"cron": "* * * * *", "scheduled_time": "2026-11-26T21:00:00Z"}).encode()
 
 
+@pytest.mark.slow  # a runtime process
 @pytest.mark.parametrize("path", ATTACKS)
 def test_non_canonical_paths_are_refused_even_with_every_credential(
     runtime: tuple[RuntimeProcess, Path], path: str
@@ -100,6 +101,7 @@ def test_non_canonical_paths_are_refused_even_with_every_credential(
 @pytest.mark.parametrize(
     "path", ["/internal/cron", "/INTERNAL/cron", "/Internal/cron", "/webhooks/telegram"]
 )
+@pytest.mark.slow  # a runtime process
 def test_internal_paths_need_the_internal_credential(
     runtime: tuple[RuntimeProcess, Path], path: str
 ) -> None:
@@ -112,6 +114,7 @@ def test_internal_paths_need_the_internal_credential(
     assert not cron_ran(state)
 
 
+@pytest.mark.slow  # a runtime process
 def test_cron_from_the_worker_runs(runtime: tuple[RuntimeProcess, Path]) -> None:
     """Positive control: the Worker's own tick (edge token + internal credential) is accepted."""
     process, state = runtime
@@ -121,6 +124,7 @@ def test_cron_from_the_worker_runs(runtime: tuple[RuntimeProcess, Path]) -> None
     assert cron_ran(state)
 
 
+@pytest.mark.slow  # a runtime process
 def test_user_paths_do_not_need_the_internal_credential(
     runtime: tuple[RuntimeProcess, Path],
 ) -> None:
@@ -227,6 +231,7 @@ def test_generated_spellings_of_reserved_paths_never_reach_a_route_without_the_c
         assert status in {400, 403}, raw
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_generated_paths_accepted_as_canonical_mean_what_they_say() -> None:
     """A path the middleware lets through decodes to the same segments a lenient server sees."""
     alphabet = ["a", ".", "%2e", "%2F", "%5c", "%25", "%69", "/", "\\", "internal", "%"]

@@ -12,6 +12,7 @@ import sys
 import tomllib
 from importlib.metadata import packages_distributions
 
+import pytest
 from suite_support import REPO
 
 DOCKERFILE = (REPO / "agent/Dockerfile").read_text()
@@ -53,6 +54,7 @@ def normalise(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_runtime_imports_only_what_the_image_installs() -> None:
     closure = {normalise(name) for name in runtime_closure()}
     providers = packages_distributions()
@@ -100,6 +102,7 @@ def test_dockerignore_sends_only_what_the_build_copies() -> None:
         assert secret_or_noise not in allowed
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_every_runtime_dependency_is_imported_by_the_runtime() -> None:
     """The other direction: nothing in `[project.dependencies]` that agent/runtime never imports
     (a library only tests or tools use belongs in a dependency group, out of the image)."""

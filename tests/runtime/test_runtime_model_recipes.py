@@ -180,6 +180,7 @@ def test_the_page_has_every_recipe() -> None:
         ("anthropic", "/v1/messages", ("authorization", "Bearer sk-ant-your-key")),
     ],
 )
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_a_provider_key_goes_straight_to_the_provider(
     provider: str,
     path: str,
@@ -257,6 +258,7 @@ def chat_error(settings: RuntimeSettings) -> dict[str, Any]:
     return body
 
 
+@pytest.mark.slow  # waits seconds of real time
 def test_an_unreachable_local_server_is_named_with_the_connection_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

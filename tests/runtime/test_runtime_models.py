@@ -51,6 +51,7 @@ def remote(tmp_path: Path, model: str, **extra: Any) -> RuntimeSettings:
         ("anthropic:claude-sonnet-4-5", "/anthropic"),
     ],
 )
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_gateway_url_and_auth_header(tmp_path: Path, model: str, suffix: str) -> None:
     settings = remote(
         tmp_path, model, ai_gateway_base_url=GATEWAY + "/", ai_gateway_token="gw-token-123"

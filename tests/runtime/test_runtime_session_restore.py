@@ -65,6 +65,7 @@ def build_session(
         write(root, checkpoint_key(session_id, upto), snapshot.model_dump_json())
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_cold_restore_of_5000_turns_reads_at_most_10_objects(tmp_path: Path) -> None:
     build_session(tmp_path, "long", turns=5000, summarised=4980, checkpoint=4996)
     store = CountingStore(LocalDirStore(tmp_path))

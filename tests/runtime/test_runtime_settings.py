@@ -98,6 +98,7 @@ def test_per_user_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.state_prefix == "users/alice@example.com/"
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_process_stops_with_one_message_naming_the_variable() -> None:
     env = {"PATH": "/usr/bin:/bin", "AGENT_TENANT": "acme", "STATE_BACKEND": "local"}
     done = subprocess.run(

@@ -152,6 +152,7 @@ def test_a_failing_turn_is_an_error_frame_and_the_socket_stays(
         assert chat(socket, "after", "s")["seq"] == 1
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_fuzzed_text_frames_never_close_the_socket(tmp_path: Path) -> None:
     settings_ = RuntimeSettings(
         agent_tenant="acme",

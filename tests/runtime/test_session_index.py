@@ -154,6 +154,7 @@ async def test_the_first_page_is_one_read_of_the_counter(tmp_path: Path) -> None
     assert len(bob.sessions) == 200
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_a_new_session_is_on_the_first_page_at_once(tmp_path: Path) -> None:
     store = LocalDirStore(tmp_path)
     writer, reader = SessionStore(store), SessionIndex(store)  # two runtimes
@@ -174,6 +175,7 @@ async def test_a_new_session_is_on_the_first_page_at_once(tmp_path: Path) -> Non
     assert again.sessions[0].session_id == "late"
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_counts_come_from_one_read_after_a_single_recount(tmp_path: Path) -> None:
     write_index_files(tmp_path, many(2000))
     store = CountingStore(LocalDirStore(tmp_path))
@@ -188,6 +190,7 @@ async def test_counts_come_from_one_read_after_a_single_recount(tmp_path: Path) 
     assert all(key.startswith("session-counts/") for key in store.gets)
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_cursor_paging_shows_each_session_once_newest_first_while_others_arrive(
     tmp_path: Path,
 ) -> None:
@@ -232,6 +235,7 @@ async def test_cursor_paging_shows_each_session_once_newest_first_while_others_a
     assert await reader.count("a@x.io") == total
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_concurrent_first_turns_count_exactly_and_a_retry_counts_once(
     tmp_path: Path,
 ) -> None:
@@ -300,6 +304,7 @@ async def test_old_layout_sessions_are_migrated_once(tmp_path: Path) -> None:
     assert await again.count(None) == 30  # the migration did not count anything twice
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_history_pages_read_only_their_turns(tmp_path: Path) -> None:
     for seq in range(1, 1201):
         turn = draft(f"m{seq}", "a@x.io", T0).model_copy(update={"seq": seq})

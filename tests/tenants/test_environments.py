@@ -15,6 +15,8 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_cloudflare\.")
     import pulumi_cloudflare  # noqa: F401
 
+import pytest
+
 from infra.plan import plan_stack, read_stack_config
 from infra.tenants.cli import main
 
@@ -82,6 +84,7 @@ def test_prod_differs_from_dev_as_documented() -> None:
     assert expiry_days(prod) > expiry_days(dev)
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_shipped_tenant_manifest_plans_clean() -> None:
     out, err = io.StringIO(), io.StringIO()
     planner = functools.partial(plan_stack, edge_dist=EDGE_DIST)

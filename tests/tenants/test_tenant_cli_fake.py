@@ -19,6 +19,8 @@ from infra.tenants.automation import AutomationWorkspace
 from infra.tenants.cli import main
 from infra.tenants.engine import Workspace
 
+pytestmark = pytest.mark.slow  # the tenants CLI as a process over a fake Pulumi CLI
+
 FAKE = Path(__file__).with_name("fake_pulumi_cli.py")
 SECRET = "xoxb-fake-slack-token"
 

@@ -149,6 +149,7 @@ def test_destroy_needs_yes(tmp_path: Path, workspace: FakeWorkspace) -> None:
     assert workspace.stacks == {}
 
 
+@pytest.mark.slow  # waits seconds of real time
 def test_parallelism_is_bounded_by_jobs(tmp_path: Path, workspace: FakeWorkspace) -> None:
     manifest = write_project(tmp_path, many_tenants(9))
     for i in range(9):

@@ -110,6 +110,7 @@ def test_fifty_tenants_plan_offline_without_collisions(tmp_path: Path) -> None:
         assert scopes == [{own: "*"}], name
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_table_summary_names_each_stack(tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path, {"acme": prod_tenant("acme", 1)})
     code, out, _ = plan(manifest)
@@ -126,6 +127,7 @@ def test_table_summary_names_each_stack(tmp_path: Path) -> None:
     assert re.search(r"^2 stacks planned in [0-9.]+ s; all clean$", out, re.M)
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_two_tenants_on_one_hostname_collide(tmp_path: Path) -> None:
     tenants = {"acme": prod_tenant("acme", 1), "globex": prod_tenant("globex", 2)}
     tenants["globex"]["environments"]["prod"]["config"]["hostname"] = "agent.acme.example"
@@ -143,6 +145,7 @@ def test_two_tenants_on_one_hostname_collide(tmp_path: Path) -> None:
     ) in collisions
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_a_bad_tenant_config_fails_only_that_stack(tmp_path: Path) -> None:
     tenants = {
         "acme": prod_tenant("acme", 1, sleepAfter="soon"),
@@ -212,6 +215,7 @@ def test_a_base_file_that_does_not_plan_alone_is_only_noted(tmp_path: Path) -> N
     assert "note: base stack dev (Pulumi.dev.yaml) not compared: invalid configuration" in out
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_state_token_must_reach_exactly_its_own_bucket() -> None:
     planned = PLANNER("acme-dev", yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"])
     assert state_token_problems(planned) == []

@@ -85,6 +85,7 @@ async def start(inner: StateStore, query: str) -> tuple[CountingStore, MemoryBoo
     return counting, book, {hit.path for hit in hits}
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_a_start_reads_the_snapshot_and_only_changed_files(tmp_path: Path) -> None:
     store = LocalDirStore(tmp_path / "state")
     await seed(store, 1000)
@@ -223,6 +224,7 @@ async def test_saves_are_debounced_into_one_upload_per_burst(tmp_path: Path) -> 
     await book.close()
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_on_r2_a_start_reads_one_snapshot(moto_endpoint: str, r2_bucket: str) -> None:
     def open_r2() -> R2Store:
         return R2Store(

@@ -439,6 +439,7 @@ async def test_undeliverable_channel_is_recorded_not_raised(
     )
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 async def test_two_runtimes_on_r2_run_each_firing_once(
     settings: RuntimeSettings, http: httpx.AsyncClient, moto_endpoint: str, r2_bucket: str
 ) -> None:

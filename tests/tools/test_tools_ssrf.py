@@ -118,6 +118,7 @@ def test_a_public_ipv4_stays_reachable_through_routable_wrappings(inner: V4, for
 
 
 @given(server=v4s, client=v4s, flags=st.integers(0, 0xFFFF))
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_teredo_is_never_fetched(server: V4, client: V4, flags: int) -> None:
     address = teredo(server, client, flags)
     assert address.teredo == (server, client)

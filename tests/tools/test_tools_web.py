@@ -143,6 +143,7 @@ async def test_html_becomes_text(site: LoopbackSite, fetcher: WebFetcher) -> Non
     assert html_to_text("<p>a<br>b</p>") == "a\nb"
 
 
+@pytest.mark.slow  # waits seconds of real time
 async def test_limits(site: LoopbackSite, fetcher: WebFetcher) -> None:
     big = await fetcher.fetch(f"{site.base}/big", max_chars=1000)
     assert big.truncated

@@ -155,7 +155,8 @@ def loopback_site(routes: dict[str, Handler], host: str = "127.0.0.1") -> Iterat
     server = ThreadingHTTPServer((host, 0), Handle)
     server.daemon_threads = True
     site.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled every 50 ms, not 500: shutdown() waits for the next poll, and the fixture ends often.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield site

@@ -81,6 +81,7 @@ def test_there_are_workflows() -> None:
     }
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_every_workflow_lints_clean() -> None:
     findings = actionlint(*WORKFLOWS)
     assert set(findings) == {str(p) for p in WORKFLOWS}
@@ -92,6 +93,7 @@ def test_every_workflow_lints_clean() -> None:
     assert problems == []
 
 
+@pytest.mark.slow  # over half a second of CPU (make test-cost)
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
     broken.write_text(
