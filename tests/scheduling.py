@@ -48,6 +48,13 @@ def _file(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
+def unit_of_work(nodeid: str) -> str:
+    """The unit a test is scheduled in: its own for a shard or a test of EACH_TEST_APART, else
+    its file."""
+    apart = _SHARD.search(nodeid) or _file(nodeid) in EACH_TEST_APART
+    return nodeid if apart else _file(nodeid)
+
+
 def _rank(item: pytest.Item, slow_files: set[str], seconds: dict[str, float]) -> tuple[Any, ...]:
     path = _file(item.nodeid)
     test = item.nodeid.split("[", 1)[0]
@@ -109,8 +116,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         in EACH_TEST_APART, a unit of its own."""
 
         def _split_scope(self, nodeid: str) -> str:
-            apart = _SHARD.search(nodeid) or _file(nodeid) in EACH_TEST_APART
-            return nodeid if apart else _file(nodeid)
+            return unit_of_work(nodeid)
 
     config.option.loadscopereorder = False  # keep the collection order: longest first
     return LongestFirst(config, log)
