@@ -111,11 +111,18 @@ def _tool_results(messages: list[ModelMessage]) -> list[ToolReturnPart]:
     return [part for part in last.parts if isinstance(part, ToolReturnPart)]
 
 
+def _set(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
+
+
 @dataclass
 class ScriptedChat:
-    """The scripted model; `gate` holds a tool turn's answer until the test opens it."""
+    """The scripted model; `gate` holds a tool turn's answer until the test opens it, and
+    `midway`, when cleared, holds a long reply halfway until the test sets it again."""
 
     gate: threading.Event = field(default_factory=threading.Event)
+    midway: threading.Event = field(default_factory=lambda: _set(threading.Event()))
     failures: int = 0
     stops: int = 0
     chunk: int = 7
@@ -163,6 +170,8 @@ class ScriptedChat:
         if "long" in prompt:
             text = self.long_reply
             for start in range(0, len(text), self.chunk):
+                if start >= len(text) // 2 and not self.midway.is_set():
+                    await asyncio.to_thread(self.midway.wait, 60)
                 if start + self.chunk >= len(text):
                     self.last_delta_at = time.time()
                 yield text[start : start + self.chunk]
