@@ -12,6 +12,7 @@ Checked in README.md and every docs/**/*.md page:
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -174,19 +175,23 @@ def test_checks_catch_what_they_promise() -> None:
 
 
 def code_files() -> list[Path]:
-    """The repository's own source, config and workflow files (no installed or built trees)."""
-    files = [REPO / "Makefile", *REPO.glob("Pulumi*.yaml"), *(REPO / ".github").rglob("*.yml")]
-    for top in ("infra", "agent", "tests", "bench", "scripts"):
-        files += [
-            path
-            for path in (REPO / top).rglob("*")
-            if path.suffix in {".py", ".ts", ".mjs", ".json", ".toml", ".yaml", ""}
-            and path.is_file()
-            and "node_modules" not in path.parts
-            and "dist" not in path.parts
-            and "__pycache__" not in path.parts
-        ]
-    return files
+    """The repository's own source, config and workflow files: what git tracks or would track
+    (`git ls-files`, ignored trees left out). Walking the directories instead also met what other
+    tests create and delete meanwhile (wrangler's `.wrangler/tmp/` bundles, caches)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    tops = ("infra/", "agent/", "tests/", "bench/", "scripts/", ".github/")
+    return [
+        REPO / name
+        for name in listed.split("\0")
+        if (name in ("Makefile",) or name.startswith("Pulumi") or name.startswith(tops))
+        and Path(name).suffix in {".py", ".ts", ".mjs", ".json", ".toml", ".yaml", ".yml", ""}
+        and (REPO / name).is_file()
+    ]
 
 
 def test_pages_the_code_cites_exist() -> None:
