@@ -44,25 +44,27 @@ class OpenClawInstall:
         return f"{self.node_bin}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+def _run(argv: list[str], what: str, env: dict[str, str], timeout: float) -> None:
+    """Run an installer; InstallFailed, naming `what`, on a timeout or a non-zero exit."""
+    try:
+        result = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise InstallFailed(f"{what} took over {timeout:g} s") from None
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()[-800:]
+        raise InstallFailed(f"{what} failed: {output}")
+
+
 def _npm_install(prefix: Path, spec: str, path: str, timeout: float) -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise InstallFailed("npm is not installed")
     prefix.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PATH": path, "DO_NOT_TRACK": "1"}
-    try:
-        result = subprocess.run(
-            [npm, "install", "--prefix", str(prefix), spec, "--no-audit", "--no-fund"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise InstallFailed(f"npm install {spec} took longer than {timeout:g} s") from None
-    if result.returncode != 0:
-        raise InstallFailed(f"npm install {spec} failed: {result.stderr.strip()[-800:]}")
+    argv = [npm, "install", "--prefix", str(prefix), spec, "--no-audit", "--no-fund"]
+    _run(argv, f"npm install {spec}", env, timeout)
 
 
 @contextmanager
@@ -129,21 +131,10 @@ def _ensure_slack_cache(install: OpenClawInstall, timeout: float) -> Path:
         "DO_NOT_TRACK": "1",
     }
     spec = f"npm:@openclaw/slack@{OPENCLAW_VERSION}"
+    argv = [str(install.openclaw), "plugins", "install", spec]
     try:
-        result = subprocess.run(
-            [str(install.openclaw), "plugins", "install", spec],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise InstallFailed(f"openclaw plugins install {spec} took over {timeout:g} s") from None
+        _run(argv, f"openclaw plugins install {spec}", env, timeout)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip()[-800:]
-        raise InstallFailed(f"openclaw plugins install {spec} failed: {output}")
     done.write_text(OPENCLAW_VERSION + "\n")
     return cache
