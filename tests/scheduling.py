@@ -7,8 +7,8 @@ SIGKILL crash runs, the real OpenClaw gateway) hold few and so started last, and
 were added to the end of the run. Here:
 
 - every worker orders its collection: the entries of LONGEST_FIRST (in that order), then the
-  other files by how long they took in the last run that ran them (longest first; remembered in
-  pytest's cache, `.pytest_cache/`, so a fresh clone starts from LONGEST_FIRST alone), then the
+  other files by the seconds their collected tests took when they last ran (longest first;
+  remembered in pytest's cache, `.pytest_cache/`; a fresh clone has none), then the
   files holding a `slow` test, then the rest, each file's tests kept together and in order (so a
   module fixture starts once); the controller hands work out in that order;
 - a unit of work is a file, as with `loadfile`, except a test parametrized with ids `shard<N>`

@@ -316,8 +316,7 @@ def test_real_gateway_takes_slack_from_the_edge(
         )
         children.append(runtime)
         runtime.wait_ready(600)  # includes the offline plugin install
-        log = runtime.log.read_text()
-        assert "Slack plugin installed" in log, runtime.tail()
+        assert "Slack plugin installed" in runtime.output(), runtime.tail()
 
         edge = {**EDGE, "X-Agent-Internal": internal_credential(EDGE_TOKEN)}
         edge["X-Agent-Channel"] = "slack"
