@@ -92,10 +92,18 @@ def test_what_is_persisted() -> None:
     assert [p for p in drop if persisted(PurePosixPath(p))] == []
 
 
+async def wait_for_uploads(sync: StateSync, count: int) -> None:
+    began = time.monotonic()
+    while sync.uploads < count:
+        assert time.monotonic() - began < HANG_S, f"{sync.uploads} uploads, waiting for {count}"
+        await asyncio.sleep(0.02)
+    assert sync.uploads == count
+
+
 async def test_sync_uploads_changes_within_the_debounce_and_restores(tmp_path: Path) -> None:
     store = LocalDirStore(tmp_path / "store")
     root = tmp_path / "state"
-    # No periodic rescan during the test: only the file watcher can upload the change.
+    # No periodic rescan during the test: after the start-up scan only the file watcher uploads.
     sync = StateSync(store, root, debounce_s=0.5, rescan_s=3600)
     assert await sync.restore() == 0
     sync.start()
@@ -103,19 +111,21 @@ async def test_sync_uploads_changes_within_the_debounce_and_restores(tmp_path: P
         db = wal_db(root / "state" / "openclaw.sqlite")
         db.execute("INSERT INTO t VALUES (1, 'a')")
         (root / "workspace").mkdir()
-        began = time.monotonic()
         (root / "workspace" / "SOUL.md").write_text("be kind\n")
-        # One batch uploads both files, one after the other: wait for the pair, not the first.
-        while (
-            await store.get("openclaw/workspace/SOUL.md") is None
-            or (stored := await store.get("openclaw/state/openclaw.sqlite")) is None
-        ):
-            assert time.monotonic() - began < HANG_S
-            await asyncio.sleep(0.02)
+        # Count the sync's own uploads, not the objects in the store: an upload is counted after
+        # its put returns, so the store can hold both files a moment before the count says so.
+        await wait_for_uploads(sync, 2)
+        stored = await store.get("openclaw/state/openclaw.sqlite")
+        assert stored is not None
         assert count_rows(stored.body, tmp_path) == 1
-        uploads = sync.uploads
-        await asyncio.sleep(0.8)
-        assert sync.uploads == uploads  # nothing changed: nothing re-sent
+        assert await store.get("openclaw/workspace/SOUL.md") is not None
+        await asyncio.sleep(0.8)  # longer than the debounce: the watcher's events came and went
+        assert sync.uploads == 2  # nothing changed: nothing re-sent
+        (root / "workspace" / "SOUL.md").write_text("be kinder\n")
+        await wait_for_uploads(sync, 3)  # the watcher's batch, not a rescan
+        soul = await store.get("openclaw/workspace/SOUL.md")
+        assert soul is not None
+        assert soul.body == b"be kinder\n"
         (root / "workspace" / "SOUL.md").unlink()
         db.execute("INSERT INTO t VALUES (2, 'b')")
         db.close()
