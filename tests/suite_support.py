@@ -8,10 +8,12 @@ on `sys.path` for `tests/conftest.py`, as it puts each suite's directory there f
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +57,19 @@ def wait_until(
         if predicate():
             return
         time.sleep(0.02)
+    raise AssertionError(f"timed out; {seen()}")
+
+
+async def until(
+    predicate: Callable[[], bool | Awaitable[bool]], seen: Callable[[], object]
+) -> None:
+    """`wait_until` inside a test's event loop (`predicate` may be a coroutine function)."""
+    deadline = time.monotonic() + HANG_S
+    while time.monotonic() < deadline:
+        result = predicate()
+        if await result if inspect.isawaitable(result) else result:
+            return
+        await asyncio.sleep(0.02)
     raise AssertionError(f"timed out; {seen()}")
 
 

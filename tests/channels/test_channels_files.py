@@ -199,11 +199,19 @@ def test_a_file_delivery_survives_a_restart_and_the_text_is_not_repeated(
             files = [OutboxFile(owner=owner_of("telegram:4242"), id=info.id, name=info.name)]
             first = Outbox(store, {"telegram": HangsOnFiles(telegram)})
             await first.send("telegram", "4242", "here it is", idempotency_key="k", files=files)
-            await asyncio.to_thread(fakes.wait_for, lambda: len(fakes.sent) == 1)
-            await first.close()  # the runtime stops while the file is on its way
+
+            # The fake has the text a moment before the outbox records it as sent: wait for the
+            # record, so the runtime stops while the file (not the text) is on its way.
+            async def text_recorded() -> bool:
+                record = await first.get("k")
+                return record is not None and record.sent_parts == 1
+
+            await suite_support.until(text_recorded, lambda: fakes.sent)
+            await first.close()
             record = await first.get("k")
             assert record is not None
             assert (record.status, record.sent_parts, record.sent_files) == ("pending", 1, 0)
+            assert len(fakes.sent) == 1
 
             second = Outbox(store, {"telegram": telegram})
             assert await second.start() == 1
