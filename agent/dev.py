@@ -35,6 +35,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO
 
+from agent.ports import free_port
 from agent.runtime.tools.local_chromium import CHROMIUM, ChromiumMissing, LocalChromium
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -72,13 +73,6 @@ class DevOptions:
     browser: bool = True
     start_timeout_s: float = 90.0
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def node_binary() -> Path:

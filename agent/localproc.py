@@ -27,17 +27,12 @@ import psutil
 import uvicorn
 from starlette.types import ASGIApp
 
+from agent.ports import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 #: What the runtime reads from the environment: dropped from the inherited one, so the
 #: developer's own settings never leak into a child.
 RUNTIME_PREFIXES = ("AGENT_", "STATE_", "AI_GATEWAY_")
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -45,10 +40,13 @@ def serve_app(app: ASGIApp, what: str, timeout: float = 120.0, **config: Any) ->
     """Serve `app` with uvicorn on a free loopback port in a thread for the block (no lifespan,
     errors only; `config` adds or overrides uvicorn options). Yields its base URL; raises
     RuntimeError naming `what` if it does not start within `timeout` (a hang guard)."""
-    port = free_port()
+    # The socket is bound here and handed to uvicorn: no moment when another process can take
+    # the port (a child process cannot be given a socket this way: spawn_runtime uses free_port).
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
     options = {"lifespan": "off", "log_level": "error", **config}
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
     while not server.started:
@@ -60,6 +58,7 @@ def serve_app(app: ASGIApp, what: str, timeout: float = 120.0, **config: Any) ->
     finally:
         server.should_exit = True
         thread.join(10)
+        listener.close()
 
 
 def kill_tree(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:

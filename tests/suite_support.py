@@ -26,7 +26,8 @@ from moto.server import ThreadedMotoServer
 from starlette.testclient import TestClient
 
 # Shared with the benchmarks (agent/localproc.py); the suites import them from here.
-from agent.localproc import free_port, kill_tree, launch_runtime, serve_app  # noqa: F401
+from agent.localproc import kill_tree, launch_runtime, serve_app  # noqa: F401
+from agent.ports import free_port
 from agent.runtime.edge_auth import internal_credential
 
 if TYPE_CHECKING:

@@ -24,12 +24,12 @@ from agent.dev import (
     REPO_ROOT,
     WRANGLER,
     WRANGLER_ENV,
-    free_port,
     node_binary,
     wrangler_dev_command,
 )
+from agent.ports import free_port
 
-__all__ = ["REPO_ROOT", "build_bundle", "free_port", "origin", "serve_bundle", "wrangler_dev"]
+__all__ = ["REPO_ROOT", "build_bundle", "origin", "serve_bundle", "wrangler_dev"]
 
 SERVE = EDGE_DIR / "scripts" / "serve.mjs"
 BUILD = EDGE_DIR / "scripts" / "build.mjs"

@@ -25,7 +25,8 @@ from typing import Any
 
 import httpx
 
-from bench.engines.harness import HEADERS, REPO, Runtime, free_port, spawn
+from agent.ports import free_port
+from bench.engines.harness import HEADERS, REPO, Runtime, spawn
 from bench.engines.openclaw_install import InstallFailed, ensure_openclaw
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import psutil
 
-from agent.localproc import RUNTIME_PREFIXES, RuntimeChild, free_port, launch_runtime
+from agent.localproc import RUNTIME_PREFIXES, RuntimeChild, launch_runtime
+from agent.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 EDGE_TOKEN = "bench-edge-token-0123456789"

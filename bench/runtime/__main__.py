@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from agent.localproc import free_port
+from agent.ports import free_port
 from bench.runtime.harness import HEADERS, REPO, S3, ChatLoad, moto_server, spawn
 
 

@@ -42,8 +42,9 @@ from starlette.routing import Route
 
 from agent.dev import node_binary
 from agent.localproc import serve_app
+from agent.ports import free_port
 from bench.edge_overhead.localdev import REPO_ROOT as REPO
-from bench.edge_overhead.localdev import free_port, origin, wait_for_http
+from bench.edge_overhead.localdev import origin, wait_for_http
 
 WORKERD_SCRIPT = Path(__file__).with_name("workerd.mjs")
 TEAM_DOMAIN = "https://verify-team.cloudflareaccess.com"

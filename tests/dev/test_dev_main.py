@@ -21,7 +21,8 @@ import pytest
 from suite_support import HANG_S, kill_tree
 from websockets.sync.client import connect
 
-from agent.dev import REPO_ROOT, free_port
+from agent.dev import REPO_ROOT
+from agent.ports import free_port
 
 pytestmark = pytest.mark.slow
 

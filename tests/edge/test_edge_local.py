@@ -18,8 +18,9 @@ from suite_support import HANG_S
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from agent.ports import free_port
 from agent.runtime.edge_auth import internal_credential
-from bench.edge_overhead.localdev import build_bundle, free_port, origin, serve_bundle, wrangler_dev
+from bench.edge_overhead.localdev import build_bundle, origin, serve_bundle, wrangler_dev
 from bench.edge_overhead.origin import CLOSE_CODE, CLOSE_REASON, STREAM_CHUNKS
 
 pytestmark = pytest.mark.slow  # wrangler dev and workerd, a whole edge stack

@@ -30,7 +30,8 @@ from playwright.sync_api import (
 from suite_support import chromium, page_problems, screenshots
 from ui_support import TG_TOKEN, FakeTelegram, fake_telegram, telegram_update
 
-from agent.dev import DevOptions, DevStack, free_port
+from agent.dev import DevOptions, DevStack
+from agent.ports import free_port
 from agent.runtime.jobs.model import Job
 
 pytestmark = pytest.mark.slow

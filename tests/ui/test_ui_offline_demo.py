@@ -17,7 +17,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from suite_support import chromium, page_problems, screenshots
 
-from agent.dev import DevOptions, DevStack, free_port
+from agent.dev import DevOptions, DevStack
+from agent.ports import free_port
 
 pytestmark = pytest.mark.slow
 
