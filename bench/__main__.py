@@ -15,6 +15,7 @@ BENCHES = (
     "runtime",
     "runtime.sessions_scale",
     "engines",
+    "engines.state_scan",
     "verify",
     "ui_stream",
     "image_size",

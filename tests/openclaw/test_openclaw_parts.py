@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 from suite_support import until
@@ -21,7 +22,13 @@ from websockets.asyncio.server import ServerConnection, serve
 from agent.runtime.openclaw import sync as sync_module
 from agent.runtime.openclaw.cdp_relay import CdpRelay
 from agent.runtime.openclaw.supervisor import OpenClawSupervisor, SupervisorPolicy
-from agent.runtime.openclaw.sync import StateSync, persisted, snapshot_sqlite
+from agent.runtime.openclaw.sync import (
+    SKIP_TOP,
+    StateSync,
+    persisted,
+    persisted_files,
+    snapshot_sqlite,
+)
 from agent.runtime.store.local import LocalDirStore
 
 pytestmark = pytest.mark.anyio
@@ -90,6 +97,36 @@ def test_what_is_persisted() -> None:
     ]
     assert [p for p in keep if persisted(PurePosixPath(p))] == keep
     assert [p for p in drop if persisted(PurePosixPath(p))] == []
+
+
+def test_the_scan_never_walks_the_skipped_trees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "state"
+    kept = ["state/openclaw.sqlite", "workspace/memory/2026-12-01.md", "credentials/t.json"]
+    dropped = ["openclaw.json", "state/openclaw.sqlite-wal", "workspace/x.tmp"]
+    skipped = [f"{top}/pkg/node_modules/m{i}/index.js" for top in SKIP_TOP for i in range(3)]
+    for rel in kept + dropped + skipped:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    (root / "workspace" / "link.md").symlink_to(root / "workspace" / "memory" / "2026-12-01.md")
+    opened: list[Path] = []
+    real_scandir = os.scandir
+
+    def scandir(path: Path) -> Any:
+        opened.append(Path(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    found = sorted(str(rel) for rel in persisted_files(root))
+    assert found == sorted([*kept, "workspace/link.md"])  # a linked file is a file, as before
+    assert sorted(str(rel) for rel in persisted_files(root, PurePosixPath("workspace"))) == [
+        "workspace/link.md",
+        "workspace/memory/2026-12-01.md",
+    ]
+    assert persisted_files(root, PurePosixPath("npm/pkg")) == set()
+    entered = {path.relative_to(root).parts[:1] for path in opened if path != root}
+    assert entered == {("state",), ("workspace",), ("credentials",)}
 
 
 async def wait_for_uploads(sync: StateSync, count: int) -> None:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import sqlite3
 import tempfile
 import time
@@ -54,6 +55,33 @@ def persisted(rel: PurePosixPath) -> bool:
         or "reindex-lock" in name
         or ".generation-" in name
     )
+
+
+def persisted_files(root: Path, below: PurePosixPath | None = None) -> set[PurePosixPath]:
+    """The persisted files under `root/below` (all of `root` by default), relative to `root`.
+
+    The skipped trees are never entered: with Slack on they hold ~25,000 files (`npm/` and the
+    plugin installer's copies in `tmp/`), and walking them made every rescan cost ~1.5 s of CPU.
+    """
+    found: set[PurePosixPath] = set()
+    pending = [below or PurePosixPath()]
+    if pending[0].parts and pending[0].parts[0] in SKIP_TOP:
+        return found
+    while pending:
+        rel_dir = pending.pop()
+        try:
+            with os.scandir(root.joinpath(*rel_dir.parts)) as listing:
+                entries = list(listing)
+        except (FileNotFoundError, NotADirectoryError):  # removed meanwhile
+            continue
+        for entry in entries:
+            rel = rel_dir / entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if rel.parts[0] not in SKIP_TOP:
+                    pending.append(rel)
+            elif entry.is_file() and persisted(rel):
+                found.add(rel)
+    return found
 
 
 def _database_of(rel: PurePosixPath) -> PurePosixPath:
@@ -179,11 +207,7 @@ class StateSync:
 
     async def sync_all(self) -> int:
         """Upload every persisted file that differs from the store; delete removed ones."""
-        present = {
-            PurePosixPath(path.relative_to(self._root).as_posix())
-            for path in self._root.rglob("*")
-            if path.is_file()
-        }
+        present = await asyncio.to_thread(persisted_files, self._root)
         gone = {PurePosixPath(rel) for rel in self._uploaded} - present
         return await self.sync_paths(present | gone)
 
@@ -201,13 +225,8 @@ class StateSync:
         # their own: a directory event stands for everything below it.
         out: set[PurePosixPath] = set()
         for rel in rels:
-            path = self._root.joinpath(*rel.parts)
-            if path.is_dir():
-                out.update(
-                    PurePosixPath(p.relative_to(self._root).as_posix())
-                    for p in path.rglob("*")
-                    if p.is_file()
-                )
+            if self._root.joinpath(*rel.parts).is_dir():
+                out |= persisted_files(self._root, rel)
             else:
                 out.add(rel)
         return out
@@ -249,7 +268,8 @@ class StateSync:
                 rel = PurePosixPath(Path(raw).relative_to(self._root).as_posix())
                 # Readers touch `-shm` (our own snapshots included): it never holds data.
                 # Directories land here too; reading one yields "absent", which uploads nothing.
-                if not rel.name.endswith("-shm"):
+                # Skipped trees (npm installs, caches) are dropped here, never expanded.
+                if rel.parts and rel.parts[0] not in SKIP_TOP and not rel.name.endswith("-shm"):
                     self._pending.add(rel)
             if self._pending:
                 self._wake.set()
