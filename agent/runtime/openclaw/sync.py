@@ -269,7 +269,8 @@ class StateSync:
                 # Readers touch `-shm` (our own snapshots included): it never holds data.
                 # Directories land here too; reading one yields "absent", which uploads nothing.
                 # Skipped trees (npm installs, caches) are dropped here, never expanded.
-                if rel.parts and rel.parts[0] not in SKIP_TOP and not rel.name.endswith("-shm"):
+                skipped = bool(rel.parts) and rel.parts[0] in SKIP_TOP  # `.`: the root itself
+                if not skipped and not rel.name.endswith("-shm"):
                     self._pending.add(rel)
             if self._pending:
                 self._wake.set()
