@@ -23,6 +23,12 @@ settings.register_profile(
 )
 settings.load_profile("edgeagent")
 
+# Offline: Miniflare (under `wrangler dev` and `make dev`) fetches https://workers.cloudflare.com/
+# cf.json for `request.cf` whenever its cache is missing, as on every fresh clone. Cloudflare's
+# documented switch turns that off, and every child a test starts inherits it
+# (https://developers.cloudflare.com/workers/wrangler/system-environment-variables/).
+os.environ["CLOUDFLARE_CF_FETCH_ENABLED"] = "false"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """No cyclic garbage collection while the test modules import (thousands of modules:

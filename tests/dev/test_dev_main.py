@@ -93,6 +93,8 @@ def test_make_dev_serves_a_working_chat_and_ctrl_c_stops_everything(tmp_path: Pa
         output = "".join(lines)
         assert "model: offline" in output
         assert "browser tool: local Chromium at http://127.0.0.1:" in output
+        # Nothing left loopback: wrangler did not try to fetch `request.cf` (tests/conftest.py).
+        assert "Request.cf" not in (local / "logs" / "worker.log").read_text()
 
         started = psutil.Process(proc.pid).children(recursive=True)
         names = {p.name() for p in started}
