@@ -209,11 +209,14 @@ class StateSync:
         """Upload every persisted file that differs from the store; delete removed ones."""
         present = await asyncio.to_thread(persisted_files, self._root)
         gone = {PurePosixPath(rel) for rel in self._uploaded} - present
-        return await self.sync_paths(present | gone)
+        return await self._sync_files(present | gone)  # files already: nothing to expand
 
     async def sync_paths(self, rels: Iterable[PurePosixPath]) -> int:
         """Upload (or delete) the given paths; return how many objects changed in the store."""
-        wanted = {_database_of(rel) for rel in await asyncio.to_thread(self._expand, rels)}
+        return await self._sync_files(await asyncio.to_thread(self._expand, rels))
+
+    async def _sync_files(self, rels: set[PurePosixPath]) -> int:
+        wanted = {_database_of(rel) for rel in rels}
         results = await asyncio.gather(*(self._sync_one(rel) for rel in wanted if persisted(rel)))
         changed = sum(results)
         if changed:
