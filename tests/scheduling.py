@@ -31,7 +31,7 @@ import pytest
 
 #: The longest tests and test files, longest first (measured with `--durations`; docs/testing.md).
 LONGEST_FIRST = (
-    "tests/openclaw/test_openclaw_smoke.py::test_real_gateway_takes_slack_from_the_edge",
+    "tests/openclaw/test_openclaw_real_channels.py",
     "tests/runtime/test_runtime_crash.py",
     "tests/openclaw/test_openclaw_smoke.py",
     "tests/tenants/test_tenant_plan.py",

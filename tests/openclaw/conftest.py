@@ -1,4 +1,5 @@
-"""Fixtures for the OpenClaw engine tests: a fake gateway executable and runtime processes."""
+"""Fixtures for the OpenClaw engine tests: a fake gateway executable, the real pinned one, and
+runtime processes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,20 @@ from pathlib import Path
 import pytest
 from openclaw_support import RuntimeChild
 
+from bench.engines.openclaw_install import InstallFailed, OpenClawInstall, ensure_openclaw
+
 HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def openclaw() -> OpenClawInstall:
+    """The pinned OpenClaw and its Node (installed once per machine); skipped, with the reason,
+    only when npm cannot install them."""
+    try:
+        return ensure_openclaw()
+    except InstallFailed as error:
+        print(f"real openclaw tests skipped: {error}")
+        pytest.skip(f"pinned openclaw could not be installed: {error}")
 
 
 @pytest.fixture

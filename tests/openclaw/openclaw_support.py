@@ -13,7 +13,20 @@ from pathlib import Path
 import httpx
 from suite_support import EDGE_TOKEN, HANG_S, HTTP, free_port, kill_tree, launch_runtime
 
+from bench.engines.openclaw_install import OpenClawInstall
+
 EDGE = {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "owner@example.com"}
+GATEWAY_TOKEN = "smoke-gateway-token-0123456789"
+
+
+def real_gateway_env(openclaw: OpenClawInstall, home: Path) -> dict[str, str]:
+    """What every runtime in front of the real gateway needs: the pinned Node, a home, the token."""
+    return {
+        "PATH": openclaw.path_env(),
+        "HOME": str(home),
+        "OPENCLAW_GATEWAY_TOKEN": GATEWAY_TOKEN,
+        "OPENCLAW_START_TIMEOUT_S": "240",
+    }
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str, step: float = 0.05) -> float:
