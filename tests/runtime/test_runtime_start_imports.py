@@ -2,7 +2,8 @@
 
 Every sandbox start, and every restart after a crash, pays for what the runtime imports. The MCP
 SDK (with fastmcp), the R2 client (boto3) and a provider's model client (Anthropic, OpenAI) each
-cost a large share of a start's CPU, so the runtime imports them only when configured. Checked in
+cost a large share of a start's CPU, so the runtime imports them only when configured (and the
+HTML parser of the web tool when it first reads a page). Checked in
 a fresh interpreter that starts the app and runs its lifespan: this test process imported all of
 them long ago.
 """
@@ -22,7 +23,8 @@ from agent.localproc import REPO, RUNTIME_PREFIXES
 
 pytestmark = pytest.mark.slow  # two interpreters that import the runtime: a few s of CPU
 
-OPTIONAL = ("pydantic_ai.mcp", "mcp", "fastmcp", "boto3", "anthropic", "openai")
+#: A feature's client, loaded only when it is configured; bs4, only when a fetched page is HTML.
+OPTIONAL = ("pydantic_ai.mcp", "mcp", "fastmcp", "boto3", "anthropic", "openai", "bs4")
 
 START = """
 import json, sys

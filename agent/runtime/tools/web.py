@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import httpx
-from bs4 import BeautifulSoup
 from pydantic import Field
 from pydantic_ai import FunctionToolset, ModelRetry, RunContext
 
@@ -197,6 +196,8 @@ async def check_url(raw: str, allowlist: Allowlist) -> Target:
 
 def html_to_text(html: str) -> str:
     """Readable text of an HTML page: title first, scripts and styles dropped, blank runs folded."""
+    from bs4 import BeautifulSoup  # on first use: ~0.2 s, a sixth of a runtime start
+
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "svg"]):
         tag.decompose()
