@@ -17,11 +17,12 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from fake_ai_gateway import RUN_TOKEN, FakeAiGateway, fake_ai_gateway
 from fake_slack import FakeSlack, fake_slack
@@ -86,6 +87,21 @@ def slack_signed(body: bytes, secret: str = SLACK_SECRET) -> dict[str, str]:
         "X-Slack-Request-Timestamp": stamp,
         "X-Slack-Signature": f"v0={digest}",
     }
+
+
+def post_until_durable(post: Callable[[], httpx.Response], what: str) -> list[int]:
+    """Post again, as Telegram and Slack redeliver, until a 2xx (the listener or route may still
+    be starting: 503); every answer's status."""
+    answers: list[int] = []
+
+    def delivered() -> bool:
+        answer = post()
+        answers.append(answer.status_code)
+        assert answer.status_code in {200, 503}, answer.text
+        return answer.status_code == 200
+
+    wait_for(delivered, HANG_S, what, step=0.5)
+    return answers
 
 
 @dataclass
@@ -164,16 +180,11 @@ def test_real_gateway_takes_telegram_from_the_edge_without_polling(channels: Cha
     }
     url = f"{runtime.url}/webhooks/telegram"
     update = telegram_update(5001, "hello from telegram")
-    answers: list[int] = []
-
-    def delivered() -> bool:  # Telegram redelivers until a 2xx; the listener may still start
-        answer = HTTP.post(url, json=update, headers=edge, timeout=30)
-        answers.append(answer.status_code)
-        assert answer.status_code in {200, 503}, answer.text
-        return answer.status_code == 200
-
     turns_before = len(model.models_called())
-    wait_for(delivered, HANG_S, "durable adoption of the update", step=0.5)
+    answers = post_until_durable(
+        lambda: HTTP.post(url, json=update, headers=edge, timeout=30),
+        "durable adoption of the update",
+    )
     print(f"real openclaw: webhook answers until durable {answers}")
 
     def replied() -> bool:
@@ -216,16 +227,11 @@ def test_real_gateway_takes_slack_from_the_edge(channels: Channels) -> None:
     edge["X-Agent-Channel"] = "slack"
     url = f"{runtime.url}/webhooks/slack"
     body = slack_dm_event("Ev0SMOKE001", "hello from slack")
-    answers: list[int] = []
-
-    def delivered() -> bool:  # Slack retries until a 2xx; the route may still register
-        answer = HTTP.post(url, content=body, headers={**edge, **slack_signed(body)}, timeout=30)
-        answers.append(answer.status_code)
-        assert answer.status_code in {200, 503}, answer.text
-        return answer.status_code == 200
-
     turns_before = len(model.models_called())
-    wait_for(delivered, HANG_S, "durable admission of the event", step=0.5)
+    answers = post_until_durable(
+        lambda: HTTP.post(url, content=body, headers={**edge, **slack_signed(body)}, timeout=30),
+        "durable admission of the event",
+    )
     print(f"real openclaw: slack answers until durable {answers}")
 
     def replied() -> bool:
