@@ -21,14 +21,15 @@ import httpx
 
 from agent.ports import free_port
 from bench.runtime.harness import HEADERS, REPO, S3, ChatLoad, moto_server, spawn
+from bench.runtime.sessions_scale import seed, template_turn
 
 
 def startup(s3: S3, runs: int) -> dict[str, Any]:
     """Spawn -> /readyz, empty and 1,000-session buckets interleaved so load drift hits both."""
     seeded = s3.new_bucket()
-    seeded_at = time.monotonic()
-    s3.seed_sessions(seeded, 1000)
-    seed_s = time.monotonic() - seeded_at
+    # Stored by the runtime's own SessionStore (index entries, owner and all), like a real one.
+    factory = template_turn(s3, s3.new_bucket())
+    seed_s = seed(seeded, factory, {f"seed-{index:05d}": 2 for index in range(1000)})
     empty: list[float] = []
     full: list[float] = []
     first_read: list[float] = []

@@ -8,7 +8,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,43 +89,6 @@ class S3:
             "STATE_SECRET_ACCESS_KEY": "bench",
             "STATE_REGION": "us-east-1",
         }
-
-    def seed_sessions(self, bucket: str, count: int, turns: int = 2) -> None:
-        """Store `count` sessions the way the runtime lays them out."""
-        client = self.client()
-        stamp = "2026-11-26T20:00:00Z"
-
-        def one(index: int) -> None:
-            sid = f"seed-{index:05d}"
-            meta = {
-                "session_id": sid,
-                "title": f"seeded {index}",
-                "created_by": "bench",
-                "created_at": stamp,
-            }
-            client.put_object(
-                Bucket=bucket, Key=f"session-index/{sid}.json", Body=json.dumps(meta).encode()
-            )
-            for seq in range(1, turns + 1):
-                turn = {
-                    "seq": seq,
-                    "turn_id": f"{sid}-{seq}",
-                    "user": "bench",
-                    "channel": "api",
-                    "created_at": stamp,
-                    "prompt": "p",
-                    "reply": "r",
-                    "model": "offline",
-                    "messages": [],
-                }
-                client.put_object(
-                    Bucket=bucket,
-                    Key=f"sessions/{sid}/{seq:08d}.json",
-                    Body=json.dumps(turn).encode(),
-                )
-
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(one, range(count)))
 
     def stored_turn_ids(self, bucket: str) -> dict[str, tuple[str, int]]:
         client = self.client()
