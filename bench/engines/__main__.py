@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from agent.ports import free_port
+from bench.children import reaped
 from bench.engines.harness import HEADERS, REPO, Runtime, spawn
 from bench.engines.openclaw_install import InstallFailed, ensure_openclaw
 
@@ -234,7 +235,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=8)
     args = parser.parse_args()
     random.seed(args.seed)
-    with tempfile.TemporaryDirectory(prefix="bench-engines-") as tmp:
+    with reaped(), tempfile.TemporaryDirectory(prefix="bench-engines-") as tmp:
         work = Path(tmp)
         (work / "native").mkdir()
         (work / "openclaw").mkdir()

@@ -15,6 +15,7 @@ import psutil
 
 from agent.localproc import RUNTIME_PREFIXES, RuntimeChild, launch_runtime
 from agent.ports import free_port
+from bench.children import started as started_child
 
 REPO = Path(__file__).resolve().parents[2]
 EDGE_TOKEN = "bench-edge-token-0123456789"
@@ -80,4 +81,4 @@ def spawn(work: Path, env: dict[str, str]) -> Runtime:
     proc = launch_runtime(
         settings, log, drop=(*RUNTIME_PREFIXES, "OPENCLAW_", "BROWSER_"), new_session=True
     )
-    return Runtime(proc, port, log, HEADERS, started)
+    return started_child(Runtime(proc, port, log, HEADERS, started))

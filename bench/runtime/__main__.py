@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from agent.ports import free_port
+from bench.children import reaped
 from bench.runtime.harness import HEADERS, REPO, S3, ChatLoad, moto_server, spawn
 from bench.runtime.sessions_scale import seed, template_turn
 
@@ -138,7 +139,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/runtime.json")
     args = parser.parse_args()
     report: dict[str, Any] = {"load_average_at_start": os.getloadavg(), "cores": os.cpu_count()}
-    with moto_server() as s3:
+    with reaped(), moto_server() as s3:
         report["startup"] = startup(s3, args.runs)
         print(json.dumps(report["startup"], indent=2), flush=True)
         report["turns"] = turns(s3, args.turns)

@@ -23,6 +23,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 from agent.localproc import RuntimeChild, spawn_runtime
+from bench.children import started
 
 REPO = Path(__file__).resolve().parents[2]
 EDGE_TOKEN = "bench-edge-token-0123456789"
@@ -132,7 +133,7 @@ def spawn(env: dict[str, str], port: int | None = None) -> Runtime:
         "AGENT_LOG_LEVEL": "error",
         **env,
     }
-    return spawn_runtime(settings, HEADERS, port=port)
+    return started(spawn_runtime(settings, HEADERS, port=port))
 
 
 @dataclass

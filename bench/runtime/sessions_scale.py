@@ -36,6 +36,7 @@ import httpx
 
 from agent.runtime.sessions import turn_key
 from agent.runtime.tools.memory import WORKSPACE
+from bench.children import reaped
 from bench.runtime.fake_model import fake_model
 from bench.runtime.harness import HEADERS, REPO, S3, RequestLog, Runtime, moto_server, spawn
 from bench.runtime.seeding import (
@@ -380,7 +381,7 @@ def main() -> None:
         "cores": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
     }
-    with moto_server() as s3:
+    with reaped(), moto_server() as s3:
         factory = template_turn(s3, s3.new_bucket())
         report["history"] = history(s3, factory, sorted(args.history), args.reps)
         print(json.dumps(report["history"], indent=2), flush=True)
