@@ -57,6 +57,11 @@ def persisted(rel: PurePosixPath) -> bool:
     )
 
 
+def in_skipped_tree(rel: PurePosixPath) -> bool:
+    """Whether a path lies in a tree that is never persisted, walked or watched (`.`: no)."""
+    return bool(rel.parts) and rel.parts[0] in SKIP_TOP
+
+
 def persisted_files(root: Path, below: PurePosixPath | None = None) -> set[PurePosixPath]:
     """The persisted files under `root/below` (all of `root` by default), relative to `root`.
 
@@ -65,7 +70,7 @@ def persisted_files(root: Path, below: PurePosixPath | None = None) -> set[PureP
     """
     found: set[PurePosixPath] = set()
     pending = [below or PurePosixPath()]
-    if pending[0].parts and pending[0].parts[0] in SKIP_TOP:
+    if in_skipped_tree(pending[0]):
         return found
     while pending:
         rel_dir = pending.pop()
@@ -77,7 +82,7 @@ def persisted_files(root: Path, below: PurePosixPath | None = None) -> set[PureP
         for entry in entries:
             rel = rel_dir / entry.name
             if entry.is_dir(follow_symlinks=False):
-                if rel.parts[0] not in SKIP_TOP:
+                if not in_skipped_tree(rel):
                     pending.append(rel)
             elif entry.is_file() and persisted(rel):
                 found.add(rel)
@@ -272,8 +277,7 @@ class StateSync:
                 # Readers touch `-shm` (our own snapshots included): it never holds data.
                 # Directories land here too; reading one yields "absent", which uploads nothing.
                 # Skipped trees (npm installs, caches) are dropped here, never expanded.
-                skipped = bool(rel.parts) and rel.parts[0] in SKIP_TOP  # `.`: the root itself
-                if not skipped and not rel.name.endswith("-shm"):
+                if not in_skipped_tree(rel) and not rel.name.endswith("-shm"):
                     self._pending.add(rel)
             if self._pending:
                 self._wake.set()
