@@ -15,7 +15,7 @@ import psutil
 
 from agent.localproc import RUNTIME_PREFIXES, RuntimeChild, launch_runtime
 from agent.ports import free_port
-from bench.children import started as started_child
+from bench.children import started
 
 REPO = Path(__file__).resolve().parents[2]
 EDGE_TOKEN = "bench-edge-token-0123456789"
@@ -77,8 +77,8 @@ def spawn(work: Path, env: dict[str, str]) -> Runtime:
         "STATE_DIR": str(work / "store"),
         **env,
     }
-    started = time.monotonic()
+    began = time.monotonic()
     proc = launch_runtime(
         settings, log, drop=(*RUNTIME_PREFIXES, "OPENCLAW_", "BROWSER_"), new_session=True
     )
-    return started_child(Runtime(proc, port, log, HEADERS, started))
+    return started(Runtime(proc, port, log, HEADERS, began))

@@ -3,9 +3,8 @@
 Every sandbox start, and every restart after a crash, pays for what the runtime imports. The MCP
 SDK (with fastmcp), the R2 client (boto3) and a provider's model client (Anthropic, OpenAI) each
 cost a large share of a start's CPU, so the runtime imports them only when configured (and the
-HTML parser of the web tool when it first reads a page). Checked in
-a fresh interpreter that starts the app and runs its lifespan: this test process imported all of
-them long ago.
+HTML parser of the web tool when it first reads a page). Checked in a fresh interpreter that
+starts the app and runs its lifespan: this test process imported all of them long ago.
 """
 
 from __future__ import annotations
