@@ -2,7 +2,10 @@
 # `make test` is the one test command (CI runs it through .ci/run); `make dev` is the main job.
 # `make test-fast` is the inner loop while you work (docs/testing.md).
 SHELL := /bin/bash
-UV ?= uv
+# uv runs every Python step. Where none is on PATH, the first make installs one into .tools/ (a venv
+# of its own: no system or user Python is changed), so the two commands need only Python 3.11+.
+UV_BOOTSTRAP := $(CURDIR)/.tools/bin/uv
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(UV_BOOTSTRAP))
 STACK ?= dev
 EDGE := agent/edge
 
@@ -19,9 +22,14 @@ EDGE_SRC := $(shell find $(EDGE)/src $(EDGE)/scripts -type f 2>/dev/null) $(EDGE
 
 setup-py: $(PY_STAMP)
 
+$(UV_BOOTSTRAP):
+	@echo "setup: uv is not on PATH; installing it into .tools/ (python3 -m venv, then pip)..."
+	@python3 -m venv .tools || { echo "setup: python3 -m venv failed; install uv yourself (pip install uv, or https://docs.astral.sh/uv/) and rerun" >&2; exit 1; }
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
 # No --compile-bytecode: compiling all ~21,000 installed files took minutes on a 2-core machine;
 # Python compiles what a command imports on first use, and `make plan` precompiles its own set.
-$(PY_STAMP): uv.lock pyproject.toml
+$(PY_STAMP): uv.lock pyproject.toml | $(filter $(UV_BOOTSTRAP),$(UV))
 	@echo "setup: installing the locked Python dependencies (uv sync)..."
 	$(UV) sync --frozen
 	@touch $@
@@ -120,6 +128,7 @@ test-fast: setup-py $(COMPILE_TESTS_STAMP) edge-build
 # used over half a second flagged (tests/cost_report.py). SUITE=-m "not slow" for the fast set only.
 SUITE ?=
 test-cost: setup-py $(COMPILE_TESTS_STAMP) edge-build $(UI_VENDOR_STAMP)
+	scripts/ensure-chromium
 	$(UV) run pytest $(PYTEST_PARALLEL) $(SUITE) -q --cpu-report 40
 
 # Lint, types, the Worker's tests and the Python tests run side by side (-j): the Python suite
