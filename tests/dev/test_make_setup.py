@@ -8,14 +8,10 @@ record their calls instead of reaching the registry.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
-from agent.localproc import REPO
-
-#: What the Makefile and the fakes run besides python3 and uv.
-TOOLS = ("make", "bash", "sh", "touch", "mkdir", "find", "chmod", "cat", "cp", "dirname")
+from dev_support import executable, scratch_checkout, tool_bin
 
 FAKE_PYTHON = """#!/bin/sh
 # python3 -m venv DIR: a venv whose python pip-installs a fake uv.
@@ -36,28 +32,9 @@ mkdir -p .venv
 """
 
 
-def scratch_checkout(tmp_path: Path) -> Path:
-    checkout = tmp_path / "checkout"
-    checkout.mkdir()
-    for name in ("Makefile", "uv.lock", "pyproject.toml"):
-        shutil.copy2(REPO / name, checkout / name)
-    return checkout
-
-
-def executable(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(0o755)
-    return path
-
-
 def make_setup(tmp_path: Path, checkout: Path, bin_dir: Path) -> list[str]:
     """Run `make setup-py` with only `bin_dir` on PATH; the calls the fakes recorded."""
-    for tool in TOOLS:
-        found = shutil.which(tool)
-        assert found is not None, f"{tool} is needed to run the Makefile"
-        if not (bin_dir / tool).exists():
-            (bin_dir / tool).symlink_to(found)
+    tool_bin(bin_dir)
     calls = tmp_path / "calls.log"
     calls.touch()
     before = len(calls.read_text().splitlines())
