@@ -121,21 +121,27 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 # rewrote all of them again: ~9 s of CPU per worker. The test runs write bytecode (gitignored).
 test-py test-fast test-cost: export PYTHONDONTWRITEBYTECODE :=
 
+# Test temporary files in RAM where there is room (a private directory in /dev/shm; the system's
+# temp dir otherwise): creating and deleting their many small files on disk was mostly kernel CPU.
+# scripts/fast_tmpdir.py says more; `make test TEST_TMPDIR=/tmp` chooses another.
+TEST_TMPDIR ?= $(shell python3 scripts/fast_tmpdir.py)
+PYTEST = TMPDIR="$(TEST_TMPDIR)" $(UV) run pytest
+
 test-py: setup-py $(COMPILE_TESTS_STAMP) edge-build $(UI_VENDOR_STAMP)
 	scripts/ensure-chromium
-	$(UV) run pytest $(PYTEST_PARALLEL) --durations=15
+	$(PYTEST) $(PYTEST_PARALLEL) --durations=15
 
 # The inner loop (< 60 s): the Python suites without the `slow` tests (lifecycle, crash, browser
 # and end-to-end runs), in parallel; no lint, types or Worker tests. `make test` before you push.
 test-fast: setup-py $(COMPILE_TESTS_STAMP) edge-build
-	$(UV) run pytest $(PYTEST_PARALLEL) -m "not slow" -q
+	$(PYTEST) $(PYTEST_PARALLEL) -m "not slow" -q
 
 # What keeps test-fast fast: the 40 tests that used the most CPU, with those not marked slow that
 # used over half a second flagged (tests/cost_report.py). SUITE=-m "not slow" for the fast set only.
 SUITE ?=
 test-cost: setup-py $(COMPILE_TESTS_STAMP) edge-build $(UI_VENDOR_STAMP)
 	scripts/ensure-chromium
-	$(UV) run pytest $(PYTEST_PARALLEL) $(SUITE) -q --cpu-report 40
+	$(PYTEST) $(PYTEST_PARALLEL) $(SUITE) -q --cpu-report 40
 
 # Lint, types, the Worker's tests and the Python tests run side by side (-j): the Python suite
 # waits on sockets and child processes much of the time, so mypy (~30 s cold) and the Worker's
