@@ -99,7 +99,7 @@ fmt: setup-py
 # mypy's cache is shared by every checkout on the machine, as uv's and npm's are: a new clone or
 # worktree analysed every installed package again (~33 s of CPU), with the shared cache ~1 s. mypy
 # reuses a module's entry only when the source's hash and mypy's version and options match, so each
-# checkout still gets its own results (tests/dev/test_make_setup.py checks two clones).
+# checkout still gets its own results (tests/dev/test_make_mypy_cache.py checks two checkouts).
 MYPY_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/edgeagent/mypy
 
 typecheck: setup-py

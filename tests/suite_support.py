@@ -1,5 +1,6 @@
 """Helpers the runtime-side test suites share: the edge token, loopback ports, moto S3, apps
-served in a thread, runtime child processes, the in-process `/readyz` wait, headless Chromium.
+served in a thread, runtime child processes, the in-process `/readyz` wait, headless Chromium,
+the repository's Python scripts as modules.
 
 Importable as `suite_support` from any test directory: pytest (prepend import mode) puts `tests/`
 on `sys.path` for `tests/conftest.py`, as it puts each suite's directory there for its own
@@ -9,6 +10,7 @@ on `sys.path` for `tests/conftest.py`, as it puts each suite's directory there f
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import inspect
 import os
 import threading
@@ -16,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -47,6 +50,16 @@ HANG_S = 120.0
 #: (a test never meets a connection pooled to a server an earlier test stopped). Ruff refuses the
 #: module-level calls (pyproject.toml, banned-api).
 HTTP = httpx.Client(timeout=30.0, limits=httpx.Limits(max_keepalive_connections=0))
+
+
+def load_script(name: str) -> ModuleType:
+    """`scripts/<name>.py` loaded as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def wait_until(

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import stat
 import subprocess
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from suite_support import load_script
 
 from agent.localproc import REPO
 
-
-def load_script() -> ModuleType:
-    path = REPO / "scripts" / "fast_tmpdir.py"
-    spec = importlib.util.spec_from_file_location("fast_tmpdir", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-script = load_script()
+script = load_script("fast_tmpdir")
 MINE = f"edgeagent-{os.getuid()}"
 
 

@@ -3,25 +3,16 @@ agent/ui-vendor/package-lock.json pins, as `npm ci` installed them (`make ui-ven
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
+
+from suite_support import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def vendor_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ui_vendor", ROOT / "scripts" / "ui_vendor.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_served_copies_equal_the_locked_packages() -> None:
-    ui_vendor = vendor_script()
+    ui_vendor = load_script("ui_vendor")
     assert ui_vendor.stale() == []  # also fails, naming `make ui-vendor`, if the install is missing
     served = {p.name for p in ui_vendor.SERVED.iterdir()}
     assert served == set(ui_vendor.FILES)  # nothing in vendor/ that the lockfile does not explain
@@ -39,7 +30,7 @@ def test_the_lockfile_pins_exact_versions_with_integrity() -> None:
 
 
 def test_a_changed_copy_is_reported(tmp_path: Path) -> None:
-    ui_vendor = vendor_script()
+    ui_vendor = load_script("ui_vendor")
     for name in ui_vendor.FILES:
         (tmp_path / name).write_bytes((ui_vendor.SERVED / name).read_bytes())
     (tmp_path / "purify.es.mjs").write_text("export default {};\n")
