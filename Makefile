@@ -67,20 +67,23 @@ ui-vendor: $(UI_VENDOR_STAMP) setup-py
 COMPILE_STAMP := .venv/.edgeagent-compiled
 RUNTIME_LAZY := agent.runtime.store.r2 pydantic_ai.mcp pydantic_ai.models.anthropic \
 	pydantic_ai.models.openai
+COMPILE_MODULES := infra.program agent.runtime.__main__ agent.dev $(RUNTIME_LAZY)
 
 compile: $(COMPILE_STAMP)
 
 $(COMPILE_STAMP): $(PY_STAMP)
-	$(UV) run --frozen python scripts/compile_imports.py infra.program agent.runtime.__main__ agent.dev $(RUNTIME_LAZY)
+	$(UV) run --frozen python scripts/compile_imports.py $(COMPILE_MODULES)
 	@touch $@
 
-# The same for what the tests import (moto, playwright, schemathesis, ...; ~1,000 more files):
+# The same plus what the tests import (moto, playwright, schemathesis, ...; ~1,000 more files):
 # with PYTHONDONTWRITEBYTECODE set, every xdist worker and every runtime child recompiled them.
+# One process does both sets (collecting the tests imports most of the program's anyway), so a
+# fresh clone's tests wait for one pass instead of two in a row; it stamps both.
 COMPILE_TESTS_STAMP := .venv/.edgeagent-compiled-tests
 
-$(COMPILE_TESTS_STAMP): $(COMPILE_STAMP)
-	$(UV) run --frozen python scripts/compile_imports.py --collect tests
-	@touch $@
+$(COMPILE_TESTS_STAMP): $(PY_STAMP)
+	$(UV) run --frozen python scripts/compile_imports.py --collect tests $(COMPILE_MODULES)
+	@touch $(COMPILE_STAMP) $@
 
 # Rewrite what is generated from the setting declarations (docs/contract.md, "Adding a setting");
 # tests/contract fails, naming this target, when a committed generated file is stale.

@@ -49,6 +49,10 @@ def _compile(path: str) -> bool:
 def main(argv: list[str]) -> int:
     """Compile the files behind the modules named in `argv`; print one progress line."""
     started = time.monotonic()
+    # Import without writing bytecode, whatever PYTHONDONTWRITEBYTECODE says (`make test` unsets it
+    # for pytest, and its prerequisites inherit that): the pool below then compiles the files on
+    # every core instead of this one process compiling them one by one as it imports.
+    sys.dont_write_bytecode = True
     if argv[:1] == ["--collect"]:
         collect(argv[1])
         argv = argv[2:]
