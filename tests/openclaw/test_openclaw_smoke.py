@@ -16,7 +16,7 @@ from openclaw_support import GATEWAY_TOKEN
 
 from agent.runtime.openclaw.config import OpenClawLayout, openclaw_env, write_config
 from agent.runtime.settings import RuntimeSettings
-from bench.engines.openclaw_install import OpenClawInstall
+from bench.engines.openclaw_install import CACHE, OpenClawInstall
 
 pytestmark = pytest.mark.slow
 WEBHOOK_SECRET = "edge-verified-webhook-secret-0123"
@@ -55,6 +55,7 @@ def test_rendered_config_passes_openclaw_validation(
             "OPENCLAW_CONFIG_PATH": str(config),
             "OPENCLAW_CONFIG_READONLY": "1",
             "DO_NOT_TRACK": "1",
+            "NODE_COMPILE_CACHE": str(CACHE / "node-compile-cache"),
             **openclaw_env(settings, GATEWAY_TOKEN),
         },
         capture_output=True,
