@@ -11,10 +11,11 @@ were added to the end of the run. Here:
   remembered in pytest's cache, `.pytest_cache/`; a fresh clone has none), then the
   files holding a `slow` test, then the rest, each file's tests kept together and in order (so a
   module fixture starts once); the controller hands work out in that order;
-- a unit of work is a file, as with `loadfile`, except a test parametrized with ids `shard<N>`:
-  each is a unit of its own, so the shards of one long test run on several workers at once (each
-  has its own processes, ports and directories, so they share nothing; a module fixture then
-  starts once per worker that runs one of them);
+- a unit of work is a file, as with `loadfile`, except a test parametrized with ids `shard<N>`
+  and every test of a file in EACH_TEST_APART: each is a unit of its own, so the shards of one
+  long test, or the long tests of one file, run on several workers at once (each has its own
+  processes, ports and directories, so they share nothing; a module fixture then starts once
+  per worker that runs one of them);
 - an entry of LONGEST_FIRST may name one test (`file::test`): it goes before its file.
 
 Active with `--dist loadfile` (as `make test` and `make test-fast` run); any other mode, or no
@@ -30,12 +31,16 @@ import pytest
 
 #: The longest tests and test files, longest first (measured with `--durations`; docs/testing.md).
 LONGEST_FIRST = (
-    "tests/openclaw/test_openclaw_real_gateway.py",
+    "tests/openclaw/test_openclaw_real_channels.py",
     "tests/runtime/test_runtime_crash.py",
+    "tests/openclaw/test_openclaw_smoke.py",
     "tests/tenants/test_tenant_plan.py",
     "tests/infra/test_infra_cli.py",
     "tests/channels/test_channels_crash.py",
 )
+#: Files whose tests are each a unit of work: a few long tests, each starting its own processes
+#: (the real OpenClaw gateway, installed once per machine under a lock).
+EACH_TEST_APART = ("tests/openclaw/test_openclaw_smoke.py",)
 _SHARD = re.compile(r"\[shard\d+\]$")
 
 
@@ -44,8 +49,10 @@ def _file(nodeid: str) -> str:
 
 
 def unit_of_work(nodeid: str) -> str:
-    """The unit a test is scheduled in: its own for a shard, else its file."""
-    return nodeid if _SHARD.search(nodeid) else _file(nodeid)
+    """The unit a test is scheduled in: its own for a shard or a test of EACH_TEST_APART, else
+    its file."""
+    apart = _SHARD.search(nodeid) or _file(nodeid) in EACH_TEST_APART
+    return nodeid if apart else _file(nodeid)
 
 
 def _rank(item: pytest.Item, slow_files: set[str], seconds: dict[str, float]) -> tuple[Any, ...]:
@@ -105,7 +112,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
     class LongestFirst(LoadScopeScheduling):  # type: ignore[misc]
-        """`loadfile` in the workers' collection order, with each shard a unit of its own."""
+        """`loadfile` in the workers' collection order, with each shard, and each test of a file
+        in EACH_TEST_APART, a unit of its own."""
 
         def _split_scope(self, nodeid: str) -> str:
             return unit_of_work(nodeid)

@@ -3,7 +3,7 @@ mode, or long polling with a warning), and `/webhooks/*` of the OpenClaw runtime
 stand-in for OpenClaw's Telegram listener: 200 only for a durable adoption, 503 (Telegram
 retries) when it is not, 502 when OpenClaw refuses the secret the edge accepted, 404 for unserved
 channels (Slack: test_openclaw_slack.py). The real listener is exercised by
-test_openclaw_real_gateway.py."""
+test_openclaw_real_channels.py."""
 
 from __future__ import annotations
 

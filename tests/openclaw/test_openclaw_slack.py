@@ -3,7 +3,7 @@ plugin install (OpenClaw's installer, offline from the pinned cache, skipped whe
 install is on disk, pinned to the engine's own version), and `/webhooks/slack` in front of a
 stand-in for the plugin's route: 200 only on its ack, 503 (Slack retries) when it did not admit
 the event, 502 when it refuses the signature the edge accepted. The real plugin is exercised by
-test_openclaw_real_gateway.py."""
+test_openclaw_real_channels.py."""
 
 from __future__ import annotations
 

@@ -88,11 +88,13 @@ def test_longest_first_then_remembered_seconds_then_slow_files_then_the_rest() -
     assert ordered([Item(n) for n in reversed(got)], None, dist="load") == got[::-1]
 
 
-def test_shards_are_units_of_their_own() -> None:
+def test_shards_and_tests_kept_apart_are_units_of_their_own() -> None:
     assert scheduling.unit_of_work("tests/a/test_x.py::test_y[shard3]") == (
         "tests/a/test_x.py::test_y[shard3]"
     )
     assert scheduling.unit_of_work("tests/a/test_x.py::test_y[3]") == "tests/a/test_x.py"
+    apart = scheduling.EACH_TEST_APART[0]
+    assert scheduling.unit_of_work(f"{apart}::test_z") == f"{apart}::test_z"
 
 
 def test_each_test_s_seconds_are_remembered_for_the_next_run() -> None:
