@@ -2,8 +2,6 @@
 
 import gc
 import os
-import tempfile
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
@@ -57,23 +55,6 @@ def no_real_model_requests() -> None:
     import pydantic_ai.models
 
     pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
-
-
-@pytest.fixture(autouse=True, scope="session")
-def temporary_files_inside_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """TMPDIR, for this process and every process it starts, is a directory inside the run's own
-    (pytest's basetemp, removed when the run passes, kept for a failed one). What a process killed
-    on purpose cannot clean up (Chromium's singleton directories, a half-taken snapshot) then goes
-    with the run instead of piling up in the shared temporary directory."""
-    path = str(tmp_path_factory.mktemp("tmpdir", numbered=False))
-    before_env, before = os.environ.get("TMPDIR"), tempfile.tempdir
-    os.environ["TMPDIR"], tempfile.tempdir = path, path
-    yield
-    tempfile.tempdir = before
-    if before_env is None:
-        os.environ.pop("TMPDIR", None)
-    else:
-        os.environ["TMPDIR"] = before_env
 
 
 @pytest.fixture

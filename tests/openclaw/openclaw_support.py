@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from suite_support import EDGE_TOKEN, HANG_S, HTTP, free_port, kill_tree, launch_runtime
 
-from bench.engines.openclaw_install import CACHE, OpenClawInstall
+from bench.engines.openclaw_install import OpenClawInstall
 
 EDGE = {"X-Agent-Edge-Token": EDGE_TOKEN, "X-Agent-User": "owner@example.com"}
 GATEWAY_TOKEN = "smoke-gateway-token-0123456789"
@@ -26,9 +26,6 @@ def real_gateway_env(openclaw: OpenClawInstall, home: Path) -> dict[str, str]:
         "HOME": str(home),
         "OPENCLAW_GATEWAY_TOKEN": GATEWAY_TOKEN,
         "OPENCLAW_START_TIMEOUT_S": "240",
-        # Node's compiled code for the pinned engine, kept beside it across runs (the tests' TMPDIR
-        # goes with each run: tests/conftest.py).
-        "NODE_COMPILE_CACHE": str(CACHE / "node-compile-cache"),
     }
 
 

@@ -28,7 +28,7 @@ from websockets.sync.client import connect
 
 from agent.runtime.openclaw.config import OpenClawLayout, openclaw_env, write_config
 from agent.runtime.settings import RuntimeSettings
-from bench.engines.openclaw_install import CACHE, OpenClawInstall
+from bench.engines.openclaw_install import OpenClawInstall
 
 pytestmark = pytest.mark.slow
 WEBHOOK_SECRET = "edge-verified-webhook-secret-0123"
@@ -107,7 +107,6 @@ def test_rendered_config_passes_openclaw_validation(
             "OPENCLAW_CONFIG_PATH": str(config),
             "OPENCLAW_CONFIG_READONLY": "1",
             "DO_NOT_TRACK": "1",
-            "NODE_COMPILE_CACHE": str(CACHE / "node-compile-cache"),
             **openclaw_env(settings, GATEWAY_TOKEN),
         },
         capture_output=True,

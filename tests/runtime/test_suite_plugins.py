@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 from types import SimpleNamespace
@@ -164,17 +163,3 @@ def test_cpu_report_flags_costly_tests_not_marked_slow(
     )
     assert "test_cheap" not in report  # third of three: below the top 2, and cheap
     assert "(FAST>): 1;" in report
-
-
-def test_processes_started_by_tests_keep_temporary_files_inside_the_run(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    """tests/conftest.py: the run's directory goes when it passes; the shared one keeps nothing."""
-    run = tmp_path_factory.getbasetemp().resolve()
-    child = subprocess.run(
-        [sys.executable, "-c", "import tempfile; print(tempfile.mkdtemp(prefix='left-'))"],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    left = Path(child.stdout.strip()).resolve()
-    assert left.is_relative_to(run), (left, run)
-    assert Path(tempfile.mkdtemp()).resolve().is_relative_to(run)

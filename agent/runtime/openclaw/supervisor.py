@@ -26,21 +26,8 @@ from agent.runtime.openclaw import protocol
 
 log = logging.getLogger("agent.runtime.openclaw")
 
-# Inherited from the runtime's environment; everything else is set explicitly. NODE_COMPILE_CACHE:
-# where Node keeps compiled code; the pinned openclaw.mjs uses it when set
-# (`resolvePackagedCompileCacheDirectory`), else `$TMPDIR/node-compile-cache`, so a warm cache can
-# live apart from a scratch TMPDIR (the tests give each runtime its own).
-PASSTHROUGH_ENV = (
-    "PATH",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "TMPDIR",
-    "NODE_OPTIONS",
-    "NODE_COMPILE_CACHE",
-    "USER",
-)
+# Inherited from the runtime's environment; everything else is set explicitly.
+PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "NODE_OPTIONS", "USER")
 
 
 @dataclass(frozen=True, slots=True)
