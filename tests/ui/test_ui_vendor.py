@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from suite_support import load_script
-
-ROOT = Path(__file__).resolve().parents[2]
+from suite_support import REPO, load_script
 
 
 def test_served_copies_equal_the_locked_packages() -> None:
@@ -19,13 +17,13 @@ def test_served_copies_equal_the_locked_packages() -> None:
 
 
 def test_the_lockfile_pins_exact_versions_with_integrity() -> None:
-    manifest = json.loads((ROOT / "agent" / "ui-vendor" / "package.json").read_text())
-    lock = json.loads((ROOT / "agent" / "ui-vendor" / "package-lock.json").read_text())
+    manifest = json.loads((REPO / "agent" / "ui-vendor" / "package.json").read_text())
+    lock = json.loads((REPO / "agent" / "ui-vendor" / "package-lock.json").read_text())
     for name, version in manifest["dependencies"].items():
         locked = lock["packages"][f"node_modules/{name}"]
         assert locked["version"] == version, name  # exact pins, no ranges
         assert locked["integrity"].startswith("sha512-"), name
-    header = (ROOT / "agent" / "runtime" / "ui" / "vendor" / "marked.esm.js").read_text()[:200]
+    header = (REPO / "agent" / "runtime" / "ui" / "vendor" / "marked.esm.js").read_text()[:200]
     assert f"marked v{manifest['dependencies']['marked']}" in header
 
 
